@@ -1,0 +1,124 @@
+//! The global runtime: settings, lazy start, and waiting for series.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Global settings, applied once by [`init`] before wf is first used
+/// (Workflow's `WORKFLOW_library_init`). Fields not set keep their defaults.
+///
+/// ```
+/// let mut s = wf_core::Settings::default();
+/// s.compute_threads = 2;
+/// assert!(s.poller_threads >= 1);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Threads that run IO, timers and callbacks: the tokio worker threads.
+    /// Default: the number of CPUs.
+    pub poller_threads: usize,
+    /// Threads of the compute pool that runs go and thread tasks.
+    /// Default: the number of CPUs.
+    pub compute_threads: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Settings { poller_threads: cpus, compute_threads: cpus }
+    }
+}
+
+/// Returned by [`init`] when the settings can no longer change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlreadyInitialized;
+
+impl fmt::Display for AlreadyInitialized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("wf is already initialized: settings must be applied before first use")
+    }
+}
+
+impl std::error::Error for AlreadyInitialized {}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+/// Applies `settings`. Call it once, before anything else in wf; a second
+/// call, or a call after wf started with the defaults, returns an error and
+/// changes nothing.
+pub fn init(settings: Settings) -> Result<(), AlreadyInitialized> {
+    let mut settings = settings;
+    settings.poller_threads = settings.poller_threads.max(1);
+    settings.compute_threads = settings.compute_threads.max(1);
+    SETTINGS.set(settings).map_err(|_| AlreadyInitialized)
+}
+
+/// The settings in force (the defaults once wf started without [`init`]).
+pub fn settings() -> &'static Settings {
+    SETTINGS.get_or_init(Settings::default)
+}
+
+/// The tokio runtime every series runs on, started on first use.
+pub fn handle() -> &'static tokio::runtime::Handle {
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(settings().poller_threads)
+                .thread_name("wf-poller")
+                .enable_all()
+                .build()
+                .expect("wf: cannot start the tokio runtime")
+        })
+        .handle()
+}
+
+pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
+    drop(handle().spawn(f));
+}
+
+/// Series started and not yet finished (those [`wait_finish`] waits for).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static LIVE_LOCK: Mutex<()> = Mutex::new(());
+static LIVE_ZERO: Condvar = Condvar::new();
+
+pub(crate) fn series_started() {
+    LIVE.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn series_ended() {
+    if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let _g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        LIVE_ZERO.notify_all();
+    }
+}
+
+/// Blocks until every started series has finished (its callback included).
+///
+/// Series that servers create for requests are not counted: stop servers
+/// with their `stop()`. Never call this from a callback: it would block a
+/// thread the series you wait for may need.
+pub fn wait_finish() {
+    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    while LIVE.load(Ordering::Acquire) != 0 {
+        g = LIVE_ZERO.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Like [`wait_finish`], but gives up after `timeout`; true when every
+/// series finished.
+pub fn wait_finish_timeout(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    while LIVE.load(Ordering::Acquire) != 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        g = LIVE_ZERO.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+    }
+    true
+}

@@ -1,0 +1,409 @@
+//! Series: tasks run one after another, driven by one tokio task.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+
+use crate::runtime;
+use crate::task::{AnyTask, Task, TaskKind};
+
+type SeriesCallback = Box<dyn FnOnce(&mut SeriesWork) + Send>;
+
+/// An ordered queue of tasks run one after another (Workflow's `SeriesWork`).
+///
+/// * each task's callback runs before the next task starts;
+/// * tasks pushed from a callback run next (`push_front` before queued ones);
+/// * the series callback runs after the last task's callback, including the
+///   tasks that callback pushed;
+/// * [`cancel`](SeriesWork::cancel) drops the queued tasks without their
+///   callbacks; the series callback still runs;
+/// * a typed context is the series' local variable, reachable from every
+///   callback through [`series_of`].
+///
+/// A series is driven by one tokio task: finishing a task and starting the
+/// next costs no spawn and no thread switch. Dropping a series that never
+/// started dismisses it and every task in it.
+///
+/// ```
+/// use wf_core::{create_empty_task, create_series_work, series_of};
+///
+/// let mut series = create_series_work(create_empty_task(), |s| {
+///     assert_eq!(s.context::<Vec<u32>>(), Some(&vec![1, 2]));
+/// });
+/// series.set_context(Vec::<u32>::new());
+/// series.push_back(wf_core::create_go_task("doc", || 1).with_callback(|t| {
+///     let n = *t.result().unwrap();
+///     series_of(t).context_mut::<Vec<u32>>().unwrap().push(n);
+///     series_of(t).push_back(wf_core::create_go_task("doc", || 2).with_callback(|t| {
+///         let n = *t.result().unwrap();
+///         series_of(t).context_mut::<Vec<u32>>().unwrap().push(n);
+///     }));
+/// }));
+/// series.start();
+/// wf_core::wait_finish();
+/// ```
+#[derive(Default)]
+pub struct SeriesWork {
+    head: Option<AnyTask>,
+    queue: VecDeque<AnyTask>,
+    last: Option<AnyTask>,
+    context: Option<Box<dyn Any + Send>>,
+    callback: Option<SeriesCallback>,
+    canceled: bool,
+    finished: bool,
+    counted: bool,
+    end: End,
+}
+
+/// What happens to a series once its callback has run.
+#[derive(Default)]
+pub(crate) enum End {
+    /// Nothing more.
+    #[default]
+    Drop,
+    /// Someone awaits it.
+    Await(oneshot::Sender<SeriesWork>),
+    /// It belongs to a parallel or a graph, which gets it back.
+    Parent(Arc<dyn ParentHook>, usize),
+}
+
+/// A parent (parallel, graph) that gets its sub-series back when they end.
+pub(crate) trait ParentHook: Send + Sync + 'static {
+    fn series_done(self: Arc<Self>, index: usize, series: SeriesWork);
+}
+
+impl SeriesWork {
+    /// A series whose first task is `first`.
+    pub fn new(first: impl Into<AnyTask>) -> SeriesWork {
+        SeriesWork { head: Some(first.into()), ..SeriesWork::default() }
+    }
+
+    /// An empty series; its callback runs as soon as it starts unless tasks
+    /// are pushed first.
+    pub fn empty() -> SeriesWork {
+        SeriesWork::default()
+    }
+
+    /// Sets the callback that runs after the last task.
+    pub fn set_callback(&mut self, callback: impl FnOnce(&mut SeriesWork) + Send + 'static) {
+        self.callback = Some(Box::new(callback));
+    }
+
+    /// Appends a task; it runs after every task already queued.
+    pub fn push_back(&mut self, task: impl Into<AnyTask>) {
+        let task = task.into();
+        if self.head.is_none() && self.queue.is_empty() {
+            self.head = Some(task);
+        } else {
+            self.queue.push_back(task);
+        }
+    }
+
+    /// Puts a task at the front: it runs next.
+    pub fn push_front(&mut self, task: impl Into<AnyTask>) {
+        if let Some(old) = self.head.replace(task.into()) {
+            self.queue.push_front(old);
+        }
+    }
+
+    /// Sets the task that always runs after the queue drains (the server
+    /// reply uses this slot).
+    pub fn set_last_task(&mut self, task: impl Into<AnyTask>) {
+        self.last = Some(task.into());
+    }
+
+    /// The last task, if it is set and of kind `K`.
+    pub fn last_task_mut<K: TaskKind>(&mut self) -> Option<&mut Task<K>> {
+        self.last.as_mut()?.downcast_mut()
+    }
+
+    /// Removes and returns the last task.
+    pub fn take_last_task(&mut self) -> Option<AnyTask> {
+        self.last.take()
+    }
+
+    /// Cancels the series: the running task finishes normally, every task
+    /// still queued (the last task too) is dropped without its callback,
+    /// and the series callback runs.
+    pub fn cancel(&mut self) {
+        self.canceled = true;
+    }
+
+    /// True once [`cancel`](SeriesWork::cancel) was called.
+    pub fn is_canceled(&self) -> bool {
+        self.canceled
+    }
+
+    /// True when the series callback runs or has run.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Sets the series context (its local variable).
+    pub fn set_context<C: Any + Send>(&mut self, context: C) {
+        self.context = Some(Box::new(context));
+    }
+
+    /// The context, if there is one of type `C`.
+    pub fn context<C: Any>(&self) -> Option<&C> {
+        self.context.as_ref()?.downcast_ref()
+    }
+
+    /// The context, mutably, if there is one of type `C`.
+    pub fn context_mut<C: Any>(&mut self) -> Option<&mut C> {
+        self.context.as_mut()?.downcast_mut()
+    }
+
+    /// Takes the context out, if there is one of type `C`.
+    pub fn take_context<C: Any>(&mut self) -> Option<C> {
+        match self.context.take()?.downcast::<C>() {
+            Ok(b) => Some(*b),
+            Err(b) => {
+                self.context = Some(b);
+                None
+            }
+        }
+    }
+
+    /// Number of tasks waiting to run (the last task included).
+    pub fn len(&self) -> usize {
+        self.head.is_some() as usize + self.queue.len() + self.last.is_some() as usize
+    }
+
+    /// True when no task is waiting to run.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Starts the series (Workflow's `start_series_work`); [`wait_finish`](crate::wait_finish)
+    /// waits for it.
+    pub fn start(mut self) {
+        self.counted = true;
+        runtime::series_started();
+        runtime::spawn(Driver::new(self));
+    }
+
+    pub(crate) fn set_end(&mut self, end: End) {
+        self.end = end;
+    }
+
+    fn pop(&mut self) -> Option<AnyTask> {
+        if self.canceled {
+            self.clear();
+            return None;
+        }
+        if let Some(t) = self.head.take() {
+            return Some(t);
+        }
+        match self.queue.pop_front() {
+            Some(t) => Some(t),
+            None => self.last.take(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.head = None;
+        self.queue.clear();
+        self.last = None;
+    }
+}
+
+impl fmt::Debug for SeriesWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesWork")
+            .field("pending", &self.len())
+            .field("canceled", &self.canceled)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+/// Starts the series and resolves, after its callback has run, to the
+/// finished series (its context still inside).
+impl IntoFuture for SeriesWork {
+    type Output = SeriesWork;
+    type IntoFuture = SeriesFuture;
+
+    fn into_future(mut self) -> SeriesFuture {
+        let (tx, rx) = oneshot::channel();
+        self.end = End::Await(tx);
+        self.start();
+        SeriesFuture { rx }
+    }
+}
+
+/// The future of an awaited [`SeriesWork`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct SeriesFuture {
+    rx: oneshot::Receiver<SeriesWork>,
+}
+
+impl Future for SeriesFuture {
+    type Output = SeriesWork;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SeriesWork> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(s)) => Poll::Ready(s),
+            Poll::Ready(Err(_)) => panic!("wf runtime shut down while a series was awaited"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Creates a series whose first task is `first` (Workflow's
+/// `Workflow::create_series_work`).
+pub fn create_series_work(
+    first: impl Into<AnyTask>,
+    callback: impl FnOnce(&mut SeriesWork) + Send + 'static,
+) -> SeriesWork {
+    let mut s = SeriesWork::new(first);
+    s.set_callback(callback);
+    s
+}
+
+/// Creates a series and starts it (Workflow's `Workflow::start_series_work`).
+pub fn start_series_work(first: impl Into<AnyTask>, callback: impl FnOnce(&mut SeriesWork) + Send + 'static) {
+    create_series_work(first, callback).start();
+}
+
+thread_local! {
+    /// The series whose task callback runs on this thread, and that task.
+    static CURRENT: Cell<(*mut SeriesWork, *const ())> = const { Cell::new((ptr::null_mut(), ptr::null())) };
+}
+
+/// Marks `series` as the series of task `id` while the guard lives.
+pub(crate) fn enter(series: &mut SeriesWork, id: *const ()) -> Enter {
+    let prev = CURRENT.with(|c| c.replace((series as *mut SeriesWork, id)));
+    Enter { prev }
+}
+
+pub(crate) struct Enter {
+    prev: (*mut SeriesWork, *const ()),
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+/// The series of a task whose callback is running (Workflow's `series_of`).
+///
+/// Call it inside the task's callback (or a server's `process`) to push
+/// more tasks, cancel, or reach the series context.
+///
+/// # Panics
+///
+/// When `task` is not the task whose callback is running on this thread;
+/// [`try_series_of`] returns `None` instead.
+pub fn series_of<K: TaskKind>(task: &mut Task<K>) -> &mut SeriesWork {
+    match try_series_of(task) {
+        Some(s) => s,
+        None => panic!("series_of: the task is not running its callback"),
+    }
+}
+
+/// Like [`series_of`], but `None` outside the task's callback.
+pub fn try_series_of<K: TaskKind>(task: &mut Task<K>) -> Option<&mut SeriesWork> {
+    let id = task as *mut Task<K> as *const ();
+    let (series, current) = CURRENT.with(|c| c.get());
+    if series.is_null() || current != id {
+        return None;
+    }
+    // SAFETY: `series` was set by `enter` from a `&mut SeriesWork` that the
+    // driver does not touch while this task's callback runs, and the guard
+    // is dropped when the callback returns. The returned borrow is tied to
+    // the borrow of `task`, which lives no longer than the callback, and
+    // only one such borrow can exist at a time because each one holds
+    // `task` mutably.
+    Some(unsafe { &mut *series })
+}
+
+/// Drives one series: pops a task, polls it to completion, runs its
+/// callback, repeats; then runs the series callback.
+pub(crate) struct Driver {
+    series: SeriesWork,
+    current: Option<AnyTask>,
+}
+
+/// Tasks finished in one poll before the driver yields to other tokio tasks.
+const BUDGET: u32 = 128;
+
+impl Driver {
+    pub(crate) fn new(series: SeriesWork) -> Driver {
+        Driver { series, current: None }
+    }
+
+    /// Runs the series until its callback has run.
+    pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.series.finished {
+            return Poll::Ready(());
+        }
+        let mut budget = BUDGET;
+        loop {
+            let task = match &mut self.current {
+                Some(t) => t,
+                None => match self.series.pop() {
+                    Some(t) => self.current.insert(t),
+                    None => break,
+                },
+            };
+            if task.0.poll_run(cx, &mut self.series).is_pending() {
+                return Poll::Pending;
+            }
+            let task = self.current.take().expect("current task");
+            if task.0.finish(&mut self.series) {
+                self.series.cancel();
+            }
+            budget -= 1;
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        self.series.finished = true;
+        if let Some(cb) = self.series.callback.take() {
+            let series = &mut self.series;
+            let _ = catch_unwind(AssertUnwindSafe(|| cb(series)));
+        }
+        // The series has finished: tasks pushed by its callback are dismissed.
+        self.series.clear();
+        Poll::Ready(())
+    }
+
+    pub(crate) fn series_mut(&mut self) -> &mut SeriesWork {
+        &mut self.series
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.poll_drive(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut series = std::mem::take(&mut this.series);
+        let counted = series.counted;
+        match std::mem::take(&mut series.end) {
+            End::Drop => drop(series),
+            End::Await(tx) => drop(tx.send(series)),
+            End::Parent(parent, index) => parent.series_done(index, series),
+        }
+        if counted {
+            runtime::series_ended();
+        }
+        Poll::Ready(())
+    }
+}

@@ -1,0 +1,171 @@
+use std::any::Any;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use super::{Registry, lock};
+use crate::task::{RunContext, Task, TaskKind};
+
+/// A task that completes once it has been started and a message has been
+/// sent to it (Workflow's `WFMailboxTask`); the callback reads the message.
+///
+/// ```
+/// use wf_core::create_mailbox_task;
+/// let mut m = create_mailbox_task(|m: &mut wf_core::MailboxTask<String>| {
+///     assert_eq!(m.take_message().as_deref(), Some("hi"));
+/// });
+/// let h = m.handle();
+/// m.start();
+/// h.send("hi".to_string()).unwrap();
+/// wf_core::wait_finish();
+/// ```
+pub type MailboxTask<M> = Task<Mailbox<M>>;
+
+/// The kind of a [`MailboxTask`].
+#[derive(Debug)]
+pub struct Mailbox<M> {
+    shared: Arc<MailboxShared<M>>,
+    message: Option<M>,
+    name: Option<String>,
+}
+
+#[derive(Debug)]
+struct MailboxShared<M> {
+    state: Mutex<MailboxState<M>>,
+}
+
+#[derive(Debug)]
+struct MailboxState<M> {
+    message: Option<M>,
+    sent: bool,
+    waker: Option<Waker>,
+}
+
+impl<M> MailboxShared<M> {
+    fn send(&self, msg: M) -> Result<(), M> {
+        let mut st = lock(&self.state);
+        if st.sent {
+            return Err(msg);
+        }
+        st.sent = true;
+        st.message = Some(msg);
+        let w = st.waker.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+type Entry = Arc<dyn Any + Send + Sync>;
+
+fn named() -> &'static Registry<Entry> {
+    static NAMED: OnceLock<Registry<Entry>> = OnceLock::new();
+    NAMED.get_or_init(Registry::new)
+}
+
+impl<M: Send + 'static> Mailbox<M> {
+    /// A handle that sends this mailbox its message from anywhere.
+    pub fn handle(&self) -> MailboxHandle<M> {
+        MailboxHandle { shared: self.shared.clone() }
+    }
+
+    /// The message, once received.
+    pub fn message(&self) -> Option<&M> {
+        self.message.as_ref()
+    }
+
+    /// Takes the message out.
+    pub fn take_message(&mut self) -> Option<M> {
+        self.message.take()
+    }
+}
+
+impl<M> Drop for Mailbox<M> {
+    fn drop(&mut self) {
+        if let Some(name) = &self.name {
+            let me = Arc::as_ptr(&self.shared) as *const ();
+            named().remove(name, |e| Arc::as_ptr(e) as *const () == me);
+        }
+    }
+}
+
+impl<M: Send + 'static> TaskKind for Mailbox<M> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, _run: &mut RunContext<'_>) -> Poll<()> {
+        let mut st = lock(&self.shared.state);
+        if st.sent {
+            self.message = st.message.take();
+            Poll::Ready(())
+        } else {
+            st.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Sends a [`MailboxTask`] its message from anywhere.
+#[derive(Debug)]
+pub struct MailboxHandle<M> {
+    shared: Arc<MailboxShared<M>>,
+}
+
+impl<M> Clone for MailboxHandle<M> {
+    fn clone(&self) -> Self {
+        MailboxHandle { shared: self.shared.clone() }
+    }
+}
+
+impl<M> MailboxHandle<M> {
+    /// Delivers `msg`; a mailbox takes one message, so a second send gives
+    /// the message back as `Err`.
+    pub fn send(&self, msg: M) -> Result<(), M> {
+        self.shared.send(msg)
+    }
+}
+
+fn new_mailbox<M: Send + 'static>(name: Option<String>) -> Mailbox<M> {
+    let shared =
+        Arc::new(MailboxShared { state: Mutex::new(MailboxState { message: None, sent: false, waker: None }) });
+    Mailbox { shared, message: None, name }
+}
+
+/// Creates a mailbox task for one message of type `M`.
+pub fn create_mailbox_task<M: Send + 'static>(
+    callback: impl FnOnce(&mut MailboxTask<M>) + Send + 'static,
+) -> MailboxTask<M> {
+    Task::new(new_mailbox(None)).with_callback(callback)
+}
+
+/// Creates a mailbox that [`send_by_name`] reaches by `name`.
+pub fn create_named_mailbox_task<M: Send + 'static>(
+    name: &str,
+    callback: impl FnOnce(&mut MailboxTask<M>) + Send + 'static,
+) -> MailboxTask<M> {
+    let m = new_mailbox::<M>(Some(name.to_string()));
+    named().add(name, m.shared.clone() as Entry);
+    Task::new(m).with_callback(callback)
+}
+
+/// Sends `msg` to at most `max` mailboxes named `name` that take messages
+/// of type `M`, in creation order; returns how many got it. With nobody
+/// waiting the message is dropped.
+pub fn send_by_name<M: Clone + Send + 'static>(name: &str, msg: M, max: usize) -> usize {
+    let mut targets = Vec::new();
+    {
+        let mut map = named().lock();
+        let Some(list) = map.get_mut(name) else { return 0 };
+        let mut i = 0;
+        while i < list.len() && targets.len() < max {
+            if (*list[i]).is::<MailboxShared<M>>() {
+                let e = list.remove(i);
+                targets.push(e.downcast::<MailboxShared<M>>().ok().expect("checked type"));
+            } else {
+                i += 1;
+            }
+        }
+        if list.is_empty() {
+            map.remove(name);
+        }
+    }
+    targets.iter().filter(|t| t.send(msg.clone()).is_ok()).count()
+}

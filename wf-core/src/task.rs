@@ -1,0 +1,344 @@
+//! Tasks: the unit of work every part of wf is made of.
+//!
+//! A task is a [`Task<K>`]: the part every task shares (state, error,
+//! callback, user data) around a *kind* `K` that says what the task does
+//! (wait for a timer, count, run a closure on the compute pool, send a
+//! request…). Kinds are written by implementing [`TaskKind`]; this is how
+//! wf-timer, the protocol crates and third-party crates add their own tasks.
+
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::ops::{Deref, DerefMut};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+
+use crate::error::{Error, State, TimeoutReason, code};
+use crate::series::{self, SeriesWork};
+
+/// What a task does: the behaviour behind a [`Task<K>`].
+///
+/// `poll_run` is called on the thread that drives the task's series, first
+/// when the task starts and then each time the waker in `cx` is woken, until
+/// it returns `Poll::Ready`. Before returning `Ready` the kind reports its
+/// outcome with [`RunContext::set_error`] (no report means success). The
+/// task's callback then runs and the series moves on.
+///
+/// Dropping a kind that never ran must release whatever it holds without
+/// side effects: that is how wf dismisses tasks.
+///
+/// ```
+/// use std::task::{Context, Poll};
+/// use wf_core::{RunContext, Task, TaskKind};
+///
+/// /// A task that adds two numbers.
+/// struct Add(u32, u32, Option<u32>);
+///
+/// impl TaskKind for Add {
+///     fn poll_run(&mut self, _cx: &mut Context<'_>, _run: &mut RunContext<'_>) -> Poll<()> {
+///         self.2 = Some(self.0 + self.1);
+///         Poll::Ready(())
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let t = rt.block_on(async { Task::new(Add(2, 3, None)).await });
+/// assert_eq!(t.2, Some(5));
+/// ```
+pub trait TaskKind: Send + Sized + 'static {
+    /// Drives the task's work; see the trait documentation.
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()>;
+}
+
+/// What a running [`TaskKind`] may touch besides itself: its outcome and the
+/// series it runs in.
+pub struct RunContext<'a> {
+    pub(crate) status: &'a mut Error,
+    pub(crate) panicked: &'a mut bool,
+    pub(crate) series: &'a mut SeriesWork,
+}
+
+impl RunContext<'_> {
+    /// Records the task's outcome; it is what the callback sees.
+    pub fn set_error(&mut self, e: Error) {
+        *self.status = e;
+    }
+
+    /// The outcome recorded so far.
+    pub fn error(&self) -> Error {
+        *self.status
+    }
+
+    /// Marks the task as failed by a panic: its series is canceled after
+    /// the callback (used for go functions).
+    pub fn set_panicked(&mut self) {
+        *self.status = Error::task(code::PANICKED);
+        *self.panicked = true;
+    }
+
+    /// The series this task runs in, e.g. to push a task in front of it.
+    pub fn series(&mut self) -> &mut SeriesWork {
+        self.series
+    }
+}
+
+type Callback<K> = Box<dyn FnOnce(&mut Task<K>) + Send>;
+
+/// A task: created by a factory, owned by you until it starts, then owned
+/// by the engine until its callback returns.
+///
+/// * [`start`](Task::start) runs it in a new series; pushing it into a
+///   series or adding it to a parallel runs it there;
+/// * dropping a task that never started dismisses it: its callback never
+///   runs and everything it holds is released;
+/// * `task.await` starts it and resolves, after the callback has run, to
+///   the finished task;
+/// * inside the callback, [`series_of`](crate::series_of) reaches the
+///   task's series.
+///
+/// A `Task<K>` dereferences to its kind `K`, so a task's own methods (a
+/// counter's `count`, an HTTP task's `resp`) are called on the task.
+pub struct Task<K: TaskKind> {
+    kind: K,
+    status: Error,
+    panicked: bool,
+    callback: Option<Callback<K>>,
+    user_data: Option<Box<dyn Any + Send>>,
+    awaiter: Option<oneshot::Sender<Task<K>>>,
+}
+
+impl<K: TaskKind> Task<K> {
+    /// A task of kind `kind` with no callback.
+    pub fn new(kind: K) -> Task<K> {
+        Task {
+            kind,
+            status: Error::new(State::Undefined, 0),
+            panicked: false,
+            callback: None,
+            user_data: None,
+            awaiter: None,
+        }
+    }
+
+    /// Sets the callback and returns the task, for building in one
+    /// expression: `create_go_task("q", f).with_callback(|t| …)`.
+    pub fn with_callback<F>(mut self, callback: F) -> Task<K>
+    where
+        F: FnOnce(&mut Task<K>) + Send + 'static,
+    {
+        self.callback = Some(Box::new(callback));
+        self
+    }
+
+    /// Sets (or replaces) the callback that runs when the task finishes.
+    pub fn set_callback<F>(&mut self, callback: F)
+    where
+        F: FnOnce(&mut Task<K>) + Send + 'static,
+    {
+        self.callback = Some(Box::new(callback));
+    }
+
+    /// The task's state: [`State::Undefined`] until it finished.
+    pub fn state(&self) -> State {
+        self.status.state()
+    }
+
+    /// The task's outcome (state, code and timeout reason); its `Display`
+    /// is the error text.
+    pub fn error(&self) -> Error {
+        self.status
+    }
+
+    /// Why the task timed out, if it did.
+    pub fn timeout_reason(&self) -> TimeoutReason {
+        self.status.timeout_reason()
+    }
+
+    /// Attaches a value to the task (Workflow's `user_data`).
+    pub fn set_user_data<T: Any + Send>(&mut self, data: T) {
+        self.user_data = Some(Box::new(data));
+    }
+
+    /// The attached value, if there is one of type `T`.
+    pub fn user_data<T: Any>(&self) -> Option<&T> {
+        self.user_data.as_ref()?.downcast_ref()
+    }
+
+    /// The attached value, mutably, if there is one of type `T`.
+    pub fn user_data_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.user_data.as_mut()?.downcast_mut()
+    }
+
+    /// Takes the attached value out, if there is one of type `T`.
+    pub fn take_user_data<T: Any>(&mut self) -> Option<T> {
+        match self.user_data.take()?.downcast::<T>() {
+            Ok(b) => Some(*b),
+            Err(b) => {
+                self.user_data = Some(b);
+                None
+            }
+        }
+    }
+
+    /// The task's kind.
+    pub fn kind(&self) -> &K {
+        &self.kind
+    }
+
+    /// The task's kind, mutably.
+    pub fn kind_mut(&mut self) -> &mut K {
+        &mut self.kind
+    }
+
+    /// Runs the task in a new series of its own (Workflow's `start()`).
+    pub fn start(self) {
+        series::start_series_work(self, |_| {});
+    }
+}
+
+impl<K: TaskKind> Deref for Task<K> {
+    type Target = K;
+    fn deref(&self) -> &K {
+        &self.kind
+    }
+}
+
+impl<K: TaskKind> DerefMut for Task<K> {
+    fn deref_mut(&mut self) -> &mut K {
+        &mut self.kind
+    }
+}
+
+impl<K: TaskKind> fmt::Debug for Task<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("kind", &std::any::type_name::<K>())
+            .field("state", &self.status.state())
+            .field("error", &self.status.code())
+            .finish()
+    }
+}
+
+/// Starts the task and resolves, after its callback has run, to the
+/// finished task.
+impl<K: TaskKind> IntoFuture for Task<K> {
+    type Output = Task<K>;
+    type IntoFuture = TaskFuture<K>;
+
+    fn into_future(mut self) -> TaskFuture<K> {
+        let (tx, rx) = oneshot::channel();
+        self.awaiter = Some(tx);
+        self.start();
+        TaskFuture { rx }
+    }
+}
+
+/// The future of an awaited [`Task`]; see its `IntoFuture` implementation.
+#[must_use = "futures do nothing unless awaited"]
+pub struct TaskFuture<K: TaskKind> {
+    rx: oneshot::Receiver<Task<K>>,
+}
+
+impl<K: TaskKind> fmt::Debug for TaskFuture<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TaskFuture")
+    }
+}
+
+impl<K: TaskKind> Future for TaskFuture<K> {
+    type Output = Task<K>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Task<K>> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(t)) => Poll::Ready(t),
+            // The engine always sends the task back; losing it means the
+            // runtime itself went away, which only happens at process exit.
+            Poll::Ready(Err(_)) => panic!("wf runtime shut down while a task was awaited"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The engine's view of a task of any kind.
+pub(crate) trait SubTask: Send + 'static {
+    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()>;
+    /// Runs the callback; returns true when the series must be canceled.
+    fn finish(self: Box<Self>, series: &mut SeriesWork) -> bool;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>);
+}
+
+impl<K: TaskKind> SubTask for Task<K> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
+        let Task { kind, status, panicked, .. } = self;
+        let mut run = RunContext { status, panicked, series };
+        match catch_unwind(AssertUnwindSafe(|| kind.poll_run(cx, &mut run))) {
+            Ok(p) => p,
+            Err(_) => {
+                run.set_panicked();
+                Poll::Ready(())
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, series: &mut SeriesWork) -> bool {
+        if self.status.state() == State::Undefined {
+            self.status = Error::new(State::Success, 0);
+        }
+        let mut cancel = self.panicked;
+        if let Some(cb) = self.callback.take() {
+            let task: &mut Task<K> = &mut self;
+            let _enter = series::enter(series, task as *mut Task<K> as *const ());
+            if catch_unwind(AssertUnwindSafe(|| cb(task))).is_err() {
+                cancel = true;
+            }
+        }
+        if let Some(tx) = self.awaiter.take() {
+            let _ = tx.send(*self);
+        }
+        cancel
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>) {
+        self.user_data = Some(data);
+    }
+}
+
+/// A task of any kind, ready to be pushed into a series.
+///
+/// Every [`Task<K>`] converts into one; series and the factories that take
+/// "some task" (dynamic, repeater, conditional…) accept `impl Into<AnyTask>`.
+/// Dropping an `AnyTask` dismisses the task.
+pub struct AnyTask(pub(crate) Box<dyn SubTask>);
+
+impl AnyTask {
+    /// The task, if it is of kind `K`.
+    pub fn downcast_mut<K: TaskKind>(&mut self) -> Option<&mut Task<K>> {
+        self.0.as_any_mut().downcast_mut()
+    }
+
+    /// Replaces the task's user data with an already boxed value
+    /// (conditionals deliver their message this way).
+    pub fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>) {
+        self.0.set_user_data_boxed(data);
+    }
+}
+
+impl<K: TaskKind> From<Task<K>> for AnyTask {
+    fn from(t: Task<K>) -> AnyTask {
+        AnyTask(Box::new(t))
+    }
+}
+
+impl fmt::Debug for AnyTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AnyTask")
+    }
+}

@@ -1,0 +1,220 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use std::collections::HashMap;
+
+use tokio::time::Sleep;
+use wf_core::{Error, RunContext, Task, TaskKind};
+
+/// A timer task.
+pub type TimerTask = Task<Timer>;
+
+/// The kind of a [`TimerTask`].
+pub struct Timer {
+    delay: Delay,
+    sleep: Option<Pin<Box<Sleep>>>,
+    yielded: bool,
+    named: Option<(String, Arc<Cancel>)>,
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer")
+            .field("delay", &self.delay)
+            .field("name", &self.named.as_ref().map(|n| &n.0))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Delay {
+    After(Duration),
+    Forever,
+    /// Nanoseconds out of `[0, 1e9)`: fails with `EINVAL` when run.
+    Invalid,
+}
+
+struct Cancel {
+    canceled: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Cancel {
+    fn cancel(&self) {
+        self.canceled.store(true, Ordering::Release);
+        let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+type Named = Mutex<HashMap<String, Vec<Arc<Cancel>>>>;
+
+fn named() -> &'static Named {
+    static NAMED: OnceLock<Named> = OnceLock::new();
+    NAMED.get_or_init(Default::default)
+}
+
+impl Timer {
+    fn new(delay: Delay, name: Option<&str>) -> Timer {
+        let named = name.map(|name| {
+            let c = Arc::new(Cancel { canceled: AtomicBool::new(false), waker: Mutex::new(None) });
+            let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(name.to_string()).or_default().push(c.clone());
+            (name.to_string(), c)
+        });
+        Timer { delay, sleep: None, yielded: false, named }
+    }
+
+    /// The delay; `None` for a timer that waits forever (until canceled).
+    pub fn delay(&self) -> Option<Duration> {
+        match self.delay {
+            Delay::After(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The timer's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.named.as_ref().map(|n| n.0.as_str())
+    }
+
+    fn unregister(&mut self) {
+        if let Some((name, me)) = &self.named {
+            let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(list) = map.get_mut(name) {
+                list.retain(|c| !Arc::ptr_eq(c, me));
+                if list.is_empty() {
+                    map.remove(name);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl TaskKind for Timer {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if let Some((_, c)) = &self.named {
+            *c.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            if c.canceled.load(Ordering::Acquire) {
+                run.set_error(Error::sys(libc::ECANCELED));
+                self.sleep = None;
+                return Poll::Ready(());
+            }
+        }
+        let ready = match self.delay {
+            Delay::Invalid => {
+                run.set_error(Error::sys(libc::EINVAL));
+                true
+            }
+            Delay::Forever => false,
+            // A zero delay still completes asynchronously, after one trip
+            // through the scheduler, without a timer entry.
+            Delay::After(d) if d.is_zero() => {
+                if self.yielded {
+                    true
+                } else {
+                    self.yielded = true;
+                    cx.waker().wake_by_ref();
+                    false
+                }
+            }
+            Delay::After(d) => {
+                let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(d)));
+                sleep.as_mut().poll(cx).is_ready()
+            }
+        };
+        if ready {
+            self.sleep = None;
+            self.unregister();
+            self.named = None;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Creates a timer that succeeds `delay` after it starts.
+pub fn create_timer_task(delay: Duration, callback: impl FnOnce(&mut TimerTask) + Send + 'static) -> TimerTask {
+    Task::new(Timer::new(Delay::After(delay), None)).with_callback(callback)
+}
+
+/// Creates a timer from seconds and nanoseconds, as Workflow's
+/// `create_timer_task(seconds, nanoseconds, cb)`: `seconds == -1` waits
+/// forever (useful with names); nanoseconds outside `[0, 1e9)` or other
+/// negative seconds fail with `SYS_ERROR`/`EINVAL` when the timer runs.
+pub fn create_timer_task_ns(
+    seconds: i64,
+    nanoseconds: i64,
+    callback: impl FnOnce(&mut TimerTask) + Send + 'static,
+) -> TimerTask {
+    Task::new(Timer::new(delay_of(seconds, nanoseconds), None)).with_callback(callback)
+}
+
+fn delay_of(seconds: i64, nanoseconds: i64) -> Delay {
+    if !(0..1_000_000_000).contains(&nanoseconds) {
+        Delay::Invalid
+    } else if seconds == -1 {
+        Delay::Forever
+    } else if seconds < 0 {
+        Delay::Invalid
+    } else {
+        Delay::After(Duration::new(seconds as u64, nanoseconds as u32))
+    }
+}
+
+/// Creates a timer that [`cancel_by_name`] can cancel; `None` waits forever.
+pub fn create_named_timer_task(
+    name: &str,
+    delay: Option<Duration>,
+    callback: impl FnOnce(&mut TimerTask) + Send + 'static,
+) -> TimerTask {
+    let delay = delay.map_or(Delay::Forever, Delay::After);
+    Task::new(Timer::new(delay, Some(name))).with_callback(callback)
+}
+
+/// Cancels at most `max` timers named `name`, oldest first, whether they
+/// run or have not started yet; returns how many were canceled. Each calls
+/// back with `SYS_ERROR`/`ECANCELED`.
+pub fn cancel_by_name(name: &str, max: usize) -> usize {
+    let taken: Vec<Arc<Cancel>> = {
+        let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+        let Some(list) = map.get_mut(name) else { return 0 };
+        let n = max.min(list.len());
+        let taken = list.drain(..n).collect();
+        if list.is_empty() {
+            map.remove(name);
+        }
+        taken
+    };
+    for c in &taken {
+        c.cancel();
+    }
+    taken.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays() {
+        assert!(matches!(delay_of(-1, 0), Delay::Forever));
+        assert!(matches!(delay_of(0, 1_000_000_000), Delay::Invalid));
+        assert!(matches!(delay_of(0, -1), Delay::Invalid));
+        assert!(matches!(delay_of(-2, 0), Delay::Invalid));
+        assert!(matches!(delay_of(1, 5), Delay::After(d) if d == Duration::new(1, 5)));
+    }
+}

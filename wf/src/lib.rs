@@ -1,0 +1,36 @@
+//! wf: Sogou C++ Workflow rebuilt in Rust.
+//!
+//! HTTP, Redis and MySQL requests, your own protocols, file IO, timers,
+//! counters and CPU work are all *tasks*, composed into *series* and
+//! *parallels*. This crate is the facade: it re-exports the engine
+//! ([`wf_core`]) and, behind cargo features, each task and protocol crate.
+//!
+//! | feature | module | crate |
+//! |---|---|---|
+//! | `timer` (default) | [`timer`] | wf-timer |
+//! | `full` | all of the above | |
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let mut series = wf::create_series_work(
+//!     wf::timer::create_timer_task(Duration::from_millis(5), |_| println!("first")),
+//!     |_| println!("series done"),
+//! );
+//! series.push_back(wf::create_go_task("work", || 6 * 7).with_callback(|t| println!("{:?}", t.result())));
+//! series.start();
+//! wf::wait_finish();
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use wf_core::*;
+
+/// Timer tasks.
+#[cfg(feature = "timer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "timer")))]
+pub mod timer {
+    #[doc(inline)]
+    pub use wf_timer::*;
+}
