@@ -8,7 +8,7 @@ use std::fmt;
 /// The numeric values are Workflow's: `state as i32` gives the number a
 /// Workflow log would show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
+#[repr(i8)]
 pub enum State {
     /// Created, not finished yet (`WFT_STATE_UNDEFINED`, -1).
     Undefined = -1,
@@ -66,7 +66,7 @@ impl fmt::Display for State {
 
 /// Why a task timed out (Workflow's `TOR_*`), reported with `SYS_ERROR`/`ETIMEDOUT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-#[repr(i32)]
+#[repr(u8)]
 pub enum TimeoutReason {
     /// The task did not time out (`TOR_NOT_TIMEOUT`, 0).
     #[default]

@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, code};
-use crate::runtime;
 use crate::series::{Driver, End, ParentHook, SeriesWork};
 use crate::sync::lock;
 use crate::task::{AnyTask, RunContext, Task, TaskKind};
@@ -106,7 +105,7 @@ impl ParentHook for Shared {
         };
         for (i, mut s) in ready {
             s.set_end(End::Parent(self.clone(), i));
-            runtime::spawn(Driver::new(s));
+            Driver::new(s).launch();
         }
         if let Some(w) = waker {
             w.wake();
@@ -199,7 +198,7 @@ impl TaskKind for Graph {
                 }
             }
             for s in ready {
-                runtime::spawn(Driver::new(s));
+                Driver::new(s).launch();
             }
             self.running = Some(shared);
             return Poll::Pending;

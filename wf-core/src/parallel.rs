@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::runtime;
 use crate::series::{Driver, End, ParentHook, SeriesWork};
 use crate::task::{RunContext, Task, TaskKind};
 
@@ -143,7 +142,7 @@ impl TaskKind for Parallel {
                 let parent: Arc<dyn ParentHook> = shared.clone();
                 for (i, mut s) in self.series.drain(..).enumerate() {
                     s.set_end(End::Parent(parent.clone(), i));
-                    runtime::spawn(Driver::new(s));
+                    Driver::new(s).launch();
                 }
                 self.running = Some(shared);
                 Poll::Pending

@@ -13,8 +13,9 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use crate::compute::ExecQueue;
 use crate::runtime;
-use crate::task::{AnyTask, Task, TaskKind};
+use crate::task::{AnyTask, Step, Task, TaskKind};
 
 type SeriesCallback = Box<dyn FnOnce(&mut SeriesWork) + Send>;
 
@@ -189,7 +190,7 @@ impl SeriesWork {
     pub fn start(mut self) {
         self.counted = true;
         runtime::series_started();
-        runtime::spawn(Driver::new(self));
+        Driver::new(self).launch();
     }
 
     pub(crate) fn set_end(&mut self, end: End) {
@@ -331,23 +332,74 @@ pub fn try_series_of<K: TaskKind>(task: &mut Task<K>) -> Option<&mut SeriesWork>
 
 /// Drives one series: pops a task, polls it to completion, runs its
 /// callback, repeats; then runs the series callback.
+///
+/// A top-level driver runs as a tokio task, except while its current task
+/// is a compute task: then the driver moves onto the compute thread, which
+/// runs the task's work, its callback and the following tasks until one has
+/// to wait, and hands the driver back to tokio (a spawn) at that point.
 pub(crate) struct Driver {
     series: SeriesWork,
     current: Option<AnyTask>,
 }
 
-/// Tasks finished in one poll before the driver yields to other tokio tasks.
+/// Tasks finished in one go before the driver lets others run.
 const BUDGET: u32 = 128;
+
+/// Where a driver runs.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Inside a module or a repeater: never moves.
+    Nested,
+    /// As a tokio task.
+    Tokio,
+    /// On a compute thread.
+    Compute,
+}
+
+enum Drive {
+    Pending,
+    /// The driver moved to a compute thread.
+    Migrated,
+    /// Out of budget on a compute thread: queue it again.
+    Yield,
+    Done,
+}
 
 impl Driver {
     pub(crate) fn new(series: SeriesWork) -> Driver {
         Driver { series, current: None }
     }
 
-    /// Runs the series until its callback has run.
+    /// Starts a top-level driver: on the compute pool when its first task
+    /// is a compute task, else as a tokio task.
+    pub(crate) fn launch(mut self) {
+        if self.current.is_none() {
+            self.current = self.series.pop();
+        }
+        match self.current.as_ref().and_then(|t| t.0.compute_queue()) {
+            Some(q) => self.migrate(q),
+            None => runtime::spawn(self),
+        }
+    }
+
+    fn migrate(self, q: ExecQueue) {
+        let queue = q.clone();
+        q.submit(Box::new(move || self.run_migrated(queue)));
+    }
+
+    /// Runs the series until its callback has run, without leaving this
+    /// thread (for drivers nested in a module or a repeater).
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.drive(cx, Mode::Nested) {
+            Drive::Pending => Poll::Pending,
+            Drive::Migrated | Drive::Yield => unreachable!("nested drivers never move"),
+            Drive::Done => Poll::Ready(()),
+        }
+    }
+
+    fn drive(&mut self, cx: &mut Context<'_>, mode: Mode) -> Drive {
         if self.series.finished {
-            return Poll::Ready(());
+            return Drive::Done;
         }
         let mut budget = BUDGET;
         loop {
@@ -358,8 +410,20 @@ impl Driver {
                     None => break,
                 },
             };
-            if task.0.poll_run(cx, &mut self.series).is_pending() {
-                return Poll::Pending;
+            match task.0.poll_run(cx, &mut self.series, !matches!(mode, Mode::Nested)) {
+                Step::Pending => return Drive::Pending,
+                Step::Offload(q) => {
+                    if matches!(mode, Mode::Compute) && q.is_idle() {
+                        // Already on a compute thread and nobody else waits
+                        // for one: do the work here.
+                        task.0.compute();
+                        continue;
+                    }
+                    let driver = Driver { series: std::mem::take(&mut self.series), current: self.current.take() };
+                    driver.migrate(q);
+                    return Drive::Migrated;
+                }
+                Step::Ready => {}
             }
             let task = self.current.take().expect("current task");
             if task.0.finish(&mut self.series) {
@@ -367,8 +431,11 @@ impl Driver {
             }
             budget -= 1;
             if budget == 0 {
+                if matches!(mode, Mode::Compute) {
+                    return Drive::Yield;
+                }
                 cx.waker().wake_by_ref();
-                return Poll::Pending;
+                return Drive::Pending;
             }
         }
         self.series.finished = true;
@@ -378,23 +445,35 @@ impl Driver {
         }
         // The series has finished: tasks pushed by its callback are dismissed.
         self.series.clear();
-        Poll::Ready(())
+        Drive::Done
+    }
+
+    /// On a compute thread serving `queue`: does the current task's work,
+    /// then drives the series on from here.
+    fn run_migrated(mut self, queue: ExecQueue) {
+        if let Some(t) = self.current.as_mut() {
+            t.0.compute();
+        }
+        // Tasks created and polled here (timers, sockets) need the runtime.
+        let _rt = runtime::handle().enter();
+        // Nothing can wake this poll: a task that must wait is polled again
+        // by the tokio task the driver becomes, with a real waker.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.drive(&mut cx, Mode::Compute) {
+            Drive::Pending => runtime::spawn(self),
+            Drive::Migrated => {}
+            Drive::Yield => self.migrate(queue),
+            Drive::Done => self.end(),
+        }
     }
 
     pub(crate) fn series_mut(&mut self) -> &mut SeriesWork {
         &mut self.series
     }
-}
 
-impl Future for Driver {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.poll_drive(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let mut series = std::mem::take(&mut this.series);
+    /// After the series callback: hands the series to whoever waits for it.
+    fn end(&mut self) {
+        let mut series = std::mem::take(&mut self.series);
         let counted = series.counted;
         match std::mem::take(&mut series.end) {
             End::Drop => drop(series),
@@ -404,6 +483,21 @@ impl Future for Driver {
         if counted {
             runtime::series_ended();
         }
-        Poll::Ready(())
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match this.drive(cx, Mode::Tokio) {
+            Drive::Pending | Drive::Yield => Poll::Pending,
+            Drive::Migrated => Poll::Ready(()),
+            Drive::Done => {
+                this.end();
+                Poll::Ready(())
+            }
+        }
     }
 }

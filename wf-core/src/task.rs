@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
+use crate::compute::ExecQueue;
 use crate::error::{Error, State, TimeoutReason, code};
 use crate::series::{self, SeriesWork};
 
@@ -51,6 +52,22 @@ use crate::series::{self, SeriesWork};
 pub trait TaskKind: Send + Sized + 'static {
     /// Drives the task's work; see the trait documentation.
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()>;
+
+    /// For kinds whose work is a blocking computation: the compute queue to
+    /// run [`compute`](TaskKind::compute) on. When this returns a queue the
+    /// engine calls `compute` on a compute thread and moves the series
+    /// along with it, so the callback and the tasks after it run there too
+    /// (as in Workflow) until one has to wait; `poll_run` is called after
+    /// `compute` and should then report the outcome. Kinds that cannot move
+    /// (inside a module or a repeater) are polled as usual, so `poll_run`
+    /// must also work without `compute` having run. The default is `None`.
+    fn compute_queue(&self) -> Option<ExecQueue> {
+        None
+    }
+
+    /// Does the blocking work on a compute thread; see
+    /// [`compute_queue`](TaskKind::compute_queue).
+    fn compute(&mut self) {}
 }
 
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
@@ -106,21 +123,30 @@ pub struct Task<K: TaskKind> {
     status: Error,
     panicked: bool,
     callback: Option<Callback<K>>,
+    /// User data and the awaiter, boxed apart: most tasks have neither, and
+    /// a small task is a smaller allocation.
+    extras: Option<Box<Extras<K>>>,
+}
+
+struct Extras<K: TaskKind> {
     user_data: Option<Box<dyn Any + Send>>,
     awaiter: Option<oneshot::Sender<Task<K>>>,
 }
 
 impl<K: TaskKind> Task<K> {
+    fn extras(&mut self) -> &mut Extras<K> {
+        self.extras.get_or_insert_with(|| Box::new(Extras { user_data: None, awaiter: None }))
+    }
+
+    fn user_data_slot(&self) -> Option<&Box<dyn Any + Send>> {
+        self.extras.as_ref()?.user_data.as_ref()
+    }
+}
+
+impl<K: TaskKind> Task<K> {
     /// A task of kind `kind` with no callback.
     pub fn new(kind: K) -> Task<K> {
-        Task {
-            kind,
-            status: Error::new(State::Undefined, 0),
-            panicked: false,
-            callback: None,
-            user_data: None,
-            awaiter: None,
-        }
+        Task { kind, status: Error::new(State::Undefined, 0), panicked: false, callback: None, extras: None }
     }
 
     /// Sets the callback and returns the task, for building in one
@@ -159,25 +185,26 @@ impl<K: TaskKind> Task<K> {
 
     /// Attaches a value to the task (Workflow's `user_data`).
     pub fn set_user_data<T: Any + Send>(&mut self, data: T) {
-        self.user_data = Some(Box::new(data));
+        self.extras().user_data = Some(Box::new(data));
     }
 
     /// The attached value, if there is one of type `T`.
     pub fn user_data<T: Any>(&self) -> Option<&T> {
-        self.user_data.as_ref()?.downcast_ref()
+        self.user_data_slot()?.downcast_ref()
     }
 
     /// The attached value, mutably, if there is one of type `T`.
     pub fn user_data_mut<T: Any>(&mut self) -> Option<&mut T> {
-        self.user_data.as_mut()?.downcast_mut()
+        self.extras.as_mut()?.user_data.as_mut()?.downcast_mut()
     }
 
     /// Takes the attached value out, if there is one of type `T`.
     pub fn take_user_data<T: Any>(&mut self) -> Option<T> {
-        match self.user_data.take()?.downcast::<T>() {
+        let slot = &mut self.extras.as_mut()?.user_data;
+        match slot.take()?.downcast::<T>() {
             Ok(b) => Some(*b),
             Err(b) => {
-                self.user_data = Some(b);
+                *slot = Some(b);
                 None
             }
         }
@@ -230,7 +257,7 @@ impl<K: TaskKind> IntoFuture for Task<K> {
 
     fn into_future(mut self) -> TaskFuture<K> {
         let (tx, rx) = oneshot::channel();
-        self.awaiter = Some(tx);
+        self.extras().awaiter = Some(tx);
         self.start();
         TaskFuture { rx }
     }
@@ -262,24 +289,45 @@ impl<K: TaskKind> Future for TaskFuture<K> {
     }
 }
 
+/// What polling a task gave.
+pub(crate) enum Step {
+    Ready,
+    Pending,
+    /// The task wants its work run on this compute queue (see
+    /// [`TaskKind::compute_queue`]); nothing was polled.
+    Offload(ExecQueue),
+}
+
 /// The engine's view of a task of any kind.
 pub(crate) trait SubTask: Send + 'static {
-    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()>;
+    /// Polls the task; with `may_offload`, a compute task asks to be
+    /// offloaded instead of being polled.
+    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step;
     /// Runs the callback; returns true when the series must be canceled.
     fn finish(self: Box<Self>, series: &mut SeriesWork) -> bool;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>);
+    /// The compute queue of a compute task that has not run yet.
+    fn compute_queue(&self) -> Option<ExecQueue>;
+    /// Runs the kind's compute work; a panic fails the task.
+    fn compute(&mut self);
 }
 
 impl<K: TaskKind> SubTask for Task<K> {
-    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step {
+        if may_offload {
+            if let Some(q) = self.kind.compute_queue() {
+                return Step::Offload(q);
+            }
+        }
         let Task { kind, status, panicked, .. } = self;
         let mut run = RunContext { status, panicked, series };
         match catch_unwind(AssertUnwindSafe(|| kind.poll_run(cx, &mut run))) {
-            Ok(p) => p,
+            Ok(Poll::Ready(())) => Step::Ready,
+            Ok(Poll::Pending) => Step::Pending,
             Err(_) => {
                 run.set_panicked();
-                Poll::Ready(())
+                Step::Ready
             }
         }
     }
@@ -296,7 +344,7 @@ impl<K: TaskKind> SubTask for Task<K> {
                 cancel = true;
             }
         }
-        if let Some(tx) = self.awaiter.take() {
+        if let Some(tx) = self.extras.as_mut().and_then(|e| e.awaiter.take()) {
             let _ = tx.send(*self);
         }
         cancel
@@ -307,7 +355,18 @@ impl<K: TaskKind> SubTask for Task<K> {
     }
 
     fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>) {
-        self.user_data = Some(data);
+        self.extras().user_data = Some(data);
+    }
+
+    fn compute_queue(&self) -> Option<ExecQueue> {
+        self.kind.compute_queue()
+    }
+
+    fn compute(&mut self) {
+        if catch_unwind(AssertUnwindSafe(|| self.kind.compute())).is_err() {
+            self.status = Error::task(code::PANICKED);
+            self.panicked = true;
+        }
     }
 }
 

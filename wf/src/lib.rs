@@ -34,3 +34,8 @@ pub mod timer {
     #[doc(inline)]
     pub use wf_timer::*;
 }
+
+/// The README's examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

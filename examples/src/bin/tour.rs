@@ -1,1 +1,114 @@
-fn main() {}
+//! The tour: wf's model in one run, printing what happens.
+//!
+//! `cargo run --release -p examples --bin tour`
+//!
+//! 1. one task; 2. a series that grows from its callbacks; 3. a parallel of
+//! series; 4. a counter released from elsewhere; 5. a graph; 6. awaiting
+//! tasks from async code.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wf::timer::create_timer_task;
+use wf::{
+    SeriesWork, State, create_counter_task, create_go_task, create_graph_task, create_parallel_work,
+    create_series_work, series_of,
+};
+
+fn fib(n: u64) -> u64 {
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+fn main() {
+    let t0 = Instant::now();
+    let at = move || format!("{:>7.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+
+    println!("== 1. one task: a go task computes fib(30) on the compute pool");
+    create_go_task("tour", || fib(30))
+        .with_callback(move |t| println!("{}  fib(30) = {}", at(), t.result().unwrap()))
+        .start();
+    wf::wait_finish();
+
+    println!("\n== 2. a series: each callback pushes the next step; the context is its local variable");
+    let first = create_timer_task(Duration::from_millis(20), move |t| {
+        println!("{}  timer fired ({})", at(), t.state());
+        let next = create_go_task("tour", || (1..=100u64).sum::<u64>()).with_callback(move |t| {
+            let sum = t.take_result().unwrap();
+            println!("{}  sum(1..=100) = {sum}", at());
+            series_of(t).context_mut::<Vec<u64>>().unwrap().push(sum);
+        });
+        series_of(t).push_back(next);
+    });
+    let mut series = create_series_work(first, move |s| {
+        println!("{}  series done, context = {:?}", at(), s.context::<Vec<u64>>().unwrap());
+    });
+    series.set_context(Vec::<u64>::new());
+    series.start();
+    wf::wait_finish();
+
+    println!("\n== 3. a parallel of three series; its callback reads every series' context");
+    let mut parallel = create_parallel_work(move |p| {
+        println!("{}  parallel done: {} series", at(), p.size());
+        for (i, s) in p.iter().enumerate() {
+            println!("           series {i}: {}", s.context::<String>().unwrap());
+        }
+    });
+    for (i, ms) in [30u64, 10, 20].into_iter().enumerate() {
+        let timer = create_timer_task(Duration::from_millis(ms), move |t| {
+            *series_of(t).context_mut::<String>().unwrap() = format!("slept {ms} ms");
+            println!("{}  branch {i} woke", at());
+        });
+        let mut s = create_series_work(timer, |_| {});
+        s.set_context(String::new());
+        parallel.add_series(s);
+    }
+    parallel.start();
+    wf::wait_finish();
+
+    println!("\n== 4. a counter holds a series until three go tasks have counted it");
+    let mut counter = create_counter_task(3, move |c| println!("{}  counter reached its target ({})", at(), c.state()));
+    let handle = counter.handle();
+    create_series_work(counter, move |_| println!("{}  series behind the counter done", at())).start();
+    for i in 0..3u64 {
+        let h = handle.clone();
+        create_go_task("tour", move || fib(20 + i))
+            .with_callback(move |t| {
+                println!("{}  worker {i} counts (fib = {})", at(), t.result().unwrap());
+                h.count();
+            })
+            .start();
+    }
+    wf::wait_finish();
+
+    println!("\n== 5. a graph: b and c need a; d needs b and c");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let shown = order.clone();
+    let mut graph = create_graph_task(move |g| {
+        println!("{}  graph done ({}), order {:?}", at(), g.state(), shown.lock().unwrap());
+    });
+    let mut node = |name: &'static str, ms: u64| {
+        let order = order.clone();
+        graph.create_graph_node(create_timer_task(Duration::from_millis(ms), move |_| order.lock().unwrap().push(name)))
+    };
+    let (a, b, c, d) = (node("a", 5), node("b", 20), node("c", 10), node("d", 1));
+    graph.precede(a, b);
+    graph.precede(a, c);
+    graph.precede(b, d);
+    graph.precede(c, d);
+    graph.start();
+    wf::wait_finish();
+
+    println!("\n== 6. from async code (here a plain tokio runtime) every task and series can be awaited");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let (state, answer, context) = rt.block_on(async {
+        let t = create_timer_task(Duration::from_millis(5), |_| {}).await;
+        let go = create_go_task("tour", || 6 * 7).await;
+        let mut s: SeriesWork = create_series_work(create_go_task("tour", || ()), |_| {});
+        s.set_context("awaited series");
+        let s = s.await;
+        (t.state(), *go.result().unwrap(), s.context::<&str>().copied())
+    });
+    assert_eq!(state, State::Success);
+    println!("{}  timer {state}, go task = {answer}, series context = {context:?}", at());
+    println!("\ntour finished in {}", at());
+}

@@ -36,6 +36,18 @@ impl ExecQueue {
     pub(crate) fn submit(&self, job: Job) {
         executor().submit(&self.inner, job);
     }
+
+    /// True when no queue waits for a compute thread and this queue has no
+    /// job: a compute thread may then run this queue's next job in place
+    /// without being unfair to anyone.
+    pub(crate) fn is_idle(&self) -> bool {
+        let exec = executor();
+        if !exec.ready.lock().unwrap_or_else(|e| e.into_inner()).queues.is_empty() {
+            return false;
+        }
+        let jobs = self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.jobs.is_empty() && !jobs.scheduled
+    }
 }
 
 struct Queue {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use super::executor::{ExecQueue, Job, get_exec_queue};
+use super::executor::{ExecQueue, get_exec_queue};
 use crate::error::Error;
 use crate::task::{RunContext, Task, TaskKind};
 
@@ -27,7 +27,10 @@ pub type GoTask<R = ()> = Task<Go<R>>;
 /// The kind of a [`GoTask`].
 pub struct Go<R> {
     queue: ExecQueue,
-    job: Option<Job>,
+    func: Option<Box<dyn FnOnce() -> R + Send>>,
+    /// Set by `compute` when the series moved to the compute thread.
+    outcome: Option<std::thread::Result<R>>,
+    /// The outcome, when the closure was sent to the pool by `poll_run`.
     rx: Option<oneshot::Receiver<std::thread::Result<R>>>,
     timeout: Option<Duration>,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -45,11 +48,7 @@ impl<R: Send + 'static> Go<R> {
     where
         F: FnOnce() -> R + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(func)));
-        });
-        Go { queue, job: Some(job), rx: Some(rx), timeout, sleep: None, result: None }
+        Go { queue, func: Some(Box::new(func)), outcome: None, rx: None, timeout, sleep: None, result: None }
     }
 
     /// The closure's return value; `None` until it returned, or when it
@@ -67,29 +66,52 @@ impl<R: Send + 'static> Go<R> {
     pub fn queue(&self) -> &ExecQueue {
         &self.queue
     }
+
+    fn settle(&mut self, outcome: std::thread::Result<R>, run: &mut RunContext<'_>) {
+        match outcome {
+            Ok(r) => self.result = Some(r),
+            Err(_panic) => run.set_panicked(),
+        }
+    }
 }
 
 impl<R: Send + 'static> TaskKind for Go<R> {
+    fn compute_queue(&self) -> Option<ExecQueue> {
+        // A timed go task must be watched by its series while it runs.
+        (self.func.is_some() && self.timeout.is_none()).then(|| self.queue.clone())
+    }
+
+    fn compute(&mut self) {
+        if let Some(f) = self.func.take() {
+            self.outcome = Some(catch_unwind(AssertUnwindSafe(f)));
+        }
+    }
+
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
-        if let Some(job) = self.job.take() {
-            self.queue.submit(job);
+        if let Some(outcome) = self.outcome.take() {
+            self.settle(outcome, run);
+            return Poll::Ready(());
+        }
+        if let Some(func) = self.func.take() {
+            let (tx, rx) = oneshot::channel();
+            self.queue.submit(Box::new(move || {
+                let _ = tx.send(catch_unwind(AssertUnwindSafe(func)));
+            }));
+            self.rx = Some(rx);
             if let Some(t) = self.timeout {
                 self.sleep = Some(Box::pin(tokio::time::sleep(t)));
             }
         }
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(()) };
         match Pin::new(rx).poll(cx) {
-            Poll::Ready(Ok(Ok(r))) => self.result = Some(r),
-            Poll::Ready(Ok(Err(_panic))) => run.set_panicked(),
+            Poll::Ready(Ok(outcome)) => self.settle(outcome, run),
             Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
             Poll::Pending => {
-                match self.sleep.as_mut() {
-                    _ if self.sleep.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready()) => {
-                        // The closure runs on; its result is dropped.
-                        run.set_error(Error::sys(libc::ETIMEDOUT));
-                    }
-                    _ => return Poll::Pending,
+                if !self.sleep.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready()) {
+                    return Poll::Pending;
                 }
+                // The closure runs on; its result is dropped.
+                run.set_error(Error::sys(libc::ETIMEDOUT));
             }
         }
         self.rx = None;

@@ -36,6 +36,8 @@ pub struct Thread<I, O> {
     input: Option<I>,
     routine: Option<Routine<I, O>>,
     rx: Option<oneshot::Receiver<Reply<I, O>>>,
+    /// Set by `compute` when the series moved to the compute thread.
+    outcome: Option<std::thread::Result<O>>,
     timeout: Option<Duration>,
     sleep: Option<Pin<Box<Sleep>>>,
     output: Option<O>,
@@ -71,7 +73,24 @@ impl<I, O> Thread<I, O> {
 }
 
 impl<I: Send + 'static, O: Send + 'static> TaskKind for Thread<I, O> {
+    fn compute_queue(&self) -> Option<ExecQueue> {
+        (self.routine.is_some() && self.timeout.is_none()).then(|| self.queue.clone())
+    }
+
+    fn compute(&mut self) {
+        if let (Some(routine), Some(input)) = (self.routine.take(), self.input.as_mut()) {
+            self.outcome = Some(catch_unwind(AssertUnwindSafe(|| routine(input))));
+        }
+    }
+
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if let Some(outcome) = self.outcome.take() {
+            match outcome {
+                Ok(o) => self.output = Some(o),
+                Err(_) => run.set_panicked(),
+            }
+            return Poll::Ready(());
+        }
         if let (Some(routine), Some(mut input)) = (self.routine.take(), self.input.take()) {
             let (tx, rx) = oneshot::channel();
             self.queue.submit(Box::new(move || {
@@ -124,6 +143,7 @@ where
         input: Some(input),
         routine: Some(Box::new(routine)),
         rx: None,
+        outcome: None,
         timeout,
         sleep: None,
         output: None,
