@@ -73,6 +73,7 @@ impl Shared {
         let mut s = st.series[node].take().expect("node series");
         if st.cancel[node] {
             s.cancel();
+            s.clear();
         }
         s.set_end(End::Parent(self.clone(), node));
         ready.push(s);
@@ -96,7 +97,10 @@ impl ParentHook for Shared {
                 if st.waiting_for[s] == 0 {
                     let mut sw = st.series[s].take().expect("node series");
                     if st.cancel[s] {
+                        // Its task never runs; the node finishes canceled at
+                        // once and cancels its own successors in turn.
                         sw.cancel();
+                        sw.clear();
                     }
                     ready.push((s, sw));
                 }

@@ -211,7 +211,7 @@ impl SeriesWork {
         }
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.head = None;
         self.queue.clear();
         self.last = None;
@@ -366,16 +366,16 @@ enum Drive {
 }
 
 impl Driver {
-    pub(crate) fn new(series: SeriesWork) -> Driver {
-        Driver { series, current: None }
+    pub(crate) fn new(mut series: SeriesWork) -> Driver {
+        // The first task always runs, even in a series canceled before it
+        // started (as in Workflow, where `start()` dispatches it).
+        let current = series.head.take().or_else(|| series.queue.pop_front());
+        Driver { series, current }
     }
 
     /// Starts a top-level driver: on the compute pool when its first task
     /// is a compute task, else as a tokio task.
-    pub(crate) fn launch(mut self) {
-        if self.current.is_none() {
-            self.current = self.series.pop();
-        }
+    pub(crate) fn launch(self) {
         match self.current.as_ref().and_then(|t| t.0.compute_queue()) {
             Some(q) => self.migrate(q),
             None => runtime::spawn(self),

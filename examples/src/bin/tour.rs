@@ -2,9 +2,9 @@
 //!
 //! `cargo run --release -p examples --bin tour`
 //!
-//! 1. one task; 2. a series that grows from its callbacks; 3. a parallel of
-//! series; 4. a counter released from elsewhere; 5. a graph; 6. awaiting
-//! tasks from async code.
+//! It shows one task, a series that grows from its callbacks, a parallel
+//! of series, a counter released from elsewhere, a graph, and tasks awaited
+//! from async code.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -169,17 +169,20 @@ pub fn create_named_conditional(name: &str, task: impl Into<AnyTask>) -> Conditi
 /// Signals at most `max` conditionals named `name`, in creation order, each
 /// with a clone of `msg`; returns how many were signaled.
 pub fn signal_by_name<M: Any + Send + Clone>(name: &str, msg: M, max: usize) -> usize {
-    let taken: Vec<Arc<CondShared>> = {
-        let mut map = named().lock();
-        let Some(list) = map.get_mut(name) else { return 0 };
-        let n = max.min(list.len());
-        let taken = list.drain(..n).collect();
-        if list.is_empty() {
-            map.remove(name);
+    let mut signaled = 0;
+    let mut map = named().lock();
+    let Some(list) = map.get_mut(name) else { return 0 };
+    while signaled < max && !list.is_empty() {
+        // A conditional signaled through its handle leaves the list without
+        // taking one of the `max` signals.
+        if list.remove(0).signal_boxed(boxed(msg.clone())) {
+            signaled += 1;
         }
-        taken
-    };
-    taken.iter().filter(|c| c.signal_boxed(boxed(msg.clone()))).count()
+    }
+    if list.is_empty() {
+        map.remove(name);
+    }
+    signaled
 }
 
 struct Guard {

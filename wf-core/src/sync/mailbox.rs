@@ -150,22 +150,24 @@ pub fn create_named_mailbox_task<M: Send + 'static>(
 /// of type `M`, in creation order; returns how many got it. With nobody
 /// waiting the message is dropped.
 pub fn send_by_name<M: Clone + Send + 'static>(name: &str, msg: M, max: usize) -> usize {
-    let mut targets = Vec::new();
-    {
-        let mut map = named().lock();
-        let Some(list) = map.get_mut(name) else { return 0 };
-        let mut i = 0;
-        while i < list.len() && targets.len() < max {
-            if (*list[i]).is::<MailboxShared<M>>() {
-                let e = list.remove(i);
-                targets.push(e.downcast::<MailboxShared<M>>().ok().expect("checked type"));
-            } else {
-                i += 1;
-            }
-        }
-        if list.is_empty() {
-            map.remove(name);
+    let mut delivered = 0;
+    let mut map = named().lock();
+    let Some(list) = map.get_mut(name) else { return 0 };
+    let mut i = 0;
+    while i < list.len() && delivered < max {
+        let Ok(mailbox) = list[i].clone().downcast::<MailboxShared<M>>() else {
+            i += 1;
+            continue;
+        };
+        // A mailbox filled through its handle is out of reach by name: it
+        // leaves the list without taking one of the `max` deliveries.
+        list.remove(i);
+        if mailbox.send(msg.clone()).is_ok() {
+            delivered += 1;
         }
     }
-    targets.iter().filter(|t| t.send(msg.clone()).is_ok()).count()
+    if list.is_empty() {
+        map.remove(name);
+    }
+    delivered
 }

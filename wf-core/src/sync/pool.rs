@@ -93,9 +93,13 @@ impl<T> std::fmt::Debug for ResourcePool<T> {
 }
 
 impl<T: Any + Send> ResourcePool<T> {
-    /// A pool holding `resources`.
+    /// A pool holding `resources`; the first one is handed out first.
     pub fn new(resources: impl IntoIterator<Item = T>) -> ResourcePool<T> {
-        ResourcePool { shared: Shared::new(resources.into_iter().collect(), true) }
+        // Kept as a stack (the most recently returned resource goes out
+        // first), so the first resource sits on top.
+        let mut items: VecDeque<T> = resources.into_iter().collect();
+        items.make_contiguous().reverse();
+        ResourcePool { shared: Shared::new(items, true) }
     }
 
     /// Wraps `task` so that it runs holding a resource.

@@ -1,0 +1,141 @@
+//! Helpers shared by the wf-core integration tests.
+#![allow(dead_code)]
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use wf_core::{RunContext, Task, TaskKind};
+
+/// How long a test waits for something that should happen at once.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// Counts how many of its tokens were dropped.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Drops(Arc<AtomicUsize>);
+
+impl Drops {
+    pub(crate) fn new() -> Drops {
+        Drops::default()
+    }
+
+    /// A token that counts one drop here when it is dropped.
+    pub(crate) fn token(&self) -> Token {
+        Token(self.0.clone())
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Increments its [`Drops`] when dropped.
+#[derive(Debug)]
+pub(crate) struct Token(Arc<AtomicUsize>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A shared, ordered record of events.
+#[derive(Debug)]
+pub(crate) struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Log(self.0.clone())
+    }
+}
+
+impl<T: Clone + Debug> Log<T> {
+    pub(crate) fn new() -> Log<T> {
+        Log(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    pub(crate) fn push(&self, v: T) {
+        self.0.lock().unwrap().push(v);
+    }
+
+    pub(crate) fn get(&self) -> Vec<T> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// Tracks how many holders are active at once and the peak.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Concurrency {
+    active: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Concurrency {
+    pub(crate) fn enter(&self) {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    pub(crate) fn leave(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub(crate) fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// Receives one value or fails the test after [`WAIT`].
+pub(crate) fn recv<T>(rx: &mpsc::Receiver<T>) -> T {
+    rx.recv_timeout(WAIT).expect("timed out waiting for a callback")
+}
+
+/// A task kind that runs another task's kind and reports when that kind
+/// has been polled for the first time.
+///
+/// Wrapping a conditional (guard, resource pool or message queue `get`)
+/// in a probe tells the test that the conditional has queued for its
+/// resource, so waiters can be queued in a known order.
+pub(crate) struct Probe<K: TaskKind> {
+    inner: Task<K>,
+    polled: Option<mpsc::Sender<()>>,
+}
+
+impl<K: TaskKind> TaskKind for Probe<K> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        let r = self.inner.kind_mut().poll_run(cx, run);
+        if let Some(tx) = self.polled.take() {
+            let _ = tx.send(());
+        }
+        r
+    }
+}
+
+/// Wraps `inner` in a [`Probe`]; the receiver gets one message after the
+/// first poll of `inner`.
+pub(crate) fn probe<K: TaskKind>(inner: Task<K>) -> (Task<Probe<K>>, mpsc::Receiver<()>) {
+    let (tx, rx) = mpsc::channel();
+    (Task::new(Probe { inner, polled: Some(tx) }), rx)
+}
