@@ -342,8 +342,14 @@ pub(crate) struct Driver {
     current: Option<AnyTask>,
 }
 
-/// Tasks finished in one go before the driver lets others run.
+/// How often (in finished tasks) a busy driver looks at the clock.
 const BUDGET: u32 = 128;
+
+/// How long a driver may run tasks without a break before it lets other
+/// work run. A count alone would make a driver of tiny tasks yield often,
+/// and on a multi-core runtime each yield invites another worker to steal
+/// the series, moving it across cores.
+const SLICE: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Where a driver runs.
 #[derive(Clone, Copy)]
@@ -402,6 +408,7 @@ impl Driver {
             return Drive::Done;
         }
         let mut budget = BUDGET;
+        let mut slice_start: Option<std::time::Instant> = None;
         loop {
             let task = match &mut self.current {
                 Some(t) => t,
@@ -431,11 +438,16 @@ impl Driver {
             }
             budget -= 1;
             if budget == 0 {
-                if matches!(mode, Mode::Compute) {
-                    return Drive::Yield;
+                budget = BUDGET;
+                let now = std::time::Instant::now();
+                let start = *slice_start.get_or_insert(now);
+                if now - start >= SLICE {
+                    if matches!(mode, Mode::Compute) {
+                        return Drive::Yield;
+                    }
+                    cx.waker().wake_by_ref();
+                    return Drive::Pending;
                 }
-                cx.waker().wake_by_ref();
-                return Drive::Pending;
             }
         }
         self.series.finished = true;

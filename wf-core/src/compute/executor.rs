@@ -69,14 +69,18 @@ struct Executor {
 
 struct Ready {
     queues: VecDeque<Arc<Queue>>,
+    /// Threads waiting on `wake`.
     sleeping: usize,
+    /// Of those, how many were notified and not yet up: a notification is
+    /// only sent when some sleeper has not had one.
+    notified: usize,
 }
 
 fn executor() -> &'static Executor {
     static EXEC: OnceLock<&'static Executor> = OnceLock::new();
     EXEC.get_or_init(|| {
         let exec: &'static Executor = Box::leak(Box::new(Executor {
-            ready: Mutex::new(Ready { queues: VecDeque::new(), sleeping: 0 }),
+            ready: Mutex::new(Ready { queues: VecDeque::new(), sleeping: 0, notified: 0 }),
             wake: Condvar::new(),
             queues: Mutex::new(HashMap::new()),
         }));
@@ -123,7 +127,8 @@ impl Executor {
     fn make_ready(&self, queue: Arc<Queue>) {
         let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
         ready.queues.push_back(queue);
-        if ready.sleeping > 0 {
+        if ready.sleeping > ready.notified {
+            ready.notified += 1;
             self.wake.notify_one();
         }
     }
@@ -134,11 +139,14 @@ impl Executor {
                 let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if let Some(q) = ready.queues.pop_front() {
-                        break q;
+                                        break q;
                     }
                     ready.sleeping += 1;
                     ready = self.wake.wait(ready).unwrap_or_else(|e| e.into_inner());
                     ready.sleeping -= 1;
+                    if ready.notified > 0 {
+                        ready.notified -= 1;
+                    }
                 }
             };
             let (job, more) = {
