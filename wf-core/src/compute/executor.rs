@@ -139,7 +139,7 @@ impl Executor {
                 let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if let Some(q) = ready.queues.pop_front() {
-                                        break q;
+                        break q;
                     }
                     ready.sleeping += 1;
                     ready = self.wake.wait(ready).unwrap_or_else(|e| e.into_inner());
