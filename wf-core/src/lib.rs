@@ -42,6 +42,9 @@ mod compute;
 mod control;
 mod error;
 mod graph;
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod net;
 mod parallel;
 mod runtime;
 mod series;
@@ -59,7 +62,9 @@ pub use control::{
 pub use error::{Error, State, TimeoutReason, code, get_error_string};
 pub use graph::{Graph, GraphNode, GraphTask, create_graph_task};
 pub use parallel::{Parallel, ParallelWork, create_parallel_work, start_parallel_work};
-pub use runtime::{AlreadyInitialized, Settings, handle, init, settings, wait_finish, wait_finish_timeout};
+pub use runtime::{
+    AlreadyInitialized, EndpointParams, Settings, handle, init, settings, wait_finish, wait_finish_timeout,
+};
 pub use series::{SeriesFuture, SeriesWork, create_series_work, series_of, start_series_work, try_series_of};
 pub use sync::{
     Conditional, ConditionalHandle, ConditionalTask, Counter, CounterHandle, CounterTask, Mailbox, MailboxHandle,

@@ -23,12 +23,53 @@ pub struct Settings {
     /// Threads of the compute pool that runs go and thread tasks.
     /// Default: the number of CPUs.
     pub compute_threads: usize,
+    /// Defaults for every client connection target.
+    pub endpoint_params: EndpointParams,
+    /// How long a name resolved on a task's first attempt stays cached
+    /// (Workflow's `dns_ttl_default`, 3600 s).
+    pub dns_ttl_default: Duration,
+    /// How long a cached name is trusted by a retry (Workflow's
+    /// `dns_ttl_min`, 60 s): retries look names up again sooner.
+    pub dns_ttl_min: Duration,
+    /// Threads that may run blocking name lookups at once (4).
+    pub dns_threads: usize,
+}
+
+/// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
+/// `None` waits forever.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EndpointParams {
+    /// Connections open at once to one target (200); a task that finds no
+    /// free slot fails with `SYS_ERROR`/`EAGAIN` unless it has a wait
+    /// timeout.
+    pub max_connections: usize,
+    /// Limit on establishing a TCP (or Unix) connection (10 s).
+    pub connect_timeout: Option<Duration>,
+    /// Limit on each read or write making progress (10 s).
+    pub response_timeout: Option<Duration>,
+    /// Limit on the TLS handshake (10 s).
+    pub ssl_connect_timeout: Option<Duration>,
+}
+
+impl Default for EndpointParams {
+    fn default() -> EndpointParams {
+        let ten = Some(Duration::from_secs(10));
+        EndpointParams { max_connections: 200, connect_timeout: ten, response_timeout: ten, ssl_connect_timeout: ten }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Settings { poller_threads: cpus, compute_threads: cpus }
+        Settings {
+            poller_threads: cpus,
+            compute_threads: cpus,
+            endpoint_params: EndpointParams::default(),
+            dns_ttl_default: Duration::from_secs(3600),
+            dns_ttl_min: Duration::from_secs(60),
+            dns_threads: 4,
+        }
     }
 }
 
@@ -54,6 +95,7 @@ pub fn init(settings: Settings) -> Result<(), AlreadyInitialized> {
     let mut settings = settings;
     settings.poller_threads = settings.poller_threads.max(1);
     settings.compute_threads = settings.compute_threads.max(1);
+    settings.dns_threads = settings.dns_threads.max(1);
     SETTINGS.set(settings).map_err(|_| AlreadyInitialized)
 }
 

@@ -1,0 +1,468 @@
+//! Client tasks, generic over a protocol.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpStream, UnixStream};
+
+use super::conn::Connection;
+use super::dns;
+use super::pool::{self, Lease};
+use super::protocol::Protocol;
+use super::stream::{NetStream, Plain};
+use super::uri::{Host, Uri};
+use crate::error::{Error, State, TimeoutReason, code};
+use crate::runtime::{self, EndpointParams};
+use crate::task::{RunContext, Task, TaskKind};
+
+/// How a failing address is avoided: for this long, while others work.
+const FAILED_ADDRESS_PAUSE: Duration = Duration::from_secs(30);
+
+/// Everything about one request besides the request itself: retries,
+/// timeouts, keep-alive, TLS. A [`ClientTask`] carries one; a protocol
+/// crate building its own task kind passes one to [`request`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    retry_max: u32,
+    send_timeout: Option<Duration>,
+    receive_timeout: Option<Duration>,
+    watch_timeout: Option<Duration>,
+    keep_alive: Option<Option<Duration>>,
+    wait_timeout: Option<Duration>,
+    endpoint: Option<EndpointParams>,
+    #[cfg(feature = "tls")]
+    tls: Option<super::tls::TlsClient>,
+}
+
+impl ClientOptions {
+    /// Attempts after the first one, for `SYS_ERROR` failures (the
+    /// protocol's [`is_retryable`](Protocol::is_retryable) decides).
+    pub fn retry_max(&self) -> u32 {
+        self.retry_max
+    }
+
+    /// Sets [`retry_max`](ClientOptions::retry_max).
+    pub fn set_retry_max(&mut self, n: u32) -> &mut Self {
+        self.retry_max = n;
+        self
+    }
+
+    /// Limit on sending the whole request (default: none).
+    pub fn set_send_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.send_timeout = t;
+        self
+    }
+
+    /// Limit on receiving the whole reply (default: none).
+    pub fn set_receive_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.receive_timeout = t;
+        self
+    }
+
+    /// Limit on the wait for the reply's first byte (default: the
+    /// endpoint's response timeout).
+    pub fn set_watch_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.watch_timeout = t;
+        self
+    }
+
+    /// How long the connection may stay open for reuse after this reply
+    /// (`None`: close it). Default: the protocol's.
+    pub fn set_keep_alive(&mut self, t: Option<Duration>) -> &mut Self {
+        self.keep_alive = Some(t);
+        self
+    }
+
+    /// How long to wait for a free connection when the target is at its
+    /// connection limit (default: fail at once with `EAGAIN`).
+    pub fn set_wait_timeout(&mut self, t: Option<Duration>) -> &mut Self {
+        self.wait_timeout = t;
+        self
+    }
+
+    /// Per-task endpoint parameters instead of the global settings'.
+    pub fn set_endpoint_params(&mut self, p: EndpointParams) -> &mut Self {
+        self.endpoint = Some(p);
+        self
+    }
+
+    /// TLS configuration for TLS schemes (default: certificates verified
+    /// against the system roots).
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&mut self, tls: super::tls::TlsClient) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    fn endpoint(&self) -> &EndpointParams {
+        self.endpoint.as_ref().unwrap_or(&runtime::settings().endpoint_params)
+    }
+}
+
+/// A reply and where it came from.
+#[derive(Debug)]
+pub struct Reply<R> {
+    /// The response.
+    pub response: R,
+    /// The server's address (`None` over a Unix socket).
+    pub peer: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Target {
+    Inet(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Inet(a) => write!(f, "{a}"),
+            Target::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+fn failed_addresses() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, Instant>> {
+    static FAILED: OnceLock<Mutex<HashMap<SocketAddr, Instant>>> = OnceLock::new();
+    FAILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn mark_failed(addr: SocketAddr) {
+    failed_addresses().insert(addr, Instant::now());
+}
+
+fn mark_ok(addr: SocketAddr) {
+    let mut failed = failed_addresses();
+    if !failed.is_empty() {
+        failed.remove(&addr);
+    }
+}
+
+/// Checks that `uri` is for `protocol` (`TASK_ERROR`/`URI_SCHEME_INVALID`).
+fn check_scheme<P: Protocol>(protocol: &P, uri: &Uri) -> Result<bool, Error> {
+    if !protocol.schemes().contains(&uri.scheme()) {
+        return Err(Error::task(code::URI_SCHEME_INVALID));
+    }
+    Ok(protocol.tls_schemes().contains(&uri.scheme()))
+}
+
+/// Sends `req` to `uri` and receives the reply: name resolution, the
+/// connection pool, timeouts and retries included. This is what a
+/// [`ClientTask`] runs; protocol crates that build their own task kinds
+/// (an HTTP task following redirects, say) call it directly.
+pub async fn request<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    req: &P::Request,
+    opts: &ClientOptions,
+) -> Result<Reply<P::Response>, Error> {
+    let tls = check_scheme(protocol, uri)?;
+    let mut attempt = 0;
+    loop {
+        match attempt_once(protocol, uri, req, opts, tls, attempt > 0).await {
+            Ok(r) => return Ok(r),
+            Err(e) if attempt < opts.retry_max && protocol.is_retryable(&e) => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn targets(uri: &Uri, retry: bool) -> Result<Vec<Target>, Error> {
+    Ok(match uri.host() {
+        Host::Unix(p) => vec![Target::Unix(p.clone())],
+        Host::Ip(ip) => vec![Target::Inet(SocketAddr::new(*ip, uri.port()))],
+        Host::Name(name) => dns::resolve(name, uri.port(), retry).await?.iter().map(|a| Target::Inet(*a)).collect(),
+    })
+}
+
+fn pool_key<P: Protocol>(protocol: &P, uri: &Uri, target: &Target, tls_id: usize) -> Arc<str> {
+    format!("{}|{}|{}|{}|{}", std::any::type_name::<P>(), uri.scheme(), protocol.pool_key(uri), target, tls_id).into()
+}
+
+/// Of several addresses, the one with the fewest connections in use,
+/// skipping those that failed lately unless all did.
+fn pick<P: Protocol>(protocol: &P, uri: &Uri, targets: Vec<Target>, tls_id: usize) -> (Target, Arc<str>) {
+    if targets.len() == 1 {
+        let t = targets.into_iter().next().expect("one target");
+        let key = pool_key(protocol, uri, &t, tls_id);
+        return (t, key);
+    }
+    let now = Instant::now();
+    let failed = failed_addresses();
+    let healthy = |t: &Target| match t {
+        Target::Inet(a) => failed.get(a).is_none_or(|at| now.duration_since(*at) >= FAILED_ADDRESS_PAUSE),
+        Target::Unix(_) => true,
+    };
+    let usable: Vec<&Target> = if targets.iter().any(healthy) {
+        targets.iter().filter(|t| healthy(t)).collect()
+    } else {
+        targets.iter().collect()
+    };
+    drop(failed);
+    let mut best: Option<(usize, &Target, Arc<str>)> = None;
+    for t in usable {
+        let key = pool_key(protocol, uri, t, tls_id);
+        let load = pool::load(&key);
+        if best.as_ref().is_none_or(|b| load < b.0) {
+            best = Some((load, t, key));
+        }
+    }
+    let (_, t, key) = best.expect("at least one target");
+    (t.clone(), key)
+}
+
+async fn attempt_once<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    req: &P::Request,
+    opts: &ClientOptions,
+    tls: bool,
+    retry: bool,
+) -> Result<Reply<P::Response>, Error> {
+    #[cfg(feature = "tls")]
+    let tls_client = tls.then(|| opts.tls.clone().unwrap_or_else(super::tls::TlsClient::verified));
+    #[cfg(feature = "tls")]
+    let tls_id = tls_client.as_ref().map_or(0, |t| t.id());
+    #[cfg(not(feature = "tls"))]
+    let tls_id = {
+        if tls {
+            return Err(Error::new(State::SslError, 1));
+        }
+        0
+    };
+    let (target, key) = pick(protocol, uri, targets(uri, retry).await?, tls_id);
+    let endpoint = opts.endpoint();
+    let configured_keep_alive = opts.keep_alive.unwrap_or_else(|| protocol.default_keep_alive());
+    loop {
+        let mut lease: Lease<P::ClientCodec> = pool::acquire(&key, endpoint.max_connections, opts.wait_timeout).await?;
+        if lease.conn().is_none() {
+            let stream = connect(&target, endpoint).await?;
+            #[cfg(feature = "tls")]
+            let stream = match &tls_client {
+                Some(t) => NetStream::TlsClient(Box::new(
+                    super::tls::connect(t, uri.host_str(), stream, endpoint.ssl_connect_timeout).await?,
+                )),
+                None => NetStream::Plain(stream),
+            };
+            #[cfg(not(feature = "tls"))]
+            let stream = NetStream::Plain(stream);
+            let peer = match &target {
+                Target::Inet(a) => Some(*a),
+                Target::Unix(_) => None,
+            };
+            let mut conn = Connection::new(stream, protocol.client_codec(), peer, endpoint.response_timeout);
+            protocol.on_connect(&mut conn, uri).await?;
+            lease.set_conn(conn);
+        }
+        let reused = lease.reused();
+        let conn = lease.conn().expect("connected");
+        let result = async {
+            conn.send_within(req, opts.send_timeout).await?;
+            conn.receive_within(opts.watch_timeout, opts.receive_timeout).await
+        }
+        .await;
+        match result {
+            Ok(response) => {
+                let peer = conn.peer_addr();
+                let keep = protocol.keep_alive(req, &response, configured_keep_alive);
+                lease.release(keep);
+                return Ok(Reply { response, peer });
+            }
+            // The server closed an idle connection as it was reused: not a
+            // failure of this request; try again on another connection.
+            Err(e) if reused && conn.nothing_received() && is_stale(&e) => {
+                lease.discard_conn();
+                drop(lease);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_stale(e: &Error) -> bool {
+    e.state() == State::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
+}
+
+async fn connect(target: &Target, endpoint: &EndpointParams) -> Result<Plain, Error> {
+    let deadline = endpoint.connect_timeout.map(|t| tokio::time::Instant::now() + t);
+    let timed = |r: Result<std::io::Result<Plain>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(Error::from(e)),
+        Err(_) => Err(Error::timeout(TimeoutReason::Connect)),
+    };
+    let fut = async {
+        match target {
+            Target::Inet(addr) => {
+                let s = TcpStream::connect(addr).await?;
+                s.set_nodelay(true)?;
+                Ok(Plain::Tcp(s))
+            }
+            Target::Unix(path) => Ok(Plain::Unix(UnixStream::connect(path).await?)),
+        }
+    };
+    let r = match deadline {
+        Some(d) => timed(tokio::time::timeout_at(d, fut).await),
+        None => timed(Ok(fut.await)),
+    };
+    if let Target::Inet(addr) = target {
+        match &r {
+            Ok(_) => mark_ok(*addr),
+            Err(e) if e.state() == State::SysError => mark_failed(*addr),
+            Err(_) => {}
+        }
+    }
+    r
+}
+
+type Exchange<P> = (<P as Protocol>::Request, Result<Reply<<P as Protocol>::Response>, Error>);
+
+/// A client task of protocol `P` (Workflow's `WFNetworkTask` made by
+/// `WFNetworkTaskFactory::create_client_task`).
+pub type ClientTask<P> = Task<Client<P>>;
+
+/// The kind of a [`ClientTask`].
+pub struct Client<P: Protocol> {
+    protocol: P,
+    uri: Result<Uri, Error>,
+    req: P::Request,
+    resp: P::Response,
+    opts: ClientOptions,
+    peer: Option<SocketAddr>,
+    running: Option<Pin<Box<dyn Future<Output = Exchange<P>> + Send>>>,
+}
+
+impl<P: Protocol> std::fmt::Debug for Client<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("uri", &self.uri).finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> Client<P> {
+    /// The request.
+    pub fn req(&self) -> &P::Request {
+        &self.req
+    }
+
+    /// The request, to fill before start.
+    pub fn req_mut(&mut self) -> &mut P::Request {
+        &mut self.req
+    }
+
+    /// The response (empty until the task succeeded).
+    pub fn resp(&self) -> &P::Response {
+        &self.resp
+    }
+
+    /// The response, mutably (e.g. to move it out in the callback).
+    pub fn resp_mut(&mut self) -> &mut P::Response {
+        &mut self.resp
+    }
+
+    /// The target URL, if it parsed.
+    pub fn uri(&self) -> Option<&Uri> {
+        self.uri.as_ref().ok()
+    }
+
+    /// The server's address, once connected (`None` over a Unix socket).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Retries, timeouts, keep-alive and TLS of this task.
+    pub fn options_mut(&mut self) -> &mut ClientOptions {
+        &mut self.opts
+    }
+
+    /// Limit on sending the whole request.
+    pub fn set_send_timeout(&mut self, t: Duration) {
+        self.opts.set_send_timeout(Some(t));
+    }
+
+    /// Limit on receiving the whole reply.
+    pub fn set_receive_timeout(&mut self, t: Duration) {
+        self.opts.set_receive_timeout(Some(t));
+    }
+
+    /// Limit on the wait for the first byte of the reply.
+    pub fn set_watch_timeout(&mut self, t: Duration) {
+        self.opts.set_watch_timeout(Some(t));
+    }
+
+    /// How long the connection may be kept for reuse after the reply
+    /// (zero: close it).
+    pub fn set_keep_alive(&mut self, t: Duration) {
+        self.opts.set_keep_alive(Some(t));
+    }
+
+    /// How long to wait for a free connection at the target's limit.
+    pub fn set_wait_timeout(&mut self, t: Duration) {
+        self.opts.set_wait_timeout(Some(t));
+    }
+}
+
+impl<P: Protocol> TaskKind for Client<P> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        let fut = match &mut self.running {
+            Some(f) => f,
+            None => {
+                let uri = match &self.uri {
+                    Ok(u) => u.clone(),
+                    Err(e) => {
+                        run.set_error(*e);
+                        return Poll::Ready(());
+                    }
+                };
+                let (protocol, opts, req) = (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req));
+                self.running.insert(Box::pin(async move {
+                    let r = request(&protocol, &uri, &req, &opts).await;
+                    (req, r)
+                }))
+            }
+        };
+        let (req, result) = match fut.as_mut().poll(cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => return Poll::Pending,
+        };
+        self.running = None;
+        self.req = req;
+        match result {
+            Ok(reply) => {
+                self.resp = reply.response;
+                self.peer = reply.peer;
+            }
+            Err(e) => run.set_error(e),
+        }
+        Poll::Ready(())
+    }
+}
+
+/// Creates a client task of `protocol` for `url` (Workflow's
+/// `create_client_task`). A bad URL or scheme is reported in the callback,
+/// as `TASK_ERROR` 1001/1002/1003.
+pub fn create_client_task<P: Protocol>(
+    protocol: P,
+    url: &str,
+    retry_max: u32,
+    callback: impl FnOnce(&mut ClientTask<P>) + Send + 'static,
+) -> ClientTask<P> {
+    let uri = Uri::parse(url);
+    let mut opts = ClientOptions::default();
+    opts.set_retry_max(retry_max);
+    let kind = Client {
+        protocol,
+        uri,
+        req: P::Request::default(),
+        resp: P::Response::default(),
+        opts,
+        peer: None,
+        running: None,
+    };
+    Task::new(kind).with_callback(callback)
+}

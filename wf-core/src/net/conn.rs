@@ -1,0 +1,177 @@
+//! A connection: a stream, its buffers and its codec.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, timeout_at};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::stream::NetStream;
+use crate::error::{Error, TimeoutReason};
+
+/// An open connection with its codec, as a protocol's hooks see it (for
+/// example [`Protocol::on_connect`](super::Protocol::on_connect) sending
+/// Redis `AUTH` or running the MySQL handshake).
+///
+/// Reads and writes give up with `SYS_ERROR`/`ETIMEDOUT`
+/// ([`TimeoutReason::Transmit`]) when a single read or write makes no
+/// progress for the endpoint's response timeout.
+#[derive(Debug)]
+pub struct Connection<C> {
+    pub(crate) stream: NetStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    codec: C,
+    peer: Option<SocketAddr>,
+    response_timeout: Option<Duration>,
+}
+
+fn deadline(t: Option<Duration>) -> Option<Instant> {
+    t.map(|t| Instant::now() + t)
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+async fn until<F: std::future::Future>(at: Option<Instant>, f: F) -> Result<F::Output, Error> {
+    match at {
+        Some(at) => timeout_at(at, f).await.map_err(|_| Error::timeout(TimeoutReason::Transmit)),
+        None => Ok(f.await),
+    }
+}
+
+impl<C> Connection<C> {
+    pub(crate) fn new(
+        stream: NetStream,
+        codec: C,
+        peer: Option<SocketAddr>,
+        response_timeout: Option<Duration>,
+    ) -> Self {
+        Connection {
+            stream,
+            rbuf: BytesMut::with_capacity(4096),
+            wbuf: BytesMut::with_capacity(4096),
+            codec,
+            peer,
+            response_timeout,
+        }
+    }
+
+    /// The codec, e.g. to switch its state after a handshake.
+    pub fn codec_mut(&mut self) -> &mut C {
+        &mut self.codec
+    }
+
+    /// The peer's address (`None` for a Unix socket).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Encodes `item` and writes it out.
+    pub async fn send<T>(&mut self, item: T) -> Result<(), Error>
+    where
+        C: Encoder<T>,
+        C::Error: Into<Error>,
+    {
+        self.send_within(item, None).await
+    }
+
+    /// Reads until the codec decodes one item.
+    pub async fn receive(&mut self) -> Result<C::Item, Error>
+    where
+        C: Decoder,
+        C::Error: Into<Error>,
+    {
+        self.receive_within(None, None).await
+    }
+
+    /// Like [`send`](Connection::send), all of it within `limit`.
+    pub(crate) async fn send_within<T>(&mut self, item: T, limit: Option<Duration>) -> Result<(), Error>
+    where
+        C: Encoder<T>,
+        C::Error: Into<Error>,
+    {
+        self.codec.encode(item, &mut self.wbuf).map_err(Into::into)?;
+        self.flush_within(limit).await
+    }
+
+    /// Writes out what is buffered.
+    pub(crate) async fn flush_within(&mut self, limit: Option<Duration>) -> Result<(), Error> {
+        let whole = deadline(limit);
+        while !self.wbuf.is_empty() {
+            let at = earliest(whole, deadline(self.response_timeout));
+            let n = until(at, self.stream.write_buf(&mut self.wbuf)).await??;
+            if n == 0 {
+                return Err(Error::sys(libc::EPIPE));
+            }
+        }
+        until(earliest(whole, deadline(self.response_timeout)), self.stream.flush()).await??;
+        Ok(())
+    }
+
+    /// Reads one item: the first byte within `watch` (else the response
+    /// timeout), all of it within `whole`.
+    pub(crate) async fn receive_within(
+        &mut self,
+        watch: Option<Duration>,
+        whole: Option<Duration>,
+    ) -> Result<C::Item, Error>
+    where
+        C: Decoder,
+        C::Error: Into<Error>,
+    {
+        let whole = deadline(whole);
+        let mut first = self.rbuf.is_empty();
+        loop {
+            if let Some(item) = self.codec.decode(&mut self.rbuf).map_err(Into::into)? {
+                return Ok(item);
+            }
+            let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
+            self.rbuf.reserve(4096);
+            let n = until(earliest(whole, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
+            if n == 0 {
+                return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
+                    Some(item) => Ok(item),
+                    None => Err(Error::sys(libc::ECONNRESET)),
+                };
+            }
+            first = false;
+        }
+    }
+
+    /// Whether nothing of a reply has arrived yet (so a failure now is a
+    /// stale keep-alive connection, not a failed request).
+    pub(crate) fn nothing_received(&self) -> bool {
+        self.rbuf.is_empty()
+    }
+
+    /// Whether an idle connection can be handed out again.
+    pub(crate) fn is_reusable(&mut self) -> bool {
+        self.rbuf.is_empty() && self.stream.is_reusable()
+    }
+
+    /// Switches the stream to TLS (e.g. MySQL after its SSL request). Bytes
+    /// already buffered are kept.
+    #[cfg(feature = "tls")]
+    pub async fn upgrade_tls(&mut self, tls: &super::tls::TlsClient, server_name: &str) -> Result<(), Error> {
+        let NetStream::Plain(plain) = std::mem::replace(&mut self.stream, NetStream::Gone) else {
+            return Err(Error::sys(libc::EINVAL));
+        };
+        let s = super::tls::connect(tls, server_name, plain, self.response_timeout).await?;
+        self.stream = NetStream::TlsClient(Box::new(s));
+        Ok(())
+    }
+}
+
+impl From<tokio::time::error::Elapsed> for Error {
+    fn from(_: tokio::time::error::Elapsed) -> Error {
+        Error::timeout(TimeoutReason::Transmit)
+    }
+}

@@ -1,0 +1,146 @@
+//! The protocol plug-in API.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::conn::Connection;
+use super::server::ServerParams;
+use super::uri::Uri;
+use crate::error::{Error, State};
+
+/// A boxed, sendable future: what protocol hooks return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A network protocol: the one thing to write to get client tasks and a
+/// server for it.
+///
+/// # Writing a protocol
+///
+/// 1. Define the request and response types (`Default` gives the empty
+///    message a new task starts with).
+/// 2. Write the codecs with `tokio_util::codec`: the client codec encodes
+///    `&Request` and decodes `Response`; the server codec decodes
+///    `Request` and encodes `&Response`. Encoding takes a reference because
+///    the task keeps its messages: the callback reads them, and a retry
+///    sends the request again. Decode errors become the task's error
+///    (`Into<Error>`; an `io::Error` maps to `SYS_ERROR` with its errno,
+///    e.g. `EBADMSG` for malformed input or `EMSGSIZE` for an oversized
+///    one).
+/// 3. Implement this trait: name the URL schemes, build the codecs, and
+///    override the hooks whose defaults do not fit.
+///
+/// Then [`create_client_task`](super::create_client_task) sends requests
+/// and [`Server`](super::Server) answers them. The TLV protocol in
+/// [`tlv`](super::tlv) is the complete reference; it uses nothing that a
+/// third-party crate could not.
+///
+/// # Hooks
+///
+/// | hook | default | e.g. |
+/// |---|---|---|
+/// | [`on_connect`](Protocol::on_connect): sub-requests on a fresh client connection, invisible to the callback | nothing | Redis `AUTH`/`SELECT`, the MySQL handshake |
+/// | [`keep_alive`](Protocol::keep_alive): whether a reply lets the connection be reused, and for how long | the task's keep-alive | HTTP `Connection: close` |
+/// | [`is_retryable`](Protocol::is_retryable): whether an error is worth another attempt | `SYS_ERROR` only | not after an auth failure |
+/// | [`pool_key`](Protocol::pool_key): what else separates pooled connections | nothing | Redis credentials and db |
+/// | [`prepare_reply`](Protocol::prepare_reply): fill automatic fields of a server reply | nothing | HTTP `Content-Length`, `Date` |
+/// | [`keep_alive_after_reply`](Protocol::keep_alive_after_reply): whether a server connection stays open | yes | HTTP/1.0, `Connection: close` |
+/// | [`error_reply`](Protocol::error_reply): what a server answers to a request its codec rejected | close without a reply | HTTP 400/413/431 |
+pub trait Protocol: Clone + Send + Sync + 'static {
+    /// A request.
+    type Request: Default + Send + Sync + 'static;
+    /// A response.
+    type Response: Default + Send + Sync + 'static;
+    /// The client side: encodes requests, decodes responses.
+    type ClientCodec: Decoder<Item = Self::Response, Error: Into<Error>>
+        + for<'a> Encoder<&'a Self::Request, Error: Into<Error>>
+        + Send
+        + 'static;
+    /// The server side: decodes requests, encodes responses.
+    type ServerCodec: Decoder<Item = Self::Request, Error: Into<Error>>
+        + for<'a> Encoder<&'a Self::Response, Error: Into<Error>>
+        + Send
+        + 'static;
+
+    /// URL schemes a client task of this protocol accepts; any other is
+    /// `TASK_ERROR`/`URI_SCHEME_INVALID`.
+    fn schemes(&self) -> &'static [&'static str];
+
+    /// Schemes among [`schemes`](Protocol::schemes) that mean TLS
+    /// (`https`, `rediss`…).
+    fn tls_schemes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// A client codec for a new connection.
+    fn client_codec(&self) -> Self::ClientCodec;
+
+    /// A server codec for a new connection; `params.request_size_limit`
+    /// is for the codec to enforce.
+    fn server_codec(&self, params: &ServerParams) -> Self::ServerCodec;
+
+    /// How long a client connection stays open for reuse when a task sets
+    /// nothing (Workflow: 0 for a generic protocol, 60 s for HTTP and
+    /// Redis). `None` closes it after each reply.
+    fn default_keep_alive(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Runs on every fresh client connection before the task's request.
+    /// Requests sent here are not the task's: its callback never sees them.
+    fn on_connect<'a>(
+        &'a self,
+        conn: &'a mut Connection<Self::ClientCodec>,
+        uri: &'a Uri,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = (conn, uri);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// After a reply: how long the connection may be kept for reuse
+    /// (`None`: close it). `configured` is the task's keep-alive.
+    fn keep_alive(&self, req: &Self::Request, resp: &Self::Response, configured: Option<Duration>) -> Option<Duration> {
+        let _ = (req, resp);
+        configured
+    }
+
+    /// Whether a failed attempt may be retried. Workflow retries
+    /// `SYS_ERROR` only.
+    fn is_retryable(&self, error: &Error) -> bool {
+        error.state() == State::SysError
+    }
+
+    /// Extra text that separates pooled connections to the same address
+    /// (credentials, database…).
+    fn pool_key(&self, uri: &Uri) -> String {
+        let _ = uri;
+        String::new()
+    }
+
+    /// Server: fills what the protocol sets by itself before a reply is
+    /// encoded. `seq` is the request's index on its connection.
+    fn prepare_reply(&self, req: &Self::Request, resp: &mut Self::Response, seq: u64) {
+        let _ = (req, resp, seq);
+    }
+
+    /// Server: whether the connection stays open after this reply.
+    fn keep_alive_after_reply(&self, req: &Self::Request, resp: &Self::Response, seq: u64) -> bool {
+        let _ = (req, resp, seq);
+        true
+    }
+
+    /// Server: the reply to a request the codec rejected (then the
+    /// connection closes); `None` closes without replying.
+    fn error_reply(&self, error: &Error) -> Option<Self::Response> {
+        let _ = error;
+        None
+    }
+
+    /// Server: the protocol's default parameters (Workflow's Redis server
+    /// keeps connections 300 s, MySQL 8 h…).
+    fn server_params(&self) -> ServerParams {
+        ServerParams::default()
+    }
+}

@@ -1,0 +1,733 @@
+//! Servers, generic over a protocol, with Workflow's delayed reply: the
+//! reply to a request is sent when the request's series ends.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
+use tokio::sync::oneshot::error::TryRecvError;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::protocol::Protocol;
+use super::stream::{NetStream, Plain};
+use crate::error::{Error, State};
+use crate::runtime;
+use crate::series::{self, Driver, End, ParentHook, SeriesWork};
+use crate::sync::lock;
+use crate::task::{RunContext, Task, TaskKind};
+
+/// Server parameters (Workflow's `WFServerParams`). A timeout of `None`
+/// waits forever.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServerParams {
+    /// Connections open at once (2000). When full, the least recently used
+    /// idle keep-alive connection is closed to admit a new one; with none
+    /// idle, the new connection is refused.
+    pub max_connections: usize,
+    /// Limit on each read or write making progress (10 s).
+    pub peer_response_timeout: Option<Duration>,
+    /// Limit on receiving a whole request, from its first byte (none; set
+    /// it for public servers, or one byte every few seconds keeps a
+    /// connection).
+    pub receive_timeout: Option<Duration>,
+    /// How long an idle keep-alive connection stays open (60 s).
+    pub keep_alive_timeout: Option<Duration>,
+    /// Largest request the codec accepts (none); the protocol decides what
+    /// an oversized request gets (HTTP: 413).
+    pub request_size_limit: Option<usize>,
+    /// Limit on the TLS handshake (10 s).
+    pub ssl_accept_timeout: Option<Duration>,
+}
+
+impl Default for ServerParams {
+    fn default() -> ServerParams {
+        let ten = Some(Duration::from_secs(10));
+        ServerParams {
+            max_connections: 2000,
+            peer_response_timeout: ten,
+            receive_timeout: None,
+            keep_alive_timeout: Some(Duration::from_secs(60)),
+            request_size_limit: None,
+            ssl_accept_timeout: ten,
+        }
+    }
+}
+
+/// Requests read ahead on one connection while earlier ones are processed.
+const MAX_PIPELINE: usize = 64;
+
+type Process<P> = dyn Fn(&mut ServerTask<P>) + Send + Sync;
+
+/// A server of protocol `P` (Workflow's `WFServer<REQ, RESP>`).
+///
+/// For each request the server runs a series: `process(task)` first, then
+/// whatever `process` pushed into [`series_of`](crate::series_of)`(task)`,
+/// then the reply. So the reply waits for every task pushed in `process`
+/// (the delayed-reply model), and the task's callback runs once the reply
+/// is written. Requests on one connection are answered in order, also
+/// when a client pipelines them.
+pub struct Server<P: Protocol> {
+    inner: Arc<Inner<P>>,
+}
+
+impl<P: Protocol> std::fmt::Debug for Server<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen_addr", &self.listen_addr())
+            .field("conn_count", &self.conn_count())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner<P: Protocol> {
+    protocol: P,
+    params: ServerParams,
+    process: Box<Process<P>>,
+    #[cfg(feature = "tls")]
+    tls: Mutex<Option<super::tls::TlsServer>>,
+    listen: Mutex<Listening>,
+    stopping: AtomicBool,
+    conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    next_conn: AtomicU64,
+    /// Request series not finished yet.
+    inflight: AtomicUsize,
+    quiet: Mutex<()>,
+    quiet_cv: Condvar,
+}
+
+#[derive(Default)]
+struct Listening {
+    addr: Option<SocketAddr>,
+    stop: Option<Arc<Notify>>,
+}
+
+struct ConnShared {
+    /// When the connection became idle, if it is.
+    idle_since: Mutex<Option<std::time::Instant>>,
+    kick: Notify,
+}
+
+impl<P: Protocol> ParentHook for Inner<P> {
+    fn series_done(self: Arc<Self>, _index: usize, series: SeriesWork) {
+        drop(series);
+        if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.notify_quiet();
+        }
+    }
+}
+
+impl<P: Protocol> Inner<P> {
+    fn notify_quiet(&self) {
+        let _g = lock(&self.quiet);
+        self.quiet_cv.notify_all();
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl<P: Protocol> Server<P> {
+    /// A server with the protocol's default parameters.
+    pub fn new(protocol: P, process: impl Fn(&mut ServerTask<P>) + Send + Sync + 'static) -> Server<P> {
+        let params = protocol.server_params();
+        Server::with_params(protocol, params, process)
+    }
+
+    /// A server with `params`.
+    pub fn with_params(
+        protocol: P,
+        params: ServerParams,
+        process: impl Fn(&mut ServerTask<P>) + Send + Sync + 'static,
+    ) -> Server<P> {
+        Server {
+            inner: Arc::new(Inner {
+                protocol,
+                params,
+                process: Box::new(process),
+                #[cfg(feature = "tls")]
+                tls: Mutex::new(None),
+                listen: Mutex::new(Listening::default()),
+                stopping: AtomicBool::new(false),
+                conns: Mutex::new(HashMap::new()),
+                next_conn: AtomicU64::new(0),
+                inflight: AtomicUsize::new(0),
+                quiet: Mutex::new(()),
+                quiet_cv: Condvar::new(),
+            }),
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &ServerParams {
+        &self.inner.params
+    }
+
+    /// Serves TLS with this configuration on the next start.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&self, tls: super::tls::TlsServer) {
+        *lock(&self.inner.tls) = Some(tls);
+    }
+
+    /// Listens on every IPv4 address at `port` (0 picks a free port; see
+    /// [`listen_addr`](Server::listen_addr)).
+    pub fn start(&self, port: u16) -> Result<(), Error> {
+        self.start_on("0.0.0.0", port)
+    }
+
+    /// Listens on `host:port`.
+    pub fn start_on(&self, host: &str, port: u16) -> Result<(), Error> {
+        let addr = (host, port).to_socket_addrs()?.next().ok_or(Error::sys(libc::EADDRNOTAVAIL))?;
+        let _rt = runtime::handle().enter();
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        self.run(Listener::Tcp(listener))
+    }
+
+    /// Listens on `host:port` with TLS from PEM certificate and key files.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(&self, host: &str, port: u16, cert_file: &Path, key_file: &Path) -> Result<(), Error> {
+        self.set_tls(super::tls::TlsServer::from_pem_files(cert_file, key_file)?);
+        self.start_on(host, port)
+    }
+
+    /// Listens on a Unix socket at `path`.
+    pub fn start_unix(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let _rt = runtime::handle().enter();
+        let listener = UnixListener::bind(path)?;
+        self.run(Listener::Unix(listener))
+    }
+
+    /// Serves on a listening socket made elsewhere (e.g. inherited for a
+    /// graceful restart).
+    pub fn serve(&self, listener: std::net::TcpListener) -> Result<(), Error> {
+        listener.set_nonblocking(true)?;
+        let _rt = runtime::handle().enter();
+        self.run(Listener::Tcp(TcpListener::from_std(listener)?))
+    }
+
+    fn run(&self, listener: Listener) -> Result<(), Error> {
+        let stop = Arc::new(Notify::new());
+        {
+            let mut l = lock(&self.inner.listen);
+            if l.stop.is_some() {
+                return Err(Error::sys(libc::EBUSY));
+            }
+            l.addr = match &listener {
+                Listener::Tcp(t) => t.local_addr().ok(),
+                Listener::Unix(_) => None,
+            };
+            l.stop = Some(stop.clone());
+        }
+        self.inner.stopping.store(false, Ordering::Release);
+        runtime::spawn(accept_loop(self.inner.clone(), listener, stop));
+        Ok(())
+    }
+
+    /// The address the server listens on (TCP only).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        lock(&self.inner.listen).addr
+    }
+
+    /// Connections open now.
+    pub fn conn_count(&self) -> usize {
+        lock(&self.inner.conns).len()
+    }
+
+    /// Stops accepting and closes idle connections; requests in flight go
+    /// on. Does not wait (see [`wait_finish`](Server::wait_finish)).
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        if let Some(stop) = lock(&self.inner.listen).stop.take() {
+            stop.notify_one();
+        }
+        for c in lock(&self.inner.conns).values() {
+            c.kick.notify_one();
+        }
+    }
+
+    /// Blocks until every request series has ended and every connection
+    /// has closed. Never call it from a callback.
+    pub fn wait_finish(&self) {
+        let mut g = lock(&self.inner.quiet);
+        while self.inner.inflight.load(Ordering::Acquire) != 0 || !lock(&self.inner.conns).is_empty() {
+            g = self.inner.quiet_cv.wait_timeout(g, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// [`shutdown`](Server::shutdown), then [`wait_finish`](Server::wait_finish).
+    pub fn stop(&self) {
+        self.shutdown();
+        self.wait_finish();
+    }
+}
+
+async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop: Arc<Notify>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.notified() => break,
+            r = async {
+                match &listener {
+                    Listener::Tcp(l) => l.accept().await.map(|(s, a)| {
+                        let _ = s.set_nodelay(true);
+                        (Plain::Tcp(s), Some(a))
+                    }),
+                    Listener::Unix(l) => l.accept().await.map(|(s, _)| (Plain::Unix(s), None)),
+                }
+            } => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(&inner, stream, peer),
+            // Out of descriptors or similar: give the system a moment.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketAddr>) {
+    let shared = Arc::new(ConnShared { idle_since: Mutex::new(None), kick: Notify::new() });
+    let id = inner.next_conn.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut conns = lock(&inner.conns);
+        if conns.len() >= inner.params.max_connections {
+            // Close the least recently used idle connection to make room.
+            let victim =
+                conns.iter().filter_map(|(id, c)| lock(&c.idle_since).map(|t| (t, *id))).min().map(|(_, id)| id);
+            match victim.and_then(|v| conns.remove(&v)) {
+                Some(c) => c.kick.notify_one(),
+                None => return, // refused: dropping the stream closes it
+            }
+        }
+        conns.insert(id, shared.clone());
+    }
+    runtime::spawn(serve_conn(inner.clone(), id, shared, stream, peer));
+}
+
+/// What the last task of a request series sends its connection.
+enum ReplyMsg<P: Protocol> {
+    Reply { resp: P::Response, close: bool, ack: oneshot::Sender<(P::Response, Result<(), Error>)> },
+    NoReply,
+}
+
+/// A connection's context, shared by its server tasks and dropped when the
+/// connection closes (Workflow's `WFConnection` context).
+#[derive(Clone)]
+pub struct ServerConnection {
+    id: u64,
+    context: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+}
+
+impl std::fmt::Debug for ServerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConnection").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl ServerConnection {
+    /// A number unique to this connection within its server.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sets the connection's context; it is dropped when the connection
+    /// closes.
+    pub fn set_context<T: Any + Send>(&self, value: T) {
+        *lock(&self.context) = Some(Box::new(value));
+    }
+
+    /// Runs `f` on the context, if there is one of type `T`.
+    pub fn with_context<T: Any, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        lock(&self.context).as_mut()?.downcast_mut::<T>().map(f)
+    }
+
+    /// Takes the context out, if there is one of type `T`.
+    pub fn take_context<T: Any>(&self) -> Option<T> {
+        let mut slot = lock(&self.context);
+        match slot.take()?.downcast::<T>() {
+            Ok(b) => Some(*b),
+            Err(b) => {
+                *slot = Some(b);
+                None
+            }
+        }
+    }
+}
+
+async fn serve_conn<P: Protocol>(
+    inner: Arc<Inner<P>>,
+    id: u64,
+    shared: Arc<ConnShared>,
+    stream: Plain,
+    peer: Option<SocketAddr>,
+) {
+    let connection = ServerConnection { id, context: Arc::new(Mutex::new(None)) };
+    #[cfg(feature = "tls")]
+    let tls = lock(&inner.tls).clone();
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        Some(tls) => match super::tls::accept(&tls, stream, inner.params.ssl_accept_timeout).await {
+            Ok(s) => Some(NetStream::TlsServer(Box::new(s))),
+            Err(_) => None,
+        },
+        None => Some(NetStream::Plain(stream)),
+    };
+    #[cfg(not(feature = "tls"))]
+    let stream = Some(NetStream::Plain(stream));
+    if let Some(stream) = stream {
+        let mut conn = ServerConn {
+            inner: &inner,
+            shared: &shared,
+            connection: &connection,
+            peer,
+            stream,
+            rbuf: BytesMut::with_capacity(4096),
+            wbuf: BytesMut::with_capacity(4096),
+            codec: inner.protocol.server_codec(&inner.params),
+            pending: VecDeque::new(),
+            seq: 0,
+        };
+        conn.run().await;
+    }
+    *lock(&connection.context) = None;
+    lock(&inner.conns).remove(&id);
+    inner.notify_quiet();
+}
+
+struct ServerConn<'a, P: Protocol> {
+    inner: &'a Arc<Inner<P>>,
+    shared: &'a ConnShared,
+    connection: &'a ServerConnection,
+    peer: Option<SocketAddr>,
+    stream: NetStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    codec: P::ServerCodec,
+    pending: VecDeque<oneshot::Receiver<ReplyMsg<P>>>,
+    seq: u64,
+}
+
+type Ack<P> = (oneshot::Sender<(<P as Protocol>::Response, Result<(), Error>)>, <P as Protocol>::Response);
+
+impl<P: Protocol> ServerConn<'_, P> {
+    async fn run(&mut self) {
+        let inner = self.inner.clone();
+        let params = &inner.params;
+        // More requests may be read from this connection.
+        let mut reading = true;
+        // Close once what is queued has been written.
+        let mut finish = false;
+        let mut request_started: Option<Instant> = None;
+        let mut last_read = Instant::now();
+        let mut error_reply: Option<P::Response> = None;
+        let mut head: Option<Result<ReplyMsg<P>, TryRecvError>> = None;
+        let mut acks: Vec<Ack<P>> = Vec::new();
+        loop {
+            // Requests complete in the buffer become series.
+            while reading && self.pending.len() < MAX_PIPELINE {
+                match self.codec.decode(&mut self.rbuf) {
+                    Ok(Some(req)) => {
+                        request_started = None;
+                        self.dispatch(req);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        // Answered (if the protocol has an answer) after the
+                        // replies before it; then the connection closes.
+                        reading = false;
+                        error_reply = inner.protocol.error_reply(&e.into());
+                    }
+                }
+            }
+            if reading && !self.rbuf.is_empty() && request_started.is_none() {
+                request_started = Some(Instant::now());
+            }
+            // Replies ready, in request order, go out in one write.
+            loop {
+                let msg = match head.take() {
+                    Some(m) => m,
+                    None => match self.pending.front_mut() {
+                        Some(rx) => rx.try_recv(),
+                        None => break,
+                    },
+                };
+                match msg {
+                    Err(TryRecvError::Empty) => break,
+                    Ok(ReplyMsg::Reply { resp, close, ack }) => {
+                        self.pending.pop_front();
+                        let encoded: Result<(), Error> = self.codec.encode(&resp, &mut self.wbuf).map_err(Into::into);
+                        if let Err(e) = encoded {
+                            let _ = ack.send((resp, Err(e)));
+                            finish = true;
+                            break;
+                        }
+                        acks.push((ack, resp));
+                        if close {
+                            finish = true;
+                            break;
+                        }
+                    }
+                    // No reply, or the request's series dropped it: close.
+                    Ok(ReplyMsg::NoReply) | Err(TryRecvError::Closed) => {
+                        self.pending.pop_front();
+                        finish = true;
+                        break;
+                    }
+                }
+            }
+            if finish {
+                // Requests after a closing reply are never answered.
+                self.pending.clear();
+            } else if !reading && self.pending.is_empty() {
+                if let Some(resp) = error_reply.take() {
+                    let _ = self.codec.encode(&resp, &mut self.wbuf);
+                }
+                finish = true;
+            }
+            if !self.wbuf.is_empty() {
+                let result = self.write_out().await;
+                let failed = result.is_err();
+                for (ack, resp) in acks.drain(..) {
+                    let _ = ack.send((resp, result));
+                }
+                if failed {
+                    break;
+                }
+            }
+            if finish {
+                break;
+            }
+            let idle = self.pending.is_empty() && self.rbuf.is_empty();
+            if idle && inner.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            // Wait for a reply, more bytes, a timeout, or a kick.
+            *lock(&self.shared.idle_since) = if idle { Some(std::time::Instant::now()) } else { None };
+            let deadline = if idle {
+                params.keep_alive_timeout.map(|t| last_read + t)
+            } else if self.pending.is_empty() {
+                // A request is partly in: it must keep coming.
+                let by_peer = params.peer_response_timeout.map(|t| last_read + t);
+                let whole = params.receive_timeout.zip(request_started).map(|(t, s)| s + t);
+                match (by_peer, whole) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            } else {
+                None
+            };
+            let can_read = reading && self.pending.len() < MAX_PIPELINE;
+            let pending = &mut self.pending;
+            let stream = &mut self.stream;
+            let rbuf = &mut self.rbuf;
+            tokio::select! {
+                biased;
+                msg = async { pending.front_mut().expect("a pending reply").await }, if !pending.is_empty() => {
+                    head = Some(msg.map_err(|_| TryRecvError::Closed));
+                }
+                n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => {
+                    match n {
+                        Ok(0) | Err(_) => reading = false,
+                        Ok(_) => last_read = Instant::now(),
+                    }
+                }
+                _ = async { sleep_until(deadline.expect("deadline")).await }, if deadline.is_some() => break,
+                _ = self.shared.kick.notified(), if idle => break,
+            }
+        }
+        // Replies still expected learn that the connection is gone when
+        // their receivers drop; acknowledged ones already know.
+        self.pending.clear();
+        let _ = timeout(Duration::from_millis(100), self.stream.shutdown()).await;
+    }
+
+    async fn write_out(&mut self) -> Result<(), Error> {
+        let step = self.inner.params.peer_response_timeout;
+        while !self.wbuf.is_empty() {
+            let n = match step {
+                Some(t) => timeout(t, self.stream.write_buf(&mut self.wbuf)).await??,
+                None => self.stream.write_buf(&mut self.wbuf).await?,
+            };
+            if n == 0 {
+                return Err(Error::sys(libc::EPIPE));
+            }
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    fn dispatch(&mut self, req: P::Request) {
+        let (tx, rx) = oneshot::channel();
+        let mut task = Task::new(ServerKind {
+            inner: self.inner.clone(),
+            req,
+            resp: P::Response::default(),
+            seq: self.seq,
+            peer: self.peer,
+            connection: self.connection.clone(),
+            reply: Some(tx),
+            ack: None,
+            noreply: false,
+        });
+        task.set_status(Error::new(State::ToReply, 0));
+        self.seq += 1;
+        self.pending.push_back(rx);
+        let mut series = SeriesWork::new(Task::new(Processor { inner: self.inner.clone() }));
+        series.set_last_task(task);
+        series.set_end(End::Parent(self.inner.clone(), 0));
+        self.inner.inflight.fetch_add(1, Ordering::AcqRel);
+        Driver::new(series).launch();
+    }
+}
+
+/// The first task of a request series: runs the server's `process`.
+struct Processor<P: Protocol> {
+    inner: Arc<Inner<P>>,
+}
+
+impl<P: Protocol> TaskKind for Processor<P> {
+    fn poll_run(&mut self, _cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        let series = run.series();
+        let Some(mut last) = series.take_last_task() else { return Poll::Ready(()) };
+        let panicked = match last.downcast_mut::<ServerKind<P>>() {
+            Some(task) => {
+                let _enter = series::enter(series, task as *mut ServerTask<P> as *const ());
+                catch_unwind(AssertUnwindSafe(|| (self.inner.process)(task))).is_err()
+            }
+            None => false,
+        };
+        series.set_last_task(last);
+        if panicked {
+            // The series is canceled, the reply dropped: the connection closes.
+            run.set_panicked();
+        }
+        Poll::Ready(())
+    }
+}
+
+/// A request a server is answering (Workflow's server task).
+pub type ServerTask<P> = Task<ServerKind<P>>;
+
+/// The kind of a [`ServerTask`].
+pub struct ServerKind<P: Protocol> {
+    inner: Arc<Inner<P>>,
+    req: P::Request,
+    resp: P::Response,
+    seq: u64,
+    peer: Option<SocketAddr>,
+    connection: ServerConnection,
+    reply: Option<oneshot::Sender<ReplyMsg<P>>>,
+    ack: Option<oneshot::Receiver<(P::Response, Result<(), Error>)>>,
+    noreply: bool,
+}
+
+impl<P: Protocol> std::fmt::Debug for ServerKind<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKind").field("seq", &self.seq).field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> ServerKind<P> {
+    /// The request.
+    pub fn req(&self) -> &P::Request {
+        &self.req
+    }
+
+    /// The request, mutably (e.g. to move it into a client task).
+    pub fn req_mut(&mut self) -> &mut P::Request {
+        &mut self.req
+    }
+
+    /// The reply being built.
+    pub fn resp(&self) -> &P::Response {
+        &self.resp
+    }
+
+    /// The reply, to fill in `process` or in any task of the series.
+    pub fn resp_mut(&mut self) -> &mut P::Response {
+        &mut self.resp
+    }
+
+    /// The request's index on its connection, from 0 (Workflow's
+    /// `get_task_seq`).
+    pub fn task_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The client's address (`None` over a Unix socket).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The connection, for its context.
+    pub fn connection(&self) -> &ServerConnection {
+        &self.connection
+    }
+}
+
+impl<P: Protocol> Task<ServerKind<P>> {
+    /// Closes the connection instead of replying; the task finishes as
+    /// `NoReply` and its callback still runs.
+    pub fn noreply(&mut self) {
+        self.kind_mut().noreply = true;
+        self.set_status(Error::new(State::NoReply, 0));
+    }
+}
+
+impl<P: Protocol> TaskKind for ServerKind<P> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if let Some(tx) = self.reply.take() {
+            if self.noreply {
+                let _ = tx.send(ReplyMsg::NoReply);
+                run.set_error(Error::new(State::NoReply, 0));
+                return Poll::Ready(());
+            }
+            let protocol = &self.inner.protocol;
+            protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
+            let close = !protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
+            let (ack, rx) = oneshot::channel();
+            let resp = std::mem::take(&mut self.resp);
+            if let Err(ReplyMsg::Reply { resp, .. }) = tx.send(ReplyMsg::Reply { resp, close, ack }) {
+                self.resp = resp;
+                run.set_error(Error::sys(libc::ECONNRESET));
+                return Poll::Ready(());
+            }
+            self.ack = Some(rx);
+        }
+        let Some(rx) = self.ack.as_mut() else {
+            return Poll::Ready(());
+        };
+        match std::pin::Pin::new(rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok((resp, result))) => {
+                self.resp = resp;
+                self.ack = None;
+                run.set_error(match result {
+                    Ok(()) => Error::new(State::Success, 0),
+                    Err(e) => e,
+                });
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(_)) => {
+                self.ack = None;
+                run.set_error(Error::sys(libc::ECONNRESET));
+                Poll::Ready(())
+            }
+        }
+    }
+}
