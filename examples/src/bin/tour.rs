@@ -4,11 +4,13 @@
 //!
 //! It shows one task, a series that grows from its callbacks, a parallel
 //! of series, a counter released from elsewhere, a graph, and tasks awaited
-//! from async code.
+//! from async code, and a TLV server and client.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wf::net::tlv::{Tlv, TlvMessage};
+use wf::net::{Server, ServerKind, create_client_task};
 use wf::timer::create_timer_task;
 use wf::{
     SeriesWork, State, create_counter_task, create_go_task, create_graph_task, create_parallel_work,
@@ -110,5 +112,27 @@ fn main() {
     });
     assert_eq!(state, State::Success);
     println!("{}  timer {state}, go task = {answer}, series context = {context:?}", at());
+
+    println!("\n== 7. a protocol of our own (TLV) over the network: a server and a client task");
+    let server = Server::new(Tlv::default(), |task| {
+        // The reply is sent when this request's series ends: push a go task
+        // that computes it first (the delayed-reply model).
+        let text = String::from_utf8_lossy(task.req().value()).into_owned();
+        let go = create_go_task("tour", move || text.to_uppercase()).with_callback(|t| {
+            let upper = t.take_result().unwrap();
+            let reply = series_of(t).last_task_mut::<ServerKind<Tlv>>().expect("the reply is the last task");
+            *reply.resp_mut() = TlvMessage::new(2, upper);
+        });
+        series_of(task).push_back(go);
+    });
+    server.start_on("127.0.0.1", 0).expect("start the TLV server");
+    let port = server.listen_addr().expect("listening").port();
+    let mut client = create_client_task(Tlv::default(), &format!("tlv://127.0.0.1:{port}"), 1, move |t| {
+        println!("{}  TLV reply ({}): type {}, {:?}", at(), t.state(), t.resp().tlv_type(), t.resp().value());
+    });
+    *client.req_mut() = TlvMessage::new(1, "hello, workflow");
+    client.start();
+    wf::wait_finish();
+    server.stop();
     println!("\ntour finished in {}", at());
 }

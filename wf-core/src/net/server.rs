@@ -319,9 +319,13 @@ fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketA
     runtime::spawn(serve_conn(inner.clone(), id, shared, stream, peer));
 }
 
+/// The connection's answer to a reply: the response back, and whether it
+/// was written.
+type Written<P> = (<P as Protocol>::Response, Result<(), Error>);
+
 /// What the last task of a request series sends its connection.
 enum ReplyMsg<P: Protocol> {
-    Reply { resp: P::Response, close: bool, ack: oneshot::Sender<(P::Response, Result<(), Error>)> },
+    Reply { resp: P::Response, close: bool, ack: oneshot::Sender<Written<P>> },
     NoReply,
 }
 
@@ -422,7 +426,7 @@ struct ServerConn<'a, P: Protocol> {
     seq: u64,
 }
 
-type Ack<P> = (oneshot::Sender<(<P as Protocol>::Response, Result<(), Error>)>, <P as Protocol>::Response);
+type Ack<P> = (oneshot::Sender<Written<P>>, <P as Protocol>::Response);
 
 impl<P: Protocol> ServerConn<'_, P> {
     async fn run(&mut self) {
@@ -632,7 +636,7 @@ pub struct ServerKind<P: Protocol> {
     peer: Option<SocketAddr>,
     connection: ServerConnection,
     reply: Option<oneshot::Sender<ReplyMsg<P>>>,
-    ack: Option<oneshot::Receiver<(P::Response, Result<(), Error>)>>,
+    ack: Option<oneshot::Receiver<Written<P>>>,
     noreply: bool,
 }
 

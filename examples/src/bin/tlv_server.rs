@@ -1,0 +1,48 @@
+//! Tutorial 10, server side: a server for a protocol of our own, here TLV
+//! (4-byte type, 4-byte length, value), over TCP or a Unix socket.
+//!
+//! ```text
+//! cargo run -p examples --bin tlv_server -- 9000            # TCP port 9000
+//! cargo run -p examples --bin tlv_server -- /tmp/tlv.sock   # Unix socket
+//! ```
+//!
+//! It answers each message with the value upper-cased and the type plus one,
+//! and stops on Enter (or end of input).
+
+use wf::net::Server;
+use wf::net::tlv::{Tlv, TlvMessage};
+
+fn main() {
+    let Some(addr) = std::env::args().nth(1) else {
+        eprintln!("usage: tlv_server <port | /path/to/unix.sock>");
+        std::process::exit(1);
+    };
+    let server = Server::new(Tlv::default(), |task| {
+        let req = task.req();
+        let reply = TlvMessage::new(req.tlv_type() + 1, req.value().to_ascii_uppercase());
+        println!("request #{} of connection {}: {:?}", task.task_seq(), task.connection().id(), req.value());
+        *task.resp_mut() = reply;
+    });
+    let started = if addr.starts_with('/') {
+        let _ = std::fs::remove_file(&addr);
+        server.start_unix(&addr)
+    } else {
+        match addr.parse::<u16>() {
+            Ok(port) => server.start_on("127.0.0.1", port),
+            Err(_) => {
+                eprintln!("not a port or a socket path: {addr}");
+                std::process::exit(1);
+            }
+        }
+    };
+    if let Err(e) = started {
+        eprintln!("cannot start the server: {e}");
+        std::process::exit(1);
+    }
+    println!("TLV server on {addr}; press Enter to stop");
+    let _ = std::io::stdin().read_line(&mut String::new());
+    server.stop();
+    if addr.starts_with('/') {
+        let _ = std::fs::remove_file(&addr);
+    }
+}
