@@ -21,9 +21,9 @@ use crate::error::{Error, TimeoutReason};
 #[derive(Debug)]
 pub struct Connection<C> {
     pub(crate) stream: NetStream,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
-    codec: C,
+    pub(crate) rbuf: BytesMut,
+    pub(crate) wbuf: BytesMut,
+    pub(crate) codec: C,
     peer: Option<SocketAddr>,
     response_timeout: Option<Duration>,
 }

@@ -45,6 +45,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// | [`keep_alive`](Protocol::keep_alive): whether a reply lets the connection be reused, and for how long | the task's keep-alive | HTTP `Connection: close` |
 /// | [`is_retryable`](Protocol::is_retryable): whether an error is worth another attempt | `SYS_ERROR` only | not after an auth failure |
 /// | [`pool_key`](Protocol::pool_key): what else separates pooled connections | nothing | Redis credentials and db |
+/// | [`on_accept`](Protocol::on_accept): a server's greeting or login before the first request | nothing | the MySQL handshake |
 /// | [`prepare_reply`](Protocol::prepare_reply): fill automatic fields of a server reply | nothing | HTTP `Content-Length`, `Date` |
 /// | [`keep_alive_after_reply`](Protocol::keep_alive_after_reply): whether a server connection stays open | yes | HTTP/1.0, `Connection: close` |
 /// | [`error_reply`](Protocol::error_reply): what a server answers to a request its codec rejected | close without a reply | HTTP 400/413/431 |
@@ -117,6 +118,14 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     fn pool_key(&self, uri: &Uri) -> String {
         let _ = uri;
         String::new()
+    }
+
+    /// Server: runs on every accepted connection (after TLS) before its
+    /// first request is read, e.g. to send the MySQL greeting and check
+    /// the login. An error closes the connection.
+    fn on_accept<'a>(&'a self, conn: &'a mut Connection<Self::ServerCodec>) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = conn;
+        Box::pin(std::future::ready(Ok(())))
     }
 
     /// Server: fills what the protocol sets by itself before a reply is

@@ -12,7 +12,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, UnixListener};
 use tokio::sync::oneshot::error::TryRecvError;
@@ -20,6 +19,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::conn::Connection;
 use super::protocol::Protocol;
 use super::stream::{NetStream, Plain};
 use crate::error::{Error, State};
@@ -394,19 +394,20 @@ async fn serve_conn<P: Protocol>(
     #[cfg(not(feature = "tls"))]
     let stream = Some(NetStream::Plain(stream));
     if let Some(stream) = stream {
-        let mut conn = ServerConn {
-            inner: &inner,
-            shared: &shared,
-            connection: &connection,
-            peer,
-            stream,
-            rbuf: BytesMut::with_capacity(4096),
-            wbuf: BytesMut::with_capacity(4096),
-            codec: inner.protocol.server_codec(&inner.params),
-            pending: VecDeque::new(),
-            seq: 0,
-        };
-        conn.run().await;
+        let codec = inner.protocol.server_codec(&inner.params);
+        let mut io = Connection::new(stream, codec, peer, inner.params.peer_response_timeout);
+        if inner.protocol.on_accept(&mut io).await.is_ok() {
+            let mut conn = ServerConn {
+                inner: &inner,
+                shared: &shared,
+                connection: &connection,
+                peer,
+                io,
+                pending: VecDeque::new(),
+                seq: 0,
+            };
+            conn.run().await;
+        }
     }
     *lock(&connection.context) = None;
     lock(&inner.conns).remove(&id);
@@ -418,10 +419,7 @@ struct ServerConn<'a, P: Protocol> {
     shared: &'a ConnShared,
     connection: &'a ServerConnection,
     peer: Option<SocketAddr>,
-    stream: NetStream,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
-    codec: P::ServerCodec,
+    io: Connection<P::ServerCodec>,
     pending: VecDeque<oneshot::Receiver<ReplyMsg<P>>>,
     seq: u64,
 }
@@ -444,7 +442,7 @@ impl<P: Protocol> ServerConn<'_, P> {
         loop {
             // Requests complete in the buffer become series.
             while reading && self.pending.len() < MAX_PIPELINE {
-                match self.codec.decode(&mut self.rbuf) {
+                match self.io.codec.decode(&mut self.io.rbuf) {
                     Ok(Some(req)) => {
                         request_started = None;
                         self.dispatch(req);
@@ -458,7 +456,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                     }
                 }
             }
-            if reading && !self.rbuf.is_empty() && request_started.is_none() {
+            if reading && !self.io.rbuf.is_empty() && request_started.is_none() {
                 request_started = Some(Instant::now());
             }
             // Replies ready, in request order, go out in one write.
@@ -474,7 +472,8 @@ impl<P: Protocol> ServerConn<'_, P> {
                     Err(TryRecvError::Empty) => break,
                     Ok(ReplyMsg::Reply { resp, close, ack }) => {
                         self.pending.pop_front();
-                        let encoded: Result<(), Error> = self.codec.encode(&resp, &mut self.wbuf).map_err(Into::into);
+                        let encoded: Result<(), Error> =
+                            self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                         if let Err(e) = encoded {
                             let _ = ack.send((resp, Err(e)));
                             finish = true;
@@ -499,11 +498,11 @@ impl<P: Protocol> ServerConn<'_, P> {
                 self.pending.clear();
             } else if !reading && self.pending.is_empty() {
                 if let Some(resp) = error_reply.take() {
-                    let _ = self.codec.encode(&resp, &mut self.wbuf);
+                    let _ = self.io.codec.encode(&resp, &mut self.io.wbuf);
                 }
                 finish = true;
             }
-            if !self.wbuf.is_empty() {
+            if !self.io.wbuf.is_empty() {
                 let result = self.write_out().await;
                 let failed = result.is_err();
                 for (ack, resp) in acks.drain(..) {
@@ -516,7 +515,7 @@ impl<P: Protocol> ServerConn<'_, P> {
             if finish {
                 break;
             }
-            let idle = self.pending.is_empty() && self.rbuf.is_empty();
+            let idle = self.pending.is_empty() && self.io.rbuf.is_empty();
             if idle && inner.stopping.load(Ordering::Acquire) {
                 break;
             }
@@ -537,8 +536,8 @@ impl<P: Protocol> ServerConn<'_, P> {
             };
             let can_read = reading && self.pending.len() < MAX_PIPELINE;
             let pending = &mut self.pending;
-            let stream = &mut self.stream;
-            let rbuf = &mut self.rbuf;
+            let stream = &mut self.io.stream;
+            let rbuf = &mut self.io.rbuf;
             tokio::select! {
                 biased;
                 msg = async { pending.front_mut().expect("a pending reply").await }, if !pending.is_empty() => {
@@ -557,22 +556,11 @@ impl<P: Protocol> ServerConn<'_, P> {
         // Replies still expected learn that the connection is gone when
         // their receivers drop; acknowledged ones already know.
         self.pending.clear();
-        let _ = timeout(Duration::from_millis(100), self.stream.shutdown()).await;
+        let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
     }
 
     async fn write_out(&mut self) -> Result<(), Error> {
-        let step = self.inner.params.peer_response_timeout;
-        while !self.wbuf.is_empty() {
-            let n = match step {
-                Some(t) => timeout(t, self.stream.write_buf(&mut self.wbuf)).await??,
-                None => self.stream.write_buf(&mut self.wbuf).await?,
-            };
-            if n == 0 {
-                return Err(Error::sys(libc::EPIPE));
-            }
-        }
-        self.stream.flush().await?;
-        Ok(())
+        self.io.flush_within(None).await
     }
 
     fn dispatch(&mut self, req: P::Request) {
