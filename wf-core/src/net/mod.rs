@@ -22,6 +22,6 @@ mod uri;
 
 pub use client::{Client, ClientOptions, ClientTask, Reply, create_client_task, request};
 pub use conn::Connection;
-pub use protocol::{BoxFuture, Protocol};
+pub use protocol::{BoxFuture, Protocol, ReplyKeepAlive};
 pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerTask};
 pub use uri::{Host, Uri, default_port, register_scheme_port};

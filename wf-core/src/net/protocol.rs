@@ -11,6 +11,19 @@ use super::server::ServerParams;
 use super::uri::Uri;
 use crate::error::{Error, State};
 
+/// What a server connection does after a reply: see
+/// [`Protocol::keep_alive_after_reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyKeepAlive {
+    /// Stay open, idle for at most the server's `keep_alive_timeout`.
+    Keep,
+    /// Stay open, idle for at most this long (e.g. HTTP `Keep-Alive:
+    /// timeout=N`).
+    KeepFor(Duration),
+    /// Close once the reply is written.
+    Close,
+}
+
 /// A boxed, sendable future: what protocol hooks return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -134,10 +147,18 @@ pub trait Protocol: Clone + Send + Sync + 'static {
         let _ = (req, resp, seq);
     }
 
-    /// Server: whether the connection stays open after this reply.
-    fn keep_alive_after_reply(&self, req: &Self::Request, resp: &Self::Response, seq: u64) -> bool {
+    /// Server: whether the connection stays open after this reply, and
+    /// how long it may then stay idle.
+    fn keep_alive_after_reply(&self, req: &Self::Request, resp: &Self::Response, seq: u64) -> ReplyKeepAlive {
         let _ = (req, resp, seq);
-        true
+        ReplyKeepAlive::Keep
+    }
+
+    /// Server: bytes to send while a request is still coming in (HTTP's
+    /// `100 Continue`). Called after each read; the codec knows what it
+    /// has seen.
+    fn server_interim(&self, codec: &mut Self::ServerCodec, out: &mut bytes::BytesMut) {
+        let _ = (codec, out);
     }
 
     /// Server: the reply to a request the codec rejected (then the

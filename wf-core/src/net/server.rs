@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::conn::Connection;
-use super::protocol::Protocol;
+use super::protocol::{Protocol, ReplyKeepAlive};
 use super::stream::{NetStream, Plain};
 use crate::error::{Error, State};
 use crate::runtime;
@@ -325,7 +325,7 @@ type Written<P> = (<P as Protocol>::Response, Result<(), Error>);
 
 /// What the last task of a request series sends its connection.
 enum ReplyMsg<P: Protocol> {
-    Reply { resp: P::Response, close: bool, ack: oneshot::Sender<Written<P>> },
+    Reply { resp: P::Response, keep: ReplyKeepAlive, ack: oneshot::Sender<Written<P>> },
     NoReply,
 }
 
@@ -439,6 +439,7 @@ impl<P: Protocol> ServerConn<'_, P> {
         let mut error_reply: Option<P::Response> = None;
         let mut head: Option<Result<ReplyMsg<P>, TryRecvError>> = None;
         let mut acks: Vec<Ack<P>> = Vec::new();
+        let mut idle_limit = params.keep_alive_timeout;
         loop {
             // Requests complete in the buffer become series.
             while reading && self.pending.len() < MAX_PIPELINE {
@@ -456,6 +457,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                     }
                 }
             }
+            inner.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
             if reading && !self.io.rbuf.is_empty() && request_started.is_none() {
                 request_started = Some(Instant::now());
             }
@@ -470,7 +472,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                 };
                 match msg {
                     Err(TryRecvError::Empty) => break,
-                    Ok(ReplyMsg::Reply { resp, close, ack }) => {
+                    Ok(ReplyMsg::Reply { resp, keep, ack }) => {
                         self.pending.pop_front();
                         let encoded: Result<(), Error> =
                             self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
@@ -480,9 +482,13 @@ impl<P: Protocol> ServerConn<'_, P> {
                             break;
                         }
                         acks.push((ack, resp));
-                        if close {
-                            finish = true;
-                            break;
+                        match keep {
+                            ReplyKeepAlive::Close => {
+                                finish = true;
+                                break;
+                            }
+                            ReplyKeepAlive::Keep => idle_limit = params.keep_alive_timeout,
+                            ReplyKeepAlive::KeepFor(d) => idle_limit = Some(d),
                         }
                     }
                     // No reply, or the request's series dropped it: close.
@@ -522,7 +528,7 @@ impl<P: Protocol> ServerConn<'_, P> {
             // Wait for a reply, more bytes, a timeout, or a kick.
             *lock(&self.shared.idle_since) = if idle { Some(std::time::Instant::now()) } else { None };
             let deadline = if idle {
-                params.keep_alive_timeout.map(|t| last_read + t)
+                idle_limit.map(|t| last_read + t)
             } else if self.pending.is_empty() {
                 // A request is partly in: it must keep coming.
                 let by_peer = params.peer_response_timeout.map(|t| last_read + t);
@@ -691,10 +697,10 @@ impl<P: Protocol> TaskKind for ServerKind<P> {
             }
             let protocol = &self.inner.protocol;
             protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
-            let close = !protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
+            let keep = protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
             let (ack, rx) = oneshot::channel();
             let resp = std::mem::take(&mut self.resp);
-            if let Err(ReplyMsg::Reply { resp, .. }) = tx.send(ReplyMsg::Reply { resp, close, ack }) {
+            if let Err(ReplyMsg::Reply { resp, .. }) = tx.send(ReplyMsg::Reply { resp, keep, ack }) {
                 self.resp = resp;
                 run.set_error(Error::sys(libc::ECONNRESET));
                 return Poll::Ready(());
