@@ -8,6 +8,9 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `timer` (default) | [`timer`] | wf-timer |
+//! | `net` (default) | [`net`] | wf-core's network layer |
+//! | `tls` (default) | `net::tls` | rustls |
+//! | `http` (default) | [`http`] | wf-http |
 //! | `full` | all of the above | |
 //!
 //! ```
@@ -26,6 +29,14 @@
 
 #[doc(inline)]
 pub use wf_core::*;
+
+/// HTTP tasks and servers.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http {
+    #[doc(inline)]
+    pub use wf_http::*;
+}
 
 /// Timer tasks.
 #[cfg(feature = "timer")]

@@ -21,7 +21,7 @@ tasks:
 ";
 
 /// The features of the `wf` facade, each built alone by `cargo xtask test`.
-const FACADE_FEATURES: &[&str] = &["timer", "net", "tls"];
+const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http"];
 
 /// Benchmarks: name, binary in the `benches` package.
 const BENCHES: &[(&str, &str)] = &[("engine", "engine")];

@@ -100,6 +100,12 @@ impl ClientOptions {
         self
     }
 
+    /// The TLS configuration set for this task, if any.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&super::tls::TlsClient> {
+        self.tls.as_ref()
+    }
+
     fn endpoint(&self) -> &EndpointParams {
         self.endpoint.as_ref().unwrap_or(&runtime::settings().endpoint_params)
     }

@@ -162,9 +162,11 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     }
 
     /// Server: the reply to a request the codec rejected (then the
-    /// connection closes); `None` closes without replying.
-    fn error_reply(&self, error: &Error) -> Option<Self::Response> {
-        let _ = error;
+    /// connection closes); `None` closes without replying. The codec that
+    /// failed is passed along: it may know more than the error (which HTTP
+    /// status fits, say).
+    fn error_reply(&self, codec: &mut Self::ServerCodec, error: &Error) -> Option<Self::Response> {
+        let _ = (codec, error);
         None
     }
 

@@ -453,7 +453,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                         // Answered (if the protocol has an answer) after the
                         // replies before it; then the connection closes.
                         reading = false;
-                        error_reply = inner.protocol.error_reply(&e.into());
+                        error_reply = inner.protocol.error_reply(&mut self.io.codec, &e.into());
                     }
                 }
             }

@@ -1,0 +1,352 @@
+//! HTTP requests and responses.
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Version};
+
+/// A message body: chunks appended without copying, merged on demand.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Body {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Body {
+    pub(crate) fn append(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.len += b.len();
+            self.chunks.push(b);
+        }
+    }
+
+    pub(crate) fn set(&mut self, b: Bytes) {
+        self.chunks.clear();
+        self.len = 0;
+        self.append(b);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    /// The whole body as one buffer (merging chunks once if needed).
+    pub(crate) fn bytes(&self) -> Bytes {
+        match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks[0].clone(),
+            _ => {
+                let mut all = BytesMut::with_capacity(self.len);
+                for c in &self.chunks {
+                    all.extend_from_slice(c);
+                }
+                all.freeze()
+            }
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Bytes {
+        let b = self.bytes();
+        self.chunks.clear();
+        self.len = 0;
+        b
+    }
+}
+
+macro_rules! common_methods {
+    () => {
+        /// The HTTP version: `"HTTP/1.1"` or `"HTTP/1.0"`.
+        pub fn http_version(&self) -> &'static str {
+            version_str(self.version)
+        }
+
+        /// The version as the `http` crate's type.
+        pub fn version(&self) -> Version {
+            self.version
+        }
+
+        /// Sets the version from `"HTTP/1.1"` or `"HTTP/1.0"`; false (and
+        /// no change) for anything else.
+        pub fn set_http_version(&mut self, v: &str) -> bool {
+            match parse_version(v) {
+                Some(v) => {
+                    self.version = v;
+                    true
+                }
+                None => false,
+            }
+        }
+
+        /// The headers.
+        pub fn headers(&self) -> &HeaderMap {
+            &self.headers
+        }
+
+        /// The headers, mutably.
+        pub fn headers_mut(&mut self) -> &mut HeaderMap {
+            &mut self.headers
+        }
+
+        /// The first value of header `name` (any case), if it is text.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name)?.to_str().ok()
+        }
+
+        /// Adds a header, keeping existing ones of that name; false (and no
+        /// change) when the name or value is not valid HTTP.
+        pub fn add_header(&mut self, name: &str, value: &str) -> bool {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Ok(n), Ok(v)) => {
+                    self.headers.append(n, v);
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// Sets a header, replacing every existing one of that name; false
+        /// (and no change) when the name or value is not valid HTTP.
+        pub fn set_header(&mut self, name: &str, value: &str) -> bool {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Ok(n), Ok(v)) => {
+                    self.headers.insert(n, v);
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// Removes every header named `name`; true when there was one.
+        pub fn remove_header(&mut self, name: &str) -> bool {
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(n) => self.headers.remove(n).is_some(),
+                Err(_) => false,
+            }
+        }
+
+        /// The body (the parsed body of a received message, chunked
+        /// transfer decoded).
+        pub fn body(&self) -> Bytes {
+            self.body.bytes()
+        }
+
+        /// The body's length in bytes.
+        pub fn body_len(&self) -> usize {
+            self.body.len()
+        }
+
+        /// Appends to the body without copying `Bytes` (a `String`, a
+        /// `Vec<u8>` and `&'static` data convert without a copy too).
+        pub fn append_body(&mut self, data: impl Into<Bytes>) {
+            self.body.append(data.into());
+        }
+
+        /// Replaces the body.
+        pub fn set_body(&mut self, data: impl Into<Bytes>) {
+            self.body.set(data.into());
+        }
+
+        /// Takes the body out, leaving it empty.
+        pub fn take_body(&mut self) -> Bytes {
+            self.body.take()
+        }
+
+        /// Empties the body.
+        pub fn clear_body(&mut self) {
+            self.body.set(Bytes::new());
+        }
+
+        /// Whether the message is (or will be) sent with chunked transfer
+        /// encoding.
+        pub fn is_chunked(&self) -> bool {
+            is_chunked(&self.headers)
+        }
+
+        /// Whether the connection stays open after this message: HTTP/1.1
+        /// unless `Connection: close`, HTTP/1.0 only with
+        /// `Connection: keep-alive`.
+        pub fn is_keep_alive(&self) -> bool {
+            keep_alive(self.version, &self.headers)
+        }
+
+        pub(crate) fn body_chunks(&self) -> &[Bytes] {
+            self.body.chunks()
+        }
+    };
+}
+
+/// An HTTP request.
+///
+/// ```
+/// let mut req = wf_http::HttpRequest::default();
+/// assert_eq!((req.method(), req.request_uri(), req.http_version()), ("GET", "/", "HTTP/1.1"));
+/// req.set_method("POST");
+/// req.add_header("Accept", "*/*");
+/// req.append_body("hello");
+/// assert_eq!(req.header("accept"), Some("*/*"));
+/// assert_eq!(&req.body()[..], b"hello");
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub(crate) method: Method,
+    pub(crate) uri: String,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+}
+
+impl Default for HttpRequest {
+    fn default() -> HttpRequest {
+        HttpRequest {
+            method: Method::GET,
+            uri: "/".to_string(),
+            version: Version::HTTP_11,
+            headers: HeaderMap::new(),
+            body: Body::default(),
+        }
+    }
+}
+
+impl HttpRequest {
+    /// The method, e.g. `"GET"`.
+    pub fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    /// Sets the method; false (and no change) when it is not a valid token.
+    pub fn set_method(&mut self, method: &str) -> bool {
+        match Method::from_bytes(method.as_bytes()) {
+            Ok(m) => {
+                self.method = m;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The request target, e.g. `"/search?q=wf"`.
+    pub fn request_uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Sets the request target.
+    pub fn set_request_uri(&mut self, uri: impl Into<String>) {
+        self.uri = uri.into();
+    }
+
+    pub(crate) fn method_ref(&self) -> &Method {
+        &self.method
+    }
+
+    common_methods!();
+}
+
+/// An HTTP response.
+///
+/// A server fills it in `process` (or any task of the request's series);
+/// what is left unset is filled in when it is sent: status 200 and its
+/// reason phrase, the request's version, `Content-Length`, `Connection`
+/// and `Date`.
+///
+/// ```
+/// let mut resp = wf_http::HttpResponse::default();
+/// resp.set_status_code(404);
+/// assert_eq!(resp.reason_phrase(), "Not Found");
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: Option<String>,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Body,
+}
+
+impl Default for HttpResponse {
+    fn default() -> HttpResponse {
+        HttpResponse {
+            status: StatusCode::OK,
+            reason: None,
+            version: Version::HTTP_11,
+            headers: HeaderMap::new(),
+            body: Body::default(),
+        }
+    }
+}
+
+impl HttpResponse {
+    /// The status code, e.g. 200.
+    pub fn status_code(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// Sets the status code; false (and no change) outside 100..=999.
+    pub fn set_status_code(&mut self, code: u16) -> bool {
+        match StatusCode::from_u16(code) {
+            Ok(s) => {
+                self.status = s;
+                self.reason = None;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The reason phrase: the one received or set, else the standard one
+    /// for the status.
+    pub fn reason_phrase(&self) -> &str {
+        match &self.reason {
+            Some(r) => r,
+            None => self.status.canonical_reason().unwrap_or(""),
+        }
+    }
+
+    /// Sets the reason phrase.
+    pub fn set_reason_phrase(&mut self, reason: impl Into<String>) {
+        self.reason = Some(reason.into());
+    }
+
+    common_methods!();
+}
+
+pub(crate) fn version_str(v: Version) -> &'static str {
+    if v == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" }
+}
+
+fn parse_version(v: &str) -> Option<Version> {
+    match v {
+        "HTTP/1.1" => Some(Version::HTTP_11),
+        "HTTP/1.0" => Some(Version::HTTP_10),
+        _ => None,
+    }
+}
+
+/// Whether a header holds `token` in its comma-separated list (any case).
+pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+pub(crate) fn is_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"))
+}
+
+pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    if has_token(headers, CONNECTION, "close") {
+        return false;
+    }
+    version != Version::HTTP_10 || has_token(headers, CONNECTION, "keep-alive")
+}

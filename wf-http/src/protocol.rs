@@ -1,0 +1,214 @@
+//! HTTP as a wf protocol: what the client and server do around the codec.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime};
+
+use bytes::BytesMut;
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue};
+use http::{Method, StatusCode, Version};
+use wf_core::Error;
+use wf_core::net::{BoxFuture, Connection, Protocol, ReplyKeepAlive, ServerParams, Uri};
+
+use crate::codec::{ClientCodec, Limits, ServerCodec, length_value};
+use crate::message::{HttpRequest, HttpResponse, keep_alive};
+
+/// The longest keep-alive honoured, as in Workflow (300 s).
+pub(crate) const MAX_KEEP_ALIVE: Duration = Duration::from_secs(300);
+
+/// The HTTP/1.1 protocol (schemes `http` and `https`).
+///
+/// Client connections are kept 60 s by default, or as long as a server's
+/// `Keep-Alive: timeout=N` says, up to 300 s; a response without framing
+/// (delimited by the end of the connection) or with `Connection: close`
+/// ends its connection.
+#[derive(Clone, Debug, Default)]
+pub struct Http {
+    /// Set for tasks going through a proxy: the tunnel's target.
+    pub(crate) tunnel: Option<crate::proxy::Tunnel>,
+}
+
+/// `timeout=N` from a `Keep-Alive` header.
+fn keep_alive_timeout(value: Option<&HeaderValue>) -> Option<Duration> {
+    let v = value?.to_str().ok()?;
+    v.split(',').find_map(|p| {
+        let (k, n) = p.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("timeout") {
+            n.trim().parse::<u64>().ok().map(Duration::from_secs)
+        } else {
+            None
+        }
+    })
+}
+
+/// `max=N` from a `Keep-Alive` header.
+fn keep_alive_max(value: Option<&HeaderValue>) -> Option<u64> {
+    let v = value?.to_str().ok()?;
+    v.split(',').find_map(|p| {
+        let (k, n) = p.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("max") { n.trim().parse().ok() } else { None }
+    })
+}
+
+thread_local! {
+    /// The `Date` header, made once per second per thread.
+    static DATE_CACHE: RefCell<(u64, HeaderValue)> = RefCell::new((0, HeaderValue::from_static("")));
+}
+
+pub(crate) fn date_header() -> HeaderValue {
+    let now = SystemTime::now();
+    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            c.1 = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
+            c.0 = secs;
+        }
+        c.1.clone()
+    })
+}
+
+impl Protocol for Http {
+    type Request = HttpRequest;
+    type Response = HttpResponse;
+    type ClientCodec = ClientCodec;
+    type ServerCodec = ServerCodec;
+
+    fn schemes(&self) -> &'static [&'static str] {
+        if self.tunnel.is_some() { &["http"] } else { &["http", "https"] }
+    }
+
+    fn tls_schemes(&self) -> &'static [&'static str] {
+        if self.tunnel.is_some() { &[] } else { &["https"] }
+    }
+
+    fn client_codec(&self) -> ClientCodec {
+        ClientCodec::new(Limits::default())
+    }
+
+    fn server_codec(&self, params: &ServerParams) -> ServerCodec {
+        ServerCodec::new(Limits { max_body: params.request_size_limit, ..Limits::default() })
+    }
+
+    fn default_keep_alive(&self) -> Option<Duration> {
+        Some(Duration::from_secs(60))
+    }
+
+    fn on_connect<'a>(
+        &'a self,
+        conn: &'a mut Connection<ClientCodec>,
+        uri: &'a Uri,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        match &self.tunnel {
+            Some(t) => Box::pin(crate::proxy::open_tunnel(t, conn, uri)),
+            None => Box::pin(std::future::ready(Ok(()))),
+        }
+    }
+
+    fn keep_alive(&self, req: &HttpRequest, resp: &HttpResponse, configured: Option<Duration>) -> Option<Duration> {
+        let framed = resp.headers.contains_key(CONTENT_LENGTH)
+            || resp.is_chunked()
+            || req.method == Method::HEAD
+            || matches!(resp.status_code(), 204 | 304)
+            || (100..200).contains(&resp.status_code());
+        if !framed || !resp.is_keep_alive() || !req.is_keep_alive() {
+            return None;
+        }
+        let configured = configured?;
+        let offered = keep_alive_timeout(resp.headers.get("keep-alive")).map(|t| t.min(MAX_KEEP_ALIVE));
+        Some(offered.map_or(configured, |o| o.min(configured)))
+    }
+
+    fn pool_key(&self, _uri: &Uri) -> String {
+        match &self.tunnel {
+            Some(t) => t.key(),
+            None => String::new(),
+        }
+    }
+
+    fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, _seq: u64) {
+        if req.version == Version::HTTP_10 {
+            resp.version = Version::HTTP_10;
+        }
+        let head = req.method == Method::HEAD;
+        if !resp.is_chunked() && !resp.headers.contains_key(CONTENT_LENGTH) {
+            let no_body = (100..200).contains(&resp.status_code()) || matches!(resp.status_code(), 204 | 304);
+            if !no_body {
+                resp.headers.insert(CONTENT_LENGTH, length_value(resp.body_len()));
+            }
+        }
+        if head {
+            resp.clear_body();
+        }
+        if !resp.headers.contains_key(CONNECTION) {
+            let value = if keep_alive(req.version, &req.headers) { "Keep-Alive" } else { "close" };
+            resp.headers.insert(CONNECTION, HeaderValue::from_static(value));
+        }
+        if !resp.headers.contains_key(DATE) {
+            resp.headers.insert(DATE, date_header());
+        }
+    }
+
+    fn keep_alive_after_reply(&self, req: &HttpRequest, resp: &HttpResponse, seq: u64) -> ReplyKeepAlive {
+        if !resp.is_keep_alive() || !req.is_keep_alive() {
+            return ReplyKeepAlive::Close;
+        }
+        let ka = req.headers.get("keep-alive");
+        if keep_alive_max(ka).is_some_and(|max| seq + 1 >= max) {
+            return ReplyKeepAlive::Close;
+        }
+        match keep_alive_timeout(ka) {
+            Some(t) => ReplyKeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
+            None => ReplyKeepAlive::Keep,
+        }
+    }
+
+    fn server_interim(&self, codec: &mut ServerCodec, out: &mut BytesMut) {
+        if codec.take_continue() {
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+    }
+
+    fn error_reply(&self, codec: &mut ServerCodec, _error: &Error) -> Option<HttpResponse> {
+        let status = codec.last_error()?.status();
+        let mut resp = HttpResponse::default();
+        resp.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        resp.headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        resp.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        resp.headers.insert(DATE, date_header());
+        Some(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_alive_header() {
+        let v = HeaderValue::from_static("timeout=5, max=10");
+        assert_eq!(keep_alive_timeout(Some(&v)), Some(Duration::from_secs(5)));
+        assert_eq!(keep_alive_max(Some(&v)), Some(10));
+        assert_eq!(keep_alive_timeout(None), None);
+    }
+
+    #[test]
+    fn reply_fields_filled() {
+        let mut req = HttpRequest::default();
+        req.set_header("Keep-Alive", "timeout=3, max=2");
+        let mut resp = HttpResponse::default();
+        resp.append_body("hi");
+        let http = Http::default();
+        http.prepare_reply(&req, &mut resp, 0);
+        assert_eq!(resp.header("content-length"), Some("2"));
+        assert_eq!(resp.header("connection"), Some("Keep-Alive"));
+        assert!(resp.header("date").is_some_and(|d| d.ends_with(" GMT")));
+        assert_eq!(http.keep_alive_after_reply(&req, &resp, 0), ReplyKeepAlive::KeepFor(Duration::from_secs(3)));
+        assert_eq!(http.keep_alive_after_reply(&req, &resp, 1), ReplyKeepAlive::Close);
+        let mut old = HttpRequest::default();
+        old.set_http_version("HTTP/1.0");
+        let mut resp = HttpResponse::default();
+        http.prepare_reply(&old, &mut resp, 0);
+        assert_eq!((resp.http_version(), resp.header("connection")), ("HTTP/1.0", Some("close")));
+    }
+}
