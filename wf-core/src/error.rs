@@ -198,6 +198,7 @@ impl From<std::io::Error> for Error {
             std::io::ErrorKind::ConnectionReset => libc::ECONNRESET,
             std::io::ErrorKind::UnexpectedEof => libc::ECONNRESET,
             std::io::ErrorKind::InvalidData => libc::EBADMSG,
+            std::io::ErrorKind::InvalidInput => libc::EINVAL,
             std::io::ErrorKind::NotFound => libc::ENOENT,
             std::io::ErrorKind::PermissionDenied => libc::EACCES,
             std::io::ErrorKind::WouldBlock => libc::EAGAIN,
@@ -272,6 +273,26 @@ fn ssl_error_str(code: i32) -> &'static str {
     }
 }
 
+/// Names a protocol's own `TASK_ERROR` code, so that its `Display` (and
+/// [`get_error_string`]) reads well. Codes 1000–9999 are Workflow's and
+/// wf's; third-party protocols should use 10000 and above. Registering a
+/// code again replaces its text.
+///
+/// ```
+/// wf_core::register_task_error(10_001, "KV Access Denied");
+/// assert_eq!(wf_core::Error::task(10_001).to_string(), "KV Access Denied");
+/// ```
+pub fn register_task_error(code: i32, text: &'static str) {
+    let mut map = registered().write().unwrap_or_else(|e| e.into_inner());
+    map.insert(code, text);
+}
+
+fn registered() -> &'static std::sync::RwLock<std::collections::HashMap<i32, &'static str>> {
+    static MAP: std::sync::OnceLock<std::sync::RwLock<std::collections::HashMap<i32, &'static str>>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(Default::default)
+}
+
 fn task_error_str(code: i32) -> &'static str {
     use code::*;
     match code {
@@ -291,7 +312,7 @@ fn task_error_str(code: i32) -> &'static str {
         MYSQL_SSL_NOT_SUPPORTED => "MySQL SSL Not Supported",
         PANICKED => "Task Panicked",
         GRAPH_CYCLE => "Graph Has A Cycle",
-        _ => "Unknown",
+        _ => registered().read().unwrap_or_else(|e| e.into_inner()).get(&code).copied().unwrap_or("Unknown"),
     }
 }
 

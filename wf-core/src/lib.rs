@@ -59,7 +59,7 @@ pub use control::{
     Dynamic, DynamicTask, Empty, EmptyTask, Module, ModuleTask, Repeater, RepeaterTask, create_dynamic_task,
     create_empty_task, create_module_task, create_repeater_task,
 };
-pub use error::{Error, State, TimeoutReason, code, get_error_string};
+pub use error::{Error, State, TimeoutReason, code, get_error_string, register_task_error};
 pub use graph::{Graph, GraphNode, GraphTask, create_graph_task};
 pub use parallel::{Parallel, ParallelWork, create_parallel_work, start_parallel_work};
 pub use runtime::{

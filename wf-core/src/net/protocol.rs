@@ -127,7 +127,9 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     }
 
     /// Extra text that separates pooled connections to the same address
-    /// (credentials, database…).
+    /// (credentials, database…). Pooled connections keep the codec they
+    /// were made with, so any setting of this protocol value that changes
+    /// its codecs (a size limit, say) belongs in the key too.
     fn pool_key(&self, uri: &Uri) -> String {
         let _ = uri;
         String::new()

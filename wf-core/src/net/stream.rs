@@ -24,6 +24,7 @@ pub(crate) enum NetStream {
     #[cfg(feature = "tls")]
     TlsServer(Box<tokio_rustls::server::TlsStream<Plain>>),
     /// Moved out for a moment (a TLS upgrade); every operation fails.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Gone,
 }
 
