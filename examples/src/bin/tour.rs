@@ -2,13 +2,16 @@
 //!
 //! `cargo run --release -p examples --bin tour`
 //!
-//! It shows one task, a series that grows from its callbacks, a parallel
+//! It starts with the seed README's three flows (one HTTP request, a
+//! series, a parallel) against a local `HttpServer`, then
+//! shows one task, a series that grows from its callbacks, a parallel
 //! of series, a counter released from elsewhere, a graph, and tasks awaited
 //! from async code, and a TLV server and client.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wf::http::{HttpServer, HttpTask, create_http_task};
 use wf::net::tlv::{Tlv, TlvMessage};
 use wf::net::{Server, ServerKind, create_client_task};
 use wf::timer::create_timer_task;
@@ -25,7 +28,51 @@ fn main() {
     let t0 = Instant::now();
     let at = move || format!("{:>7.1} ms", t0.elapsed().as_secs_f64() * 1e3);
 
-    println!("== 1. one task: a go task computes fib(30) on the compute pool");
+    // The seed README's three flows, against a local HttpServer: one
+    // task, a series, a parallel.
+    let server = HttpServer::new(|task| {
+        let uri = task.req().request_uri().to_string();
+        task.resp_mut().add_header("Content-Type", "text/plain");
+        task.resp_mut().append_body(format!("hello from {uri}"));
+    });
+    server.start_on("127.0.0.1", 0).expect("start the HTTP server");
+    let base = format!("http://127.0.0.1:{}", server.listen_addr().expect("listening").port());
+    let http_callback = move |t: &mut HttpTask| match t.state() {
+        State::Success => println!(
+            "{}  {} -> {} {:?}",
+            at(),
+            t.req().request_uri(),
+            t.resp().status_code(),
+            String::from_utf8_lossy(&t.resp().body())
+        ),
+        _ => println!("{}  failed: {}", at(), t.error()),
+    };
+
+    println!("== seed flow 1: one HTTP request");
+    create_http_task(&format!("{base}/"), 4, 2, http_callback).start();
+    wf::wait_finish();
+
+    println!("\n== seed flow 2: several HTTP requests, one after another");
+    let mut series = create_series_work(create_http_task(&format!("{base}/a"), 4, 2, http_callback), move |_| {
+        println!("{}  all tasks in this series are done", at())
+    });
+    series.push_back(create_http_task(&format!("{base}/b"), 4, 2, http_callback));
+    series.push_back(create_http_task(&format!("{base}/c"), 4, 2, http_callback));
+    series.start();
+    wf::wait_finish();
+
+    println!("\n== seed flow 3: several HTTP requests at the same time");
+    let mut parallel =
+        create_parallel_work(move |p| println!("{}  all {} series in this parallel are done", at(), p.size()));
+    for path in ["x", "y", "z"] {
+        let task = create_http_task(&format!("{base}/{path}"), 4, 2, http_callback);
+        parallel.add_series(create_series_work(task, |_| {}));
+    }
+    parallel.start();
+    wf::wait_finish();
+    server.stop();
+
+    println!("\n== 1. one task: a go task computes fib(30) on the compute pool");
     create_go_task("tour", || fib(30))
         .with_callback(move |t| println!("{}  fib(30) = {}", at(), t.result().unwrap()))
         .start();
