@@ -415,8 +415,7 @@ impl Encoder<&HttpResponse> for ServerCodec {
         dst.reserve(128 + resp.body_len());
         dst.put_slice(version_str(resp.version).as_bytes());
         dst.put_u8(b' ');
-        let mut code = itoa3(resp.status);
-        dst.put_slice(&mut code[..]);
+        dst.put_slice(&itoa3(resp.status));
         dst.put_u8(b' ');
         dst.put_slice(resp.reason_phrase().as_bytes());
         dst.put_slice(b"\r\n");

@@ -51,7 +51,7 @@ fn keep_alive_max(value: Option<&HeaderValue>) -> Option<u64> {
 
 thread_local! {
     /// The `Date` header, made once per second per thread.
-    static DATE_CACHE: RefCell<(u64, HeaderValue)> = RefCell::new((0, HeaderValue::from_static("")));
+    static DATE_CACHE: RefCell<(u64, HeaderValue)> = const { RefCell::new((0, HeaderValue::from_static(""))) };
 }
 
 pub(crate) fn date_header() -> HeaderValue {
@@ -171,8 +171,10 @@ impl Protocol for Http {
 
     fn error_reply(&self, codec: &mut ServerCodec, _error: &Error) -> Option<HttpResponse> {
         let status = codec.last_error()?.status();
-        let mut resp = HttpResponse::default();
-        resp.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut resp = HttpResponse {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            ..HttpResponse::default()
+        };
         resp.headers.insert(CONNECTION, HeaderValue::from_static("close"));
         resp.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         resp.headers.insert(DATE, date_header());
