@@ -117,7 +117,8 @@ impl<C> Connection<C> {
     }
 
     /// Reads one item: the first byte within `watch` (else the response
-    /// timeout), all of it within `whole`.
+    /// timeout), all of it within `whole`. With a watch timeout, `whole`
+    /// counts from the first byte, as in Workflow.
     pub(crate) async fn receive_within(
         &mut self,
         watch: Option<Duration>,
@@ -127,22 +128,27 @@ impl<C> Connection<C> {
         C: Decoder,
         C::Error: Into<Error>,
     {
-        let whole = deadline(whole);
         let mut first = self.rbuf.is_empty();
+        let mut whole_at = if first && watch.is_some() { None } else { deadline(whole) };
         loop {
             if let Some(item) = self.codec.decode(&mut self.rbuf).map_err(Into::into)? {
                 return Ok(item);
             }
             let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
             self.rbuf.reserve(4096);
-            let n = until(earliest(whole, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
+            let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
             if n == 0 {
                 return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
                     Some(item) => Ok(item),
                     None => Err(Error::sys(libc::ECONNRESET)),
                 };
             }
-            first = false;
+            if first {
+                first = false;
+                if whole_at.is_none() {
+                    whole_at = deadline(whole);
+                }
+            }
         }
     }
 

@@ -23,5 +23,5 @@ mod uri;
 pub use client::{Client, ClientOptions, ClientTask, Reply, create_client_task, request};
 pub use conn::Connection;
 pub use protocol::{BoxFuture, Protocol, ReplyKeepAlive};
-pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerTask};
+pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerPusher, ServerTask};
 pub use uri::{Host, Uri, default_port, register_scheme_port};

@@ -3,19 +3,17 @@
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, UnixListener};
-use tokio::sync::oneshot::error::TryRecvError;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -100,6 +98,8 @@ struct Inner<P: Protocol> {
     tls: Mutex<Option<super::tls::TlsServer>>,
     listen: Mutex<Listening>,
     stopping: AtomicBool,
+    /// The accept loop runs (its listener is open).
+    accepting: AtomicBool,
     conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
     next_conn: AtomicU64,
     /// Request series not finished yet.
@@ -163,6 +163,7 @@ impl<P: Protocol> Server<P> {
                 tls: Mutex::new(None),
                 listen: Mutex::new(Listening::default()),
                 stopping: AtomicBool::new(false),
+                accepting: AtomicBool::new(false),
                 conns: Mutex::new(HashMap::new()),
                 next_conn: AtomicU64::new(0),
                 inflight: AtomicUsize::new(0),
@@ -236,6 +237,7 @@ impl<P: Protocol> Server<P> {
             l.stop = Some(stop.clone());
         }
         self.inner.stopping.store(false, Ordering::Release);
+        self.inner.accepting.store(true, Ordering::Release);
         runtime::spawn(accept_loop(self.inner.clone(), listener, stop));
         Ok(())
     }
@@ -263,10 +265,17 @@ impl<P: Protocol> Server<P> {
     }
 
     /// Blocks until every request series has ended and every connection
-    /// has closed. Never call it from a callback.
+    /// has closed (and, after [`shutdown`](Server::shutdown), the listener
+    /// too). Never call it from a callback.
     pub fn wait_finish(&self) {
+        let inner = &self.inner;
+        let busy = || {
+            inner.inflight.load(Ordering::Acquire) != 0
+                || !lock(&inner.conns).is_empty()
+                || (inner.stopping.load(Ordering::Acquire) && inner.accepting.load(Ordering::Acquire))
+        };
         let mut g = lock(&self.inner.quiet);
-        while self.inner.inflight.load(Ordering::Acquire) != 0 || !lock(&self.inner.conns).is_empty() {
+        while busy() {
             g = self.inner.quiet_cv.wait_timeout(g, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
@@ -298,6 +307,9 @@ async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
+    drop(listener);
+    inner.accepting.store(false, Ordering::Release);
+    inner.notify_quiet();
 }
 
 fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketAddr>) {
@@ -319,14 +331,114 @@ fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketA
     runtime::spawn(serve_conn(inner.clone(), id, shared, stream, peer));
 }
 
-/// The connection's answer to a reply: the response back, and whether it
-/// was written.
-type Written<P> = (<P as Protocol>::Response, Result<(), Error>);
+/// Where a request's series and its connection meet: bytes pushed before
+/// the reply, the reply, and the connection's word that it was written.
+/// One per request, shared by the server task and the connection.
+struct ReplySlot<P: Protocol> {
+    state: Mutex<SlotState<P>>,
+}
 
-/// What the last task of a request series sends its connection.
-enum ReplyMsg<P: Protocol> {
-    Reply { resp: P::Response, keep: ReplyKeepAlive, ack: oneshot::Sender<Written<P>> },
+struct SlotState<P: Protocol> {
+    /// Raw bytes to write before the reply, in order.
+    pushes: Vec<bytes::Bytes>,
+    reply: Option<Outgoing<P>>,
+    /// The task went away without replying (its series was canceled).
+    task_gone: bool,
+    /// The connection's verdict, with the response handed back.
+    written: Option<(P::Response, Result<(), Error>)>,
+    conn_gone: bool,
+    conn_waker: Option<Waker>,
+    task_waker: Option<Waker>,
+}
+
+enum Outgoing<P: Protocol> {
+    Reply { resp: P::Response, keep: ReplyKeepAlive },
     NoReply,
+}
+
+/// What the connection finds in the slot at the head of its queue.
+enum Head<P: Protocol> {
+    Waiting,
+    Reply(P::Response, ReplyKeepAlive),
+    Close,
+}
+
+impl<P: Protocol> ReplySlot<P> {
+    fn new() -> Arc<ReplySlot<P>> {
+        Arc::new(ReplySlot {
+            state: Mutex::new(SlotState {
+                pushes: Vec::new(),
+                reply: None,
+                task_gone: false,
+                written: None,
+                conn_gone: false,
+                conn_waker: None,
+                task_waker: None,
+            }),
+        })
+    }
+
+    /// Task side: hands over bytes or the reply and wakes the connection.
+    fn send(&self, f: impl FnOnce(&mut SlotState<P>)) -> bool {
+        let mut st = lock(&self.state);
+        if st.conn_gone || st.reply.is_some() || st.written.is_some() {
+            return false;
+        }
+        f(&mut st);
+        let w = st.conn_waker.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+        true
+    }
+
+    /// Connection side: moves pushed bytes into `out` and takes the reply.
+    fn take(&self, out: &mut bytes::BytesMut) -> Head<P> {
+        let mut st = lock(&self.state);
+        for b in st.pushes.drain(..) {
+            out.extend_from_slice(&b);
+        }
+        match st.reply.take() {
+            Some(Outgoing::Reply { resp, keep }) => Head::Reply(resp, keep),
+            Some(Outgoing::NoReply) => Head::Close,
+            None if st.task_gone => Head::Close,
+            None => Head::Waiting,
+        }
+    }
+
+    /// Connection side: ready when there is something to take.
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = lock(&self.state);
+        if !st.pushes.is_empty() || st.reply.is_some() || st.task_gone {
+            Poll::Ready(())
+        } else {
+            st.conn_waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Connection side: the reply was written (or not); wakes the task.
+    fn written(&self, resp: P::Response, result: Result<(), Error>) {
+        let mut st = lock(&self.state);
+        st.written = Some((resp, result));
+        let w = st.task_waker.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Connection side: the connection closed; a task still waiting fails.
+    fn conn_closed(&self) {
+        let mut st = lock(&self.state);
+        st.conn_gone = true;
+        let w = st.task_waker.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
 }
 
 /// A connection's context, shared by its server tasks and dropped when the
@@ -420,11 +532,11 @@ struct ServerConn<'a, P: Protocol> {
     connection: &'a ServerConnection,
     peer: Option<SocketAddr>,
     io: Connection<P::ServerCodec>,
-    pending: VecDeque<oneshot::Receiver<ReplyMsg<P>>>,
+    pending: VecDeque<Arc<ReplySlot<P>>>,
     seq: u64,
 }
 
-type Ack<P> = (oneshot::Sender<Written<P>>, <P as Protocol>::Response);
+type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
 
 impl<P: Protocol> ServerConn<'_, P> {
     async fn run(&mut self) {
@@ -436,8 +548,12 @@ impl<P: Protocol> ServerConn<'_, P> {
         let mut finish = false;
         let mut request_started: Option<Instant> = None;
         let mut last_read = Instant::now();
+        // When the connection last went idle: accepted, or a reply written.
+        let mut idle_from = Instant::now();
+        // No request has arrived yet: it must within the peer response
+        // timeout (the keep-alive timeout is for idleness after a reply).
+        let mut fresh = true;
         let mut error_reply: Option<P::Response> = None;
-        let mut head: Option<Result<ReplyMsg<P>, TryRecvError>> = None;
         let mut acks: Vec<Ack<P>> = Vec::new();
         let mut idle_limit = params.keep_alive_timeout;
         loop {
@@ -446,6 +562,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                 match self.io.codec.decode(&mut self.io.rbuf) {
                     Ok(Some(req)) => {
                         request_started = None;
+                        fresh = false;
                         self.dispatch(req);
                     }
                     Ok(None) => break,
@@ -462,26 +579,19 @@ impl<P: Protocol> ServerConn<'_, P> {
                 request_started = Some(Instant::now());
             }
             // Replies ready, in request order, go out in one write.
-            loop {
-                let msg = match head.take() {
-                    Some(m) => m,
-                    None => match self.pending.front_mut() {
-                        Some(rx) => rx.try_recv(),
-                        None => break,
-                    },
-                };
-                match msg {
-                    Err(TryRecvError::Empty) => break,
-                    Ok(ReplyMsg::Reply { resp, keep, ack }) => {
-                        self.pending.pop_front();
+            while let Some(slot) = self.pending.front() {
+                match slot.take(&mut self.io.wbuf) {
+                    Head::Waiting => break,
+                    Head::Reply(resp, keep) => {
+                        let slot = self.pending.pop_front().expect("the head");
                         let encoded: Result<(), Error> =
                             self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                         if let Err(e) = encoded {
-                            let _ = ack.send((resp, Err(e)));
+                            slot.written(resp, Err(e));
                             finish = true;
                             break;
                         }
-                        acks.push((ack, resp));
+                        acks.push((slot, resp));
                         match keep {
                             ReplyKeepAlive::Close => {
                                 finish = true;
@@ -492,7 +602,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                         }
                     }
                     // No reply, or the request's series dropped it: close.
-                    Ok(ReplyMsg::NoReply) | Err(TryRecvError::Closed) => {
+                    Head::Close => {
                         self.pending.pop_front();
                         finish = true;
                         break;
@@ -501,7 +611,9 @@ impl<P: Protocol> ServerConn<'_, P> {
             }
             if finish {
                 // Requests after a closing reply are never answered.
-                self.pending.clear();
+                for slot in self.pending.drain(..) {
+                    slot.conn_closed();
+                }
             } else if !reading && self.pending.is_empty() {
                 if let Some(resp) = error_reply.take() {
                     let _ = self.io.codec.encode(&resp, &mut self.io.wbuf);
@@ -510,9 +622,10 @@ impl<P: Protocol> ServerConn<'_, P> {
             }
             if !self.io.wbuf.is_empty() {
                 let result = self.write_out().await;
+                idle_from = Instant::now();
                 let failed = result.is_err();
-                for (ack, resp) in acks.drain(..) {
-                    let _ = ack.send((resp, result));
+                for (slot, resp) in acks.drain(..) {
+                    slot.written(resp, result);
                 }
                 if failed {
                     break;
@@ -528,7 +641,7 @@ impl<P: Protocol> ServerConn<'_, P> {
             // Wait for a reply, more bytes, a timeout, or a kick.
             *lock(&self.shared.idle_since) = if idle { Some(std::time::Instant::now()) } else { None };
             let deadline = if idle {
-                idle_limit.map(|t| last_read + t)
+                if fresh { params.peer_response_timeout } else { idle_limit }.map(|t| idle_from + t)
             } else if self.pending.is_empty() {
                 // A request is partly in: it must keep coming.
                 let by_peer = params.peer_response_timeout.map(|t| last_read + t);
@@ -546,9 +659,7 @@ impl<P: Protocol> ServerConn<'_, P> {
             let rbuf = &mut self.io.rbuf;
             tokio::select! {
                 biased;
-                msg = async { pending.front_mut().expect("a pending reply").await }, if !pending.is_empty() => {
-                    head = Some(msg.map_err(|_| TryRecvError::Closed));
-                }
+                _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => {}
                 n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => {
                     match n {
                         Ok(0) | Err(_) => reading = false,
@@ -559,9 +670,13 @@ impl<P: Protocol> ServerConn<'_, P> {
                 _ = self.shared.kick.notified(), if idle => break,
             }
         }
-        // Replies still expected learn that the connection is gone when
-        // their receivers drop; acknowledged ones already know.
-        self.pending.clear();
+        // Replies still expected learn that the connection is gone.
+        for slot in self.pending.drain(..) {
+            slot.conn_closed();
+        }
+        for (slot, resp) in acks.drain(..) {
+            slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
+        }
         let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
     }
 
@@ -570,7 +685,7 @@ impl<P: Protocol> ServerConn<'_, P> {
     }
 
     fn dispatch(&mut self, req: P::Request) {
-        let (tx, rx) = oneshot::channel();
+        let slot = ReplySlot::new();
         let mut task = Task::new(ServerKind {
             inner: self.inner.clone(),
             req,
@@ -578,13 +693,13 @@ impl<P: Protocol> ServerConn<'_, P> {
             seq: self.seq,
             peer: self.peer,
             connection: self.connection.clone(),
-            reply: Some(tx),
-            ack: None,
+            slot: slot.clone(),
+            sent: false,
             noreply: false,
         });
         task.set_status(Error::new(State::ToReply, 0));
         self.seq += 1;
-        self.pending.push_back(rx);
+        self.pending.push_back(slot);
         let mut series = SeriesWork::new(Task::new(Processor { inner: self.inner.clone() }));
         series.set_last_task(task);
         series.set_end(End::Parent(self.inner.clone(), 0));
@@ -629,9 +744,54 @@ pub struct ServerKind<P: Protocol> {
     seq: u64,
     peer: Option<SocketAddr>,
     connection: ServerConnection,
-    reply: Option<oneshot::Sender<ReplyMsg<P>>>,
-    ack: Option<oneshot::Receiver<Written<P>>>,
+    slot: Arc<ReplySlot<P>>,
+    sent: bool,
     noreply: bool,
+}
+
+impl<P: Protocol> Drop for ServerKind<P> {
+    fn drop(&mut self) {
+        if !self.sent {
+            // Dropped unanswered (its series was canceled): the connection
+            // closes rather than wait forever.
+            let mut st = lock(&self.slot.state);
+            st.task_gone = true;
+            let w = st.conn_waker.take();
+            drop(st);
+            if let Some(w) = w {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// Writes raw bytes on a server task's connection before its reply
+/// (Workflow's `push`): for responses produced piece by piece. Cloneable
+/// and sendable, so other tasks and threads can write.
+pub struct ServerPusher<P: Protocol> {
+    slot: Arc<ReplySlot<P>>,
+}
+
+impl<P: Protocol> Clone for ServerPusher<P> {
+    fn clone(&self) -> Self {
+        ServerPusher { slot: self.slot.clone() }
+    }
+}
+
+impl<P: Protocol> std::fmt::Debug for ServerPusher<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerPusher")
+    }
+}
+
+impl<P: Protocol> ServerPusher<P> {
+    /// Queues `data` to be written as soon as every earlier reply on the
+    /// connection is out; false once the reply was sent or the connection
+    /// closed.
+    pub fn push(&self, data: impl Into<bytes::Bytes>) -> bool {
+        let data = data.into();
+        self.slot.send(move |st| st.pushes.push(data))
+    }
 }
 
 impl<P: Protocol> std::fmt::Debug for ServerKind<P> {
@@ -676,6 +836,12 @@ impl<P: Protocol> ServerKind<P> {
     pub fn connection(&self) -> &ServerConnection {
         &self.connection
     }
+
+    /// A handle writing raw bytes on the connection before the reply; see
+    /// [`ServerPusher`].
+    pub fn pusher(&self) -> ServerPusher<P> {
+        ServerPusher { slot: self.slot.clone() }
+    }
 }
 
 impl<P: Protocol> Task<ServerKind<P>> {
@@ -689,43 +855,40 @@ impl<P: Protocol> Task<ServerKind<P>> {
 
 impl<P: Protocol> TaskKind for ServerKind<P> {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
-        if let Some(tx) = self.reply.take() {
+        if !self.sent {
+            self.sent = true;
             if self.noreply {
-                let _ = tx.send(ReplyMsg::NoReply);
+                self.slot.send(|st| st.reply = Some(Outgoing::NoReply));
                 run.set_error(Error::new(State::NoReply, 0));
                 return Poll::Ready(());
             }
             let protocol = &self.inner.protocol;
             protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
             let keep = protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
-            let (ack, rx) = oneshot::channel();
             let resp = std::mem::take(&mut self.resp);
-            if let Err(ReplyMsg::Reply { resp, .. }) = tx.send(ReplyMsg::Reply { resp, keep, ack }) {
-                self.resp = resp;
+            let mut resp = Some(resp);
+            if !self.slot.send(|st| st.reply = Some(Outgoing::Reply { resp: resp.take().expect("once"), keep })) {
+                self.resp = resp.take().unwrap_or_default();
                 run.set_error(Error::sys(libc::ECONNRESET));
                 return Poll::Ready(());
             }
-            self.ack = Some(rx);
         }
-        let Some(rx) = self.ack.as_mut() else {
+        let mut st = lock(&self.slot.state);
+        if let Some((resp, result)) = st.written.take() {
+            drop(st);
+            self.resp = resp;
+            run.set_error(match result {
+                Ok(()) => Error::new(State::Success, 0),
+                Err(e) => e,
+            });
             return Poll::Ready(());
-        };
-        match std::pin::Pin::new(rx).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok((resp, result))) => {
-                self.resp = resp;
-                self.ack = None;
-                run.set_error(match result {
-                    Ok(()) => Error::new(State::Success, 0),
-                    Err(e) => e,
-                });
-                Poll::Ready(())
-            }
-            Poll::Ready(Err(_)) => {
-                self.ack = None;
-                run.set_error(Error::sys(libc::ECONNRESET));
-                Poll::Ready(())
-            }
         }
+        if st.conn_gone {
+            drop(st);
+            run.set_error(Error::sys(libc::ECONNRESET));
+            return Poll::Ready(());
+        }
+        st.task_waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 }
