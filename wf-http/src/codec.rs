@@ -371,7 +371,7 @@ impl ServerCodec {
         }
         let has_body = !matches!(framing, Framing::Length(0));
         self.continue_owed = expects_continue && has_body && src.is_empty();
-        Ok(Some((HttpRequest { method, uri, version, headers, body: Body::default() }, framing)))
+        Ok(Some((HttpRequest { method, uri, version, headers, body: Body::default(), chunk_sink: None }, framing)))
     }
 }
 
@@ -412,6 +412,21 @@ impl Encoder<&HttpResponse> for ServerCodec {
     type Error = CodecError;
 
     fn encode(&mut self, resp: &HttpResponse, dst: &mut BytesMut) -> Result<()> {
+        if resp.streamed {
+            // The head and earlier chunks went out already.
+            write_chunk(dst, resp.body_chunks());
+            dst.put_slice(b"0\r\n\r\n");
+            return Ok(());
+        }
+        encode_head(resp, dst);
+        write_body(dst, &resp.headers, resp.body_chunks());
+        Ok(())
+    }
+}
+
+/// The status line and headers of `resp`.
+pub(crate) fn encode_head(resp: &HttpResponse, dst: &mut BytesMut) {
+    {
         dst.reserve(128 + resp.body_len());
         dst.put_slice(version_str(resp.version).as_bytes());
         dst.put_u8(b' ');
@@ -420,8 +435,19 @@ impl Encoder<&HttpResponse> for ServerCodec {
         dst.put_slice(resp.reason_phrase().as_bytes());
         dst.put_slice(b"\r\n");
         write_headers(dst, &resp.headers);
-        write_body(dst, &resp.headers, resp.body_chunks());
-        Ok(())
+    }
+}
+
+/// One chunk of chunked transfer coding holding `chunks` (nothing when
+/// they are empty).
+pub(crate) fn write_chunk(dst: &mut BytesMut, chunks: &[Bytes]) {
+    let len: usize = chunks.iter().map(Bytes::len).sum();
+    if len > 0 {
+        dst.put_slice(format!("{len:x}\r\n").as_bytes());
+        for c in chunks {
+            dst.put_slice(c);
+        }
+        dst.put_slice(b"\r\n");
     }
 }
 
@@ -442,14 +468,7 @@ fn write_headers(dst: &mut BytesMut, headers: &HeaderMap) {
 
 fn write_body(dst: &mut BytesMut, headers: &HeaderMap, chunks: &[Bytes]) {
     if is_chunked(headers) {
-        let len: usize = chunks.iter().map(Bytes::len).sum();
-        if len > 0 {
-            dst.put_slice(format!("{len:x}\r\n").as_bytes());
-            for c in chunks {
-                dst.put_slice(c);
-            }
-            dst.put_slice(b"\r\n");
-        }
+        write_chunk(dst, chunks);
         dst.put_slice(b"0\r\n\r\n");
     } else {
         for c in chunks {
@@ -463,6 +482,7 @@ fn write_body(dst: &mut BytesMut, headers: &HeaderMap, chunks: &[Bytes]) {
 struct Sent {
     head: bool,
     connect: bool,
+    sink: Option<std::sync::mpsc::Sender<Bytes>>,
 }
 
 /// The client side: encodes requests, decodes responses.
@@ -471,6 +491,8 @@ pub struct ClientCodec {
     limits: Limits,
     sent: VecDeque<Sent>,
     reading: Option<(HttpResponse, Framing)>,
+    /// Where the body of the response being read goes, if streamed.
+    sink: Option<std::sync::mpsc::Sender<Bytes>>,
 }
 
 impl ClientCodec {
@@ -516,7 +538,9 @@ impl ClientCodec {
             let spans = spans(resp.headers, src);
             let head = src.split_to(n).freeze();
             let headers = collect_headers(&head, &spans)?;
-            let sent = self.sent.pop_front().unwrap_or(Sent { head: false, connect: false });
+            let sent = self.sent.pop_front().unwrap_or(Sent { head: false, connect: false, sink: None });
+            // A redirect's body is not the stream the task asked for.
+            self.sink = sent.sink.filter(|_| !matches!(code, 301 | 302 | 303 | 307 | 308));
             let bodiless =
                 sent.head || code == 204 || code == 304 || code == 101 || (sent.connect && (200..300).contains(&code));
             let framing = if bodiless {
@@ -529,7 +553,10 @@ impl ClientCodec {
             } else {
                 Framing::Eof
             };
-            return Ok(Some((HttpResponse { status, reason, version, headers, body: Body::default() }, framing)));
+            return Ok(Some((
+                HttpResponse { status, reason, version, headers, body: Body::default(), streamed: false },
+                framing,
+            )));
         }
     }
 }
@@ -549,9 +576,16 @@ impl Decoder for ClientCodec {
         let mut trailers = HeaderMap::new();
         let done = read_body(framing, src, &mut resp.body, &mut trailers, &self.limits)?;
         resp.headers.extend(trailers);
+        if let Some(sink) = &self.sink {
+            for chunk in resp.body.drain() {
+                // The task may be gone; the response is still read out.
+                let _ = sink.send(chunk);
+            }
+        }
         if !done {
             return Ok(None);
         }
+        self.sink = None;
         Ok(self.reading.take().map(|(r, _)| r))
     }
 
@@ -574,7 +608,11 @@ impl Encoder<&HttpRequest> for ClientCodec {
 
     fn encode(&mut self, req: &HttpRequest, dst: &mut BytesMut) -> Result<()> {
         let method = req.method_ref();
-        self.sent.push_back(Sent { head: method == Method::HEAD, connect: method == Method::CONNECT });
+        self.sent.push_back(Sent {
+            head: method == Method::HEAD,
+            connect: method == Method::CONNECT,
+            sink: req.chunk_sink.clone(),
+        });
         dst.reserve(128 + req.body_len());
         dst.put_slice(method.as_str().as_bytes());
         dst.put_u8(b' ');

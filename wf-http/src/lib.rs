@@ -19,9 +19,11 @@ mod message;
 mod protocol;
 mod proxy;
 mod server;
+mod stream;
 mod task;
 
 pub use message::{HttpRequest, HttpResponse};
 pub use protocol::Http;
 pub use server::{HttpServer, HttpServerTask};
-pub use task::{HttpClient, HttpTask, create_http_task, create_http_task_with_proxy};
+pub use stream::HttpStream;
+pub use task::{HttpClient, HttpTask, create_http_chunked_task, create_http_task, create_http_task_with_proxy};

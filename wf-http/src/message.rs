@@ -48,6 +48,12 @@ impl Body {
         }
     }
 
+    /// Takes the chunks as they are, leaving the body empty.
+    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, Bytes> {
+        self.len = 0;
+        self.chunks.drain(..)
+    }
+
     pub(crate) fn take(&mut self) -> Bytes {
         let b = self.bytes();
         self.chunks.clear();
@@ -196,6 +202,8 @@ pub struct HttpRequest {
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
+    /// Where a streaming task wants the reply's body, piece by piece.
+    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Bytes>>,
 }
 
 impl Default for HttpRequest {
@@ -206,6 +214,7 @@ impl Default for HttpRequest {
             version: Version::HTTP_11,
             headers: HeaderMap::new(),
             body: Body::default(),
+            chunk_sink: None,
         }
     }
 }
@@ -263,6 +272,9 @@ pub struct HttpResponse {
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
+    /// Its head already went out through a [`crate::HttpStream`]: only the
+    /// rest of the body and the last chunk are left to send.
+    pub(crate) streamed: bool,
 }
 
 impl Default for HttpResponse {
@@ -273,6 +285,7 @@ impl Default for HttpResponse {
             version: Version::HTTP_11,
             headers: HeaderMap::new(),
             body: Body::default(),
+            streamed: false,
         }
     }
 }

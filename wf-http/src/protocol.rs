@@ -127,6 +127,9 @@ impl Protocol for Http {
     }
 
     fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, _seq: u64) {
+        if resp.streamed {
+            return;
+        }
         if req.version == Version::HTTP_10 {
             resp.version = Version::HTTP_10;
         }

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::Method;
 use http::header::{
     AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, LOCATION, TRANSFER_ENCODING,
@@ -41,6 +42,9 @@ pub struct HttpClient {
     opts: ClientOptions,
     peer: Option<SocketAddr>,
     running: Option<Running>,
+    /// A streaming task's per-piece callback and where the pieces arrive.
+    extract: Option<Box<dyn FnMut(Bytes) + Send>>,
+    pieces: Option<std::sync::mpsc::Receiver<Bytes>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -114,6 +118,22 @@ impl HttpClient {
     /// How long to wait for a free connection at the target's limit.
     pub fn set_wait_timeout(&mut self, t: Duration) {
         self.opts.set_wait_timeout(Some(t));
+    }
+
+    /// For a streaming task: the longest silence allowed between two
+    /// pieces of the response (the first one is the watch timeout).
+    pub fn set_chunk_timeout(&mut self, t: Duration) {
+        let mut p = wf_core::settings().endpoint_params.clone();
+        p.response_timeout = Some(t);
+        self.opts.set_endpoint_params(p);
+    }
+
+    fn deliver_pieces(&mut self) {
+        if let (Some(rx), Some(extract)) = (&self.pieces, &mut self.extract) {
+            while let Ok(piece) = rx.try_recv() {
+                extract(piece);
+            }
+        }
     }
 }
 
@@ -246,15 +266,26 @@ impl TaskKind for HttpClient {
                         return Poll::Ready(());
                     }
                 };
-                let req = std::mem::take(&mut self.req);
+                let mut req = std::mem::take(&mut self.req);
+                if self.extract.is_some() {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    req.chunk_sink = Some(tx);
+                    self.pieces = Some(rx);
+                }
                 self.running.insert(Box::pin(run_task(uri, proxy, req, self.opts.clone(), self.redirect_max)))
             }
         };
-        let (req, result) = match fut.as_mut().poll(cx) {
+        let polled = fut.as_mut().poll(cx);
+        // Pieces decoded during this poll go to the callback right away.
+        self.deliver_pieces();
+        let (mut req, result) = match polled {
             Poll::Ready(r) => r,
             Poll::Pending => return Poll::Pending,
         };
         self.running = None;
+        req.chunk_sink = None;
+        self.deliver_pieces();
+        self.pieces = None;
         self.req = req;
         match result {
             Ok(done) => {
@@ -298,8 +329,28 @@ fn new_task(
         opts,
         peer: None,
         running: None,
+        extract: None,
+        pieces: None,
     })
     .with_callback(callback)
+}
+
+/// A streaming HTTP task (Workflow's `WFHttpChunkedClient`): `extract` is
+/// called with each piece of the response body as it arrives (chunks of a
+/// chunked response, or reads of any other), for server-sent events and
+/// LLM token streams; the callback runs at the end, with the head in
+/// `resp()` and an empty body. Redirects are followed; there are no
+/// retries. Bound the wait for the first byte with `set_watch_timeout` and
+/// the silence between pieces with `set_chunk_timeout`.
+pub fn create_http_chunked_task(
+    url: &str,
+    redirect_max: u32,
+    extract: impl FnMut(Bytes) + Send + 'static,
+    callback: impl FnOnce(&mut HttpTask) + Send + 'static,
+) -> HttpTask {
+    let mut t = new_task(url, None, redirect_max, 0, callback);
+    t.kind_mut().extract = Some(Box::new(extract));
+    t
 }
 
 /// Creates an HTTP task for `url` (Workflow's `create_http_task`): `GET`
