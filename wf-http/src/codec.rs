@@ -526,6 +526,9 @@ impl ClientCodec {
                 Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
                 Err(_) => return Err(CodecError::BadMessage),
             };
+            if n > self.limits.max_head_bytes {
+                return Err(CodecError::HeadTooLarge);
+            }
             let code = resp.code.unwrap_or(0);
             let status = StatusCode::from_u16(code).map_err(|_| CodecError::BadMessage)?;
             if (100..200).contains(&code) && code != 101 {

@@ -161,7 +161,7 @@ fn base64(input: &[u8]) -> String {
 
 /// Fills what a request to `uri` needs: target, `Host`, credentials from
 /// the URL, `Content-Length`, `Connection`.
-fn prepare(req: &mut HttpRequest, uri: &Uri, auto_host: bool) {
+fn prepare(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
     req.uri = uri.request_uri();
     if auto_host {
         if let Ok(v) = HeaderValue::from_str(&uri.authority()) {
@@ -181,7 +181,7 @@ fn prepare(req: &mut HttpRequest, uri: &Uri, auto_host: bool) {
         req.headers.insert(CONTENT_LENGTH, length_value(req.body_len()));
     }
     if !req.headers.contains_key(CONNECTION) {
-        req.headers.insert(CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        req.headers.insert(CONNECTION, HeaderValue::from_static(if keep { "Keep-Alive" } else { "close" }));
     }
 }
 
@@ -199,7 +199,7 @@ async fn run(
     let auto_host = !req.headers.contains_key(HOST);
     let mut redirects = 0;
     loop {
-        prepare(&mut req, &uri, auto_host);
+        prepare(&mut req, &uri, auto_host, opts.keep_alive() != Some(None));
         let result = match &proxy {
             None => request(&Http::default(), &uri, &req, &opts).await,
             Some(p) => {

@@ -79,6 +79,12 @@ impl ClientOptions {
         self
     }
 
+    /// The keep-alive this task set: `None` when it set none (the
+    /// protocol's default applies), `Some(None)` when it asked to close.
+    pub fn keep_alive(&self) -> Option<Option<Duration>> {
+        self.keep_alive
+    }
+
     /// How long to wait for a free connection when the target is at its
     /// connection limit (default: fail at once with `EAGAIN`).
     pub fn set_wait_timeout(&mut self, t: Option<Duration>) -> &mut Self {

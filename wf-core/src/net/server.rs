@@ -516,6 +516,7 @@ async fn serve_conn<P: Protocol>(
                 peer,
                 io,
                 pending: VecDeque::new(),
+                drivers: Vec::new(),
                 seq: 0,
             };
             conn.run().await;
@@ -533,6 +534,8 @@ struct ServerConn<'a, P: Protocol> {
     peer: Option<SocketAddr>,
     io: Connection<P::ServerCodec>,
     pending: VecDeque<Arc<ReplySlot<P>>>,
+    /// Series of this connection's requests still running here.
+    drivers: Vec<Driver>,
     seq: u64,
 }
 
@@ -573,6 +576,14 @@ impl<P: Protocol> ServerConn<'_, P> {
                         error_reply = inner.protocol.error_reply(&mut self.io.codec, &e.into());
                     }
                 }
+            }
+            if !self.drivers.is_empty() {
+                let drivers = &mut self.drivers;
+                std::future::poll_fn(|cx| {
+                    Self::poll_drivers(drivers, cx);
+                    Poll::Ready(())
+                })
+                .await;
             }
             inner.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
             if reading && !self.io.rbuf.is_empty() && request_started.is_none() {
@@ -657,8 +668,11 @@ impl<P: Protocol> ServerConn<'_, P> {
             let pending = &mut self.pending;
             let stream = &mut self.io.stream;
             let rbuf = &mut self.io.rbuf;
+            let drivers = &mut self.drivers;
+            let has_drivers = !drivers.is_empty();
             tokio::select! {
                 biased;
+                _ = std::future::poll_fn(|cx| if Self::poll_drivers(drivers, cx) { Poll::Ready(()) } else { Poll::Pending }), if has_drivers => {}
                 _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => {}
                 n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => {
                     match n {
@@ -670,7 +684,11 @@ impl<P: Protocol> ServerConn<'_, P> {
                 _ = self.shared.kick.notified(), if idle => break,
             }
         }
-        // Replies still expected learn that the connection is gone.
+        // Series still running go on by themselves (a server's stop waits
+        // for them); their replies learn that the connection is gone.
+        for d in self.drivers.drain(..) {
+            runtime::spawn(d);
+        }
         for slot in self.pending.drain(..) {
             slot.conn_closed();
         }
@@ -684,6 +702,9 @@ impl<P: Protocol> ServerConn<'_, P> {
         self.io.flush_within(None).await
     }
 
+    /// Starts the series of a request: runs `process` at once, then keeps
+    /// the series' driver here, polled by this connection's task (no
+    /// spawn, no thread switch for the reply).
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
         let mut task = Task::new(ServerKind {
@@ -700,36 +721,27 @@ impl<P: Protocol> ServerConn<'_, P> {
         task.set_status(Error::new(State::ToReply, 0));
         self.seq += 1;
         self.pending.push_back(slot);
-        let mut series = SeriesWork::new(Task::new(Processor { inner: self.inner.clone() }));
+        let mut series = SeriesWork::empty();
+        let panicked = {
+            let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+            catch_unwind(AssertUnwindSafe(|| (self.inner.process)(&mut task))).is_err()
+        };
+        if panicked {
+            // Dropping the task unanswered closes the connection.
+            return;
+        }
         series.set_last_task(task);
         series.set_end(End::Parent(self.inner.clone(), 0));
         self.inner.inflight.fetch_add(1, Ordering::AcqRel);
-        Driver::new(series).launch();
+        self.drivers.push(Driver::new(series));
     }
-}
 
-/// The first task of a request series: runs the server's `process`.
-struct Processor<P: Protocol> {
-    inner: Arc<Inner<P>>,
-}
-
-impl<P: Protocol> TaskKind for Processor<P> {
-    fn poll_run(&mut self, _cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
-        let series = run.series();
-        let Some(mut last) = series.take_last_task() else { return Poll::Ready(()) };
-        let panicked = match last.downcast_mut::<ServerKind<P>>() {
-            Some(task) => {
-                let _enter = series::enter(series, task as *mut ServerTask<P> as *const ());
-                catch_unwind(AssertUnwindSafe(|| (self.inner.process)(task))).is_err()
-            }
-            None => false,
-        };
-        series.set_last_task(last);
-        if panicked {
-            // The series is canceled, the reply dropped: the connection closes.
-            run.set_panicked();
-        }
-        Poll::Ready(())
+    /// Polls the request series driven by this connection; true when one
+    /// finished.
+    fn poll_drivers(drivers: &mut Vec<Driver>, cx: &mut Context<'_>) -> bool {
+        let before = drivers.len();
+        drivers.retain_mut(|d| std::pin::Pin::new(d).poll(cx).is_pending());
+        drivers.len() != before
     }
 }
 
