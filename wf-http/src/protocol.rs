@@ -126,7 +126,7 @@ impl Protocol for Http {
         }
     }
 
-    fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, _seq: u64) {
+    fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, seq: u64) {
         if resp.streamed {
             return;
         }
@@ -144,7 +144,9 @@ impl Protocol for Http {
             resp.clear_body();
         }
         if !resp.headers.contains_key(CONNECTION) {
-            let value = if keep_alive(req.version, &req.headers) { "Keep-Alive" } else { "close" };
+            // The last request `Keep-Alive: max=N` allows is answered with close.
+            let last = keep_alive_max(req.headers.get("keep-alive")).is_some_and(|max| seq + 1 >= max);
+            let value = if keep_alive(req.version, &req.headers) && !last { "Keep-Alive" } else { "close" };
             resp.headers.insert(CONNECTION, HeaderValue::from_static(value));
         }
         if !resp.headers.contains_key(DATE) {
