@@ -1,4 +1,5 @@
 //! Smoke test of the TLV client and server.
+#![cfg(feature = "net")]
 use std::sync::mpsc;
 use wf_core::net::tlv::{Tlv, TlvMessage};
 use wf_core::net::{Server, create_client_task};

@@ -290,6 +290,7 @@ impl<P: Protocol> Server<P> {
 async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop: Arc<Notify>) {
     loop {
         let accepted = tokio::select! {
+            biased;
             _ = stop.notified() => break,
             r = async {
                 match &listener {
@@ -313,6 +314,9 @@ async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop
 }
 
 fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketAddr>) {
+    if inner.stopping.load(Ordering::Acquire) {
+        return; // accepted as the server stopped: dropping it closes it
+    }
     let shared = Arc::new(ConnShared { idle_since: Mutex::new(None), kick: Notify::new() });
     let id = inner.next_conn.fetch_add(1, Ordering::Relaxed);
     {

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use wf_core::{RunContext, Task, TaskKind};
 
+#[cfg(feature = "net")]
+pub(crate) mod net;
+
 /// How long a test waits for something that should happen at once.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
