@@ -112,7 +112,36 @@ enum ChunkState {
     Size,
     Data(u64),
     DataEnd,
-    Trailers,
+    /// Trailer fields read so far, and their bytes.
+    Trailers(usize, usize),
+}
+
+/// Fields a trailer may not set: framing, routing, authentication and
+/// connection control belong to the head only (RFC 9110 §6.5.1). Trailers
+/// naming them are dropped.
+fn forbidden_in_trailer(name: &HeaderName) -> bool {
+    use http::header::*;
+    [
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        HOST,
+        CONNECTION,
+        TE,
+        TRAILER,
+        AUTHORIZATION,
+        PROXY_AUTHORIZATION,
+        PROXY_AUTHENTICATE,
+        WWW_AUTHENTICATE,
+        CONTENT_TYPE,
+        CONTENT_ENCODING,
+        CONTENT_RANGE,
+        SET_COOKIE,
+        COOKIE,
+        EXPECT,
+        UPGRADE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
 }
 
 fn find_crlf(buf: &[u8]) -> Option<usize> {
@@ -125,7 +154,7 @@ fn read_body(
     framing: &mut Framing,
     src: &mut BytesMut,
     body: &mut Body,
-    trailers: &mut HeaderMap,
+    headers: &mut HeaderMap,
     limits: &Limits,
 ) -> Result<bool> {
     loop {
@@ -165,7 +194,7 @@ fn read_body(
                         .map_err(|_| CodecError::BadMessage)?;
                     src.advance(end + 2);
                     if size == 0 {
-                        *state = ChunkState::Trailers;
+                        *state = ChunkState::Trailers(0, 0);
                     } else {
                         check_body(body.len().saturating_add(size as usize), limits)?;
                         *state = ChunkState::Data(size);
@@ -189,9 +218,9 @@ fn read_body(
                     src.advance(2);
                     *state = ChunkState::Size;
                 }
-                ChunkState::Trailers => {
+                ChunkState::Trailers(count, bytes) => {
                     let Some(end) = find_crlf(src) else {
-                        if src.len() > limits.max_head_bytes {
+                        if bytes + src.len() > limits.max_head_bytes {
                             return Err(CodecError::HeadTooLarge);
                         }
                         return Ok(false);
@@ -200,6 +229,10 @@ fn read_body(
                         src.advance(2);
                         return Ok(true);
                     }
+                    if count + 1 > limits.max_headers || bytes + end + 2 > limits.max_head_bytes {
+                        return Err(CodecError::HeadTooLarge);
+                    }
+                    *state = ChunkState::Trailers(count + 1, bytes + end + 2);
                     let line = src.split_to(end).freeze();
                     src.advance(2);
                     if line[0] == b' ' || line[0] == b'\t' {
@@ -209,10 +242,9 @@ fn read_body(
                     let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| CodecError::BadMessage)?;
                     let value = trim_ascii(&line[colon + 1..]);
                     let value = HeaderValue::from_bytes(value).map_err(|_| CodecError::BadMessage)?;
-                    if trailers.len() >= limits.max_headers {
-                        return Err(CodecError::HeadTooLarge);
+                    if !forbidden_in_trailer(&name) {
+                        headers.append(name, value);
                     }
-                    trailers.append(name, value);
                 }
             },
         }
@@ -397,9 +429,7 @@ impl ServerCodec {
             }
         }
         let (req, framing) = self.reading.as_mut().expect("a request being read");
-        let mut trailers = HeaderMap::new();
-        let done = read_body(framing, src, &mut req.body, &mut trailers, &self.limits)?;
-        req.headers.extend(trailers);
+        let done = read_body(framing, src, &mut req.body, &mut req.headers, &self.limits)?;
         if !done {
             return Ok(None);
         }
@@ -419,7 +449,9 @@ impl Encoder<&HttpResponse> for ServerCodec {
             return Ok(());
         }
         encode_head(resp, dst);
-        write_body(dst, &resp.headers, resp.body_chunks());
+        if !resp.bodiless {
+            write_body(dst, &resp.headers, resp.body_chunks());
+        }
         Ok(())
     }
 }
@@ -557,7 +589,15 @@ impl ClientCodec {
                 Framing::Eof
             };
             return Ok(Some((
-                HttpResponse { status, reason, version, headers, body: Body::default(), streamed: false },
+                HttpResponse {
+                    status,
+                    reason,
+                    version,
+                    headers,
+                    body: Body::default(),
+                    streamed: false,
+                    bodiless: false,
+                },
                 framing,
             )));
         }
@@ -576,9 +616,7 @@ impl Decoder for ClientCodec {
             }
         }
         let (resp, framing) = self.reading.as_mut().expect("a response being read");
-        let mut trailers = HeaderMap::new();
-        let done = read_body(framing, src, &mut resp.body, &mut trailers, &self.limits)?;
-        resp.headers.extend(trailers);
+        let done = read_body(framing, src, &mut resp.body, &mut resp.headers, &self.limits)?;
         if let Some(sink) = &self.sink {
             for chunk in resp.body.drain() {
                 // The task may be gone; the response is still read out.

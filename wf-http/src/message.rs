@@ -275,6 +275,9 @@ pub struct HttpResponse {
     /// Its head already went out through a [`crate::HttpStream`]: only the
     /// rest of the body and the last chunk are left to send.
     pub(crate) streamed: bool,
+    /// A reply that carries no body whatever its headers say (to HEAD, or
+    /// 1xx/204/304): set when it is sent.
+    pub(crate) bodiless: bool,
 }
 
 impl Default for HttpResponse {
@@ -286,6 +289,7 @@ impl Default for HttpResponse {
             headers: HeaderMap::new(),
             body: Body::default(),
             streamed: false,
+            bodiless: false,
         }
     }
 }

@@ -134,14 +134,13 @@ impl Protocol for Http {
             resp.version = Version::HTTP_10;
         }
         let head = req.method == Method::HEAD;
-        if !resp.is_chunked() && !resp.headers.contains_key(CONTENT_LENGTH) {
-            let no_body = (100..200).contains(&resp.status_code()) || matches!(resp.status_code(), 204 | 304);
-            if !no_body {
-                resp.headers.insert(CONTENT_LENGTH, length_value(resp.body_len()));
-            }
+        let no_body = (100..200).contains(&resp.status_code()) || matches!(resp.status_code(), 204 | 304);
+        if !no_body && !resp.is_chunked() && !resp.headers.contains_key(CONTENT_LENGTH) {
+            resp.headers.insert(CONTENT_LENGTH, length_value(resp.body_len()));
         }
-        if head {
+        if head || no_body {
             resp.clear_body();
+            resp.bodiless = true;
         }
         if !resp.headers.contains_key(CONNECTION) {
             // The last request `Keep-Alive: max=N` allows is answered with close.

@@ -589,7 +589,10 @@ impl<P: Protocol> ServerConn<'_, P> {
                 })
                 .await;
             }
-            inner.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
+            if self.pending.is_empty() {
+                // Interim bytes (100 Continue) never overtake earlier replies.
+                inner.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
+            }
             if reading && !self.io.rbuf.is_empty() && request_started.is_none() {
                 request_started = Some(Instant::now());
             }
