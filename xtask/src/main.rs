@@ -16,15 +16,35 @@ tasks:
                   with each feature alone and with none
   ci              same as test
   bench <name>    run a benchmark from benches/ (release build); names:
-                  engine
+                  engine, http-server (needs wrk and taskset; as root
+                  on Debian, wrk is installed with apt-get), http-client
+                  (needs taskset)
   help            this text
 ";
 
 /// The features of the `wf` facade, each built alone by `cargo xtask test`.
 const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http"];
 
-/// Benchmarks: name, binary in the `benches` package.
-const BENCHES: &[(&str, &str)] = &[("engine", "engine")];
+/// A benchmark: its binary in the `benches` package, the other binaries
+/// it runs as child processes, and the programs it needs on the machine.
+struct Bench {
+    name: &'static str,
+    bin: &'static str,
+    helpers: &'static [&'static str],
+    tools: &'static [&'static str],
+}
+
+/// Benchmarks, run by `cargo xtask bench <name>`.
+const BENCHES: &[Bench] = &[
+    Bench { name: "engine", bin: "engine", helpers: &[], tools: &[] },
+    Bench {
+        name: "http-server",
+        bin: "http_server",
+        helpers: &["hello_wf", "hello_hyper"],
+        tools: &["taskset", "wrk"],
+    },
+    Bench { name: "http-client", bin: "http_client", helpers: &["hello_hyper"], tools: &["taskset"] },
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -79,14 +99,76 @@ fn test() -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
-    let names: Vec<&str> = BENCHES.iter().map(|b| b.0).collect();
+    let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
     let Some(name) = args.first() else {
         return Err(format!("which benchmark? one of: {}", names.join(", ")));
     };
-    let Some((_, bin)) = BENCHES.iter().find(|b| b.0 == name) else {
+    let Some(b) = BENCHES.iter().find(|b| b.name == name) else {
         return Err(format!("unknown benchmark `{name}`; one of: {}", names.join(", ")));
     };
-    run("build benches", cargo().args(["build", "--release", "--locked", "-p", "benches", "--bin", bin]))?;
-    let exe = root().join("target/release").join(bin);
+    for tool in b.tools {
+        ensure_tool(tool)?;
+    }
+    let mut build = cargo();
+    build.args(["build", "--release", "--locked", "-p", "benches"]);
+    for bin in std::iter::once(&b.bin).chain(b.helpers) {
+        build.args(["--bin", bin]);
+    }
+    run("build benches", &mut build)?;
+    let exe = root().join("target/release").join(b.bin);
     run(&format!("bench {name}"), Command::new(exe).args(&args[1..]))
+}
+
+/// Whether an executable `name` is on the PATH.
+fn on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    env::var_os("PATH").is_some_and(|path| {
+        env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Whether we run as root (from `/proc/self/status`, std only).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().next()) == Some("0")
+    })
+}
+
+/// Debian packages of the tools benchmarks need.
+fn debian_package(tool: &str) -> &'static str {
+    match tool {
+        "wrk" => "wrk",
+        _ => "util-linux", // taskset
+    }
+}
+
+/// Makes sure `tool` is installed: on Debian as root it is installed with
+/// apt-get (after `apt-get update` when the package lists are stale);
+/// elsewhere the error says what to run.
+fn ensure_tool(tool: &str) -> Result<(), String> {
+    if on_path(tool) {
+        return Ok(());
+    }
+    let pkg = debian_package(tool);
+    let debian = Path::new("/etc/debian_version").exists();
+    if !(debian && is_root()) {
+        let how = if debian {
+            format!("sudo apt-get update && sudo apt-get install -y {pkg}")
+        } else {
+            format!("install `{tool}` with your package manager (Debian: apt-get install -y {pkg})")
+        };
+        return Err(format!("`{tool}` is needed and not installed; run: {how}"));
+    }
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    if run(&format!("apt-get install -y {pkg}"), &mut apt(&["install", "-y", "-q", pkg])).is_err() {
+        run("apt-get update", &mut apt(&["update", "-q"]))?;
+        run(&format!("apt-get install -y {pkg}"), &mut apt(&["install", "-y", "-q", pkg]))?;
+    }
+    if on_path(tool) { Ok(()) } else { Err(format!("`{tool}` still not found after installing {pkg}")) }
 }

@@ -106,6 +106,8 @@ struct Inner<P: Protocol> {
     inflight: AtomicUsize,
     quiet: Mutex<()>,
     quiet_cv: Condvar,
+    /// Threads in `wait_finish`.
+    waiters: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -130,7 +132,12 @@ impl<P: Protocol> ParentHook for Inner<P> {
 }
 
 impl<P: Protocol> Inner<P> {
+    /// Wakes `wait_finish`, if anyone waits: a `notify_all` is a syscall
+    /// even with no waiter, and this runs after nearly every request.
     fn notify_quiet(&self) {
+        if self.waiters.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let _g = lock(&self.quiet);
         self.quiet_cv.notify_all();
     }
@@ -169,6 +176,7 @@ impl<P: Protocol> Server<P> {
                 inflight: AtomicUsize::new(0),
                 quiet: Mutex::new(()),
                 quiet_cv: Condvar::new(),
+                waiters: AtomicUsize::new(0),
             }),
         }
     }
@@ -274,10 +282,14 @@ impl<P: Protocol> Server<P> {
                 || !lock(&inner.conns).is_empty()
                 || (inner.stopping.load(Ordering::Acquire) && inner.accepting.load(Ordering::Acquire))
         };
+        // Registered before the first check: a change after it notifies.
+        self.inner.waiters.fetch_add(1, Ordering::AcqRel);
         let mut g = lock(&self.inner.quiet);
         while busy() {
             g = self.inner.quiet_cv.wait_timeout(g, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
         }
+        drop(g);
+        self.inner.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// [`shutdown`](Server::shutdown), then [`wait_finish`](Server::wait_finish).

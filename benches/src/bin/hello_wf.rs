@@ -1,0 +1,32 @@
+//! The wf side of `cargo xtask bench http-server`: an HTTP hello server
+//! on one poller thread, answering every request with `Hello World`
+//! (11 bytes, `Content-Type: text/plain`), keep-alive, TCP_NODELAY (wf
+//! sets it on every accepted connection).
+//!
+//! `hello_wf [port]` (default 8080) listens on 127.0.0.1 and runs until
+//! its standard input closes.
+
+use http::HeaderValue;
+use http::header::CONTENT_TYPE;
+use wf::http::HttpServer;
+
+fn main() {
+    let port = benches::port_arg(8080);
+    let mut settings = wf::Settings::default();
+    settings.poller_threads = 1;
+    settings.compute_threads = 1;
+    wf::init(settings).expect("wf settings applied first");
+    let server = HttpServer::new(|task| {
+        let resp = task.resp_mut();
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        resp.append_body(benches::HELLO_BODY);
+    });
+    if let Err(e) = server.start_on("127.0.0.1", port) {
+        eprintln!("hello_wf: cannot listen on 127.0.0.1:{port}: {e}");
+        std::process::exit(1);
+    }
+    benches::exit_on_stdin_eof();
+    loop {
+        std::thread::park();
+    }
+}
