@@ -353,16 +353,21 @@ impl ServerCodec {
     }
 
     fn parse_head(&mut self, src: &mut BytesMut) -> Result<Option<(HttpRequest, Framing)>> {
-        let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+        if src.is_empty() {
+            return Ok(None);
+        }
+        // Header slots left uninitialized: filling 128 of them for every
+        // request cost more than the parse.
+        let mut stack = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
         let mut heap = Vec::new();
         let storage = if self.limits.max_headers <= STACK_HEADERS {
             &mut stack[..self.limits.max_headers]
         } else {
-            heap.resize(self.limits.max_headers, httparse::EMPTY_HEADER);
+            heap.resize_with(self.limits.max_headers, std::mem::MaybeUninit::uninit);
             &mut heap[..]
         };
-        let mut req = httparse::Request::new(storage);
-        let n = match req.parse(src) {
+        let mut req = httparse::Request::new(&mut []);
+        let n = match req.parse_with_uninit_headers(src, storage) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if src.len() > self.limits.max_head_bytes {
@@ -395,7 +400,8 @@ impl ServerCodec {
             (false, Some(n)) => Framing::Length(n),
             (false, None) => Framing::Length(0),
         };
-        let expects_continue = version == Version::HTTP_11 && has_token(&headers, EXPECT, "100-continue");
+        let expects_continue =
+            version == Version::HTTP_11 && headers.contains_key(EXPECT) && has_token(&headers, EXPECT, "100-continue");
         if let Framing::Length(n) = framing {
             if self.limits.max_body.is_some_and(|max| n > max as u64) {
                 return Err(if expects_continue { CodecError::ExpectationFailed } else { CodecError::BodyTooLarge });
@@ -456,18 +462,52 @@ impl Encoder<&HttpResponse> for ServerCodec {
     }
 }
 
-/// The status line and headers of `resp`.
+/// The status line and headers of `resp`, its automatic fields last.
 pub(crate) fn encode_head(resp: &HttpResponse, dst: &mut BytesMut) {
-    {
-        dst.reserve(128 + resp.body_len());
-        dst.put_slice(version_str(resp.version).as_bytes());
-        dst.put_u8(b' ');
-        dst.put_slice(&itoa3(resp.status));
-        dst.put_u8(b' ');
-        dst.put_slice(resp.reason_phrase().as_bytes());
+    dst.reserve(160 + resp.body_len());
+    dst.put_slice(version_str(resp.version).as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(&itoa3(resp.status));
+    dst.put_u8(b' ');
+    dst.put_slice(resp.reason_phrase().as_bytes());
+    dst.put_slice(b"\r\n");
+    for (name, value) in &resp.headers {
+        dst.put_slice(name.as_str().as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
         dst.put_slice(b"\r\n");
-        write_headers(dst, &resp.headers);
     }
+    let auto = &resp.auto;
+    if let Some(n) = auto.content_length {
+        dst.put_slice(b"content-length: ");
+        put_decimal(dst, n);
+        dst.put_slice(b"\r\n");
+    }
+    match auto.connection {
+        Some(true) => dst.put_slice(b"connection: Keep-Alive\r\n"),
+        Some(false) => dst.put_slice(b"connection: close\r\n"),
+        None => {}
+    }
+    if auto.date {
+        dst.put_slice(b"date: ");
+        dst.put_slice(crate::protocol::date_header().as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+    dst.put_slice(b"\r\n");
+}
+
+fn put_decimal(dst: &mut BytesMut, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[i..]);
 }
 
 /// One chunk of chunked transfer coding holding `chunks` (nothing when
@@ -597,6 +637,7 @@ impl ClientCodec {
                     body: Body::default(),
                     streamed: false,
                     bodiless: false,
+                    auto: Default::default(),
                 },
                 framing,
             )));

@@ -278,6 +278,20 @@ pub struct HttpResponse {
     /// A reply that carries no body whatever its headers say (to HEAD, or
     /// 1xx/204/304): set when it is sent.
     pub(crate) bodiless: bool,
+    /// Fields a server fills in when it sends the response.
+    pub(crate) auto: Auto,
+}
+
+/// The automatic fields of a server's response, written after the
+/// headers set by hand.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Auto {
+    pub(crate) content_length: Option<usize>,
+    /// `Some(true)`: `Connection: Keep-Alive`; `Some(false)`: `close`.
+    pub(crate) connection: Option<bool>,
+    pub(crate) date: bool,
+    /// What the connection does after this reply, decided with the above.
+    pub(crate) after: Option<wf_core::net::ReplyKeepAlive>,
 }
 
 impl Default for HttpResponse {
@@ -290,6 +304,7 @@ impl Default for HttpResponse {
             body: Body::default(),
             streamed: false,
             bodiless: false,
+            auto: Auto::default(),
         }
     }
 }

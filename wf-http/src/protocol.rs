@@ -9,8 +9,11 @@ use http::{Method, StatusCode, Version};
 use wf_core::Error;
 use wf_core::net::{BoxFuture, Connection, Protocol, ReplyKeepAlive, ServerParams, Uri};
 
-use crate::codec::{ClientCodec, Limits, ServerCodec, length_value};
+use crate::codec::{ClientCodec, Limits, ServerCodec};
 use crate::message::{HttpRequest, HttpResponse, keep_alive};
+
+/// The `Keep-Alive` header's name.
+pub(crate) const KEEP_ALIVE: http::header::HeaderName = http::header::HeaderName::from_static("keep-alive");
 
 /// The longest keep-alive honoured, as in Workflow (300 s).
 pub(crate) const MAX_KEEP_ALIVE: Duration = Duration::from_secs(300);
@@ -115,7 +118,7 @@ impl Protocol for Http {
             return None;
         }
         let configured = configured?;
-        let offered = keep_alive_timeout(resp.headers.get("keep-alive")).map(|t| t.min(MAX_KEEP_ALIVE));
+        let offered = keep_alive_timeout(resp.headers.get(&KEEP_ALIVE)).map(|t| t.min(MAX_KEEP_ALIVE));
         Some(offered.map_or(configured, |o| o.min(configured)))
     }
 
@@ -135,29 +138,44 @@ impl Protocol for Http {
         }
         let head = req.method == Method::HEAD;
         let no_body = (100..200).contains(&resp.status_code()) || matches!(resp.status_code(), 204 | 304);
+        // The automatic fields are written by the encoder, after the
+        // headers set by hand: no map inserts on the hot path.
         if !no_body && !resp.is_chunked() && !resp.headers.contains_key(CONTENT_LENGTH) {
-            resp.headers.insert(CONTENT_LENGTH, length_value(resp.body_len()));
+            resp.auto.content_length = Some(resp.body_len());
         }
         if head || no_body {
             resp.clear_body();
             resp.bodiless = true;
         }
-        if !resp.headers.contains_key(CONNECTION) {
-            // The last request `Keep-Alive: max=N` allows is answered with close.
-            let last = keep_alive_max(req.headers.get("keep-alive")).is_some_and(|max| seq + 1 >= max);
-            let value = if keep_alive(req.version, &req.headers) && !last { "Keep-Alive" } else { "close" };
-            resp.headers.insert(CONNECTION, HeaderValue::from_static(value));
-        }
-        if !resp.headers.contains_key(DATE) {
-            resp.headers.insert(DATE, date_header());
-        }
+        let ka = req.headers.get(&KEEP_ALIVE);
+        // The last request `Keep-Alive: max=N` allows is answered with close.
+        let last = ka.is_some() && keep_alive_max(ka).is_some_and(|max| seq + 1 >= max);
+        let req_keep = keep_alive(req.version, &req.headers) && !last;
+        let keep = if resp.headers.contains_key(CONNECTION) {
+            req_keep && resp.is_keep_alive()
+        } else {
+            resp.auto.connection = Some(req_keep);
+            req_keep
+        };
+        resp.auto.after = Some(if !keep {
+            ReplyKeepAlive::Close
+        } else {
+            match keep_alive_timeout(ka) {
+                Some(t) => ReplyKeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
+                None => ReplyKeepAlive::Keep,
+            }
+        });
+        resp.auto.date = !resp.headers.contains_key(DATE);
     }
 
     fn keep_alive_after_reply(&self, req: &HttpRequest, resp: &HttpResponse, seq: u64) -> ReplyKeepAlive {
+        if let Some(decided) = resp.auto.after {
+            return decided;
+        }
         if !resp.is_keep_alive() || !req.is_keep_alive() {
             return ReplyKeepAlive::Close;
         }
-        let ka = req.headers.get("keep-alive");
+        let ka = req.headers.get(&KEEP_ALIVE);
         if keep_alive_max(ka).is_some_and(|max| seq + 1 >= max) {
             return ReplyKeepAlive::Close;
         }
@@ -206,15 +224,18 @@ mod tests {
         resp.append_body("hi");
         let http = Http::default();
         http.prepare_reply(&req, &mut resp, 0);
-        assert_eq!(resp.header("content-length"), Some("2"));
-        assert_eq!(resp.header("connection"), Some("Keep-Alive"));
-        assert!(resp.header("date").is_some_and(|d| d.ends_with(" GMT")));
+        assert_eq!(resp.auto.content_length, Some(2));
+        assert_eq!(resp.auto.connection, Some(true));
+        assert!(resp.auto.date);
         assert_eq!(http.keep_alive_after_reply(&req, &resp, 0), ReplyKeepAlive::KeepFor(Duration::from_secs(3)));
-        assert_eq!(http.keep_alive_after_reply(&req, &resp, 1), ReplyKeepAlive::Close);
+        let mut second = HttpResponse::default();
+        http.prepare_reply(&req, &mut second, 1);
+        assert_eq!(second.auto.connection, Some(false), "the last request max allows is told close");
+        assert_eq!(http.keep_alive_after_reply(&req, &second, 1), ReplyKeepAlive::Close);
         let mut old = HttpRequest::default();
         old.set_http_version("HTTP/1.0");
         let mut resp = HttpResponse::default();
         http.prepare_reply(&old, &mut resp, 0);
-        assert_eq!((resp.http_version(), resp.header("connection")), ("HTTP/1.0", Some("close")));
+        assert_eq!((resp.http_version(), resp.auto.connection), ("HTTP/1.0", Some(false)));
     }
 }
