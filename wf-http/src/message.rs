@@ -377,8 +377,15 @@ pub(crate) fn is_chunked(headers: &HeaderMap) -> bool {
 }
 
 pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    if has_token(headers, CONNECTION, "close") {
-        return false;
+    let mut values = headers.get_all(CONNECTION).iter().peekable();
+    if values.peek().is_none() {
+        return version != Version::HTTP_10;
     }
-    version != Version::HTTP_10 || has_token(headers, CONNECTION, "keep-alive")
+    let (mut close, mut keep) = (false, false);
+    for t in values.filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')) {
+        let t = t.trim();
+        close |= t.eq_ignore_ascii_case("close");
+        keep |= t.eq_ignore_ascii_case("keep-alive");
+    }
+    !close && (version != Version::HTTP_10 || keep)
 }

@@ -138,20 +138,35 @@ impl Protocol for Http {
         }
         let head = req.method == Method::HEAD;
         let no_body = (100..200).contains(&resp.status_code()) || matches!(resp.status_code(), 204 | 304);
+        // One pass over the headers set by hand, rather than a lookup (a
+        // hash) per field.
+        let (mut has_length, mut chunked, mut connection, mut date) = (false, false, false, false);
+        for name in resp.headers.keys() {
+            if name == CONTENT_LENGTH {
+                has_length = true;
+            } else if name == http::header::TRANSFER_ENCODING {
+                chunked = true;
+            } else if name == CONNECTION {
+                connection = true;
+            } else if name == DATE {
+                date = true;
+            }
+        }
+        let chunked = chunked && resp.is_chunked();
         // The automatic fields are written by the encoder, after the
         // headers set by hand: no map inserts on the hot path.
-        if !no_body && !resp.is_chunked() && !resp.headers.contains_key(CONTENT_LENGTH) {
+        if !no_body && !chunked && !has_length {
             resp.auto.content_length = Some(resp.body_len());
         }
         if head || no_body {
             resp.clear_body();
             resp.bodiless = true;
         }
-        let ka = req.headers.get(&KEEP_ALIVE);
+        let ka = if req.headers.is_empty() { None } else { req.headers.get(&KEEP_ALIVE) };
         // The last request `Keep-Alive: max=N` allows is answered with close.
         let last = ka.is_some() && keep_alive_max(ka).is_some_and(|max| seq + 1 >= max);
         let req_keep = keep_alive(req.version, &req.headers) && !last;
-        let keep = if resp.headers.contains_key(CONNECTION) {
+        let keep = if connection {
             req_keep && resp.is_keep_alive()
         } else {
             resp.auto.connection = Some(req_keep);
@@ -165,7 +180,7 @@ impl Protocol for Http {
                 None => ReplyKeepAlive::Keep,
             }
         });
-        resp.auto.date = !resp.headers.contains_key(DATE);
+        resp.auto.date = !date;
     }
 
     fn keep_alive_after_reply(&self, req: &HttpRequest, resp: &HttpResponse, seq: u64) -> ReplyKeepAlive {
