@@ -575,6 +575,12 @@ impl<P: Protocol> ServerConn<'_, P> {
         let mut error_reply: Option<P::Response> = None;
         let mut acks: Vec<Ack<P>> = Vec::new();
         let mut idle_limit = params.keep_alive_timeout;
+        // One timer, armed lazily: re-armed only when a deadline comes
+        // earlier than the armed one, and checked when it fires, so most
+        // requests touch no timer at all.
+        let mut timer: Option<(Instant, std::pin::Pin<Box<tokio::time::Sleep>>)> = None;
+        // What `idle_since` last said, to write it only when it changes.
+        let mut published: Option<Instant> = None;
         loop {
             // Requests complete in the buffer become series.
             while reading && self.pending.len() < MAX_PIPELINE {
@@ -669,7 +675,11 @@ impl<P: Protocol> ServerConn<'_, P> {
                 break;
             }
             // Wait for a reply, more bytes, a timeout, or a kick.
-            *lock(&self.shared.idle_since) = if idle { Some(std::time::Instant::now()) } else { None };
+            let idle_mark = idle.then_some(idle_from);
+            if idle_mark != published {
+                *lock(&self.shared.idle_since) = idle_mark.map(Instant::into_std);
+                published = idle_mark;
+            }
             let deadline = if idle {
                 if fresh { params.peer_response_timeout } else { idle_limit }.map(|t| idle_from + t)
             } else if self.pending.is_empty() {
@@ -683,6 +693,16 @@ impl<P: Protocol> ServerConn<'_, P> {
             } else {
                 None
             };
+            if let Some(d) = deadline {
+                match &mut timer {
+                    Some((at, _)) if *at <= d => {}
+                    Some((at, sleep)) => {
+                        sleep.as_mut().reset(d);
+                        *at = d;
+                    }
+                    None => timer = Some((d, Box::pin(sleep_until(d)))),
+                }
+            }
             let can_read = reading && self.pending.len() < MAX_PIPELINE;
             let pending = &mut self.pending;
             let stream = &mut self.io.stream;
@@ -699,7 +719,16 @@ impl<P: Protocol> ServerConn<'_, P> {
                         Ok(_) => last_read = Instant::now(),
                     }
                 }
-                _ = async { sleep_until(deadline.expect("deadline")).await }, if deadline.is_some() => break,
+                _ = async { timer.as_mut().expect("armed").1.as_mut().await }, if deadline.is_some() => {
+                    let d = deadline.expect("deadline");
+                    if Instant::now() >= d {
+                        break;
+                    }
+                    // Armed for an earlier deadline that has moved: re-arm.
+                    let (at, sleep) = timer.as_mut().expect("armed");
+                    sleep.as_mut().reset(d);
+                    *at = d;
+                }
                 _ = self.shared.kick.notified(), if idle => break,
             }
         }
