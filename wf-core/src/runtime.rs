@@ -33,6 +33,15 @@ pub struct Settings {
     pub dns_ttl_min: Duration,
     /// Threads that may run blocking name lookups at once (4).
     pub dns_threads: usize,
+    /// How poller threads share work. `true` (the default): one tokio
+    /// multi-thread runtime whose workers steal work from each other.
+    /// `false`: Workflow's model, each poller thread its own event loop (a
+    /// tokio current-thread runtime) and server connections spread over
+    /// them; no stealing, but fair scheduling of many connections, which
+    /// keeps tail latency low (with a thousand busy connections the
+    /// work-stealing scheduler serves some of them ten times later than
+    /// others).
+    pub work_stealing: bool,
 }
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
@@ -69,6 +78,7 @@ impl Default for Settings {
             dns_ttl_default: Duration::from_secs(3600),
             dns_ttl_min: Duration::from_secs(60),
             dns_threads: 4,
+            work_stealing: true,
         }
     }
 }
@@ -86,7 +96,45 @@ impl fmt::Display for AlreadyInitialized {
 impl std::error::Error for AlreadyInitialized {}
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
-static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+static RUNTIME: OnceLock<Pollers> = OnceLock::new();
+
+/// The poller threads: one work-stealing runtime, or one event loop each.
+enum Pollers {
+    Stealing(tokio::runtime::Runtime),
+    Loops { handles: Vec<tokio::runtime::Handle>, next: AtomicUsize },
+}
+
+fn pollers() -> &'static Pollers {
+    RUNTIME.get_or_init(|| {
+        let s = settings();
+        if s.work_stealing {
+            return Pollers::Stealing(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(s.poller_threads)
+                    .thread_name("wf-poller")
+                    .enable_all()
+                    .build()
+                    .expect("wf: cannot start the tokio runtime"),
+            );
+        }
+        let handles = (0..s.poller_threads)
+            .map(|i| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .thread_name("wf-poller")
+                    .enable_all()
+                    .build()
+                    .expect("wf: cannot start a poller");
+                let handle = rt.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("wf-poller-{i}"))
+                    .spawn(move || rt.block_on(std::future::pending::<()>()))
+                    .expect("wf: cannot start a poller thread");
+                handle
+            })
+            .collect();
+        Pollers::Loops { handles, next: AtomicUsize::new(0) }
+    })
+}
 
 /// Applies `settings`. Call it once, before anything else in wf; a second
 /// call, or a call after wf started with the defaults, returns an error and
@@ -104,22 +152,34 @@ pub fn settings() -> &'static Settings {
     SETTINGS.get_or_init(Settings::default)
 }
 
-/// The tokio runtime every series runs on, started on first use.
+/// The tokio runtime every series runs on (with one loop per poller, the
+/// first one's), started on first use.
 pub fn handle() -> &'static tokio::runtime::Handle {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(settings().poller_threads)
-                .thread_name("wf-poller")
-                .enable_all()
-                .build()
-                .expect("wf: cannot start the tokio runtime")
-        })
-        .handle()
+    match pollers() {
+        Pollers::Stealing(rt) => rt.handle(),
+        Pollers::Loops { handles, .. } => &handles[0],
+    }
+}
+
+/// With one loop per poller: the next poller's runtime, round robin.
+pub(crate) fn next_loop() -> Option<&'static tokio::runtime::Handle> {
+    match pollers() {
+        Pollers::Stealing(_) => None,
+        Pollers::Loops { handles, next } => Some(&handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()]),
+    }
 }
 
 pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
-    drop(handle().spawn(f));
+    match pollers() {
+        Pollers::Stealing(rt) => drop(rt.handle().spawn(f)),
+        Pollers::Loops { handles, next } => {
+            // On a poller thread, stay there; from elsewhere, round robin.
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) if handles.iter().any(|p| p.id() == h.id()) => drop(h.spawn(f)),
+                _ => drop(handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()].spawn(f)),
+            }
+        }
+    }
 }
 
 /// Series started and not yet finished (those [`wait_finish`] waits for).

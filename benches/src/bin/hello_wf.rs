@@ -3,8 +3,10 @@
 //! (11 bytes, `Content-Type: text/plain`), keep-alive, TCP_NODELAY (wf
 //! sets it on every accepted connection).
 //!
-//! `hello_wf [port]` (default 8080) listens on 127.0.0.1 and runs until
-//! its standard input closes.
+//! `hello_wf [port] [--event-loops]` (default 8080) listens on 127.0.0.1
+//! and runs until its standard input closes. `--event-loops` runs the
+//! poller as its own event loop (`Settings::work_stealing = false`, Workflow's
+//! model) instead of a work-stealing tokio runtime.
 
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
@@ -15,6 +17,7 @@ fn main() {
     let mut settings = wf::Settings::default();
     settings.poller_threads = 1;
     settings.compute_threads = 1;
+    settings.work_stealing = !std::env::args().any(|a| a == "--event-loops");
     wf::init(settings).expect("wf settings applied first");
     let server = HttpServer::new(|task| {
         let resp = task.resp_mut();

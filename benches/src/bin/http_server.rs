@@ -52,6 +52,7 @@ struct Server {
 /// schedules a thousand ready connections more fairly (see BENCHMARKS.md).
 const SERVERS: &[Server] = &[
     Server { name: "wf", bin: "hello_wf", args: &[], port: 18080 },
+    Server { name: "wf-loops", bin: "hello_wf", args: &["--event-loops"], port: 18083 },
     Server { name: "hyper", bin: "hello_hyper", args: &[], port: 18081 },
     Server { name: "hyper-ct", bin: "hello_hyper", args: &["--current-thread"], port: 18082 },
 ];

@@ -344,7 +344,39 @@ fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketA
         }
         conns.insert(id, shared.clone());
     }
+    // With one event loop per poller, connections are spread over them,
+    // each registered with its own loop's reactor.
+    if let Some(h) = runtime::next_loop() {
+        let std_stream = match stream {
+            Plain::Tcp(s) => s.into_std().map(StdStream::Tcp),
+            Plain::Unix(s) => s.into_std().map(StdStream::Unix),
+        };
+        let Ok(std_stream) = std_stream else {
+            lock(&inner.conns).remove(&id);
+            return;
+        };
+        let inner = inner.clone();
+        drop(h.spawn(async move {
+            let stream = match std_stream {
+                StdStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(Plain::Tcp),
+                StdStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(Plain::Unix),
+            };
+            match stream {
+                Ok(stream) => serve_conn(inner, id, shared, stream, peer).await,
+                Err(_) => {
+                    lock(&inner.conns).remove(&id);
+                    inner.notify_quiet();
+                }
+            }
+        }));
+        return;
+    }
     runtime::spawn(serve_conn(inner.clone(), id, shared, stream, peer));
+}
+
+enum StdStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
 }
 
 /// Where a request's series and its connection meet: bytes pushed before
