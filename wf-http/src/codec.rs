@@ -251,6 +251,23 @@ fn read_body(
     }
 }
 
+/// The length of a complete head from httparse's answer, or `None` while
+/// it is incomplete; enforces the head limits either way.
+fn head_len(
+    parsed: std::result::Result<httparse::Status<usize>, httparse::Error>,
+    buffered: usize,
+    limits: &Limits,
+) -> Result<Option<usize>> {
+    match parsed {
+        Ok(httparse::Status::Complete(n)) if n > limits.max_head_bytes => Err(CodecError::HeadTooLarge),
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) if buffered > limits.max_head_bytes => Err(CodecError::HeadTooLarge),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(CodecError::HeadTooLarge),
+        Err(_) => Err(CodecError::BadMessage),
+    }
+}
+
 fn check_body(len: usize, limits: &Limits) -> Result<()> {
     match limits.max_body {
         Some(max) if len > max => Err(CodecError::BodyTooLarge),
@@ -367,20 +384,9 @@ impl ServerCodec {
             &mut heap[..]
         };
         let mut req = httparse::Request::new(&mut []);
-        let n = match req.parse_with_uninit_headers(src, storage) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if src.len() > self.limits.max_head_bytes {
-                    return Err(CodecError::HeadTooLarge);
-                }
-                return Ok(None);
-            }
-            Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
-            Err(_) => return Err(CodecError::BadMessage),
+        let Some(n) = head_len(req.parse_with_uninit_headers(src, storage), src.len(), &self.limits)? else {
+            return Ok(None);
         };
-        if n > self.limits.max_head_bytes {
-            return Err(CodecError::HeadTooLarge);
-        }
         let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| CodecError::BadMessage)?;
         let uri = req.path.unwrap_or("/").to_string();
         let version = version_of(req.version);
@@ -584,23 +590,12 @@ impl ClientCodec {
                 &mut heap[..]
             };
             let mut resp = httparse::Response::new(storage);
-            let n = match httparse::ParserConfig::default()
+            let parsed = httparse::ParserConfig::default()
                 .allow_obsolete_multiline_headers_in_responses(false)
-                .parse_response(&mut resp, src)
-            {
-                Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) => {
-                    if src.len() > self.limits.max_head_bytes {
-                        return Err(CodecError::HeadTooLarge);
-                    }
-                    return Ok(None);
-                }
-                Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
-                Err(_) => return Err(CodecError::BadMessage),
+                .parse_response(&mut resp, src);
+            let Some(n) = head_len(parsed, src.len(), &self.limits)? else {
+                return Ok(None);
             };
-            if n > self.limits.max_head_bytes {
-                return Err(CodecError::HeadTooLarge);
-            }
             let code = resp.code.unwrap_or(0);
             let status = StatusCode::from_u16(code).map_err(|_| CodecError::BadMessage)?;
             if (100..200).contains(&code) && code != 101 {
