@@ -13,7 +13,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use super::conn::Connection;
 use super::dns;
-use super::pool::{self, Lease};
+use super::pool::{self, Lease, PoolKey};
 use super::protocol::Protocol;
 use super::stream::{NetStream, Plain};
 use super::uri::{Host, Uri};
@@ -127,18 +127,9 @@ pub struct Reply<R> {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Target {
+pub(crate) enum Target {
     Inet(SocketAddr),
     Unix(PathBuf),
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Inet(a) => write!(f, "{a}"),
-            Target::Unix(p) => write!(f, "unix:{}", p.display()),
-        }
-    }
 }
 
 fn failed_addresses() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, Instant>> {
@@ -194,13 +185,18 @@ async fn targets(uri: &Uri, retry: bool) -> Result<Vec<Target>, Error> {
     })
 }
 
-fn pool_key<P: Protocol>(protocol: &P, uri: &Uri, target: &Target, tls_id: usize) -> Arc<str> {
-    format!("{}|{}|{}|{}|{}", std::any::type_name::<P>(), uri.scheme(), protocol.pool_key(uri), target, tls_id).into()
+fn pool_key<P: Protocol>(protocol: &P, uri: &Uri, target: &Target, tls_id: usize) -> Arc<PoolKey> {
+    Arc::new(PoolKey {
+        protocol: std::any::TypeId::of::<P>(),
+        extra: protocol.pool_key(uri),
+        target: target.clone(),
+        tls: tls_id,
+    })
 }
 
 /// Of several addresses, the one with the fewest connections in use,
 /// skipping those that failed lately unless all did.
-fn pick<P: Protocol>(protocol: &P, uri: &Uri, targets: Vec<Target>, tls_id: usize) -> (Target, Arc<str>) {
+fn pick<P: Protocol>(protocol: &P, uri: &Uri, targets: Vec<Target>, tls_id: usize) -> (Target, Arc<PoolKey>) {
     if targets.len() == 1 {
         let t = targets.into_iter().next().expect("one target");
         let key = pool_key(protocol, uri, &t, tls_id);
@@ -218,7 +214,7 @@ fn pick<P: Protocol>(protocol: &P, uri: &Uri, targets: Vec<Target>, tls_id: usiz
         targets.iter().collect()
     };
     drop(failed);
-    let mut best: Option<(usize, &Target, Arc<str>)> = None;
+    let mut best: Option<(usize, &Target, Arc<PoolKey>)> = None;
     for t in usable {
         let key = pool_key(protocol, uri, t, tls_id);
         let load = pool::load(&key);

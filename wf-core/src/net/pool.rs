@@ -56,7 +56,17 @@ impl Entry {
     }
 }
 
-type Entries = HashMap<Arc<str>, Entry>;
+/// What separates pooled connections: the protocol, what the protocol
+/// adds (credentials, database…), the address, and the TLS configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) protocol: std::any::TypeId,
+    pub(crate) extra: String,
+    pub(crate) target: super::client::Target,
+    pub(crate) tls: usize,
+}
+
+type Entries = HashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
     static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();
@@ -67,7 +77,7 @@ fn entries() -> MutexGuard<'static, Entries> {
 /// the holder), or still empty. Dropping it closes the connection and
 /// frees the slot.
 pub(crate) struct Lease<C: Send + 'static> {
-    key: Arc<str>,
+    key: Arc<PoolKey>,
     conn: Option<Connection<C>>,
     reused: bool,
     held: bool,
@@ -127,7 +137,7 @@ impl<C: Send + 'static> Drop for Lease<C> {
     }
 }
 
-fn forget_if_unused(map: &mut Entries, key: &Arc<str>) {
+fn forget_if_unused(map: &mut Entries, key: &Arc<PoolKey>) {
     if let Some(e) = map.get(key) {
         if e.open == 0 && e.idle.is_empty() && e.waiters.is_empty() && !e.sweeping {
             map.remove(key);
@@ -136,7 +146,7 @@ fn forget_if_unused(map: &mut Entries, key: &Arc<str>) {
 }
 
 /// Closes the idle connections of `key` whose keep-alive ran out.
-async fn sweep(key: Arc<str>, mut next: Instant) {
+async fn sweep(key: Arc<PoolKey>, mut next: Instant) {
     loop {
         sleep_until(next).await;
         let mut closed = Vec::new();
@@ -170,7 +180,7 @@ async fn sweep(key: Arc<str>, mut next: Instant) {
 /// `SYS_ERROR`/`EAGAIN` at once, or waits up to `wait` and then fails with
 /// `ETIMEDOUT` ([`TimeoutReason::Wait`]).
 pub(crate) async fn acquire<C: Send + 'static>(
-    key: &Arc<str>,
+    key: &Arc<PoolKey>,
     max: usize,
     wait: Option<Duration>,
 ) -> Result<Lease<C>, Error> {
@@ -221,12 +231,12 @@ pub(crate) async fn acquire<C: Send + 'static>(
 }
 
 /// Connections of `key` in use (for picking the least-loaded address).
-pub(crate) fn load(key: &str) -> usize {
+pub(crate) fn load(key: &PoolKey) -> usize {
     entries().get(key).map_or(0, |e| e.open - e.idle.len())
 }
 
 /// Idle connections of `key` (for tests and diagnostics).
 #[allow(dead_code)]
-pub(crate) fn idle_count(key: &str) -> usize {
+pub(crate) fn idle_count(key: &PoolKey) -> usize {
     entries().get(key).map_or(0, |e| e.idle.len())
 }

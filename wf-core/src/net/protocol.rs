@@ -127,7 +127,10 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     }
 
     /// Extra text that separates pooled connections to the same address
-    /// (credentials, database…). Pooled connections keep the codec they
+    /// (credentials, database…). Connections are already separated by
+    /// protocol type, address and TLS configuration, not by URL scheme:
+    /// a protocol whose schemes differ in more than TLS adds the scheme
+    /// here. Pooled connections keep the codec they
     /// were made with, so any setting of this protocol value that changes
     /// its codecs (a size limit, say) belongs in the key too.
     fn pool_key(&self, uri: &Uri) -> String {
