@@ -212,7 +212,6 @@ impl<K: TaskKind> Task<K> {
 
     /// Sets the outcome from inside wf-core (server tasks start as
     /// `ToReply`, `noreply` makes them `NoReply`).
-    #[allow(dead_code)]
     pub(crate) fn set_status(&mut self, e: Error) {
         self.status = e;
     }

@@ -180,8 +180,7 @@ pub async fn request<P: Protocol>(
 async fn targets(uri: &Uri, retry: bool) -> Result<Vec<Target>, Error> {
     Ok(match uri.host() {
         Host::Unix(p) => vec![Target::Unix(p.clone())],
-        Host::Ip(ip) => vec![Target::Inet(SocketAddr::new(*ip, uri.port()))],
-        Host::Name(name) => dns::resolve(name, uri.port(), retry).await?.iter().map(|a| Target::Inet(*a)).collect(),
+        host => dns::resolve_host(host, uri.port(), retry).await?.iter().map(|a| Target::Inet(*a)).collect(),
     })
 }
 

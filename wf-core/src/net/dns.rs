@@ -8,9 +8,6 @@
 //! `dns_ttl_default` on a task's first attempt and trusted for only
 //! `dns_ttl_min` by retries. Errors are not cached.
 
-// The client task (net/client.rs) is the user of this module.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -61,6 +58,7 @@ fn cache() -> MutexGuard<'static, Cache> {
 
 /// Forgets every cached name (lookups in flight still finish and share
 /// their result).
+#[cfg(test)]
 pub(crate) fn clear_cache() {
     let mut c = cache();
     c.slots.retain(|_, slot| {

@@ -234,9 +234,3 @@ pub(crate) async fn acquire<C: Send + 'static>(
 pub(crate) fn load(key: &PoolKey) -> usize {
     entries().get(key).map_or(0, |e| e.open - e.idle.len())
 }
-
-/// Idle connections of `key` (for tests and diagnostics).
-#[allow(dead_code)]
-pub(crate) fn idle_count(key: &PoolKey) -> usize {
-    entries().get(key).map_or(0, |e| e.idle.len())
-}
