@@ -11,6 +11,8 @@
 //! | `net` (default) | [`net`] | wf-core's network layer |
 //! | `tls` (default) | `net::tls` | rustls |
 //! | `http` (default) | [`http`] | wf-http |
+//! | `redis` (default) | [`redis`] | wf-redis |
+//! | `fileio` (default) | [`fileio`] | wf-fileio |
 //! | `full` | all of the above | |
 //!
 //! ```
@@ -50,3 +52,19 @@ pub mod timer {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Redis tasks, the subscriber and the Redis server.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis {
+    #[doc(inline)]
+    pub use wf_redis::*;
+}
+
+/// File IO tasks.
+#[cfg(feature = "fileio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fileio")))]
+pub mod fileio {
+    #[doc(inline)]
+    pub use wf_fileio::*;
+}

@@ -23,7 +23,7 @@ tasks:
 ";
 
 /// The features of the `wf` facade, each built alone by `cargo xtask test`.
-const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http"];
+const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http", "redis", "fileio"];
 
 /// A benchmark: its binary in the `benches` package, the other binaries
 /// it runs as child processes, and the programs it needs on the machine.

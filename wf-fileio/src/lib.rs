@@ -1,0 +1,1 @@
+//! File IO for wf.
