@@ -1,1 +1,61 @@
-//! Redis for wf.
+//! Redis for wf: [`RedisTask`], the [subscriber](RedisSubscriber) and
+//! [`RedisServer`], on wf-core's protocol plug-in API.
+//!
+//! A Redis command is a task like any other: it goes into series and
+//! parallels, its callback sees the reply, and a server's reply is the end
+//! of a series.
+//!
+//! ```no_run
+//! use wf_redis::create_redis_task;
+//!
+//! // Tutorial 02: SET, then GET from the SET's callback.
+//! let mut set = create_redis_task("redis://127.0.0.1/", 2, |t| {
+//!     println!("SET: {}", t.result());
+//!     let mut get = create_redis_task("redis://127.0.0.1/", 2, |t| println!("GET: {}", t.result()));
+//!     get.set_request("GET", ["key"]);
+//!     wf_core::series_of(t).push_back(get);
+//! });
+//! set.set_request("SET", ["key", "value"]);
+//! set.start();
+//! wf_core::wait_finish();
+//! ```
+//!
+//! # Connections
+//!
+//! The URL is `redis[s]://[user][:password]@host[:port][/db]`, with
+//! `?protocol=3` for RESP3. On each new connection wf sends `AUTH` and
+//! `SELECT` itself (`HELLO 3` with RESP3). Tasks to one server share
+//! connections with several commands in flight, replies matched in order,
+//! so fifty concurrent series need one connection, not fifty. Blocking
+//! and stateful commands (`BLPOP`, `MULTI`, `WATCH`…) take a connection
+//! of their own. A transaction belongs in one task:
+//! [`push_command`](RedisRequest::push_command) makes a request a
+//! pipeline whose replies come back together.
+//!
+//! # Errors
+//!
+//! | what | state / code |
+//! |---|---|
+//! | bad URL, bad database number | `TASK_ERROR` 1001–1003 |
+//! | `AUTH`/`SELECT` refused, `NOAUTH` | `TASK_ERROR` 3001 (no retry) |
+//! | `AUTH`, `SELECT`, `HELLO`, `RESET`, `ASKING`, `SUBSCRIBE`… sent by hand | `TASK_ERROR` 3002 |
+//! | no command set | `SYS_ERROR` `EINVAL` |
+//! | reply over the size limit / not RESP | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
+//! | an error reply (`-ERR …`) | `SUCCESS`: the value is [`RedisValue::Error`] |
+
+mod codec;
+mod message;
+mod protocol;
+mod server;
+mod subscriber;
+mod task;
+mod uri_cache;
+mod value;
+
+pub use codec::{ClientCodec, ServerCodec};
+pub use message::{RedisArg, RedisRequest, RedisResponse};
+pub use protocol::Redis;
+pub use server::{RedisServer, RedisServerTask};
+pub use subscriber::{RedisSubscribeTask, RedisSubscriber, SubscribeHandle, Subscriber};
+pub use task::{RedisClient, RedisTask, create_redis_task, create_redis_task_with};
+pub use value::RedisValue;

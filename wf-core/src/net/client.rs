@@ -24,6 +24,20 @@ use crate::task::{RunContext, Task, TaskKind};
 /// How a failing address is avoided: for this long, while others work.
 const FAILED_ADDRESS_PAUSE: Duration = Duration::from_secs(30);
 
+/// `Option<TlsClient>` as the [`TlsRef`] that [`open`] takes.
+#[cfg(feature = "tls")]
+macro_rules! tls_client_ref {
+    ($t:expr) => {
+        $t.as_ref()
+    };
+}
+#[cfg(not(feature = "tls"))]
+macro_rules! tls_client_ref {
+    ($t:ident) => {
+        None
+    };
+}
+
 /// Everything about one request besides the request itself: retries,
 /// timeouts, keep-alive, TLS. A [`ClientTask`] carries one; a protocol
 /// crate building its own task kind passes one to [`request`].
@@ -112,7 +126,15 @@ impl ClientOptions {
         self.tls.as_ref()
     }
 
-    fn endpoint(&self) -> &EndpointParams {
+    pub(crate) fn watch_timeout_opt(&self) -> Option<Duration> {
+        self.watch_timeout
+    }
+
+    pub(crate) fn receive_timeout_opt(&self) -> Option<Duration> {
+        self.receive_timeout
+    }
+
+    pub(crate) fn endpoint(&self) -> &EndpointParams {
         self.endpoint.as_ref().unwrap_or(&runtime::settings().endpoint_params)
     }
 }
@@ -247,25 +269,13 @@ async fn attempt_once<P: Protocol>(
     let (target, key) = pick(protocol, uri, targets(uri, retry).await?, tls_id);
     let endpoint = opts.endpoint();
     let configured_keep_alive = opts.keep_alive.unwrap_or_else(|| protocol.default_keep_alive());
+    if protocol.pipelined(req) {
+        return super::pipe::request(protocol, uri, req, opts, &target, key, tls_client_ref!(tls_client)).await;
+    }
     loop {
         let mut lease: Lease<P::ClientCodec> = pool::acquire(&key, endpoint.max_connections, opts.wait_timeout).await?;
         if lease.conn().is_none() {
-            let stream = connect(&target, endpoint).await?;
-            #[cfg(feature = "tls")]
-            let stream = match &tls_client {
-                Some(t) => NetStream::TlsClient(Box::new(
-                    super::tls::connect(t, uri.host_str(), stream, endpoint.ssl_connect_timeout).await?,
-                )),
-                None => NetStream::Plain(stream),
-            };
-            #[cfg(not(feature = "tls"))]
-            let stream = NetStream::Plain(stream);
-            let peer = match &target {
-                Target::Inet(a) => Some(*a),
-                Target::Unix(_) => None,
-            };
-            let mut conn = Connection::new(stream, protocol.client_codec(), peer, endpoint.response_timeout);
-            protocol.on_connect(&mut conn, uri).await?;
+            let conn = open(protocol, uri, &target, endpoint, tls_client_ref!(tls_client)).await?;
             lease.set_conn(conn);
         }
         let reused = lease.reused();
@@ -293,11 +303,83 @@ async fn attempt_once<P: Protocol>(
     }
 }
 
+/// The TLS configuration of a connection, or nothing (without the `tls`
+/// feature there is none to pass).
+#[cfg(feature = "tls")]
+pub(crate) type TlsRef<'a> = Option<&'a super::tls::TlsClient>;
+#[cfg(not(feature = "tls"))]
+pub(crate) type TlsRef<'a> = Option<&'a std::convert::Infallible>;
+
+/// Connects to `target`, adds TLS, and runs the protocol's `on_connect`.
+pub(crate) async fn open<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    target: &Target,
+    endpoint: &EndpointParams,
+    tls: TlsRef<'_>,
+) -> Result<Connection<P::ClientCodec>, Error> {
+    let stream = connect_target(target, endpoint).await?;
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        Some(t) => NetStream::TlsClient(Box::new(
+            super::tls::connect(t, uri.host_str(), stream, endpoint.ssl_connect_timeout).await?,
+        )),
+        None => NetStream::Plain(stream),
+    };
+    #[cfg(not(feature = "tls"))]
+    let stream = {
+        let _ = tls;
+        NetStream::Plain(stream)
+    };
+    let peer = match target {
+        Target::Inet(a) => Some(*a),
+        Target::Unix(_) => None,
+    };
+    let mut conn = Connection::new(stream, protocol.client_codec(), peer, endpoint.response_timeout);
+    protocol.on_connect(&mut conn, uri).await?;
+    Ok(conn)
+}
+
+/// Opens a connection of its own to `uri`, outside the pool: name
+/// resolution, connect and TLS within the options' limits, then the
+/// protocol's [`on_connect`](Protocol::on_connect) (Redis `AUTH`, the MySQL
+/// handshake). For long-lived exchanges that are not one request and one
+/// reply: a Redis subscriber, a MySQL transaction.
+///
+/// Retries follow [`ClientOptions::retry_max`], for connection failures
+/// the protocol deems retryable.
+pub async fn connect<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    opts: &ClientOptions,
+) -> Result<Connection<P::ClientCodec>, Error> {
+    let tls = check_scheme(protocol, uri)?;
+    #[cfg(feature = "tls")]
+    let tls_client = tls.then(|| opts.tls.clone().unwrap_or_else(super::tls::TlsClient::verified));
+    #[cfg(not(feature = "tls"))]
+    if tls {
+        return Err(Error::new(State::SslError, 1));
+    }
+    let mut attempt = 0;
+    loop {
+        let result = async {
+            let (target, _) = pick(protocol, uri, targets(uri, attempt > 0).await?, 0);
+            open(protocol, uri, &target, opts.endpoint(), tls_client_ref!(tls_client)).await
+        }
+        .await;
+        match result {
+            Ok(c) => return Ok(c),
+            Err(e) if attempt < opts.retry_max && protocol.is_retryable(&e) => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn is_stale(e: &Error) -> bool {
     e.state() == State::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
 }
 
-async fn connect(target: &Target, endpoint: &EndpointParams) -> Result<Plain, Error> {
+async fn connect_target(target: &Target, endpoint: &EndpointParams) -> Result<Plain, Error> {
     let deadline = endpoint.connect_timeout.map(|t| tokio::time::Instant::now() + t);
     let timed = |r: Result<std::io::Result<Plain>, tokio::time::error::Elapsed>| match r {
         Ok(Ok(s)) => Ok(s),

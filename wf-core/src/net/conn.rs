@@ -152,6 +152,18 @@ impl<C> Connection<C> {
         }
     }
 
+    /// Changes the limit on each read or write making progress (the
+    /// endpoint's response timeout; `None`: wait forever), e.g. for a
+    /// connection that waits for pushed messages.
+    pub fn set_response_timeout(&mut self, t: Option<Duration>) {
+        self.response_timeout = t;
+    }
+
+    /// The endpoint's limit on a read or write making progress.
+    pub(crate) fn response_timeout(&self) -> Option<Duration> {
+        self.response_timeout
+    }
+
     /// Whether nothing of a reply has arrived yet (so a failure now is a
     /// stale keep-alive connection, not a failed request).
     pub(crate) fn nothing_received(&self) -> bool {

@@ -11,6 +11,7 @@
 mod client;
 mod conn;
 mod dns;
+mod pipe;
 mod pool;
 mod protocol;
 mod server;
@@ -20,7 +21,7 @@ pub mod tls;
 pub mod tlv;
 mod uri;
 
-pub use client::{Client, ClientOptions, ClientTask, Reply, create_client_task, request};
+pub use client::{Client, ClientOptions, ClientTask, Reply, connect, create_client_task, request};
 pub use conn::Connection;
 pub use protocol::{BoxFuture, Protocol, ReplyKeepAlive};
 pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerPusher, ServerTask};

@@ -58,6 +58,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// | [`keep_alive`](Protocol::keep_alive): whether a reply lets the connection be reused, and for how long | the task's keep-alive | HTTP `Connection: close` |
 /// | [`is_retryable`](Protocol::is_retryable): whether an error is worth another attempt | `SYS_ERROR` only | not after an auth failure |
 /// | [`pool_key`](Protocol::pool_key): what else separates pooled connections | nothing | Redis credentials and db |
+/// | [`pipelined`](Protocol::pipelined): whether a request may share a connection with others in flight | no | Redis commands but `BLPOP`, `MULTI`… |
 /// | [`on_accept`](Protocol::on_accept): a server's greeting or login before the first request | nothing | the MySQL handshake |
 /// | [`prepare_reply`](Protocol::prepare_reply): fill automatic fields of a server reply | nothing | HTTP `Content-Length`, `Date` |
 /// | [`keep_alive_after_reply`](Protocol::keep_alive_after_reply): whether a server connection stays open | yes | HTTP/1.0, `Connection: close` |
@@ -124,6 +125,31 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     /// `SYS_ERROR` only.
     fn is_retryable(&self, error: &Error) -> bool {
         error.state() == State::SysError
+    }
+
+    /// Whether `req` may go out on a connection that other requests share,
+    /// several in flight at once, their replies matched in order (Redis).
+    /// Such requests never wait for a free connection: concurrent tasks to
+    /// one target share a few connections (see
+    /// [`pipeline_depth`](Protocol::pipeline_depth)), and a task's
+    /// encoded request joins the others' in one write.
+    ///
+    /// The codec must then decode replies in the order it encoded their
+    /// requests, and keep any per-request state it needs to (a
+    /// pipelined connection encodes request *n*+1 before it decodes reply
+    /// *n*). A request that changes the connection's state for what
+    /// follows (a transaction, a blocking pop) must not be pipelined: it
+    /// takes an exclusive connection as usual.
+    fn pipelined(&self, req: &Self::Request) -> bool {
+        let _ = req;
+        false
+    }
+
+    /// Pipelined requests in flight on one connection before another
+    /// connection to the same target is opened (up to the endpoint's
+    /// `max_connections`; beyond, the least busy one takes more).
+    fn pipeline_depth(&self) -> usize {
+        128
     }
 
     /// Extra text that separates pooled connections to the same address

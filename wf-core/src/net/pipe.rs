@@ -1,0 +1,521 @@
+//! Pipelined client connections: concurrent tasks to one target share a
+//! connection, several requests in flight, replies matched in order.
+//!
+//! A pipe is a connection driven by a task of its own. A caller encodes its
+//! request into the pipe's write buffer (under the pipe's lock, with the
+//! connection's codec), queues a one-shot slot for the reply and wakes the
+//! driver; the driver writes everything queued in one go, reads, decodes
+//! replies and hands each to the oldest waiting slot. Requests that pile up
+//! while a write is in progress leave together in the next one.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::ClientOptions;
+use super::client::{Reply, Target, TlsRef, open};
+use super::conn::Connection;
+use super::pool::PoolKey;
+use super::protocol::Protocol;
+use super::stream::NetStream;
+use super::uri::Uri;
+use crate::error::{Error, State as TaskState, TimeoutReason};
+use crate::runtime;
+
+type Slot<T> = oneshot::Sender<Result<T, Error>>;
+
+struct Shared<C: Decoder> {
+    /// The codec (requests are encoded by callers, replies decoded by the
+    /// driver), the bytes waiting to be written and the waiting slots.
+    codec: C,
+    wbuf: BytesMut,
+    waiting: VecDeque<Slot<C::Item>>,
+    /// Set once the pipe takes no more requests.
+    closed: Option<Error>,
+    driver: Option<Waker>,
+}
+
+struct Pipe<C: Decoder> {
+    shared: Mutex<Shared<C>>,
+    in_flight: AtomicUsize,
+    closed: AtomicBool,
+    peer: Option<SocketAddr>,
+    key: Arc<PoolKey>,
+}
+
+impl<C: Decoder> Pipe<C> {
+    fn lock(&self) -> MutexGuard<'_, Shared<C>> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops taking requests; those in flight still get their replies.
+    fn close(&self, why: Error) {
+        self.closed.store(true, Ordering::Release);
+        let waker = {
+            let mut s = self.lock();
+            s.closed.get_or_insert(why);
+            s.driver.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Entry<C: Decoder> {
+    pipes: Vec<Arc<Pipe<C>>>,
+    /// Someone is connecting; these wait for the outcome.
+    connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
+}
+
+type Registry = HashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();
+    PIPES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn entry<'a, C>(reg: &'a mut Registry, key: &Arc<PoolKey>) -> &'a mut Entry<C>
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    reg.entry(key.clone())
+        .or_insert_with(|| Box::new(Entry::<C> { pipes: Vec::new(), connecting: None }))
+        .downcast_mut::<Entry<C>>()
+        .expect("a pool key belongs to one protocol type")
+}
+
+fn forget_if_empty<C>(reg: &mut Registry, key: &Arc<PoolKey>)
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    let e = entry::<C>(reg, key);
+    if e.pipes.is_empty() && e.connecting.is_none() {
+        reg.remove(key);
+    }
+}
+
+fn remove<C>(pipe: &Arc<Pipe<C>>)
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    let mut reg = registry();
+    if reg.contains_key(&pipe.key) {
+        entry::<C>(&mut reg, &pipe.key).pipes.retain(|p| !Arc::ptr_eq(p, pipe));
+        forget_if_empty::<C>(&mut reg, &pipe.key);
+    }
+}
+
+/// Clears the "connecting" mark if the connecting task goes away before it
+/// is done (dismissed); waiters then try again themselves.
+struct Connecting<C>
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    key: Arc<PoolKey>,
+    armed: bool,
+    _codec: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C> Connecting<C>
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    fn finish(mut self, outcome: Result<Arc<Pipe<C>>, Error>) -> Result<Arc<Pipe<C>>, Error> {
+        self.armed = false;
+        let mut reg = registry();
+        let e = entry::<C>(&mut reg, &self.key);
+        let waiters = e.connecting.take().unwrap_or_default();
+        if let Ok(p) = &outcome {
+            e.pipes.push(p.clone());
+        }
+        forget_if_empty::<C>(&mut reg, &self.key);
+        drop(reg);
+        for w in waiters {
+            let _ = w.send(outcome.as_ref().map(|_| ()).map_err(|e| *e));
+        }
+        outcome
+    }
+}
+
+impl<C> Drop for Connecting<C>
+where
+    C: Decoder + Send + 'static,
+    C::Item: Send,
+{
+    fn drop(&mut self) {
+        if self.armed {
+            let mut reg = registry();
+            let e = entry::<C>(&mut reg, &self.key);
+            e.connecting = None; // Dropping the senders wakes the waiters.
+            forget_if_empty::<C>(&mut reg, &self.key);
+        }
+    }
+}
+
+/// A pipe to send on, and whether it existed before (a reused
+/// connection may turn out to be closed by the server).
+async fn acquire<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    target: &Target,
+    key: &Arc<PoolKey>,
+    opts: &ClientOptions,
+    tls: TlsRef<'_>,
+) -> Result<(Arc<Pipe<P::ClientCodec>>, bool), Error> {
+    let endpoint = opts.endpoint();
+    let max = endpoint.max_connections.max(1);
+    let depth = protocol.pipeline_depth().max(1);
+    let guard = loop {
+        let rx = {
+            let mut reg = registry();
+            let e = entry::<P::ClientCodec>(&mut reg, key);
+            let open = e.pipes.len() + usize::from(e.connecting.is_some());
+            let best = e
+                .pipes
+                .iter()
+                .filter(|p| !p.closed.load(Ordering::Acquire))
+                .min_by_key(|p| p.in_flight.load(Ordering::Relaxed));
+            if let Some(p) = best {
+                if p.in_flight.load(Ordering::Relaxed) < depth || open >= max {
+                    return Ok((p.clone(), true));
+                }
+            }
+            match &mut e.connecting {
+                Some(waiters) => {
+                    let (tx, rx) = oneshot::channel();
+                    waiters.push(tx);
+                    rx
+                }
+                None if open < max => {
+                    e.connecting = Some(Vec::new());
+                    break Connecting::<P::ClientCodec> {
+                        key: key.clone(),
+                        armed: true,
+                        _codec: std::marker::PhantomData,
+                    };
+                }
+                // Every slot holds a pipe that is closing: no room.
+                None => return Err(Error::sys(libc::EAGAIN)),
+            }
+        };
+        match rx.await {
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(())) | Err(_) => continue,
+        }
+    };
+    let conn = open(protocol, uri, target, endpoint, tls).await;
+    let keep_alive = opts.keep_alive().unwrap_or_else(|| protocol.default_keep_alive());
+    let outcome = conn.map(|c| start(c, key.clone(), keep_alive));
+    guard.finish(outcome).map(|p| (p, false))
+}
+
+/// Turns a fresh connection into a pipe and starts its driver.
+fn start<C>(conn: Connection<C>, key: Arc<PoolKey>, keep_alive: Option<Duration>) -> Arc<Pipe<C>>
+where
+    C: Decoder<Error: Into<Error>> + Send + 'static,
+    C::Item: Send,
+{
+    let peer = conn.peer_addr();
+    let response_timeout = conn.response_timeout();
+    let Connection { stream, rbuf, wbuf, codec, .. } = conn;
+    let pipe = Arc::new(Pipe {
+        shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), closed: None, driver: None }),
+        in_flight: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+        peer,
+        key,
+    });
+    let driver = Driver {
+        pipe: pipe.clone(),
+        stream,
+        rbuf,
+        out: BytesMut::with_capacity(4096),
+        flushing: false,
+        keep_alive: keep_alive.unwrap_or_default(),
+        response_timeout,
+        timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+        timer_at: None,
+        last_io: Instant::now(),
+    };
+    runtime::spawn(driver);
+    pipe
+}
+
+/// Sends `req` on a shared connection to `target` and waits for its reply.
+pub(crate) async fn request<P: Protocol>(
+    protocol: &P,
+    uri: &Uri,
+    req: &P::Request,
+    opts: &ClientOptions,
+    target: &Target,
+    key: Arc<PoolKey>,
+    tls: TlsRef<'_>,
+) -> Result<Reply<P::Response>, Error> {
+    let mut stale_retry = true;
+    loop {
+        let (pipe, reused) = acquire(protocol, uri, target, &key, opts, tls).await?;
+        let rx = {
+            let mut s = pipe.lock();
+            if s.closed.is_some() {
+                continue; // Closed since we picked it: pick again.
+            }
+            let before = s.wbuf.len();
+            let Shared { codec, wbuf, .. } = &mut *s;
+            if let Err(e) = codec.encode(req, wbuf) {
+                s.wbuf.truncate(before);
+                return Err(e.into());
+            }
+            let (tx, rx) = oneshot::channel();
+            s.waiting.push_back(tx);
+            pipe.in_flight.fetch_add(1, Ordering::Relaxed);
+            let waker = s.driver.take();
+            drop(s);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            rx
+        };
+        match wait(rx, opts, &pipe).await {
+            Ok(response) => {
+                let configured = opts.keep_alive().unwrap_or_else(|| protocol.default_keep_alive());
+                if protocol.keep_alive(req, &response, configured).is_none() {
+                    pipe.close(Error::sys(libc::ECONNRESET));
+                }
+                return Ok(Reply { response, peer: pipe.peer });
+            }
+            // The server had closed the connection before this request
+            // went out on it: not this request's failure.
+            Err(e) if reused && stale_retry && is_stale(&e) => stale_retry = false,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_stale(e: &Error) -> bool {
+    e.state() == TaskState::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
+}
+
+/// Waits for a reply: within the watch timeout (else the endpoint's
+/// response timeout) plus the receive timeout. A request that times out
+/// leaves its pipe closing: later replies on it are suspect.
+async fn wait<C>(
+    rx: oneshot::Receiver<Result<C::Item, Error>>,
+    opts: &ClientOptions,
+    pipe: &Pipe<C>,
+) -> Result<C::Item, Error>
+where
+    C: Decoder,
+{
+    let first = opts.watch_timeout_opt().or(opts.endpoint().response_timeout);
+    let limit = match (first, opts.receive_timeout_opt()) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, None) => a,
+        (None, Some(_)) => None,
+    };
+    let got = match limit {
+        None => rx.await,
+        Some(t) => match tokio::time::timeout(t, rx).await {
+            Ok(r) => r,
+            Err(_) => {
+                pipe.close(Error::timeout(TimeoutReason::Transmit));
+                return Err(Error::timeout(TimeoutReason::Transmit));
+            }
+        },
+    };
+    got.unwrap_or(Err(Error::sys(libc::ECONNRESET)))
+}
+
+/// The task that owns a pipe's stream.
+struct Driver<C: Decoder> {
+    pipe: Arc<Pipe<C>>,
+    stream: NetStream,
+    rbuf: BytesMut,
+    /// Bytes taken from the shared buffer, being written.
+    out: BytesMut,
+    flushing: bool,
+    keep_alive: Duration,
+    response_timeout: Option<Duration>,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+    /// When bytes last moved (for the response timeout while replies are
+    /// due) or the last reply arrived (for the keep-alive when idle).
+    last_io: Instant,
+}
+
+enum Step {
+    /// Nothing more to do until woken.
+    Parked,
+    /// The pipe is done (closed and drained, or idle past its keep-alive).
+    Done,
+}
+
+impl<C> Driver<C>
+where
+    C: Decoder<Error: Into<Error>> + Send + 'static,
+    C::Item: Send,
+{
+    fn step(&mut self, cx: &mut Context<'_>) -> Result<Step, Error> {
+        // Bounded, so one busy pipe cannot hold its thread forever.
+        for _ in 0..32 {
+            let mut moved = false;
+            if self.out.is_empty() {
+                let mut s = self.pipe.lock();
+                std::mem::swap(&mut self.out, &mut s.wbuf);
+                if self.out.is_empty() && s.waiting.is_empty() && s.closed.is_some() {
+                    return Ok(Step::Done);
+                }
+                match &s.driver {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.driver = Some(cx.waker().clone()),
+                }
+            }
+            while !self.out.is_empty() {
+                match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
+                    Poll::Ready(Ok(0)) => return Err(Error::sys(libc::EPIPE)),
+                    Poll::Ready(Ok(n)) => {
+                        self.out.advance(n);
+                        self.flushing = true;
+                        self.last_io = Instant::now();
+                        moved = true;
+                    }
+                    Poll::Ready(Err(e)) => return Err(e.into()),
+                    Poll::Pending => break,
+                }
+            }
+            if self.out.is_empty() {
+                // Keep the write buffer's memory for the next swap.
+                self.out.clear();
+                if self.flushing {
+                    match Pin::new(&mut self.stream).poll_flush(cx) {
+                        Poll::Ready(Ok(())) => self.flushing = false,
+                        Poll::Ready(Err(e)) => return Err(e.into()),
+                        Poll::Pending => {}
+                    }
+                }
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(8192);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => {
+                    let done = self.pipe.lock().waiting.is_empty();
+                    return Err(Error::sys(if done { libc::ENOTCONN } else { libc::ECONNRESET }));
+                }
+                Poll::Ready(Ok(_)) => {
+                    self.last_io = Instant::now();
+                    self.deliver()?;
+                    moved = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e.into()),
+                Poll::Pending => {}
+            }
+            if !moved {
+                return Ok(Step::Parked);
+            }
+        }
+        cx.waker().wake_by_ref();
+        Ok(Step::Parked)
+    }
+
+    /// Decodes the replies read so far and hands them out in order.
+    fn deliver(&mut self) -> Result<(), Error> {
+        let mut ready = Vec::new();
+        {
+            let mut s = self.pipe.lock();
+            while let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? {
+                match s.waiting.pop_front() {
+                    Some(slot) => ready.push((slot, item)),
+                    // A reply nobody asked for: the stream is out of step.
+                    None => return Err(Error::sys(libc::EBADMSG)),
+                }
+            }
+        }
+        self.pipe.in_flight.fetch_sub(ready.len(), Ordering::Relaxed);
+        for (slot, item) in ready {
+            let _ = slot.send(Ok(item));
+        }
+        Ok(())
+    }
+
+    /// Arms the timer: the response timeout while replies are due, the
+    /// keep-alive while idle. Returns whether it already ran out.
+    fn timer(&mut self, cx: &mut Context<'_>) -> Option<Error> {
+        let busy = !self.out.is_empty() || self.pipe.in_flight.load(Ordering::Relaxed) > 0;
+        let at =
+            if busy { self.response_timeout.map(|t| self.last_io + t) } else { Some(self.last_io + self.keep_alive) };
+        let at = at?;
+        if Instant::now() >= at {
+            return Some(if busy { Error::timeout(TimeoutReason::Transmit) } else { Error::sys(libc::ECONNRESET) });
+        }
+        if self.timer_at != Some(at) {
+            self.timer.as_mut().reset(at);
+            self.timer_at = Some(at);
+        }
+        match self.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.timer_at = None;
+                cx.waker().wake_by_ref();
+                None
+            }
+            Poll::Pending => None,
+        }
+    }
+
+    /// Closes the pipe: what is waiting fails with `e`.
+    fn fail(&mut self, e: Error) {
+        self.pipe.closed.store(true, Ordering::Release);
+        let waiting = {
+            let mut s = self.pipe.lock();
+            s.closed.get_or_insert(e);
+            s.wbuf.clear();
+            s.driver = None;
+            std::mem::take(&mut s.waiting)
+        };
+        self.pipe.in_flight.store(0, Ordering::Relaxed);
+        for slot in waiting {
+            let _ = slot.send(Err(e));
+        }
+        remove(&self.pipe);
+    }
+}
+
+impl<C> Future for Driver<C>
+where
+    C: Decoder<Error: Into<Error>> + Send + 'static,
+    C::Item: Send,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let outcome = match this.step(cx) {
+            Ok(Step::Parked) => match this.timer(cx) {
+                None => return Poll::Pending,
+                Some(e) => e,
+            },
+            Ok(Step::Done) => Error::sys(libc::ECONNRESET),
+            Err(e) => e,
+        };
+        this.fail(outcome);
+        Poll::Ready(())
+    }
+}

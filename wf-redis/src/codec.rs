@@ -1,0 +1,492 @@
+//! The RESP codecs: redis-protocol parses frames (RESP2, or RESP3 after
+//! `HELLO 3`); frames become [`RedisValue`]s that share the read buffer
+//! (no copies); commands and replies are written directly.
+
+use std::collections::VecDeque;
+use std::io;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use redis_protocol::resp2::types::RangeFrame as Frame2;
+use redis_protocol::resp3::types::{RangeFrame as Frame3, VerbatimStringFormat};
+use tokio_util::codec::{Decoder, Encoder};
+use wf_core::Error;
+
+use crate::message::{RedisRequest, RedisResponse};
+use crate::value::RedisValue;
+
+/// Largest reply a client accepts by default: Redis's own largest bulk
+/// string (`proto-max-bulk-len`, 512 MiB).
+pub(crate) const DEFAULT_SIZE_LIMIT: usize = 512 << 20;
+
+/// Which RESP a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub(crate) enum Resp {
+    #[default]
+    V2,
+    V3,
+}
+
+fn bad_message(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+fn too_large() -> Error {
+    Error::sys(libc::EMSGSIZE)
+}
+
+fn invalid(_: io::Error) -> Error {
+    Error::sys(libc::EBADMSG)
+}
+
+/// Parses one frame from the front of `buf`, returning it as a value.
+/// `None`: the frame is not complete yet.
+pub(crate) fn decode_value(buf: &mut BytesMut, resp: Resp) -> Result<Option<RedisValue>, io::Error> {
+    match resp {
+        Resp::V2 => {
+            let Some((frame, n)) = redis_protocol::resp2::decode::decode_range(buf).map_err(bad_message)? else {
+                return Ok(None);
+            };
+            let bytes = buf.split_to(n).freeze();
+            Ok(Some(from_frame2(&bytes, frame)))
+        }
+        Resp::V3 => {
+            let Some((frame, n)) = redis_protocol::resp3::decode::complete::decode_range(buf).map_err(bad_message)?
+            else {
+                return Ok(None);
+            };
+            let bytes = buf.split_to(n).freeze();
+            from_frame3(&bytes, frame).map(Some)
+        }
+    }
+}
+
+fn from_frame2(b: &Bytes, f: Frame2) -> RedisValue {
+    match f {
+        Frame2::SimpleString((s, e)) => RedisValue::Status(b.slice(s..e)),
+        Frame2::Error((s, e)) => RedisValue::Error(b.slice(s..e)),
+        Frame2::Integer(i) => RedisValue::Integer(i),
+        Frame2::BulkString((s, e)) => RedisValue::String(b.slice(s..e)),
+        Frame2::Array(a) => RedisValue::Array(a.into_iter().map(|f| from_frame2(b, f)).collect()),
+        Frame2::Null => RedisValue::Nil,
+    }
+}
+
+fn from_frame3(b: &Bytes, f: Frame3) -> Result<RedisValue, io::Error> {
+    let all = |v: Vec<Frame3>| v.into_iter().map(|f| from_frame3(b, f)).collect::<Result<Vec<_>, _>>();
+    Ok(match f {
+        Frame3::BlobString { data: (s, e), .. } => RedisValue::String(b.slice(s..e)),
+        Frame3::SimpleString { data: (s, e), .. } => RedisValue::Status(b.slice(s..e)),
+        Frame3::BlobError { data: (s, e), .. } | Frame3::SimpleError { data: (s, e), .. } => {
+            RedisValue::Error(b.slice(s..e))
+        }
+        Frame3::Boolean { data, .. } => RedisValue::Boolean(data),
+        Frame3::Null => RedisValue::Nil,
+        Frame3::Number { data, .. } => RedisValue::Integer(data),
+        Frame3::Double { data, .. } => RedisValue::Double(data),
+        Frame3::BigNumber { data: (s, e), .. } => RedisValue::BigNumber(b.slice(s..e)),
+        Frame3::VerbatimString { data: (s, e), format, .. } => RedisValue::Verbatim {
+            format: match format {
+                VerbatimStringFormat::Text => "txt".into(),
+                VerbatimStringFormat::Markdown => "mkd".into(),
+            },
+            text: b.slice(s..e),
+        },
+        Frame3::Array { data, .. } => RedisValue::Array(all(data)?),
+        Frame3::Push { data, .. } => RedisValue::Push(all(data)?),
+        Frame3::Set { data, .. } => RedisValue::Set(all(data.into_iter().collect())?),
+        Frame3::Map { data, .. } => RedisValue::Map(
+            data.into_iter()
+                .map(|(k, v)| Ok::<_, io::Error>((from_frame3(b, k)?, from_frame3(b, v)?)))
+                .collect::<Result<_, _>>()?,
+        ),
+        Frame3::Hello { .. } | Frame3::ChunkedString(_) => return Err(bad_message("unexpected RESP3 frame")),
+    })
+}
+
+fn put_len(buf: &mut BytesMut, tag: u8, n: usize) {
+    buf.put_u8(tag);
+    let mut b = itoa_buf();
+    buf.extend_from_slice(itoa(&mut b, n as u64));
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+fn itoa(b: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &b[i..];
+        }
+    }
+}
+
+/// Appends one command as a RESP array of bulk strings.
+pub(crate) fn encode_command(parts: &[Bytes], buf: &mut BytesMut) {
+    let size: usize = parts.iter().map(|p| p.len() + 16).sum::<usize>() + 16;
+    buf.reserve(size);
+    put_len(buf, b'*', parts.len());
+    for p in parts {
+        put_len(buf, b'$', p.len());
+        buf.extend_from_slice(p);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+fn put_line(buf: &mut BytesMut, tag: u8, text: &[u8]) {
+    buf.put_u8(tag);
+    // A status or error is one line: CR and LF would end it early.
+    buf.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn put_bulk(buf: &mut BytesMut, b: &[u8]) {
+    put_len(buf, b'$', b.len());
+    buf.extend_from_slice(b);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Appends `v` in RESP2, the way Redis answers a RESP2 client: RESP3
+/// kinds become their RESP2 forms (a map a flat array, a double a bulk
+/// string, a boolean 1 or 0).
+pub(crate) fn encode_value(v: &RedisValue, buf: &mut BytesMut) {
+    match v {
+        RedisValue::Nil => buf.extend_from_slice(b"$-1\r\n"),
+        RedisValue::Integer(i) => {
+            buf.put_u8(b':');
+            buf.extend_from_slice(i.to_string().as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        RedisValue::String(b) | RedisValue::BigNumber(b) | RedisValue::Verbatim { text: b, .. } => put_bulk(buf, b),
+        RedisValue::Status(b) => put_line(buf, b'+', b),
+        RedisValue::Error(b) => put_line(buf, b'-', b),
+        RedisValue::Array(a) | RedisValue::Set(a) | RedisValue::Push(a) => {
+            put_len(buf, b'*', a.len());
+            for v in a {
+                encode_value(v, buf);
+            }
+        }
+        RedisValue::Map(m) => {
+            put_len(buf, b'*', m.len() * 2);
+            for (k, v) in m {
+                encode_value(k, buf);
+                encode_value(v, buf);
+            }
+        }
+        RedisValue::Double(d) => put_bulk(buf, format_double(*d).as_bytes()),
+        RedisValue::Boolean(b) => buf.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+    }
+}
+
+fn format_double(d: f64) -> String {
+    if d.is_infinite() { if d > 0.0 { "inf".into() } else { "-inf".into() } } else { d.to_string() }
+}
+
+/// What the client expects back for one request.
+#[derive(Debug)]
+struct Expect {
+    /// Replies still to come.
+    left: usize,
+    /// Leading replies to drop (the `ASKING` before a redirected command).
+    skip: usize,
+}
+
+/// The client side: encodes requests, decodes one [`RedisResponse`] per
+/// request (a pipeline's replies together). Pipelined connections encode
+/// ahead of decoding, so it remembers what each request expects.
+#[derive(Debug)]
+pub struct ClientCodec {
+    resp: Resp,
+    limit: usize,
+    expect: VecDeque<Expect>,
+    partial: Vec<RedisValue>,
+    /// A subscriber's connection: every value is delivered as it comes.
+    raw: bool,
+}
+
+impl ClientCodec {
+    pub(crate) fn new(limit: usize) -> ClientCodec {
+        ClientCodec { resp: Resp::V2, limit, expect: VecDeque::new(), partial: Vec::new(), raw: false }
+    }
+
+    /// For a subscriber: values are not replies to requests but pushed
+    /// messages, each decoded on its own.
+    pub(crate) fn set_raw(&mut self, raw: bool) {
+        self.raw = raw;
+        self.expect.clear();
+    }
+
+    /// After `HELLO 3`: replies are RESP3 from now on.
+    pub(crate) fn set_resp(&mut self, resp: Resp) {
+        self.resp = resp;
+    }
+}
+
+impl Encoder<&RedisRequest> for ClientCodec {
+    type Error = Error;
+
+    fn encode(&mut self, req: &RedisRequest, buf: &mut BytesMut) -> Result<(), Error> {
+        if req.is_empty() {
+            return Err(Error::sys(libc::EINVAL));
+        }
+        if req.asking {
+            encode_command(&[Bytes::from_static(b"ASKING")], buf);
+        }
+        for c in req.commands() {
+            encode_command(c, buf);
+        }
+        if self.raw {
+            return Ok(());
+        }
+        let skip = usize::from(req.asking);
+        self.expect.push_back(Expect { left: req.len() + skip, skip });
+        Ok(())
+    }
+}
+
+impl Decoder for ClientCodec {
+    type Item = RedisResponse;
+    type Error = Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RedisResponse>, Error> {
+        loop {
+            let Some(v) = decode_value(buf, self.resp).map_err(invalid)? else {
+                if buf.len() > self.limit {
+                    return Err(too_large());
+                }
+                return Ok(None);
+            };
+            if self.raw {
+                return Ok(Some(RedisResponse::from_results(vec![v])));
+            }
+            // Out-of-band pushes (client tracking) are not replies.
+            if matches!(v, RedisValue::Push(_)) {
+                continue;
+            }
+            let Some(e) = self.expect.front_mut() else {
+                return Err(Error::sys(libc::EBADMSG));
+            };
+            e.left -= 1;
+            if e.skip > 0 {
+                e.skip -= 1;
+            } else {
+                self.partial.push(v);
+            }
+            if e.left == 0 {
+                self.expect.pop_front();
+                return Ok(Some(RedisResponse::from_results(std::mem::take(&mut self.partial))));
+            }
+        }
+    }
+}
+
+/// The server side: decodes commands (RESP arrays of bulk strings, or
+/// inline commands as typed into telnet), encodes replies in RESP2.
+#[derive(Debug)]
+pub struct ServerCodec {
+    limit: usize,
+}
+
+impl ServerCodec {
+    pub(crate) fn new(limit: Option<usize>) -> ServerCodec {
+        ServerCodec { limit: limit.unwrap_or(DEFAULT_SIZE_LIMIT) }
+    }
+}
+
+fn inline(buf: &mut BytesMut, limit: usize) -> Result<Option<Vec<Bytes>>, Error> {
+    let Some(nl) = buf.iter().position(|&c| c == b'\n') else {
+        return if buf.len() > limit.min(64 << 10) { Err(too_large()) } else { Ok(None) };
+    };
+    let line = buf.split_to(nl + 1).freeze();
+    let text = line.slice(..line.len() - 1);
+    let text = text.strip_suffix(b"\r").map_or(text.clone(), |t| text.slice(..t.len()));
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for word in text.split(|c| *c == b' ' || *c == b'\t') {
+        if !word.is_empty() {
+            parts.push(text.slice(at..at + word.len()));
+        }
+        at += word.len() + 1;
+    }
+    Ok(Some(parts))
+}
+
+impl Decoder for ServerCodec {
+    type Item = RedisRequest;
+    type Error = Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RedisRequest>, Error> {
+        loop {
+            let Some(&first) = buf.first() else { return Ok(None) };
+            let parts = if first == b'*' {
+                let Some(v) = decode_value(buf, Resp::V2).map_err(invalid)? else {
+                    return if buf.len() > self.limit { Err(too_large()) } else { Ok(None) };
+                };
+                let RedisValue::Array(items) = v else { return Err(Error::sys(libc::EBADMSG)) };
+                items
+                    .into_iter()
+                    .map(|i| match i {
+                        RedisValue::String(b) => Ok(b),
+                        _ => Err(Error::sys(libc::EBADMSG)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                match inline(buf, self.limit)? {
+                    Some(p) => p,
+                    None => return Ok(None),
+                }
+            };
+            // Empty lines and empty arrays are no command: skip them.
+            if !parts.is_empty() {
+                return Ok(Some(RedisRequest::from_parts(parts)));
+            }
+        }
+    }
+}
+
+impl Encoder<&RedisResponse> for ServerCodec {
+    type Error = Error;
+
+    fn encode(&mut self, resp: &RedisResponse, buf: &mut BytesMut) -> Result<(), Error> {
+        if resp.results().is_empty() {
+            // A reply that was never set: say so rather than send nothing,
+            // which would leave the client waiting.
+            encode_value(&RedisValue::error("ERR no reply"), buf);
+        }
+        for v in resp.results() {
+            encode_value(v, buf);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(codec: &mut ClientCodec, bytes: &[u8]) -> Vec<RedisResponse> {
+        let mut buf = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        while let Some(r) = codec.decode(&mut buf).unwrap() {
+            out.push(r);
+        }
+        out
+    }
+
+    #[test]
+    fn command_encoding_is_binary_safe() {
+        let mut req = RedisRequest::default();
+        req.set_request("SET", [&b"k\r\n"[..], &b"\x00\xff"[..]]);
+        let mut buf = BytesMut::new();
+        ClientCodec::new(1024).encode(&req, &mut buf).unwrap();
+        assert_eq!(&buf[..], b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\x00\xff\r\n");
+    }
+
+    #[test]
+    fn replies_split_anywhere_decode_in_order() {
+        let mut codec = ClientCodec::new(1024);
+        let mut req = RedisRequest::default();
+        req.set_request("GET", ["a"]);
+        let mut pipeline = RedisRequest::default();
+        pipeline.push_command("INCR", ["n"]);
+        pipeline.push_command("MGET", ["a", "b"]);
+        let mut w = BytesMut::new();
+        codec.encode(&req, &mut w).unwrap();
+        codec.encode(&pipeline, &mut w).unwrap();
+        let wire = b"$1\r\nx\r\n:5\r\n*2\r\n$-1\r\n$2\r\nyz\r\n";
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in wire {
+            buf.put_u8(*b);
+            while let Some(r) = codec.decode(&mut buf).unwrap() {
+                got.push(r);
+            }
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].result().as_str(), Some("x"));
+        assert_eq!(got[1].results()[0], RedisValue::Integer(5));
+        assert_eq!(got[1].results()[1], RedisValue::Array(vec![RedisValue::Nil, RedisValue::from("yz")]));
+    }
+
+    #[test]
+    fn asking_reply_is_dropped() {
+        let mut codec = ClientCodec::new(1024);
+        let mut req = RedisRequest::default();
+        req.set_request("GET", ["a"]);
+        req.asking = true;
+        let mut w = BytesMut::new();
+        codec.encode(&req, &mut w).unwrap();
+        assert!(w.starts_with(b"*1\r\n$6\r\nASKING\r\n"));
+        let r = decode_all(&mut codec, b"+OK\r\n$1\r\nv\r\n");
+        assert_eq!(r[0].results(), &[RedisValue::from("v")]);
+    }
+
+    #[test]
+    fn resp3_kinds_decode() {
+        let mut codec = ClientCodec::new(1024);
+        codec.set_resp(Resp::V3);
+        let mut req = RedisRequest::default();
+        req.set_request("X", Vec::<&str>::new());
+        let wire: &[u8] = b"%2\r\n+a\r\n,1.5\r\n+b\r\n~2\r\n#t\r\n_\r\n";
+        let mut w = BytesMut::new();
+        codec.encode(&req, &mut w).unwrap();
+        let r = decode_all(&mut codec, wire);
+        let v = r[0].result();
+        assert_eq!(v.map_get("a"), Some(&RedisValue::Double(1.5)));
+        assert_eq!(v.map_get("b"), Some(&RedisValue::Set(vec![RedisValue::Boolean(true), RedisValue::Nil])));
+    }
+
+    #[test]
+    fn oversized_reply_is_an_error() {
+        let mut codec = ClientCodec::new(16);
+        let mut req = RedisRequest::default();
+        req.set_request("GET", ["a"]);
+        codec.encode(&req, &mut BytesMut::new()).unwrap();
+        let mut buf = BytesMut::from(&b"$100\r\n0123456789012345678901234567890"[..]);
+        let e = codec.decode(&mut buf).unwrap_err();
+        assert_eq!(e.code(), libc::EMSGSIZE);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let mut codec = ClientCodec::new(1024);
+        let mut req = RedisRequest::default();
+        req.set_request("GET", ["a"]);
+        codec.encode(&req, &mut BytesMut::new()).unwrap();
+        let mut buf = BytesMut::from(&b"?what\r\n"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap_err().code(), libc::EBADMSG);
+    }
+
+    #[test]
+    fn server_reads_arrays_and_inline_commands() {
+        let mut codec = ServerCodec::new(None);
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING  hi\r\n\r\nQUIT\n"[..]);
+        let a = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(a.command(), Some("GET"));
+        let b = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(b.command(), Some("PING"));
+        assert_eq!(b.params(), &[Bytes::from_static(b"hi")]);
+        let c = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(c.command(), Some("QUIT"));
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn server_writes_resp2_for_every_kind() {
+        let mut buf = BytesMut::new();
+        let v = RedisValue::Array(vec![
+            RedisValue::Map(vec![(RedisValue::from("k"), RedisValue::Integer(-3))]),
+            RedisValue::Double(2.5),
+            RedisValue::Boolean(false),
+            RedisValue::error("ERR bad\r\nthing"),
+            RedisValue::Nil,
+        ]);
+        encode_value(&v, &mut buf);
+        assert_eq!(&buf[..], b"*5\r\n*2\r\n$1\r\nk\r\n:-3\r\n$3\r\n2.5\r\n:0\r\n-ERR bad  thing\r\n$-1\r\n");
+    }
+}
