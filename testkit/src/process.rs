@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError, TryLockError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -69,7 +69,10 @@ impl TempDir {
             let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let path = base.join(format!("{PREFIX}{}-{n}-{nanos:x}-{kind}", std::process::id()));
             match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return TempDir { path },
+                Ok(()) => {
+                    live().dirs.push(path.clone());
+                    return TempDir { path };
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => panic!("testkit: cannot create {}: {e}", path.display()),
             }
@@ -79,11 +82,63 @@ impl TempDir {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Keeps the directory until the process exits.
+    pub(crate) fn keep_until_exit(self) -> PathBuf {
+        let path = self.path.clone();
+        std::mem::forget(self);
+        path
+    }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
+        live().dirs.retain(|d| *d != self.path);
+    }
+}
+
+/// What the process must clean up when it exits: servers and directories
+/// still alive then belong to handles that were never dropped (`static`s).
+struct Live {
+    pids: Vec<libc::pid_t>,
+    dirs: Vec<PathBuf>,
+}
+
+static LIVE: Mutex<Live> = Mutex::new(Live { pids: Vec::new(), dirs: Vec::new() });
+
+/// The registry of [`Live`] things, with the exit handler installed.
+fn live() -> MutexGuard<'static, Live> {
+    static AT_EXIT: Once = Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: at_exit is a plain function that never unwinds.
+        unsafe { libc::atexit(at_exit) };
+    });
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs when the process exits normally (the test harness returns from
+/// `main` or calls `exit`): kills the servers and removes the directories
+/// nobody dropped. A process that is killed skips this; then
+/// `PR_SET_PDEATHSIG` kills the servers and the next start removes the
+/// directories.
+extern "C" fn at_exit() {
+    // Another thread may hold the lock forever (exit does not stop threads):
+    // then do nothing rather than hang.
+    let mut live = match LIVE.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    for pid in live.pids.drain(..) {
+        // SAFETY: the pid is a child of ours that was not reaped yet.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+    for dir in live.dirs.drain(..) {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 
@@ -117,7 +172,7 @@ type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 /// exits, not the process. Test threads end after each test, so children are
 /// forked by one thread that lives as long as the process: a server kept in a
 /// `static` survives the test that started it.
-pub(crate) fn spawn(mut cmd: Command, output: &Path) -> Child {
+pub(crate) fn spawn(mut cmd: Command, output: &Path) -> ServerProcess {
     static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
     let program = cmd.get_program().to_string_lossy().into_owned();
     let log = fs::OpenOptions::new()
@@ -143,7 +198,10 @@ pub(crate) fn spawn(mut cmd: Command, output: &Path) -> Child {
     let (tx, rx) = mpsc::channel();
     spawner.send((cmd, tx)).expect("testkit: the spawner thread is gone");
     match rx.recv().expect("testkit: the spawner thread is gone") {
-        Ok(child) => child,
+        Ok(child) => {
+            live().pids.push(child.id() as libc::pid_t);
+            ServerProcess { child, reaped: false }
+        }
         Err(e) => panic!("testkit: cannot run {program}: {e}"),
     }
 }
@@ -170,29 +228,57 @@ fn die_with_parent(cmd: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_cmd: &mut Command) {}
 
-/// Stops `child`: SIGTERM, then SIGKILL if it is still running after
-/// `grace`; reaps it either way.
-pub(crate) fn terminate(child: &mut Child, grace: Duration) {
-    if !matches!(child.try_wait(), Ok(None)) {
-        return;
-    }
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: the child is not reaped yet, so the pid is still ours.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if !matches!(child.try_wait(), Ok(None)) {
-            return;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+/// A server child process, killed on exit of the test process (see
+/// [`spawn`]) and on drop (SIGKILL; [`terminate`](Self::terminate) first for
+/// a clean stop).
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    child: Child,
+    reaped: bool,
 }
 
-/// Whether the child has exited (and is reaped).
-pub(crate) fn exited(child: &mut Child) -> bool {
-    !matches!(child.try_wait(), Ok(None))
+impl ServerProcess {
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (it is reaped then).
+    pub(crate) fn exited(&mut self) -> bool {
+        if !self.reaped && !matches!(self.child.try_wait(), Ok(None)) {
+            self.reaped = true;
+            let pid = self.child.id() as libc::pid_t;
+            live().pids.retain(|p| *p != pid);
+        }
+        self.reaped
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it is still running after
+    /// `grace`; reaps it either way.
+    pub(crate) fn terminate(&mut self, grace: Duration) {
+        if self.exited() {
+            return;
+        }
+        if !grace.is_zero() {
+            // SAFETY: the child is not reaped yet, so the pid is still ours.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if self.exited() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.exited();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.terminate(Duration::ZERO);
+    }
 }
 
 /// The last `lines` lines of each of `files` that exists, for panic messages.

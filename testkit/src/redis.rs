@@ -12,11 +12,11 @@
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, TempDir};
+use crate::process::{self, ServerProcess, TempDir};
 
 /// How long a start may take before it is a failure.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +36,7 @@ pub struct RedisServer {
     server: PathBuf,
     port: u16,
     socket: Option<PathBuf>,
-    child: Option<Child>,
+    child: Option<ServerProcess>,
     // Declared last: dropped after the server is stopped.
     dir: TempDir,
 }
@@ -161,7 +161,7 @@ impl RedisServer {
     /// not running.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            process::terminate(&mut child, STOP_GRACE);
+            child.terminate(STOP_GRACE);
         }
     }
 
@@ -240,7 +240,7 @@ impl RedisServer {
         let mut child = process::spawn(cmd, &self.output_file());
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if process::exited(&mut child) {
+            if child.exited() {
                 let logs = self.logs();
                 return Err(if logs.contains("Address already in use") {
                     Failure::PortTaken(logs)
@@ -255,7 +255,7 @@ impl RedisServer {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                process::terminate(&mut child, Duration::ZERO);
+                child.terminate(Duration::ZERO);
                 return Err(Failure::Other(format!(
                     "testkit: redis-server did not answer on port {} within {START_TIMEOUT:?}\n{}",
                     self.port,

@@ -194,13 +194,14 @@ fn mariadb_start_users_and_restart() {
     assert_eq!(stdout(&root), "root@127.0.0.1\n");
     assert_eq!(db.sql_ok("SELECT @@character_set_server, @@max_allowed_packet"), "utf8mb4\t1073741824\n");
 
-    // Rows bigger than 16 MiB (several packets).
+    // Rows bigger than 16 MiB (several packets), bigger than the redo log,
+    // in one transaction.
     db.sql_ok(
         "CREATE TABLE wf_test.big (b LONGBLOB); \
-         INSERT INTO wf_test.big VALUES (REPEAT('x', 20 * 1024 * 1024)), (REPEAT('y', 20 * 1024 * 1024))",
+         INSERT INTO wf_test.big VALUES (REPEAT('x', 40 * 1024 * 1024)), (REPEAT('y', 40 * 1024 * 1024))",
     );
     let len = tcp_client(&db, "wf", Some("wf_pass"), &["wf_test"], "SELECT SUM(LENGTH(b)) FROM big");
-    assert_eq!(stdout(&len), format!("{}\n", 40 * 1024 * 1024));
+    assert_eq!(stdout(&len), format!("{}\n", 80 * 1024 * 1024));
 
     let port = db.port();
     let started = Instant::now();
@@ -242,40 +243,56 @@ fn mariadb_tls() {
     assert!(tls.starts_with("Ssl_version\tTLSv1."), "{tls:?}");
 }
 
-/// Started by [`servers_die_with_the_test_process`] in a child process: starts
-/// servers, prints their pids and directories, and exits without dropping
-/// them.
+/// Started by the tests below in a child process (`TESTKIT_HELPER` says how
+/// it ends): starts servers, prints their pids and directories, and ends
+/// without dropping them, like a test binary with servers in `static`s.
 #[test]
-fn helper_exit_without_drop() {
-    if std::env::var_os("TESTKIT_HELPER").is_none() {
-        return;
-    }
+fn helper_ends_without_drop() {
+    let Some(mode) = std::env::var_os("TESTKIT_HELPER") else { return };
     let redis = RedisServer::builder().unix_socket().start();
     let db = MariaDb::start();
     let db_pid = std::fs::read_to_string(db.socket().parent().unwrap().join("mariadbd.pid")).unwrap();
     println!("\nHELPER redis {} {}", redis_pid(&redis), redis.unix_socket().unwrap().parent().unwrap().display());
     println!("HELPER mariadb {} {}", db_pid.trim(), db.socket().parent().unwrap().display());
-    // A server in a static is never dropped either.
+    if mode == "kill" {
+        // SAFETY: plain system calls; the process dies here.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
     std::process::exit(0);
 }
 
-#[test]
-fn servers_die_with_the_test_process() {
+/// Runs [`helper_ends_without_drop`] and returns the servers it printed:
+/// kind, pid, directory.
+fn run_helper(mode: &str) -> Vec<(String, u32, PathBuf)> {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_exit_without_drop", "--nocapture", "--test-threads=1"])
-        .env("TESTKIT_HELPER", "1")
+        .args(["--exact", "helper_ends_without_drop", "--nocapture", "--test-threads=1"])
+        .env("TESTKIT_HELPER", mode)
         .output()
         .unwrap();
-    let text = stdout(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
     let mut found = Vec::new();
     for line in text.lines() {
         let Some((_, line)) = line.split_once("HELPER ") else { continue };
         let mut words = line.split(' ');
-        if let (Some(kind @ ("redis" | "mariadb")), Some(pid), Some(dir)) = (words.next(), words.next(), words.next()) {
+        if let (Some(kind), Some(pid), Some(dir)) = (words.next(), words.next(), words.next()) {
             found.push((kind.to_owned(), pid.parse::<u32>().unwrap(), PathBuf::from(dir)));
         }
     }
-    assert_eq!(found.len(), 2, "helper output: {text}");
+    assert_eq!(found.len(), 2, "helper output: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    found
+}
+
+#[test]
+fn servers_and_dirs_go_when_the_test_process_exits() {
+    for (kind, pid, dir) in run_helper("exit") {
+        assert!(wait_gone(pid), "{kind} {pid} outlived the test process");
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
+fn servers_die_when_the_test_process_is_killed() {
+    let found = run_helper("kill");
     for (kind, pid, _) in &found {
         assert!(wait_gone(*pid), "{kind} {pid} outlived the test process");
     }
