@@ -13,14 +13,34 @@ cargo xtask <task>
 tasks:
   test            everything CI runs: fmt --check, clippy -D warnings,
                   cargo test --workspace, and a build of the `wf` facade
-                  with each feature alone and with none
+                  with each feature alone and with none. The protocol
+                  tests start their own redis-server and MariaDB (see
+                  `services`); as root on Debian, missing ones are
+                  installed with apt-get, else the command is printed
   ci              same as test
+  services        which server binaries the tests need and where they
+                  were found
   bench <name>    run a benchmark from benches/ (release build); names:
                   engine, http-server (needs wrk and taskset; as root
                   on Debian, wrk is installed with apt-get), http-client
                   (needs taskset)
   help            this text
 ";
+
+/// The server binaries the tests start (through the `testkit` crate), with
+/// the Debian package of each.
+const SERVICES: &[(&str, &str)] = &[
+    ("redis-server", "redis-server"),
+    ("redis-cli", "redis-server"),
+    ("mariadbd", "mariadb-server"),
+    ("mariadb-install-db", "mariadb-server"),
+    ("mariadb", "mariadb-client"),
+];
+
+/// Directories searched after the `PATH`: daemons such as `mariadbd` live
+/// in `sbin`, often not on a normal user's `PATH` (the `testkit` crate
+/// searches the same ones).
+const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/sbin"];
 
 /// The features of the `wf` facade, each built alone by `cargo xtask test`.
 const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http", "redis", "fileio"];
@@ -51,6 +71,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") | Some("ci") => test(),
         Some("bench") => bench(&args[1..]),
+        Some("services") => {
+            services();
+            Ok(())
+        }
         None | Some("help") | Some("--help") | Some("-h") => {
             print!("{HELP}");
             Ok(())
@@ -83,6 +107,10 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    // First, so that a missing server fails in seconds, not after clippy.
+    for (tool, _) in SERVICES {
+        ensure_tool(tool)?;
+    }
     run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
     run("cargo clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
@@ -119,14 +147,32 @@ fn bench(args: &[String]) -> Result<(), String> {
     run(&format!("bench {name}"), Command::new(exe).args(&args[1..]))
 }
 
-/// Whether an executable `name` is on the PATH.
-fn on_path(name: &str) -> bool {
+/// Prints where each server binary of [`SERVICES`] was found.
+fn services() {
+    println!("server binaries the tests start (PATH, then {}):", EXTRA_DIRS.join(", "));
+    for (tool, pkg) in SERVICES {
+        match find(tool) {
+            Some(path) => println!("  {tool:<20} {}", path.display()),
+            None => {
+                println!("  {tool:<20} MISSING: apt-get install -y {pkg} (or `cargo xtask test` as root on Debian)")
+            }
+        }
+    }
+}
+
+/// Where the executable `name` is: on the PATH, or in [`EXTRA_DIRS`].
+fn find(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    env::var_os("PATH").is_some_and(|path| {
-        env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// Whether an executable `name` is on the PATH (or in [`EXTRA_DIRS`]).
+fn on_path(name: &str) -> bool {
+    find(name).is_some()
 }
 
 /// Whether we run as root (from `/proc/self/status`, std only).
@@ -136,8 +182,11 @@ fn is_root() -> bool {
     })
 }
 
-/// Debian packages of the tools benchmarks need.
+/// Debian packages of the tools benchmarks and tests need.
 fn debian_package(tool: &str) -> &'static str {
+    if let Some((_, pkg)) = SERVICES.iter().find(|(t, _)| *t == tool) {
+        return pkg;
+    }
     match tool {
         "wrk" => "wrk",
         _ => "util-linux", // taskset
