@@ -87,6 +87,9 @@ pub struct RedisRequest {
     /// Send `ASKING` first (a cluster `ASK` redirect); its reply is
     /// dropped.
     pub(crate) asking: bool,
+    /// Some command blocks the connection or changes its state: it may
+    /// not share one ([`crate::protocol::is_exclusive`]).
+    pub(crate) exclusive: bool,
 }
 
 impl RedisRequest {
@@ -97,6 +100,7 @@ impl RedisRequest {
         I::Item: RedisArg,
     {
         self.commands.clear();
+        self.exclusive = false;
         self.push_command(command, params);
     }
 
@@ -111,6 +115,10 @@ impl RedisRequest {
     {
         let mut c = vec![Bytes::copy_from_slice(command.as_bytes())];
         c.extend(params.into_iter().map(RedisArg::into_arg));
+        if self.commands.is_empty() {
+            self.exclusive = false;
+        }
+        self.exclusive |= crate::protocol::is_exclusive(command.as_bytes());
         self.commands.push(c);
     }
 
@@ -140,7 +148,8 @@ impl RedisRequest {
     }
 
     pub(crate) fn from_parts(parts: Vec<Bytes>) -> RedisRequest {
-        RedisRequest { commands: vec![parts], asking: false }
+        let exclusive = crate::protocol::is_exclusive(&parts[0]);
+        RedisRequest { commands: vec![parts], asking: false, exclusive }
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use wf_core::net::{BoxFuture, Connection, Protocol, ReplyKeepAlive, ServerParams, Uri};
 use wf_core::{Error, code};
 
@@ -47,11 +46,16 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// The URL's database number (`/6`; none is 0).
+    pub(crate) fn check_db(uri: &Uri) -> Result<u32, Error> {
+        let db = uri.path().trim_start_matches('/');
+        if db.is_empty() { Ok(0) } else { db.parse().map_err(|_| Error::task(code::URI_PARSE_FAILED)) }
+    }
+
     /// Reads `redis[s]://[user][:password]@host[:port][/db][?protocol=3]`;
     /// a database that is not a number is `URI_PARSE_FAILED`.
     pub(crate) fn from_uri(uri: &Uri) -> Result<Target, Error> {
-        let db = uri.path().trim_start_matches('/');
-        let db = if db.is_empty() { 0 } else { db.parse().map_err(|_| Error::task(code::URI_PARSE_FAILED))? };
+        let db = Target::check_db(uri)?;
         let mut resp3 = false;
         for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
@@ -77,20 +81,6 @@ fn check_setup(resp: RedisResponse) -> Result<(), Error> {
         RedisValue::Error(_) => Err(Error::task(code::REDIS_ACCESS_DENIED)),
         _ => Ok(()),
     }
-}
-
-fn upper(b: &Bytes) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    if b.len() <= 16 {
-        for (o, c) in out.iter_mut().zip(b.iter()) {
-            *o = c.to_ascii_uppercase();
-        }
-    }
-    out
-}
-
-fn is(name: &[u8; 16], what: &str) -> bool {
-    name[..what.len()] == *what.as_bytes() && name.get(what.len()).is_none_or(|c| *c == 0)
 }
 
 /// Commands that may not share a connection: they block it, or change
@@ -120,22 +110,30 @@ const EXCLUSIVE: &[&str] = &[
     "RESET",
 ];
 
+/// Whether command `name` may not share a connection (see [`EXCLUSIVE`]).
+pub(crate) fn is_exclusive(name: &[u8]) -> bool {
+    // Most commands are not: rule them out by length and first letter.
+    (4..=10).contains(&name.len())
+        && matches!(name[0].to_ascii_uppercase(), b'B' | b'X' | b'W' | b'M' | b'E' | b'D' | b'U' | b'C' | b'Q' | b'R')
+        && EXCLUSIVE.iter().any(|x| x.len() == name.len() && x.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// Whether the connection is left in a state the next task must not
 /// inherit: inside `MULTI`, or watching keys, or closed by `QUIT`.
 fn leaves_state(req: &RedisRequest) -> bool {
     let (mut multi, mut watching) = (false, false);
     for c in req.commands() {
-        let name = upper(&c[0]);
-        if is(&name, "MULTI") {
+        let is = |what: &str| c[0].eq_ignore_ascii_case(what.as_bytes());
+        if is("MULTI") {
             multi = true;
-        } else if is(&name, "EXEC") || is(&name, "DISCARD") {
+        } else if is("EXEC") || is("DISCARD") {
             multi = false;
             watching = false;
-        } else if is(&name, "WATCH") {
+        } else if is("WATCH") {
             watching = true;
-        } else if is(&name, "UNWATCH") {
+        } else if is("UNWATCH") {
             watching = false;
-        } else if is(&name, "QUIT") || is(&name, "CLIENT") {
+        } else if is("QUIT") || is("CLIENT") {
             return true;
         }
     }
@@ -203,15 +201,11 @@ impl Protocol for Redis {
     }
 
     fn keep_alive(&self, req: &RedisRequest, _resp: &RedisResponse, configured: Option<Duration>) -> Option<Duration> {
-        if leaves_state(req) { None } else { configured }
+        if req.exclusive && leaves_state(req) { None } else { configured }
     }
 
     fn pipelined(&self, req: &RedisRequest) -> bool {
-        !req.asking
-            && req.commands().all(|c| {
-                let name = upper(&c[0]);
-                !EXCLUSIVE.iter().any(|x| is(&name, x))
-            })
+        !req.asking && !req.exclusive
     }
 
     fn pool_key(&self, uri: &Uri) -> String {

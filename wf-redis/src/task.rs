@@ -147,7 +147,7 @@ impl RedisClient {
 
     fn check(&self) -> Result<Uri, Error> {
         let uri = self.uri.clone()?;
-        Target::from_uri(&uri)?;
+        Target::check_db(&uri)?;
         if self.req.is_empty() {
             return Err(Error::sys(libc::EINVAL));
         }

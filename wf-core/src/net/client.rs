@@ -275,7 +275,7 @@ async fn attempt_once<P: Protocol>(
     loop {
         let mut lease: Lease<P::ClientCodec> = pool::acquire(&key, endpoint.max_connections, opts.wait_timeout).await?;
         if lease.conn().is_none() {
-            let conn = open(protocol, uri, &target, endpoint, tls_client_ref!(tls_client)).await?;
+            let conn = Box::pin(open(protocol, uri, &target, endpoint, tls_client_ref!(tls_client))).await?;
             lease.set_conn(conn);
         }
         let reused = lease.reused();

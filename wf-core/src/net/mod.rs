@@ -11,6 +11,7 @@
 mod client;
 mod conn;
 mod dns;
+mod fxhash;
 mod pipe;
 mod pool;
 mod protocol;

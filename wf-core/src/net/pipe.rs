@@ -9,7 +9,7 @@
 //! while a write is in progress leave together in the next one.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,6 +35,12 @@ use crate::error::{Error, State as TaskState, TimeoutReason};
 use crate::runtime;
 
 type Slot<T> = oneshot::Sender<Result<T, Error>>;
+
+/// Replies handed out per turn of the driver. Between turns the callers
+/// run and queue their next requests, which the next turn writes before it
+/// hands out more: the server works on those while this thread handles
+/// the rest, rather than each side waiting for the other's whole batch.
+const DELIVER_BATCH: usize = 16;
 
 struct Shared<C: Decoder> {
     /// The codec (requests are encoded by callers, replies decoded by the
@@ -81,7 +87,7 @@ struct Entry<C: Decoder> {
     connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
 }
 
-type Registry = HashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+type Registry = super::fxhash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
     static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();
@@ -222,7 +228,9 @@ async fn acquire<P: Protocol>(
             Ok(Ok(())) | Err(_) => continue,
         }
     };
-    let conn = open(protocol, uri, target, endpoint, tls).await;
+    // Boxed: connecting is rare, and its future would make every
+    // request's future as large.
+    let conn = Box::pin(open(protocol, uri, target, endpoint, tls)).await;
     let keep_alive = opts.keep_alive().unwrap_or_else(|| protocol.default_keep_alive());
     let outcome = conn.map(|c| start(c, key.clone(), keep_alive));
     guard.finish(outcome).map(|p| (p, false))
@@ -314,9 +322,12 @@ fn is_stale(e: &Error) -> bool {
     e.state() == TaskState::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
 }
 
-/// Waits for a reply: within the watch timeout (else the endpoint's
-/// response timeout) plus the receive timeout. A request that times out
-/// leaves its pipe closing: later replies on it are suspect.
+/// Waits for a reply. A dead connection is the driver's to notice (no
+/// progress for the response timeout while replies are due); a task's own
+/// watch or receive timeout is a limit on its reply alone: the watch
+/// timeout (else the endpoint's response timeout) plus the receive
+/// timeout. A request that times out leaves its pipe closing: later
+/// replies on it are suspect.
 async fn wait<C>(
     rx: oneshot::Receiver<Result<C::Item, Error>>,
     opts: &ClientOptions,
@@ -325,11 +336,11 @@ async fn wait<C>(
 where
     C: Decoder,
 {
-    let first = opts.watch_timeout_opt().or(opts.endpoint().response_timeout);
-    let limit = match (first, opts.receive_timeout_opt()) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, None) => a,
-        (None, Some(_)) => None,
+    let limit = match (opts.watch_timeout_opt(), opts.receive_timeout_opt()) {
+        (None, None) => None,
+        (watch, receive) => {
+            watch.or(opts.endpoint().response_timeout).map(|w| w + receive.unwrap_or_default()).or(receive)
+        }
     };
     let got = match limit {
         None => rx.await,
@@ -412,6 +423,15 @@ where
                     }
                 }
             }
+            // Replies already read first; then read more.
+            if self.deliver()? > 0 {
+                // The callers just woken will send their next requests:
+                // yield (to the back of the run queue) so that those sent
+                // meanwhile leave in one write, rather than run again as
+                // soon as the first one wakes us.
+                cx.waker().wake_by_ref();
+                return Ok(Step::Parked);
+            }
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
                 self.rbuf.reserve(8192);
             }
@@ -422,7 +442,6 @@ where
                 }
                 Poll::Ready(Ok(_)) => {
                     self.last_io = Instant::now();
-                    self.deliver()?;
                     moved = true;
                 }
                 Poll::Ready(Err(e)) => return Err(e.into()),
@@ -437,11 +456,12 @@ where
     }
 
     /// Decodes the replies read so far and hands them out in order.
-    fn deliver(&mut self) -> Result<(), Error> {
+    fn deliver(&mut self) -> Result<usize, Error> {
         let mut ready = Vec::new();
         {
             let mut s = self.pipe.lock();
-            while let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? {
+            while ready.len() < DELIVER_BATCH {
+                let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? else { break };
                 match s.waiting.pop_front() {
                     Some(slot) => ready.push((slot, item)),
                     // A reply nobody asked for: the stream is out of step.
@@ -449,11 +469,12 @@ where
                 }
             }
         }
-        self.pipe.in_flight.fetch_sub(ready.len(), Ordering::Relaxed);
+        let n = ready.len();
+        self.pipe.in_flight.fetch_sub(n, Ordering::Relaxed);
         for (slot, item) in ready {
             let _ = slot.send(Ok(item));
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Arms the timer: the response timeout while replies are due, the

@@ -5,7 +5,7 @@
 //! runs out, and never handed out once the peer closed them.
 
 use std::any::Any;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ pub(crate) struct PoolKey {
     pub(crate) tls: usize,
 }
 
-type Entries = HashMap<Arc<PoolKey>, Entry>;
+type Entries = super::fxhash::FxHashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
     static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();

@@ -126,7 +126,12 @@ const UNIX_PLACEHOLDER: &str = "wf-unix-socket.invalid";
 /// assert_eq!(err.code(), wf_core::code::URI_PORT_INVALID);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Uri {
+pub struct Uri(std::sync::Arc<Parts>);
+
+/// What a [`Uri`] holds, shared by its clones (a task's URL is cloned for
+/// every attempt; sharing makes that a reference count).
+#[derive(Debug, PartialEq, Eq)]
+struct Parts {
     /// The parsed URL; for a Unix socket its host is [`UNIX_PLACEHOLDER`].
     url: Url,
     /// For a Unix socket, the URL string with the socket's host spliced back.
@@ -363,7 +368,7 @@ impl Uri {
         };
         let password = url.password().map(percent_decode_lossy);
 
-        Ok(Uri {
+        Ok(Uri(std::sync::Arc::new(Parts {
             url,
             unix_serialization,
             unix_raw_host,
@@ -373,7 +378,7 @@ impl Uri {
             host_str,
             port,
             explicit_port: explicit.is_some(),
-        })
+        })))
     }
 
     /// The scheme, lowercased.
@@ -382,7 +387,7 @@ impl Uri {
     /// assert_eq!(wf_core::net::Uri::parse("HTTPS://h/").unwrap().scheme(), "https");
     /// ```
     pub fn scheme(&self) -> &str {
-        self.url.scheme()
+        self.0.url.scheme()
     }
 
     /// The user name, percent-decoded; `None` when absent or empty.
@@ -393,7 +398,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("redis://:pw@h/").unwrap().user(), None);
     /// ```
     pub fn user(&self) -> Option<&str> {
-        self.user.as_deref()
+        self.0.user.as_deref()
     }
 
     /// The password, percent-decoded; `None` when absent or empty.
@@ -404,7 +409,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("redis://h/").unwrap().password(), None);
     /// ```
     pub fn password(&self) -> Option<&str> {
-        self.password.as_deref()
+        self.0.password.as_deref()
     }
 
     /// The host: an address, a name or a Unix socket path.
@@ -415,7 +420,7 @@ impl Uri {
     /// assert_eq!(ip.host(), &Host::Ip("::1".parse().unwrap()));
     /// ```
     pub fn host(&self) -> &Host {
-        &self.host
+        &self.0.host
     }
 
     /// The host as text: an IPv6 address without brackets, a name
@@ -428,7 +433,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("tlv://%2Frun%2Fx.sock").unwrap().host_str(), "/run/x.sock");
     /// ```
     pub fn host_str(&self) -> &str {
-        &self.host_str
+        &self.0.host_str
     }
 
     /// The Unix socket path, when the host is one.
@@ -440,7 +445,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://h/").unwrap().unix_path(), None);
     /// ```
     pub fn unix_path(&self) -> Option<&Path> {
-        match &self.host {
+        match &self.0.host {
             Host::Unix(p) => Some(p),
             _ => None,
         }
@@ -455,7 +460,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://h:8080/").unwrap().port(), 8080);
     /// ```
     pub fn port(&self) -> u16 {
-        self.port
+        self.0.port
     }
 
     /// True when the URL names its port, even if it is the default one.
@@ -466,7 +471,7 @@ impl Uri {
     /// assert!(!Uri::parse("http://h/").unwrap().has_explicit_port());
     /// ```
     pub fn has_explicit_port(&self) -> bool {
-        self.explicit_port
+        self.0.explicit_port
     }
 
     /// The path, percent-encoded as in [`as_str`](Uri::as_str); `"/"` when
@@ -479,7 +484,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://h/a b").unwrap().path(), "/a%20b");
     /// ```
     pub fn path(&self) -> &str {
-        match self.url.path() {
+        match self.0.url.path() {
             "" => "/",
             p => p,
         }
@@ -493,7 +498,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://h/").unwrap().query(), None);
     /// ```
     pub fn query(&self) -> Option<&str> {
-        self.url.query()
+        self.0.url.query()
     }
 
     /// The fragment (after `#`), if any.
@@ -503,7 +508,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://h/#sec").unwrap().fragment(), Some("sec"));
     /// ```
     pub fn fragment(&self) -> Option<&str> {
-        self.url.fragment()
+        self.0.url.fragment()
     }
 
     /// The path and query, as on an HTTP request line.
@@ -536,7 +541,7 @@ impl Uri {
     /// assert_eq!(Uri::parse("redis://%2Ftmp%2Fr.sock/0").unwrap().as_str(), "redis://%2Ftmp%2Fr.sock/0");
     /// ```
     pub fn as_str(&self) -> &str {
-        self.unix_serialization.as_deref().unwrap_or(self.url.as_str())
+        self.0.unix_serialization.as_deref().unwrap_or(self.0.url.as_str())
     }
 
     /// `host[:port]` as in an HTTP `Host` header: the port is left out when
@@ -550,11 +555,15 @@ impl Uri {
     /// assert_eq!(Uri::parse("http://[::1]:8080/").unwrap().authority(), "[::1]:8080");
     /// ```
     pub fn authority(&self) -> String {
-        if let Some(raw) = &self.unix_raw_host {
+        if let Some(raw) = &self.0.unix_raw_host {
             return raw.clone();
         }
-        let host = self.url.host_str().unwrap_or(&self.host_str);
-        if default_port(self.scheme()) == Some(self.port) { host.to_string() } else { format!("{host}:{}", self.port) }
+        let host = self.0.url.host_str().unwrap_or(&self.0.host_str);
+        if default_port(self.scheme()) == Some(self.0.port) {
+            host.to_string()
+        } else {
+            format!("{host}:{}", self.0.port)
+        }
     }
 
     /// Resolves `location` (absolute, `//host/...`, or relative such as
@@ -570,11 +579,11 @@ impl Uri {
     /// assert_eq!(base.join("https://s/").unwrap().port(), 443);
     /// ```
     pub fn join(&self, location: &str) -> Result<Uri, Error> {
-        let joined = self.url.join(location).map_err(|e| match e {
+        let joined = self.0.url.join(location).map_err(|e| match e {
             url::ParseError::InvalidPort => port_invalid(),
             _ => parse_failed(),
         })?;
-        match &self.unix_raw_host {
+        match &self.0.unix_raw_host {
             Some(raw) if joined.host_str() == Some(UNIX_PLACEHOLDER) => {
                 Uri::parse(&format!("{}{raw}{}", &joined[..Position::BeforeHost], &joined[Position::AfterHost..]))
             }
