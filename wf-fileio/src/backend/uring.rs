@@ -1,7 +1,10 @@
 //! The io_uring backend: tokio-uring rings, each driven by a thread of its
-//! own. wf tasks (on the tokio multi-thread runtime) send requests over a
-//! channel; the ring thread starts one local task per request, and the
-//! completion goes back on the request's oneshot channel.
+//! own. wf tasks (on wf's tokio runtime) send requests over a channel; the
+//! ring thread starts one local task per request. Completions go back in
+//! batches: the ring thread queues them and wakes one delivery task on
+//! wf's runtime, which hands each to its task's oneshot channel. So the
+//! ring thread wakes the runtime once per batch rather than once per
+//! operation, and the tasks' own wake-ups are local to a poller thread.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,8 +14,9 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_uring::buf::{IoBuf, IoBufMut};
 use tokio_uring::fs::{File, OpenOptions};
 
@@ -27,6 +31,34 @@ const BATCH: usize = 128;
 
 type Job = (Request, Reply);
 
+/// Finished operations of one ring, waiting for the delivery task.
+struct Outbox {
+    done: Mutex<Vec<(Completion, Reply)>>,
+    ready: Notify,
+}
+
+impl Outbox {
+    fn push(&self, c: Completion, reply: Reply) {
+        self.done.lock().unwrap_or_else(|e| e.into_inner()).push((c, reply));
+        // Stores a permit if the delivery task is busy: nothing is missed,
+        // and a batch costs one wake-up.
+        self.ready.notify_one();
+    }
+}
+
+/// The delivery task of one ring, on wf's runtime.
+async fn deliver(outbox: Arc<Outbox>) {
+    let mut batch = Vec::new();
+    loop {
+        outbox.ready.notified().await;
+        std::mem::swap(&mut *outbox.done.lock().unwrap_or_else(|e| e.into_inner()), &mut batch);
+        for (c, reply) in batch.drain(..) {
+            // The task may be gone (runtime shutdown): nothing to tell then.
+            let _ = reply.send(c);
+        }
+    }
+}
+
 pub(super) struct Rings {
     senders: Vec<mpsc::UnboundedSender<Job>>,
 }
@@ -39,12 +71,14 @@ impl Rings {
         for i in 0..n {
             let (tx, rx) = mpsc::unbounded_channel();
             let (probe_tx, probe_rx) = std::sync::mpsc::channel();
+            let outbox = Arc::new(Outbox { done: Mutex::new(Vec::new()), ready: Notify::new() });
+            let ring_outbox = outbox.clone();
             std::thread::Builder::new()
                 .name(format!("wf-fileio-uring-{i}"))
                 .spawn(move || match tokio_uring::Runtime::new(tokio_uring::builder().entries(ENTRIES)) {
                     Ok(rt) => {
                         let _ = probe_tx.send(Ok(()));
-                        serve(rt, rx);
+                        serve(rt, rx, &ring_outbox);
                     }
                     Err(e) => {
                         let _ = probe_tx.send(Err(e.raw_os_error().unwrap_or(libc::EIO)));
@@ -54,6 +88,7 @@ impl Rings {
             // If a later ring fails, the threads already started see their
             // channel close and exit.
             probe_rx.recv().map_err(|_| libc::EIO)??;
+            wf_core::handle().spawn(deliver(outbox));
             senders.push(tx);
         }
         Ok(Rings { senders })
@@ -77,7 +112,7 @@ impl Rings {
 }
 
 /// A ring thread's loop.
-fn serve(rt: tokio_uring::Runtime, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn serve(rt: tokio_uring::Runtime, mut rx: mpsc::UnboundedReceiver<Job>, outbox: &Arc<Outbox>) {
     // Descriptors lent by users, one tokio-uring `File` per number. They
     // are never dropped: dropping one would close the user's descriptor.
     // Ops use the number only, so a number the user closes and reuses for
@@ -100,9 +135,8 @@ fn serve(rt: tokio_uring::Runtime, mut rx: mpsc::UnboundedReceiver<Job>) {
                     ),
                     FileTarget::Path(_) => None,
                 };
-                tokio_uring::spawn(async move {
-                    let _ = reply.send(run(req, file).await);
-                });
+                let outbox = outbox.clone();
+                tokio_uring::spawn(async move { outbox.push(run(req, file).await, reply) });
             }
         }
     });
