@@ -23,7 +23,7 @@ tasks:
   bench <name>    run a benchmark from benches/ (release build); names:
                   engine, http-server (needs wrk and taskset; as root
                   on Debian, wrk is installed with apt-get), http-client
-                  (needs taskset)
+                  (needs taskset), fileio
   help            this text
 ";
 
@@ -64,6 +64,7 @@ const BENCHES: &[Bench] = &[
         tools: &["taskset", "wrk"],
     },
     Bench { name: "http-client", bin: "http_client", helpers: &["hello_hyper"], tools: &["taskset"] },
+    Bench { name: "fileio", bin: "fileio", helpers: &[], tools: &[] },
 ];
 
 fn main() -> ExitCode {
@@ -92,6 +93,15 @@ fn main() -> ExitCode {
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` if set (relative to the
+/// workspace root), else `target/` in the workspace.
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
 }
 
 fn cargo() -> Command {
@@ -143,7 +153,7 @@ fn bench(args: &[String]) -> Result<(), String> {
         build.args(["--bin", bin]);
     }
     run("build benches", &mut build)?;
-    let exe = root().join("target/release").join(b.bin);
+    let exe = target_dir().join("release").join(b.bin);
     run(&format!("bench {name}"), Command::new(exe).args(&args[1..]))
 }
 

@@ -6,11 +6,12 @@
 //! series, a parallel) against a local `HttpServer`, then
 //! shows one task, a series that grows from its callbacks, a parallel
 //! of series, a counter released from elsewhere, a graph, and tasks awaited
-//! from async code, and a TLV server and client.
+//! from async code, a TLV server and client, and file IO.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use wf::fileio::{create_pread_task, create_pwrite_task};
 use wf::http::{HttpServer, HttpTask, create_http_task};
 use wf::net::tlv::{Tlv, TlvMessage};
 use wf::net::{Server, ServerKind, create_client_task};
@@ -181,5 +182,18 @@ fn main() {
     client.start();
     wf::wait_finish();
     server.stop();
+
+    println!("\n== 8. file IO: a pwrite task, then a pread task pushed into the same series");
+    let path = std::env::temp_dir().join(format!("wf-tour-{}.txt", std::process::id()));
+    let read_path = path.clone();
+    let write = create_pwrite_task(&path, "hello, file", 0, move |t| {
+        println!("{}  pwrite: {} bytes ({}, on {})", at(), t.retval(), t.state(), wf::fileio::backend());
+        series_of(t).push_back(create_pread_task(&read_path, 64, 0, move |t| {
+            println!("{}  pread: {:?} ({})", at(), String::from_utf8_lossy(t.buf()), t.state());
+        }));
+    });
+    create_series_work(write, |_| {}).start();
+    wf::wait_finish();
+    let _ = std::fs::remove_file(&path);
     println!("\ntour finished in {}", at());
 }

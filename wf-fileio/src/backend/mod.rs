@@ -1,0 +1,152 @@
+//! The backends that run file operations, and the one-time choice between
+//! them.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use tokio::sync::oneshot;
+use wf_core::FileIoBackend;
+
+use crate::op::{Completion, Reply, Request};
+use crate::target::FileTarget;
+
+mod pool;
+#[cfg(target_os = "linux")]
+mod uring;
+
+/// The backend running file tasks in this process; see [`backend()`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// io_uring rings, each on a thread of its own (tokio-uring).
+    IoUring,
+    /// Blocking positional IO on a small thread pool.
+    ThreadPool,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::IoUring => "io_uring",
+            Backend::ThreadPool => "thread pool",
+        })
+    }
+}
+
+enum Active {
+    #[cfg(target_os = "linux")]
+    Uring(uring::Rings),
+    Pool(pool::Pool),
+    /// io_uring was required ([`FileIoBackend::IoUring`]) and cannot run:
+    /// every operation fails with this errno.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    Unavailable(i32),
+}
+
+static ACTIVE: OnceLock<Active> = OnceLock::new();
+
+/// The backend file tasks use, chosen at the first file task (or this
+/// call) from [`wf_core::Settings::fileio_backend`]:
+///
+/// * `Auto` (the default): io_uring if a ring can be set up (Linux, not
+///   blocked by seccomp), else the thread pool;
+/// * `IoUring`: io_uring; if it cannot be set up, this still says
+///   `IoUring` and every file task fails with the setup's errno;
+/// * `ThreadPool`: the thread pool.
+///
+/// The choice is logged once to stderr, e.g. `wf-fileio: using io_uring
+/// (1 ring)` or `wf-fileio: io_uring unavailable (EPERM), using the thread
+/// pool (4 threads)`.
+pub fn backend() -> Backend {
+    match active() {
+        #[cfg(target_os = "linux")]
+        Active::Uring(_) => Backend::IoUring,
+        Active::Unavailable(_) => Backend::IoUring,
+        Active::Pool(_) => Backend::ThreadPool,
+    }
+}
+
+fn active() -> &'static Active {
+    ACTIVE.get_or_init(choose)
+}
+
+fn choose() -> Active {
+    let settings = wf_core::settings();
+    let threads = settings.fileio_threads;
+    let pool = || {
+        let n = if threads == 0 { 4 } else { threads };
+        (pool::Pool::start(n), n)
+    };
+    match settings.fileio_backend {
+        FileIoBackend::ThreadPool => {
+            let (p, n) = pool();
+            eprintln!("wf-fileio: using the thread pool ({n} threads), as the settings ask");
+            Active::Pool(p)
+        }
+        required => match start_uring(if threads == 0 { 1 } else { threads }) {
+            Ok(active) => active,
+            Err(errno) if required == FileIoBackend::IoUring => {
+                eprintln!(
+                    "wf-fileio: io_uring unavailable ({}), and the settings require it: file tasks fail",
+                    errno_name(errno)
+                );
+                Active::Unavailable(errno)
+            }
+            Err(errno) => {
+                let (p, n) = pool();
+                eprintln!(
+                    "wf-fileio: io_uring unavailable ({}), using the thread pool ({n} threads)",
+                    errno_name(errno)
+                );
+                Active::Pool(p)
+            }
+        },
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_uring(rings: usize) -> Result<Active, i32> {
+    let r = uring::Rings::start(rings)?;
+    eprintln!("wf-fileio: using io_uring ({rings} ring{})", if rings == 1 { "" } else { "s" });
+    Ok(Active::Uring(r))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_uring(_rings: usize) -> Result<Active, i32> {
+    Err(libc::ENOSYS)
+}
+
+/// Sends `req` to the backend; the completion arrives on the receiver.
+pub(crate) fn submit(req: Request) -> oneshot::Receiver<Completion> {
+    let (tx, rx) = oneshot::channel();
+    if matches!(req.target, FileTarget::Fd(fd) if fd < 0) {
+        // What the kernel would answer, without a trip to a backend thread.
+        fail(req, tx, libc::EBADF);
+        return rx;
+    }
+    match active() {
+        #[cfg(target_os = "linux")]
+        Active::Uring(rings) => rings.submit(req, tx),
+        Active::Pool(pool) => pool.submit(req, tx),
+        Active::Unavailable(errno) => fail(req, tx, *errno),
+    }
+    rx
+}
+
+fn fail(req: Request, reply: Reply, errno: i32) {
+    let _ = reply.send(Completion { op: req.op, result: Err(errno) });
+}
+
+/// `EPERM` for 1 and so on, for the one log line; the number otherwise.
+fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOMEM => "ENOMEM",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::EACCES => "EACCES",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}

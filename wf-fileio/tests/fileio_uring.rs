@@ -1,0 +1,40 @@
+//! The file IO suite (`support::suite!`) on the io_uring backend, with two
+//! rings, required through `Settings`: if io_uring cannot run here, every
+//! test fails, loudly.
+
+mod support;
+
+use std::sync::Once;
+
+use wf_core::{FileIoBackend, Settings};
+use wf_fileio::{Backend, backend};
+
+fn setup() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let mut s = Settings::default();
+        s.fileio_backend = FileIoBackend::IoUring;
+        s.fileio_threads = 2;
+        wf_core::init(s).expect("the first use of wf in this process");
+    });
+    assert_eq!(backend(), Backend::IoUring);
+}
+
+support::suite!();
+
+/// Says plainly when the machine has no io_uring (a seccomp filter in a
+/// container gives EPERM), instead of leaving only the suite's failures.
+#[test]
+fn io_uring_is_available_here() {
+    setup();
+    let t = support::run(wf_fileio::create_fsync_task(-2, |_| {}));
+    assert_eq!(t.error().code(), libc::EBADF, "precheck");
+    let tmp = support::TempFile::with("probe", b"probe");
+    let t = support::run(wf_fileio::create_pread_task(tmp.path(), 5, 0, |_| {}));
+    assert!(
+        t.state() == wf_core::State::Success,
+        "\n\n!!! io_uring does not work on this machine ({}): the io_uring backend cannot run here.\n\
+         !!! wf falls back to the thread pool with the default settings; these tests require io_uring.\n",
+        t.error()
+    );
+}
