@@ -23,7 +23,9 @@ tasks:
   bench <name>    run a benchmark from benches/ (release build); names:
                   engine, http-server (needs wrk and taskset; as root
                   on Debian, wrk is installed with apt-get), http-client
-                  (needs taskset), fileio
+                  (needs taskset), fileio, redis (needs taskset,
+                  redis-server and redis-benchmark; installed with
+                  apt-get as root on Debian)
   help            this text
 ";
 
@@ -65,6 +67,7 @@ const BENCHES: &[Bench] = &[
     },
     Bench { name: "http-client", bin: "http_client", helpers: &["hello_hyper"], tools: &["taskset"] },
     Bench { name: "fileio", bin: "fileio", helpers: &[], tools: &[] },
+    Bench { name: "redis", bin: "redis", helpers: &[], tools: &["taskset", "redis-server", "redis-benchmark"] },
 ];
 
 fn main() -> ExitCode {
@@ -199,6 +202,7 @@ fn debian_package(tool: &str) -> &'static str {
     }
     match tool {
         "wrk" => "wrk",
+        "redis-benchmark" => "redis-tools",
         _ => "util-linux", // taskset
     }
 }

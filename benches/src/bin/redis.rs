@@ -310,14 +310,14 @@ const CLIENTS: [&str; 4] = ["wf", "redis-rs", "fred", "redis-benchmark"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut ops, mut runs, mut pipeline) = (200_000usize, 3usize, 1usize);
+    let (mut ops, mut runs, mut pipelines) = (200_000usize, 3usize, vec![1usize, 16]);
     let mut only: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--ops" => ops = it.next().and_then(|v| v.parse().ok()).expect("--ops N"),
             "--runs" => runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
-            "--pipeline" => pipeline = it.next().and_then(|v| v.parse().ok()).expect("--pipeline N"),
+            "--pipeline" => pipelines = vec![it.next().and_then(|v| v.parse().ok()).expect("--pipeline N")],
             name if CLIENTS.contains(&name) => only.push(name.to_string()),
             other => {
                 eprintln!(
@@ -327,7 +327,6 @@ fn main() {
             }
         }
     }
-    PIPELINE.store(pipeline.max(1), Ordering::Relaxed);
     if let Err(e) = benches::pin_to_cpu(1) {
         eprintln!("cannot pin to CPU 1: {e}");
         std::process::exit(2);
@@ -356,20 +355,44 @@ fn main() {
         }
     };
 
+    let chosen: Vec<usize> =
+        (0..CLIENTS.len()).filter(|&i| only.is_empty() || only.iter().any(|o| o == CLIENTS[i])).collect();
+    let mut tables = Vec::new();
+    for &pipeline in &pipelines {
+        PIPELINE.store(pipeline.max(1), Ordering::Relaxed);
+        let samples = measure(&run, &server, &chosen, ops, runs, pipeline);
+        tables.push((pipeline, samples));
+    }
+    drop((rs, fred));
+    drop(server);
+
+    for (pipeline, samples) in &tables {
+        report(&chosen, samples, *pipeline);
+    }
+}
+
+/// Runs every chosen client `runs` times (after a warm-up) and returns the
+/// samples, per client.
+fn measure(
+    run: &dyn Fn(usize, usize) -> (usize, f64, Option<f64>),
+    server: &RedisServer,
+    chosen: &[usize],
+    ops: usize,
+    runs: usize,
+    pipeline: usize,
+) -> Vec<Vec<Sample>> {
     println!(
         "redis: {ops} ops (half SET, half GET, 3-byte values, {KEYS} keys), {CALLERS} callers, {} command(s) per request; client on CPU 1, redis-server on CPU 0; median of {runs} rounds; load average {:.2} at start",
         pipeline,
         benches::loadavg()
     );
-    let chosen: Vec<usize> =
-        (0..CLIENTS.len()).filter(|&i| only.is_empty() || only.iter().any(|o| o == CLIENTS[i])).collect();
     for &i in chosen.iter().filter(|&&i| i < 3) {
         run(i, ops / 10);
     }
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
     for round in 0..runs {
         eprintln!("round {} of {runs}", round + 1);
-        for &i in &chosen {
+        for &i in chosen {
             let name = CLIENTS[i];
             let mut attempt = 0;
             let s = loop {
@@ -406,13 +429,15 @@ fn main() {
             samples[i].push(s);
         }
     }
-    drop((rs, fred));
-    drop(server);
+    samples
+}
 
+fn report(chosen: &[usize], samples: &[Vec<Sample>], pipeline: usize) {
+    println!("\n{pipeline} command(s) per request:");
     let m = |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
     println!();
     println!("{:<17} {:>10} {:>14} {:>14} {:>7}", "client", "ops/s", "client µs/op", "server µs/op", "failed");
-    for &i in &chosen {
+    for &i in chosen {
         let failed: usize = samples[i].iter().map(|s| s.failed).sum();
         println!(
             "{:<17} {:>10.0} {:>14.2} {:>14.2} {:>7}",

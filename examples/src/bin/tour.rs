@@ -1,20 +1,24 @@
 //! The tour: wf's model in one run, printing what happens.
 //!
-//! `cargo run --release -p examples --bin tour`
+//! `cargo run --release -p examples --bin tour [--redis URL]`
 //!
 //! It starts with the seed README's three flows (one HTTP request, a
 //! series, a parallel) against a local `HttpServer`, then
 //! shows one task, a series that grows from its callbacks, a parallel
 //! of series, a counter released from elsewhere, a graph, and tasks awaited
-//! from async code, a TLV server and client, and file IO.
+//! from async code, a TLV server and client, file IO, and an HTTP page
+//! stored in Redis (the embedded key-value server unless `--redis URL`
+//! names a real one).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use examples::kv::KvServer;
 use wf::fileio::{create_pread_task, create_pwrite_task};
 use wf::http::{HttpServer, HttpTask, create_http_task};
 use wf::net::tlv::{Tlv, TlvMessage};
 use wf::net::{Server, ServerKind, create_client_task};
+use wf::redis::create_redis_task;
 use wf::timer::create_timer_task;
 use wf::{
     SeriesWork, State, create_counter_task, create_go_task, create_graph_task, create_parallel_work,
@@ -25,7 +29,14 @@ fn fib(n: u64) -> u64 {
     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
 }
 
+/// `--redis URL` from the command line.
+fn redis_arg() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == "--redis").and_then(|i| args.get(i + 1).cloned())
+}
+
 fn main() {
+    let redis_url = redis_arg();
     let t0 = Instant::now();
     let at = move || format!("{:>7.1} ms", t0.elapsed().as_secs_f64() * 1e3);
 
@@ -195,5 +206,44 @@ fn main() {
     create_series_work(write, |_| {}).start();
     wf::wait_finish();
     let _ = std::fs::remove_file(&path);
+
+    println!("\n== 9. wget to Redis: an HTTP GET, then the body stored in Redis and read back, one series");
+    let kv = KvServer::new();
+    let redis_url = match redis_url {
+        Some(url) => url,
+        None => {
+            kv.start_on("127.0.0.1", 0).expect("start the key-value server");
+            format!("redis://127.0.0.1:{}/", kv.listen_addr().expect("listening").port())
+        }
+    };
+    let web = HttpServer::new(|task| task.resp_mut().append_body("<html>stored in Redis by wf</html>"));
+    web.start_on("127.0.0.1", 0).expect("start the HTTP server");
+    let page = format!("http://127.0.0.1:{}/page", web.listen_addr().expect("listening").port());
+    let key = page.clone();
+    let fetch = create_http_task(&page, 4, 2, move |t| {
+        if t.state() != State::Success {
+            return println!("{}  GET failed: {}", at(), t.error());
+        }
+        let body = t.resp().body();
+        println!("{}  GET {} -> {} bytes", at(), t.req().request_uri(), body.len());
+        let url = series_of(t).context::<String>().expect("the Redis URL").clone();
+        let (get_url, get_key) = (url.clone(), key.clone());
+        let mut set = create_redis_task(&url, 2, move |t| {
+            println!("{}  SET -> {} ({})", at(), t.result(), t.state());
+            let mut get = create_redis_task(&get_url, 2, move |t| {
+                println!("{}  GET -> {} ({})", at(), t.result(), t.state());
+            });
+            get.set_request("GET", [get_key]);
+            series_of(t).push_back(get);
+        });
+        set.set_request("SET", [key.as_bytes(), &body[..]]);
+        series_of(t).push_back(set);
+    });
+    let mut series = create_series_work(fetch, move |_| println!("{}  series done", at()));
+    series.set_context(redis_url);
+    series.start();
+    wf::wait_finish();
+    web.stop();
+    kv.stop();
     println!("\ntour finished in {}", at());
 }

@@ -1,0 +1,4 @@
+//! Code the tutorial binaries share: an in-memory key-value server on
+//! `RedisServer` ([`kv`]), the tour's embedded Redis.
+
+pub mod kv;
