@@ -141,6 +141,26 @@ fn dismissing_a_parallel_of_every_kind_releases_everything() {
         tr.tracked(create_thread_task("memory_dismiss", tr.make(), move |_: &mut Tracker| work(), tr.cb())).into(),
     );
     tasks.push(tr.tracked(create_empty_task().with_callback(tr.cb())).into());
+    // Network tasks: HTTP, Redis (a command and a subscription) and file IO
+    // tasks hold requests and buffers; none is sent.
+    tasks.push(tr.tracked(wf::http::create_http_task("http://127.0.0.1:1/", 0, 0, tr.cb())).into());
+    let mut redis = wf::redis::create_redis_task("redis://127.0.0.1:1/", 0, tr.cb());
+    redis.set_request("SET", ["k", "v"]);
+    tasks.push(tr.tracked(redis).into());
+    let subscriber = wf::redis::RedisSubscriber::new("redis://127.0.0.1:1/");
+    let (tok, ran) = (tr.make(), tr.ran.clone());
+    tasks.push(
+        tr.tracked(subscriber.create_subscribe_task(
+            ["ch"],
+            move |_, _| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                let _ = &tok;
+            },
+            tr.cb(),
+        ))
+        .into(),
+    );
+    tasks.push(tr.tracked(wf::fileio::create_pwrite_task(-1, vec![0u8; 64], 0, tr.cb())).into());
     let (tok, ran, inner) = (tr.make(), tr.ran.clone(), tr.inner());
     tasks.push(
         tr.tracked(
@@ -181,7 +201,7 @@ fn dismissing_a_parallel_of_every_kind_releases_everything() {
     tasks.push(tr.tracked(nested).into());
 
     let kinds = tasks.len();
-    assert_eq!(kinds, 22);
+    assert_eq!(kinds, 26);
     let mut p = create_parallel_work(tr.cb());
     p.set_context(tr.make());
     for t in tasks {
