@@ -303,6 +303,58 @@ async fn attempt_once<P: Protocol>(
     }
 }
 
+/// Runs `exchange` on a pooled connection to `uri`: several requests and
+/// replies on one connection, for protocols whose exchanges are more than
+/// one request and one reply (a MySQL prepared statement: prepare, then
+/// execute with the id the server gave). Name resolution, the pool,
+/// connecting and the protocol's [`on_connect`](Protocol::on_connect) are
+/// as for [`request`]; `exchange` returns its result and whether the
+/// connection may be kept for reuse (for the options' keep-alive, else the
+/// protocol's). An error closes the connection; retries follow the
+/// options' `retry_max` and the protocol's
+/// [`is_retryable`](Protocol::is_retryable), calling `exchange` again on
+/// another connection.
+pub async fn session<P, T, F>(protocol: &P, uri: &Uri, opts: &ClientOptions, mut exchange: F) -> Result<T, Error>
+where
+    P: Protocol,
+    F: for<'c> FnMut(&'c mut Connection<P::ClientCodec>) -> super::BoxFuture<'c, Result<(T, bool), Error>>,
+{
+    let tls = check_scheme(protocol, uri)?;
+    let mut attempt = 0;
+    loop {
+        let once = async {
+            #[cfg(feature = "tls")]
+            let tls_client = tls.then(|| opts.tls.clone().unwrap_or_else(super::tls::TlsClient::verified));
+            #[cfg(feature = "tls")]
+            let tls_id = tls_client.as_ref().map_or(0, |t| t.id());
+            #[cfg(not(feature = "tls"))]
+            let tls_id = {
+                if tls {
+                    return Err(Error::new(State::SslError, 1));
+                }
+                0
+            };
+            let (target, key) = pick(protocol, uri, targets(uri, attempt > 0).await?, tls_id);
+            let endpoint = opts.endpoint();
+            let mut lease: Lease<P::ClientCodec> =
+                pool::acquire(&key, endpoint.max_connections, opts.wait_timeout).await?;
+            if lease.conn().is_none() {
+                let conn = Box::pin(open(protocol, uri, &target, endpoint, tls_client_ref!(tls_client))).await?;
+                lease.set_conn(conn);
+            }
+            let (t, keep) = exchange(lease.conn().expect("connected")).await?;
+            let keep_alive = opts.keep_alive.unwrap_or_else(|| protocol.default_keep_alive());
+            lease.release(if keep { keep_alive } else { None });
+            Ok(t)
+        };
+        match once.await {
+            Ok(t) => return Ok(t),
+            Err(e) if attempt < opts.retry_max && protocol.is_retryable(&e) => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The TLS configuration of a connection, or nothing (without the `tls`
 /// feature there is none to pass).
 #[cfg(feature = "tls")]

@@ -1,0 +1,456 @@
+//! `MySQLCell`: one typed value of a row, from the text protocol (plain
+//! queries) or the binary protocol (prepared statements).
+
+use std::fmt;
+
+use bytes::Bytes;
+use mysql_common::constants::{ColumnFlags, ColumnType};
+
+/// A calendar date (`DATE`; the zero date `0000-00-00` is allowed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// Year.
+    pub year: u16,
+    /// Month, 1–12 (0 in a zero date).
+    pub month: u8,
+    /// Day, 1–31 (0 in a zero date).
+    pub day: u8,
+}
+
+/// A `DATETIME` or `TIMESTAMP`, with microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DateTime {
+    /// The date.
+    pub date: Date,
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute.
+    pub minute: u8,
+    /// Second.
+    pub second: u8,
+    /// Microseconds, 0–999,999.
+    pub micros: u32,
+}
+
+/// A `TIME`: a signed duration of up to 838:59:59, with microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Time {
+    /// Whether it is negative.
+    pub negative: bool,
+    /// Hours, 0–838.
+    pub hours: u32,
+    /// Minutes.
+    pub minutes: u8,
+    /// Seconds.
+    pub seconds: u8,
+    /// Microseconds.
+    pub micros: u32,
+}
+
+/// One value of a row (Workflow's `MySQLCell`), typed by its column.
+///
+/// Integers keep their full 64-bit range, signed or unsigned as the column
+/// says; `DECIMAL` stays text (no precision lost); temporal types are
+/// parsed, with microseconds and negative times.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MySQLCell {
+    /// SQL `NULL`.
+    Null,
+    /// A signed integer column (`TINYINT` … `BIGINT`).
+    Int(i64),
+    /// An `UNSIGNED` integer column.
+    UInt(u64),
+    /// `FLOAT`.
+    Float(f32),
+    /// `DOUBLE`.
+    Double(f64),
+    /// `DECIMAL`, as its exact text.
+    Decimal(String),
+    /// `DATE`.
+    Date(Date),
+    /// `TIME`.
+    Time(Time),
+    /// `DATETIME` or `TIMESTAMP`.
+    DateTime(DateTime),
+    /// `YEAR`.
+    Year(u16),
+    /// `BIT(n)`, big-endian bytes.
+    Bit(Bytes),
+    /// Text: `CHAR`, `VARCHAR`, `TEXT`, `ENUM`, `SET`, `JSON`.
+    String(Bytes),
+    /// Binary data: `BINARY`, `VARBINARY`, `BLOB`, `GEOMETRY`.
+    Bytes(Bytes),
+}
+
+impl MySQLCell {
+    /// Whether this is `NULL`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, MySQLCell::Null)
+    }
+
+    /// A signed integer (also an unsigned one that fits, and `YEAR`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            MySQLCell::Int(i) => Some(i),
+            MySQLCell::UInt(u) => i64::try_from(u).ok(),
+            MySQLCell::Year(y) => Some(y.into()),
+            _ => None,
+        }
+    }
+
+    /// An unsigned integer (also a non-negative signed one).
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            MySQLCell::UInt(u) => Some(u),
+            MySQLCell::Int(i) => u64::try_from(i).ok(),
+            MySQLCell::Year(y) => Some(y.into()),
+            MySQLCell::Bit(ref b) if b.len() <= 8 => Some(b.iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))),
+            _ => None,
+        }
+    }
+
+    /// A floating-point value (`FLOAT`, `DOUBLE`, or a `DECIMAL`'s text).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            MySQLCell::Double(d) => Some(*d),
+            MySQLCell::Float(f) => Some((*f).into()),
+            MySQLCell::Decimal(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a string, binary, bit or decimal value.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            MySQLCell::String(b) | MySQLCell::Bytes(b) | MySQLCell::Bit(b) => Some(b),
+            MySQLCell::Decimal(s) => Some(s.as_bytes()),
+            _ => None,
+        }
+    }
+
+    /// [`as_bytes`](MySQLCell::as_bytes) as UTF-8 text.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// A date (also the date of a datetime).
+    pub fn as_date(&self) -> Option<Date> {
+        match self {
+            MySQLCell::Date(d) => Some(*d),
+            MySQLCell::DateTime(dt) => Some(dt.date),
+            _ => None,
+        }
+    }
+
+    /// A datetime.
+    pub fn as_datetime(&self) -> Option<DateTime> {
+        match self {
+            MySQLCell::DateTime(dt) => Some(*dt),
+            MySQLCell::Date(d) => Some(DateTime { date: *d, ..DateTime::default() }),
+            _ => None,
+        }
+    }
+
+    /// A time.
+    pub fn as_time(&self) -> Option<Time> {
+        match self {
+            MySQLCell::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn micros(f: &mut fmt::Formatter<'_>, us: u32) -> fmt::Result {
+    if us > 0 { write!(f, ".{us:06}") } else { Ok(()) }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:02}:{:02}:{:02}", self.date, self.hour, self.minute, self.second)?;
+        micros(f, self.micros)
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.negative { "-" } else { "" };
+        write!(f, "{sign}{:02}:{:02}:{:02}", self.hours, self.minutes, self.seconds)?;
+        micros(f, self.micros)
+    }
+}
+
+/// As the `mysql` client prints it (`NULL`, numbers, text; binary data
+/// as hex).
+impl fmt::Display for MySQLCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MySQLCell::Null => f.write_str("NULL"),
+            MySQLCell::Int(i) => write!(f, "{i}"),
+            MySQLCell::UInt(u) => write!(f, "{u}"),
+            MySQLCell::Float(x) => write!(f, "{x}"),
+            MySQLCell::Double(x) => write!(f, "{x}"),
+            MySQLCell::Decimal(s) => f.write_str(s),
+            MySQLCell::Date(d) => write!(f, "{d}"),
+            MySQLCell::Time(t) => write!(f, "{t}"),
+            MySQLCell::DateTime(dt) => write!(f, "{dt}"),
+            MySQLCell::Year(y) => write!(f, "{y:04}"),
+            MySQLCell::String(b) => f.write_str(&String::from_utf8_lossy(b)),
+            MySQLCell::Bit(b) | MySQLCell::Bytes(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|x| write!(f, "{x:02X}"))
+            }
+        }
+    }
+}
+
+/// The binary collation: `BLOB` and `VARBINARY` columns carry it, `TEXT`
+/// and `VARCHAR` a text one.
+const BINARY_CHARSET: u16 = 63;
+
+/// How a column's values read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kind {
+    pub(crate) ty: ColumnType,
+    pub(crate) flags: ColumnFlags,
+    pub(crate) charset: u16,
+}
+
+fn num<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+fn parse_date(b: &[u8]) -> Option<Date> {
+    // YYYY-MM-DD
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    Some(Date { year: num(&b[..4])?, month: num(&b[5..7])?, day: num(&b[8..10])? })
+}
+
+/// `HH:MM:SS[.ffffff]` with any number of hour digits; returns the time
+/// and the fraction in microseconds.
+fn parse_clock(b: &[u8]) -> Option<(u32, u8, u8, u32)> {
+    let (whole, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b, &b[..0]),
+    };
+    let mut parts = whole.split(|&c| c == b':');
+    let h = num(parts.next()?)?;
+    let m = num(parts.next()?)?;
+    let s = num(parts.next()?)?;
+    if parts.next().is_some() || frac.len() > 6 {
+        return None;
+    }
+    let us = if frac.is_empty() { 0 } else { num::<u32>(frac)? * 10u32.pow(6 - frac.len() as u32) };
+    Some((h, m, s, us))
+}
+
+fn parse_datetime(b: &[u8]) -> Option<DateTime> {
+    if b.len() < 19 || b[10] != b' ' {
+        return parse_date(b).map(|date| DateTime { date, ..DateTime::default() });
+    }
+    let date = parse_date(&b[..10])?;
+    let (h, m, s, us) = parse_clock(&b[11..])?;
+    Some(DateTime { date, hour: u8::try_from(h).ok()?, minute: m, second: s, micros: us })
+}
+
+fn parse_time(b: &[u8]) -> Option<Time> {
+    let (negative, rest) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let (hours, minutes, seconds, micros) = parse_clock(rest)?;
+    Some(Time { negative, hours, minutes, seconds, micros })
+}
+
+/// A text-protocol value of a column of `kind`. A value that does not
+/// read as its type (a server quirk) is kept as text rather than lost.
+pub(crate) fn from_text(kind: Kind, b: Bytes) -> MySQLCell {
+    let unsigned = kind.flags.contains(ColumnFlags::UNSIGNED_FLAG);
+    let parsed = match kind.ty {
+        ColumnType::MYSQL_TYPE_TINY
+        | ColumnType::MYSQL_TYPE_SHORT
+        | ColumnType::MYSQL_TYPE_LONG
+        | ColumnType::MYSQL_TYPE_INT24
+        | ColumnType::MYSQL_TYPE_LONGLONG => {
+            if unsigned {
+                num(&b).map(MySQLCell::UInt)
+            } else {
+                num(&b).map(MySQLCell::Int)
+            }
+        }
+        ColumnType::MYSQL_TYPE_YEAR => num(&b).map(MySQLCell::Year),
+        ColumnType::MYSQL_TYPE_FLOAT => num(&b).map(MySQLCell::Float),
+        ColumnType::MYSQL_TYPE_DOUBLE => num(&b).map(MySQLCell::Double),
+        ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+            std::str::from_utf8(&b).ok().map(|s| MySQLCell::Decimal(s.to_owned()))
+        }
+        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => parse_date(&b).map(MySQLCell::Date),
+        ColumnType::MYSQL_TYPE_DATETIME
+        | ColumnType::MYSQL_TYPE_DATETIME2
+        | ColumnType::MYSQL_TYPE_TIMESTAMP
+        | ColumnType::MYSQL_TYPE_TIMESTAMP2 => parse_datetime(&b).map(MySQLCell::DateTime),
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => parse_time(&b).map(MySQLCell::Time),
+        ColumnType::MYSQL_TYPE_BIT => return MySQLCell::Bit(b),
+        ColumnType::MYSQL_TYPE_GEOMETRY => return MySQLCell::Bytes(b),
+        ColumnType::MYSQL_TYPE_TINY_BLOB
+        | ColumnType::MYSQL_TYPE_MEDIUM_BLOB
+        | ColumnType::MYSQL_TYPE_LONG_BLOB
+        | ColumnType::MYSQL_TYPE_BLOB
+        | ColumnType::MYSQL_TYPE_VAR_STRING
+        | ColumnType::MYSQL_TYPE_VARCHAR
+        | ColumnType::MYSQL_TYPE_STRING
+            if kind.charset == BINARY_CHARSET =>
+        {
+            return MySQLCell::Bytes(b);
+        }
+        _ => None,
+    };
+    parsed.unwrap_or(MySQLCell::String(b))
+}
+
+/// Reads a binary-protocol value of `kind` from the front of `buf`
+/// (prepared statements' rows); `None` if the row is cut short.
+pub(crate) fn from_binary(kind: Kind, buf: &mut Bytes) -> Option<MySQLCell> {
+    use bytes::Buf;
+    let unsigned = kind.flags.contains(ColumnFlags::UNSIGNED_FLAG);
+    let need = |buf: &Bytes, n: usize| (buf.len() >= n).then_some(());
+    Some(match kind.ty {
+        ColumnType::MYSQL_TYPE_TINY => {
+            need(buf, 1)?;
+            let v = buf.get_u8();
+            if unsigned { MySQLCell::UInt(v.into()) } else { MySQLCell::Int((v as i8).into()) }
+        }
+        ColumnType::MYSQL_TYPE_SHORT => {
+            need(buf, 2)?;
+            let v = buf.get_u16_le();
+            if unsigned { MySQLCell::UInt(v.into()) } else { MySQLCell::Int((v as i16).into()) }
+        }
+        ColumnType::MYSQL_TYPE_YEAR => {
+            need(buf, 2)?;
+            MySQLCell::Year(buf.get_u16_le())
+        }
+        ColumnType::MYSQL_TYPE_LONG | ColumnType::MYSQL_TYPE_INT24 => {
+            need(buf, 4)?;
+            let v = buf.get_u32_le();
+            if unsigned { MySQLCell::UInt(v.into()) } else { MySQLCell::Int((v as i32).into()) }
+        }
+        ColumnType::MYSQL_TYPE_LONGLONG => {
+            need(buf, 8)?;
+            let v = buf.get_u64_le();
+            if unsigned { MySQLCell::UInt(v) } else { MySQLCell::Int(v as i64) }
+        }
+        ColumnType::MYSQL_TYPE_FLOAT => {
+            need(buf, 4)?;
+            MySQLCell::Float(buf.get_f32_le())
+        }
+        ColumnType::MYSQL_TYPE_DOUBLE => {
+            need(buf, 8)?;
+            MySQLCell::Double(buf.get_f64_le())
+        }
+        ColumnType::MYSQL_TYPE_DATE
+        | ColumnType::MYSQL_TYPE_NEWDATE
+        | ColumnType::MYSQL_TYPE_DATETIME
+        | ColumnType::MYSQL_TYPE_DATETIME2
+        | ColumnType::MYSQL_TYPE_TIMESTAMP
+        | ColumnType::MYSQL_TYPE_TIMESTAMP2 => {
+            need(buf, 1)?;
+            let len = buf.get_u8() as usize;
+            need(buf, len)?;
+            let mut dt = DateTime::default();
+            if len >= 4 {
+                dt.date = Date { year: buf.get_u16_le(), month: buf.get_u8(), day: buf.get_u8() };
+            }
+            if len >= 7 {
+                (dt.hour, dt.minute, dt.second) = (buf.get_u8(), buf.get_u8(), buf.get_u8());
+            }
+            if len >= 11 {
+                dt.micros = buf.get_u32_le();
+            }
+            if matches!(kind.ty, ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE) {
+                MySQLCell::Date(dt.date)
+            } else {
+                MySQLCell::DateTime(dt)
+            }
+        }
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => {
+            need(buf, 1)?;
+            let len = buf.get_u8() as usize;
+            need(buf, len)?;
+            let mut t = Time::default();
+            if len >= 8 {
+                t.negative = buf.get_u8() == 1;
+                let days = buf.get_u32_le();
+                t.hours = days * 24 + u32::from(buf.get_u8());
+                (t.minutes, t.seconds) = (buf.get_u8(), buf.get_u8());
+            }
+            if len >= 12 {
+                t.micros = buf.get_u32_le();
+            }
+            MySQLCell::Time(t)
+        }
+        _ => {
+            let bytes = crate::codec::lenenc_bytes(buf)?;
+            // The text form and the binary one agree for every other type.
+            from_text(kind, bytes)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(ty: ColumnType, flags: ColumnFlags, charset: u16) -> Kind {
+        Kind { ty, flags, charset }
+    }
+
+    #[test]
+    fn text_values_keep_their_type_and_range() {
+        let k = |ty| kind(ty, ColumnFlags::empty(), 45);
+        let u = |ty| kind(ty, ColumnFlags::UNSIGNED_FLAG, 45);
+        assert_eq!(
+            from_text(u(ColumnType::MYSQL_TYPE_LONGLONG), Bytes::from("18446744073709551615")),
+            MySQLCell::UInt(u64::MAX)
+        );
+        assert_eq!(
+            from_text(k(ColumnType::MYSQL_TYPE_LONGLONG), Bytes::from("-9223372036854775808")),
+            MySQLCell::Int(i64::MIN)
+        );
+        assert_eq!(
+            from_text(k(ColumnType::MYSQL_TYPE_NEWDECIMAL), Bytes::from("12345678901234567890.123456789")),
+            MySQLCell::Decimal("12345678901234567890.123456789".into())
+        );
+        let t = from_text(k(ColumnType::MYSQL_TYPE_TIME), Bytes::from("-838:59:58.500000"));
+        assert_eq!(t, MySQLCell::Time(Time { negative: true, hours: 838, minutes: 59, seconds: 58, micros: 500000 }));
+        assert_eq!(t.to_string(), "-838:59:58.500000");
+        let dt = from_text(k(ColumnType::MYSQL_TYPE_DATETIME), Bytes::from("2024-02-29 23:59:59.123"));
+        assert_eq!(dt.to_string(), "2024-02-29 23:59:59.123000");
+        assert_eq!(from_text(k(ColumnType::MYSQL_TYPE_DATE), Bytes::from("0000-00-00")).to_string(), "0000-00-00");
+        assert_eq!(from_text(k(ColumnType::MYSQL_TYPE_YEAR), Bytes::from("2155")), MySQLCell::Year(2155));
+        assert_eq!(
+            from_text(kind(ColumnType::MYSQL_TYPE_BLOB, ColumnFlags::empty(), 63), Bytes::from_static(b"\x00\xff")),
+            MySQLCell::Bytes(Bytes::from_static(b"\x00\xff"))
+        );
+        assert_eq!(from_text(k(ColumnType::MYSQL_TYPE_BLOB), Bytes::from("text")), MySQLCell::String("text".into()));
+        assert_eq!(from_text(k(ColumnType::MYSQL_TYPE_BIT), Bytes::from_static(b"\x01\x02")).as_u64(), Some(258));
+    }
+
+    #[test]
+    fn binary_values() {
+        let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        let c = from_binary(kind(ColumnType::MYSQL_TYPE_LONGLONG, ColumnFlags::UNSIGNED_FLAG, 63), &mut b);
+        assert_eq!(c, Some(MySQLCell::UInt(u64::MAX)));
+        let mut b = Bytes::from_static(&[12, 1, 1, 0, 0, 0, 10, 20, 30, 0x20, 0xa1, 0x07, 0x00]);
+        let c = from_binary(kind(ColumnType::MYSQL_TYPE_TIME, ColumnFlags::empty(), 63), &mut b).unwrap();
+        assert_eq!(c.to_string(), "-34:20:30.500000"); // 1 day + 10 h
+        let mut short = Bytes::from_static(&[1, 2]);
+        assert_eq!(from_binary(kind(ColumnType::MYSQL_TYPE_LONG, ColumnFlags::empty(), 63), &mut short), None);
+    }
+}

@@ -1,0 +1,319 @@
+//! Requests, responses and what a response holds: one outcome per
+//! statement.
+
+use bytes::Bytes;
+
+use crate::cell::MySQLCell;
+
+/// What a request carries on the wire.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Command {
+    /// Nothing set yet.
+    #[default]
+    Unset,
+    /// `COM_QUERY`: SQL text, possibly several statements.
+    Query(Bytes),
+    /// A packet with a command byte of its own (`COM_STMT_*`, `COM_QUIT`,
+    /// `COM_PING`…), and what its response looks like.
+    Packet { payload: Bytes, reply: Reply },
+    /// A packet continuing the handshake (no new sequence).
+    Handshake(Bytes),
+}
+
+/// The shape of the reply a command gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// OK/ERR, or result sets in the text protocol.
+    Text,
+    /// Result sets in the binary protocol (`COM_STMT_EXECUTE`).
+    Binary,
+    /// A `COM_STMT_PREPARE` answer.
+    Prepare,
+    /// No reply at all (`COM_STMT_CLOSE`, `COM_QUIT`).
+    None,
+}
+
+/// A MySQL request: a query (Workflow's `MySQLRequest`).
+///
+/// ```
+/// let mut req = wf_mysql::MySQLRequest::default();
+/// assert!(req.query_is_unset());
+/// req.set_query("SELECT 1; SELECT 2");
+/// assert_eq!(req.query(), b"SELECT 1; SELECT 2");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MySQLRequest {
+    pub(crate) command: Command,
+}
+
+impl MySQLRequest {
+    /// Sets the SQL: one statement or several separated by `;` (each gets
+    /// its own result in the response).
+    pub fn set_query(&mut self, sql: impl Into<Bytes>) {
+        self.command = Command::Query(sql.into());
+    }
+
+    /// The SQL (empty when unset).
+    pub fn query(&self) -> &[u8] {
+        match &self.command {
+            Command::Query(q) => q,
+            _ => &[],
+        }
+    }
+
+    /// Whether no query was set.
+    pub fn query_is_unset(&self) -> bool {
+        matches!(self.command, Command::Unset)
+    }
+
+    pub(crate) fn packet(payload: impl Into<Bytes>, reply: Reply) -> MySQLRequest {
+        MySQLRequest { command: Command::Packet { payload: payload.into(), reply } }
+    }
+
+    pub(crate) fn handshake(payload: impl Into<Bytes>) -> MySQLRequest {
+        MySQLRequest { command: Command::Handshake(payload.into()) }
+    }
+}
+
+/// A column of a result set (Workflow's `MySQLField`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MySQLField {
+    pub(crate) name: String,
+    pub(crate) org_name: String,
+    pub(crate) table: String,
+    pub(crate) org_table: String,
+    pub(crate) db: String,
+    pub(crate) charset: u16,
+    pub(crate) length: u32,
+    pub(crate) flags: u16,
+    pub(crate) decimals: u8,
+    pub(crate) data_type: u8,
+}
+
+impl MySQLField {
+    /// The column's name (its alias if it has one).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The column's name in its table.
+    pub fn org_name(&self) -> &str {
+        &self.org_name
+    }
+
+    /// The table's name (its alias if it has one).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The table's real name.
+    pub fn org_table(&self) -> &str {
+        &self.org_table
+    }
+
+    /// The database.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+
+    /// The character set (collation id; 63 is binary).
+    pub fn charset(&self) -> u16 {
+        self.charset
+    }
+
+    /// The column's display length.
+    pub fn length(&self) -> u32 {
+        self.length
+    }
+
+    /// Column flags (`NOT_NULL` 1, `PRI_KEY` 2, `UNSIGNED` 32, `BINARY` 128…).
+    pub fn flags(&self) -> u16 {
+        self.flags
+    }
+
+    /// Decimals shown.
+    pub fn decimals(&self) -> u8 {
+        self.decimals
+    }
+
+    /// The column type (`MYSQL_TYPE_*`: 1 `TINY`, 3 `LONG`, 8 `LONGLONG`,
+    /// 246 `NEWDECIMAL`, 252 `BLOB`, 253 `VAR_STRING`…).
+    pub fn data_type(&self) -> u8 {
+        self.data_type
+    }
+}
+
+/// The outcome of one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Outcome {
+    /// An OK packet.
+    Ok(Done),
+    /// An error packet.
+    Err(ServerError),
+    /// A result set: its fields, rows, and the status at its end.
+    Rows { fields: Vec<MySQLField>, rows: Vec<Vec<MySQLCell>>, done: Done },
+}
+
+/// What an OK packet (or the end of a result set) says.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Done {
+    pub(crate) affected_rows: u64,
+    pub(crate) last_insert_id: u64,
+    pub(crate) warnings: u16,
+    pub(crate) status: u16,
+    pub(crate) info: String,
+}
+
+/// A server error.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ServerError {
+    pub(crate) code: u16,
+    pub(crate) state: String,
+    pub(crate) message: String,
+}
+
+/// The kind of a response's first packet (Workflow's
+/// `MYSQL_PACKET_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketType {
+    /// Nothing received yet.
+    None,
+    /// An OK packet: a statement without rows succeeded.
+    Ok,
+    /// An error packet.
+    Error,
+    /// A result set.
+    ResultSet,
+}
+
+/// A MySQL response: every statement's outcome, in order (Workflow's
+/// `MySQLResponse`). Read rows with a
+/// [`MySQLResultCursor`](crate::MySQLResultCursor).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MySQLResponse {
+    pub(crate) outcomes: Vec<Outcome>,
+    /// A handshake packet (internal).
+    pub(crate) raw: Option<Bytes>,
+    /// A prepared statement's id and parameter count (internal).
+    pub(crate) prepared: Option<(u32, u16)>,
+}
+
+impl MySQLResponse {
+    /// The kind of the first outcome; [`PacketType::Error`] when any
+    /// statement failed (the server stops at the first error).
+    pub fn packet_type(&self) -> PacketType {
+        if self.error().is_some() {
+            return PacketType::Error;
+        }
+        match self.outcomes.first() {
+            None => PacketType::None,
+            Some(Outcome::Ok(_)) => PacketType::Ok,
+            Some(Outcome::Err(_)) => PacketType::Error,
+            Some(Outcome::Rows { .. }) => PacketType::ResultSet,
+        }
+    }
+
+    /// Whether the first outcome is an OK packet (and none failed).
+    pub fn is_ok_packet(&self) -> bool {
+        self.packet_type() == PacketType::Ok
+    }
+
+    /// Whether a statement failed.
+    pub fn is_error_packet(&self) -> bool {
+        self.error().is_some()
+    }
+
+    fn error(&self) -> Option<&ServerError> {
+        self.outcomes.iter().find_map(|o| match o {
+            Outcome::Err(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    fn first_done(&self) -> Option<&Done> {
+        self.outcomes.iter().find_map(|o| match o {
+            Outcome::Ok(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// Rows changed by the first statement without a result set.
+    pub fn affected_rows(&self) -> u64 {
+        self.first_done().map_or(0, |d| d.affected_rows)
+    }
+
+    /// The `AUTO_INCREMENT` id it generated.
+    pub fn last_insert_id(&self) -> u64 {
+        self.first_done().map_or(0, |d| d.last_insert_id)
+    }
+
+    /// Its warning count.
+    pub fn warnings(&self) -> u16 {
+        self.first_done().map_or(0, |d| d.warnings)
+    }
+
+    /// Its info text (`Rows matched: 1  Changed: 1  Warnings: 0`).
+    pub fn info(&self) -> &str {
+        self.first_done().map_or("", |d| &d.info)
+    }
+
+    /// The server's error code (0: none), e.g. 1064 for a syntax error.
+    pub fn error_code(&self) -> u16 {
+        self.error().map_or(0, |e| e.code)
+    }
+
+    /// The server's error message.
+    pub fn error_msg(&self) -> &str {
+        self.error().map_or("", |e| &e.message)
+    }
+
+    /// The error's SQL state, e.g. `42000`.
+    pub fn sql_state(&self) -> &str {
+        self.error().map_or("", |e| &e.state)
+    }
+
+    /// How many statements answered (result sets, OKs and an error).
+    pub fn result_count(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// A server: answers OK (no rows), e.g. to a statement it accepts.
+    pub fn set_ok_packet(&mut self, affected_rows: u64, last_insert_id: u64) {
+        self.outcomes = vec![Outcome::Ok(Done { affected_rows, last_insert_id, ..Done::default() })];
+    }
+
+    /// A server: answers with an error.
+    pub fn set_error_packet(&mut self, code: u16, sql_state: &str, message: &str) {
+        self.outcomes =
+            vec![Outcome::Err(ServerError { code, state: sql_state.to_owned(), message: message.to_owned() })];
+    }
+
+    /// A server: answers with a result set of text columns named
+    /// `columns` (values are sent as text; `None` is `NULL`).
+    pub fn set_result_set<R, C>(&mut self, columns: &[&str], rows: R)
+    where
+        R: IntoIterator<Item = C>,
+        C: IntoIterator<Item = Option<String>>,
+    {
+        let fields = columns
+            .iter()
+            .map(|c| MySQLField {
+                name: (*c).to_owned(),
+                org_name: (*c).to_owned(),
+                table: String::new(),
+                org_table: String::new(),
+                db: String::new(),
+                charset: 45,
+                length: 1024,
+                flags: 0,
+                decimals: 0,
+                data_type: mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING as u8,
+            })
+            .collect();
+        let rows = rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|c| c.map_or(MySQLCell::Null, |s| MySQLCell::String(s.into()))).collect())
+            .collect();
+        self.outcomes = vec![Outcome::Rows { fields, rows, done: Done::default() }];
+    }
+}
