@@ -12,6 +12,7 @@
 //! | `tls` (default) | `net::tls` | rustls |
 //! | `http` (default) | [`http`] | wf-http |
 //! | `redis` (default) | [`redis`] | wf-redis |
+//! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
 //! | `full` | all of the above | |
 //!
@@ -59,6 +60,15 @@ pub struct ReadmeDoctests;
 pub mod redis {
     #[doc(inline)]
     pub use wf_redis::*;
+}
+
+/// MySQL and MariaDB tasks, fixed connections, prepared statements and the
+/// MySQL server.
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub mod mysql {
+    #[doc(inline)]
+    pub use wf_mysql::*;
 }
 
 /// File IO tasks.
