@@ -177,6 +177,7 @@ async fn handshake(
     if !caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
         return Err(Error::sys(libc::EPROTONOSUPPORT));
     }
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut secure = false;
     if t.tls {
         if !server_caps.contains(CapabilityFlags::CLIENT_SSL) {

@@ -39,23 +39,30 @@ fn invalid(_: io::Error) -> Error {
 }
 
 /// Parses one frame from the front of `buf`, returning it as a value.
-/// `None`: the frame is not complete yet.
-pub(crate) fn decode_value(buf: &mut BytesMut, resp: Resp) -> Result<Option<RedisValue>, io::Error> {
+/// `None`: the frame is not complete yet. A frame over `limit` bytes is
+/// an error (`EMSGSIZE`), however it arrived.
+pub(crate) fn decode_value(buf: &mut BytesMut, resp: Resp, limit: usize) -> Result<Option<RedisValue>, Error> {
+    let too_big = |n: usize| if n > limit { Err(too_large()) } else { Ok(()) };
     match resp {
         Resp::V2 => {
-            let Some((frame, n)) = redis_protocol::resp2::decode::decode_range(buf).map_err(bad_message)? else {
+            let Some((frame, n)) =
+                redis_protocol::resp2::decode::decode_range(buf).map_err(bad_message).map_err(invalid)?
+            else {
                 return Ok(None);
             };
+            too_big(n)?;
             let bytes = buf.split_to(n).freeze();
             Ok(Some(from_frame2(&bytes, frame)))
         }
         Resp::V3 => {
-            let Some((frame, n)) = redis_protocol::resp3::decode::complete::decode_range(buf).map_err(bad_message)?
+            let Some((frame, n)) =
+                redis_protocol::resp3::decode::complete::decode_range(buf).map_err(bad_message).map_err(invalid)?
             else {
                 return Ok(None);
             };
+            too_big(n)?;
             let bytes = buf.split_to(n).freeze();
-            from_frame3(&bytes, frame).map(Some)
+            from_frame3(&bytes, frame).map(Some).map_err(invalid)
         }
     }
 }
@@ -255,7 +262,7 @@ impl Decoder for ClientCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RedisResponse>, Error> {
         loop {
-            let Some(v) = decode_value(buf, self.resp).map_err(invalid)? else {
+            let Some(v) = decode_value(buf, self.resp, self.limit)? else {
                 if buf.len() > self.limit {
                     return Err(too_large());
                 }
@@ -324,7 +331,7 @@ impl Decoder for ServerCodec {
         loop {
             let Some(&first) = buf.first() else { return Ok(None) };
             let parts = if first == b'*' {
-                let Some(v) = decode_value(buf, Resp::V2).map_err(invalid)? else {
+                let Some(v) = decode_value(buf, Resp::V2, self.limit)? else {
                     return if buf.len() > self.limit { Err(too_large()) } else { Ok(None) };
                 };
                 let RedisValue::Array(items) = v else { return Err(Error::sys(libc::EBADMSG)) };

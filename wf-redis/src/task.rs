@@ -39,6 +39,7 @@ pub type RedisTask = Task<RedisClient>;
 
 struct Done {
     resp: RedisResponse,
+    uri: Uri,
     peer: Option<SocketAddr>,
     redirects: u32,
 }
@@ -232,7 +233,7 @@ async fn run(
                 continue;
             }
         }
-        return (req, Ok(Done { resp: reply.response, peer: reply.peer, redirects }));
+        return (req, Ok(Done { resp: reply.response, peer: reply.peer, uri, redirects }));
     }
 }
 
@@ -262,6 +263,7 @@ impl TaskKind for RedisClient {
             Ok(done) => {
                 self.resp = done.resp;
                 self.peer = done.peer;
+                self.uri = Ok(done.uri);
                 self.redirects = done.redirects;
             }
             Err(e) => run_cx.set_error(e),
