@@ -320,7 +320,7 @@ fn new_task(
     let mut opts = ClientOptions::default();
     opts.set_retry_max(retry_max);
     Task::new(HttpClient {
-        uri: Uri::parse(url),
+        uri: Uri::parse_cached(url),
         proxy: proxy.map(Uri::parse),
         req: HttpRequest::default(),
         resp: HttpResponse::default(),

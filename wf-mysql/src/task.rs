@@ -273,7 +273,7 @@ pub(crate) fn new_task(
     };
     Task::new(MySQLClient {
         protocol,
-        uri: Uri::parse(url),
+        uri: Uri::parse_cached(url),
         req,
         resp: MySQLResponse::default(),
         work,

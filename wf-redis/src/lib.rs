@@ -49,7 +49,6 @@ mod protocol;
 mod server;
 mod subscriber;
 mod task;
-mod uri_cache;
 mod value;
 
 pub use codec::{ClientCodec, ServerCodec};

@@ -315,7 +315,7 @@ pub fn create_redis_task_with(
     opts.set_retry_max(retry_max);
     Task::new(RedisClient {
         protocol,
-        uri: crate::uri_cache::parse(url),
+        uri: Uri::parse_cached(url),
         req: RedisRequest::default(),
         resp: RedisResponse::default(),
         opts,

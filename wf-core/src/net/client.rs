@@ -593,7 +593,7 @@ pub fn create_client_task<P: Protocol>(
     retry_max: u32,
     callback: impl FnOnce(&mut ClientTask<P>) + Send + 'static,
 ) -> ClientTask<P> {
-    let uri = Uri::parse(url);
+    let uri = Uri::parse_cached(url);
     let mut opts = ClientOptions::default();
     opts.set_retry_max(retry_max);
     let kind = Client {

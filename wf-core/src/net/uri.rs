@@ -381,6 +381,33 @@ impl Uri {
         })))
     }
 
+    /// [`parse`](Uri::parse), remembering the last few dozen URLs parsed on
+    /// this thread: a service sends its requests to a handful of URLs, and
+    /// parsing one (IDNA included) costs more than the rest of a request's
+    /// setup. A parsed `Uri` is shared, so the cached copy costs a
+    /// reference count.
+    pub fn parse_cached(s: &str) -> Result<Uri, Error> {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        /// Entries kept per thread before the cache starts over.
+        const CAPACITY: usize = 64;
+        thread_local! {
+            static CACHE: RefCell<HashMap<Box<str>, Result<Uri, Error>>> = RefCell::new(HashMap::new());
+        }
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(u) = c.get(s) {
+                return u.clone();
+            }
+            let u = Uri::parse(s);
+            if c.len() >= CAPACITY {
+                c.clear();
+            }
+            c.insert(s.into(), u.clone());
+            u
+        })
+    }
+
     /// The scheme, lowercased.
     ///
     /// ```
