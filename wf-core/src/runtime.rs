@@ -186,6 +186,7 @@ pub fn handle() -> &'static tokio::runtime::Handle {
 }
 
 /// With one loop per poller: the next poller's runtime, round robin.
+#[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
 pub(crate) fn next_loop() -> Option<&'static tokio::runtime::Handle> {
     match pollers() {
         Pollers::Stealing(_) => None,

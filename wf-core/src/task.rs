@@ -212,6 +212,7 @@ impl<K: TaskKind> Task<K> {
 
     /// Sets the outcome from inside wf-core (server tasks start as
     /// `ToReply`, `noreply` makes them `NoReply`).
+    #[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
     pub(crate) fn set_status(&mut self, e: Error) {
         self.status = e;
     }

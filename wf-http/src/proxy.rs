@@ -14,6 +14,8 @@ use crate::message::HttpRequest;
 pub(crate) struct Tunnel {
     /// `host:port` of the target.
     pub(crate) authority: String,
+    /// The target's host name (TLS inside the tunnel verifies it).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) host: String,
     pub(crate) https: bool,
     pub(crate) proxy_auth: Option<HeaderValue>,
