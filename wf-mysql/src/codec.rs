@@ -111,7 +111,15 @@ fn parse_ok(mut p: Bytes) -> Option<Done> {
     }
     let status = p.get_u16_le();
     let warnings = p.get_u16_le();
-    let info = String::from_utf8_lossy(&p).into_owned();
+    // Servers send the info as a length-encoded string (MySQL and MariaDB
+    // both use net_store_data); the protocol documents the rest of the
+    // packet. Take the length when it fits exactly.
+    let mut lenenc = p.clone();
+    let info = match lenenc_bytes(&mut lenenc) {
+        Some(text) if lenenc.is_empty() => text,
+        _ => p,
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
     Some(Done { affected_rows, last_insert_id, warnings, status, info })
 }
 
@@ -413,7 +421,9 @@ fn put_done(out: &mut Vec<u8>, d: &Done, more: bool) {
     let status = (d.status & !MORE_RESULTS) | if more { MORE_RESULTS } else { 0 } | 0x0002; // AUTOCOMMIT
     out.extend_from_slice(&status.to_le_bytes());
     out.extend_from_slice(&d.warnings.to_le_bytes());
-    out.extend_from_slice(d.info.as_bytes());
+    if !d.info.is_empty() {
+        put_lenenc_bytes(out, d.info.as_bytes());
+    }
 }
 
 pub(crate) fn err_packet(e: &ServerError) -> Vec<u8> {
@@ -454,7 +464,11 @@ impl Decoder for ServerCodec {
     type Error = Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<MySQLRequest>, Error> {
-        if self.at_command {
+        // A new command starts its sequence at 0. Only once its header is
+        // here: the server also decodes (and finds nothing) between
+        // reading a command and writing the reply, which continues the
+        // command's sequence.
+        if self.at_command && buf.len() >= 4 {
             self.packets.reset_seq_id();
             self.at_command = false;
         }

@@ -59,9 +59,10 @@ fn nonce() -> [u8; 20] {
     n
 }
 
-fn greeting(nonce: &[u8; 20], plugin: &[u8], id: u32) -> Vec<u8> {
+/// What the server offers.
+fn server_caps() -> mysql_common::constants::CapabilityFlags {
     use mysql_common::constants::CapabilityFlags as C;
-    let caps = C::CLIENT_PROTOCOL_41
+    C::CLIENT_PROTOCOL_41
         | C::CLIENT_SECURE_CONNECTION
         | C::CLIENT_PLUGIN_AUTH
         | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
@@ -71,8 +72,11 @@ fn greeting(nonce: &[u8; 20], plugin: &[u8], id: u32) -> Vec<u8> {
         | C::CLIENT_MULTI_STATEMENTS
         | C::CLIENT_MULTI_RESULTS
         | C::CLIENT_PS_MULTI_RESULTS
-        | C::CLIENT_CONNECT_WITH_DB;
-    let bits = caps.bits();
+        | C::CLIENT_CONNECT_WITH_DB
+}
+
+fn greeting(nonce: &[u8; 20], plugin: &[u8], id: u32) -> Vec<u8> {
+    let bits = server_caps().bits();
     let mut p = vec![10];
     p.extend_from_slice(b"5.7.99-wf\0");
     p.extend_from_slice(&id.to_le_bytes());
@@ -116,7 +120,14 @@ pub(crate) async fn accept(conn: &mut Connection<ServerCodec>, login: Option<Arc
         _ => b"mysql_native_password",
     };
     conn.send(RawPacket(greeting(&nonce, plugin, id))).await?;
-    let p = read(conn).await?;
+    let mut p = read(conn).await?.to_vec();
+    // Read the login with the capabilities both sides have: clients set
+    // flags the greeting did not offer (connection attributes, session
+    // tracking) without sending what they would add.
+    if p.len() >= 4 {
+        let both = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) & server_caps().bits();
+        p[..4].copy_from_slice(&both.to_le_bytes());
+    }
     let resp: HandshakeResponse<'_> = ParseBuf(&p).parse(()).map_err(|_| bad())?;
     let user = String::from_utf8_lossy(resp.user()).into_owned();
     let Some(login) = login else {

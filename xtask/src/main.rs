@@ -25,6 +25,8 @@ tasks:
                   on Debian, wrk is installed with apt-get), http-client
                   (needs taskset), fileio, redis (needs taskset,
                   redis-server and redis-benchmark; installed with
+                  apt-get as root on Debian), mysql (needs taskset and
+                  MariaDB, which it starts itself; installed with
                   apt-get as root on Debian)
   help            this text
 ";
@@ -68,6 +70,12 @@ const BENCHES: &[Bench] = &[
     Bench { name: "http-client", bin: "http_client", helpers: &["hello_hyper"], tools: &["taskset"] },
     Bench { name: "fileio", bin: "fileio", helpers: &[], tools: &[] },
     Bench { name: "redis", bin: "redis", helpers: &[], tools: &["taskset", "redis-server", "redis-benchmark"] },
+    Bench {
+        name: "mysql",
+        bin: "mysql",
+        helpers: &[],
+        tools: &["taskset", "mariadbd", "mariadb-install-db", "mariadb"],
+    },
 ];
 
 fn main() -> ExitCode {

@@ -1,6 +1,6 @@
 //! The tour: wf's model in one run, printing what happens.
 //!
-//! `cargo run --release -p examples --bin tour [--redis URL]`
+//! `cargo run --release -p examples --bin tour [--redis URL] [--mysql URL]`
 //!
 //! It starts with the seed README's three flows (one HTTP request, a
 //! series, a parallel) against a local `HttpServer`, then
@@ -8,7 +8,9 @@
 //! of series, a counter released from elsewhere, a graph, and tasks awaited
 //! from async code, a TLV server and client, file IO, and an HTTP page
 //! stored in Redis (the embedded key-value server unless `--redis URL`
-//! names a real one).
+//! names a real one), and a multi-statement MySQL query whose result sets
+//! are walked with a cursor (an in-process `MySQLServer` unless `--mysql
+//! URL` names a real server).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use examples::kv::KvServer;
 use wf::fileio::{create_pread_task, create_pwrite_task};
 use wf::http::{HttpServer, HttpTask, create_http_task};
+use wf::mysql::{CursorStatus, MySQLResultCursor, MySQLServer, create_mysql_task};
 use wf::net::tlv::{Tlv, TlvMessage};
 use wf::net::{Server, ServerKind, create_client_task};
 use wf::redis::create_redis_task;
@@ -29,14 +32,14 @@ fn fib(n: u64) -> u64 {
     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
 }
 
-/// `--redis URL` from the command line.
-fn redis_arg() -> Option<String> {
+/// `--<name> URL` from the command line.
+fn url_arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == "--redis").and_then(|i| args.get(i + 1).cloned())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
-    let redis_url = redis_arg();
+    let (redis_url, mysql_url) = (url_arg("--redis"), url_arg("--mysql"));
     let t0 = Instant::now();
     let at = move || format!("{:>7.1} ms", t0.elapsed().as_secs_f64() * 1e3);
 
@@ -245,5 +248,48 @@ fn main() {
     wf::wait_finish();
     web.stop();
     kv.stop();
+
+    println!("\n== 10. MySQL: a multi-statement query in a series; its callback walks every result set");
+    // Without --mysql, a MySQLServer in this process answers each query
+    // with one result set of its own.
+    let db = MySQLServer::new(|task| {
+        let sql = String::from_utf8_lossy(task.req().query()).into_owned();
+        task.resp_mut().set_result_set(&["server", "you sent"], [[Some("wf MySQLServer".to_owned()), Some(sql)]]);
+    });
+    let mysql_url = match mysql_url {
+        Some(url) => url,
+        None => {
+            db.start_on("127.0.0.1", 0).expect("start the MySQL server");
+            let url = format!("mysql://tour@127.0.0.1:{}/", db.listen_addr().expect("listening").port());
+            println!("           (no --mysql URL: an in-process MySQLServer at {url} answers)");
+            url
+        }
+    };
+    let mut query = create_mysql_task(&mysql_url, 1, move |t| {
+        if t.state() != State::Success {
+            return println!("{}  query failed: {}", at(), t.error());
+        }
+        let mut cursor = MySQLResultCursor::new(t.resp());
+        for n in 1.. {
+            match cursor.status() {
+                CursorStatus::GetResult => {
+                    let names: Vec<&str> = cursor.fetch_fields().iter().map(|f| f.name()).collect();
+                    println!("{}  result set {n}: {}", at(), names.join(" | "));
+                    while let Some(row) = cursor.fetch_row() {
+                        let cells: Vec<String> = row.iter().map(ToString::to_string).collect();
+                        println!("           {}", cells.join(" | "));
+                    }
+                }
+                CursorStatus::Ok => println!("{}  result {n}: OK, {} rows affected", at(), cursor.affected_rows()),
+                CursorStatus::Error => println!("{}  result {n}: error {:?}", at(), cursor.error()),
+                CursorStatus::End => break,
+            }
+            cursor.next_result_set();
+        }
+    });
+    query.set_query("SELECT VERSION(), NOW(6), 1+1; SELECT 'two results'");
+    create_series_work(query, move |_| println!("{}  series done", at())).start();
+    wf::wait_finish();
+    db.stop();
     println!("\ntour finished in {}", at());
 }

@@ -1,0 +1,31 @@
+//! The tour run as a program: every step prints, and step 10 walks both
+//! result sets of its MySQL query.
+
+use std::process::Command;
+
+fn tour(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tour")).args(args).output().expect("the tour runs");
+    assert!(out.status.success(), "the tour failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("text")
+}
+
+#[test]
+fn step_10_against_mariadb() {
+    let db = testkit::MariaDb::start();
+    let out = tour(&["--mysql", &db.url()]);
+    assert!(out.contains("== 10. MySQL"), "{out}");
+    assert!(out.contains("result set 1: VERSION() | NOW(6) | 1+1"), "{out}");
+    assert!(out.contains("-MariaDB"), "{out}");
+    assert!(out.contains("result set 2: two results\n           two results\n"), "{out}");
+    assert!(!out.contains("failed"), "{out}");
+    assert!(out.contains("tour finished in"), "{out}");
+}
+
+#[test]
+fn step_10_against_the_in_process_server() {
+    let out = tour(&[]);
+    assert!(out.contains("an in-process MySQLServer"), "{out}");
+    assert!(out.contains("result set 1: server | you sent"), "{out}");
+    assert!(out.contains("wf MySQLServer | SELECT VERSION(), NOW(6), 1+1; SELECT 'two results'"), "{out}");
+    assert!(!out.contains("failed"), "{out}");
+}
