@@ -221,7 +221,37 @@ pub(crate) struct Kind {
     pub(crate) charset: u16,
 }
 
-fn num<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
+/// Decimal digits as an unsigned number (no sign, no spaces).
+fn digits(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
+}
+
+fn signed(b: &[u8]) -> Option<i64> {
+    match b.first() {
+        Some(b'-') => {
+            let n = digits(&b[1..])?;
+            if n == 1 << 63 { Some(i64::MIN) } else { i64::try_from(n).ok().map(|n| -n) }
+        }
+        _ => i64::try_from(digits(b)?).ok(),
+    }
+}
+
+fn num<T: TryFrom<u64>>(b: &[u8]) -> Option<T> {
+    T::try_from(digits(b)?).ok()
+}
+
+fn float<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
@@ -272,6 +302,14 @@ fn parse_time(b: &[u8]) -> Option<Time> {
 /// A text-protocol value of a column of `kind`. A value that does not
 /// read as its type (a server quirk) is kept as text rather than lost.
 pub(crate) fn from_text(kind: Kind, b: Bytes) -> MySQLCell {
+    let end = b.len();
+    from_text_in(kind, &b, 0, end)
+}
+
+/// [`from_text`] of `packet[start..end]`: numbers and dates are read in
+/// place; only text and binary values take a slice of the packet.
+pub(crate) fn from_text_in(kind: Kind, packet: &Bytes, start: usize, end: usize) -> MySQLCell {
+    let b = &packet[start..end];
     let unsigned = kind.flags.contains(ColumnFlags::UNSIGNED_FLAG);
     let parsed = match kind.ty {
         ColumnType::MYSQL_TYPE_TINY
@@ -280,25 +318,25 @@ pub(crate) fn from_text(kind: Kind, b: Bytes) -> MySQLCell {
         | ColumnType::MYSQL_TYPE_INT24
         | ColumnType::MYSQL_TYPE_LONGLONG => {
             if unsigned {
-                num(&b).map(MySQLCell::UInt)
+                digits(b).map(MySQLCell::UInt)
             } else {
-                num(&b).map(MySQLCell::Int)
+                signed(b).map(MySQLCell::Int)
             }
         }
-        ColumnType::MYSQL_TYPE_YEAR => num(&b).map(MySQLCell::Year),
-        ColumnType::MYSQL_TYPE_FLOAT => num(&b).map(MySQLCell::Float),
-        ColumnType::MYSQL_TYPE_DOUBLE => num(&b).map(MySQLCell::Double),
+        ColumnType::MYSQL_TYPE_YEAR => num(b).map(MySQLCell::Year),
+        ColumnType::MYSQL_TYPE_FLOAT => float(b).map(MySQLCell::Float),
+        ColumnType::MYSQL_TYPE_DOUBLE => float(b).map(MySQLCell::Double),
         ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
-            std::str::from_utf8(&b).ok().map(|s| MySQLCell::Decimal(s.to_owned()))
+            std::str::from_utf8(b).ok().map(|s| MySQLCell::Decimal(s.to_owned()))
         }
-        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => parse_date(&b).map(MySQLCell::Date),
+        ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => parse_date(b).map(MySQLCell::Date),
         ColumnType::MYSQL_TYPE_DATETIME
         | ColumnType::MYSQL_TYPE_DATETIME2
         | ColumnType::MYSQL_TYPE_TIMESTAMP
-        | ColumnType::MYSQL_TYPE_TIMESTAMP2 => parse_datetime(&b).map(MySQLCell::DateTime),
-        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => parse_time(&b).map(MySQLCell::Time),
-        ColumnType::MYSQL_TYPE_BIT => return MySQLCell::Bit(b),
-        ColumnType::MYSQL_TYPE_GEOMETRY => return MySQLCell::Bytes(b),
+        | ColumnType::MYSQL_TYPE_TIMESTAMP2 => parse_datetime(b).map(MySQLCell::DateTime),
+        ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => parse_time(b).map(MySQLCell::Time),
+        ColumnType::MYSQL_TYPE_BIT => return MySQLCell::Bit(packet.slice(start..end)),
+        ColumnType::MYSQL_TYPE_GEOMETRY => return MySQLCell::Bytes(packet.slice(start..end)),
         ColumnType::MYSQL_TYPE_TINY_BLOB
         | ColumnType::MYSQL_TYPE_MEDIUM_BLOB
         | ColumnType::MYSQL_TYPE_LONG_BLOB
@@ -308,11 +346,11 @@ pub(crate) fn from_text(kind: Kind, b: Bytes) -> MySQLCell {
         | ColumnType::MYSQL_TYPE_STRING
             if kind.charset == BINARY_CHARSET =>
         {
-            return MySQLCell::Bytes(b);
+            return MySQLCell::Bytes(packet.slice(start..end));
         }
         _ => None,
     };
-    parsed.unwrap_or(MySQLCell::String(b))
+    parsed.unwrap_or_else(|| MySQLCell::String(packet.slice(start..end)))
 }
 
 /// Reads a binary-protocol value of `kind` from the front of `buf`

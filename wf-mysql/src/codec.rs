@@ -166,35 +166,55 @@ fn parse_field(mut p: Bytes) -> Option<(MySQLField, Kind)> {
     Some((MySQLField { name, org_name, table, org_table, db, charset, length, flags, decimals, data_type }, kind))
 }
 
-fn text_row(mut p: Bytes, kinds: &[Kind]) -> Option<Vec<MySQLCell>> {
-    kinds
-        .iter()
-        .map(|k| {
-            if p.first() == Some(&0xfb) {
-                p.advance(1);
-                Some(MySQLCell::Null)
-            } else {
-                lenenc_bytes(&mut p).map(|b| cell::from_text(*k, b))
-            }
-        })
-        .collect()
+/// A length-encoded length at `at` in `p`: (length, where the data starts).
+fn lenenc_at(p: &[u8], at: usize) -> Option<(usize, usize)> {
+    let first = *p.get(at)?;
+    let (n, len) = match first {
+        0xfc => (u64::from(u16::from_le_bytes(p.get(at + 1..at + 3)?.try_into().ok()?)), 3),
+        0xfd => {
+            let b = p.get(at + 1..at + 4)?;
+            (u64::from(b[0]) | (u64::from(b[1]) << 8) | (u64::from(b[2]) << 16), 4)
+        }
+        0xfe => (u64::from_le_bytes(p.get(at + 1..at + 9)?.try_into().ok()?), 9),
+        b => (u64::from(b), 1),
+    };
+    Some((usize::try_from(n).ok()?, at + len))
 }
 
-fn binary_row(mut p: Bytes, kinds: &[Kind]) -> Option<Vec<MySQLCell>> {
+/// Appends a text-protocol row's cells to `cells`; numbers are read in
+/// place, only text and binary values share the packet's buffer.
+fn text_row(p: &Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
+    let mut at = 0;
+    for k in kinds {
+        if p.get(at) == Some(&0xfb) {
+            at += 1;
+            cells.push(MySQLCell::Null);
+            continue;
+        }
+        let (n, start) = lenenc_at(p, at)?;
+        let end = start.checked_add(n).filter(|&e| e <= p.len())?;
+        cells.push(cell::from_text_in(*k, p, start, end));
+        at = end;
+    }
+    Some(())
+}
+
+fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
     p.advance(1); // 0x00
     let bitmap_len = (kinds.len() + 7 + 2) / 8;
     if p.len() < bitmap_len {
         return None;
     }
     let bitmap = p.split_to(bitmap_len);
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let bit = i + 2;
-            if bitmap[bit / 8] & (1 << (bit % 8)) != 0 { Some(MySQLCell::Null) } else { cell::from_binary(*k, &mut p) }
-        })
-        .collect()
+    for (i, k) in kinds.iter().enumerate() {
+        let bit = i + 2;
+        cells.push(if bitmap[bit / 8] & (1 << (bit % 8)) != 0 {
+            MySQLCell::Null
+        } else {
+            cell::from_binary(*k, &mut p)?
+        });
+    }
+    Some(())
 }
 
 /// Where the decoder is within a response.
@@ -206,7 +226,7 @@ enum State {
     /// Reading column definitions, then their EOF.
     Fields { left: usize, fields: Vec<MySQLField>, kinds: Vec<Kind> },
     /// Reading rows until the EOF.
-    Rows { fields: Vec<MySQLField>, kinds: Vec<Kind>, rows: Vec<Vec<MySQLCell>> },
+    Rows { fields: Vec<MySQLField>, kinds: Vec<Kind>, cells: Vec<MySQLCell> },
     /// A prepared statement's parameter and column definitions.
     Prepared { id: u32, params: u16, left: usize, eofs: usize },
 }
@@ -291,7 +311,7 @@ impl ClientCodec {
                     if !is_eof(&p) {
                         return Err(bad());
                     }
-                    self.state = State::Rows { fields, kinds, rows: Vec::new() };
+                    self.state = State::Rows { fields, kinds, cells: Vec::new() };
                 } else {
                     let (f, k) = parse_field(p).ok_or_else(bad)?;
                     fields.push(f);
@@ -299,23 +319,23 @@ impl ClientCodec {
                     self.state = State::Fields { left: left - 1, fields, kinds };
                 }
             }
-            State::Rows { fields, kinds, mut rows } => {
+            State::Rows { fields, kinds, mut cells } => {
                 if is_eof(&p) {
                     let done = parse_eof(&p);
                     let more = done.status & MORE_RESULTS != 0;
-                    self.response.outcomes.push(Outcome::Rows { fields, rows, done });
+                    self.response.outcomes.push(Outcome::Rows { fields, cells, done });
                     return Ok(!more);
                 }
                 if first == 0xff {
                     self.response.outcomes.push(Outcome::Err(parse_err(&p)));
                     return Ok(true);
                 }
-                let row = match reply {
-                    Reply::Binary => binary_row(p, &kinds),
-                    _ => text_row(p, &kinds),
+                let ok = match reply {
+                    Reply::Binary => binary_row(p, &kinds, &mut cells),
+                    _ => text_row(&p, &kinds, &mut cells),
                 };
-                rows.push(row.ok_or_else(bad)?);
-                self.state = State::Rows { fields, kinds, rows };
+                ok.ok_or_else(bad)?;
+                self.state = State::Rows { fields, kinds, cells };
             }
             State::Prepared { id, params, left, eofs } => {
                 let _ = (id, params, eofs);
@@ -515,7 +535,7 @@ impl Encoder<&MySQLResponse> for ServerCodec {
                     self.write_packet(&err_packet(e), dst)?;
                     break;
                 }
-                Outcome::Rows { fields, rows, done } => {
+                Outcome::Rows { fields, cells, done } => {
                     let mut out = Vec::new();
                     put_lenenc_int(&mut out, fields.len() as u64);
                     self.write_packet(&out, dst)?;
@@ -523,7 +543,7 @@ impl Encoder<&MySQLResponse> for ServerCodec {
                         self.write_packet(&field_packet(f), dst)?;
                     }
                     self.write_packet(&eof_packet(0), dst)?;
-                    for row in rows {
+                    for row in cells.chunks(fields.len().max(1)) {
                         let mut out = Vec::new();
                         for c in row {
                             match c {

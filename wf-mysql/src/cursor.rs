@@ -97,25 +97,27 @@ impl<'a> MySQLResultCursor<'a> {
         }
     }
 
-    fn rows(&self) -> &'a [Vec<MySQLCell>] {
+    /// This result set's cells, and how many make a row.
+    fn cells(&self) -> (&'a [MySQLCell], usize) {
         match self.current() {
-            Some(Outcome::Rows { rows, .. }) => rows,
-            _ => &[],
+            Some(Outcome::Rows { cells, fields, .. }) => (cells, fields.len().max(1)),
+            _ => (&[], 1),
         }
     }
 
     /// The next row, or `None` at the end of this result set.
     pub fn fetch_row(&mut self) -> Option<&'a [MySQLCell]> {
-        let row = self.rows().get(self.row)?;
+        let (cells, width) = self.cells();
+        let row = cells.get(self.row * width..(self.row + 1) * width)?;
         self.row += 1;
         Some(row)
     }
 
     /// The rows not fetched yet, by copy.
     pub fn fetch_all(&mut self) -> Vec<Vec<MySQLCell>> {
-        let rows = self.rows();
-        let rest = rows.get(self.row..).unwrap_or_default().to_vec();
-        self.row = rows.len();
+        let (cells, width) = self.cells();
+        let rest = cells.get(self.row * width..).unwrap_or_default().chunks(width).map(<[MySQLCell]>::to_vec).collect();
+        self.row = cells.len() / width;
         rest
     }
 
@@ -126,7 +128,8 @@ impl<'a> MySQLResultCursor<'a> {
 
     /// Rows in this result set.
     pub fn rows_count(&self) -> usize {
-        self.rows().len()
+        let (cells, width) = self.cells();
+        cells.len() / width
     }
 
     fn done(&self) -> &'a Done {

@@ -150,8 +150,9 @@ pub(crate) enum Outcome {
     Ok(Done),
     /// An error packet.
     Err(ServerError),
-    /// A result set: its fields, rows, and the status at its end.
-    Rows { fields: Vec<MySQLField>, rows: Vec<Vec<MySQLCell>>, done: Done },
+    /// A result set: its fields, its rows' cells one after another (a row
+    /// is `fields.len()` cells), and the status at its end.
+    Rows { fields: Vec<MySQLField>, cells: Vec<MySQLCell>, done: Done },
 }
 
 /// What an OK packet (or the end of a result set) says.
@@ -279,18 +280,46 @@ impl MySQLResponse {
 
     /// A server: answers OK (no rows), e.g. to a statement it accepts.
     pub fn set_ok_packet(&mut self, affected_rows: u64, last_insert_id: u64) {
-        self.outcomes = vec![Outcome::Ok(Done { affected_rows, last_insert_id, ..Done::default() })];
+        self.outcomes.clear();
+        self.add_ok_packet(affected_rows, last_insert_id);
+    }
+
+    /// A server: adds an OK to the answer (one result per statement of a
+    /// multi-statement query).
+    pub fn add_ok_packet(&mut self, affected_rows: u64, last_insert_id: u64) {
+        self.outcomes.push(Outcome::Ok(Done { affected_rows, last_insert_id, ..Done::default() }));
     }
 
     /// A server: answers with an error.
     pub fn set_error_packet(&mut self, code: u16, sql_state: &str, message: &str) {
-        self.outcomes =
-            vec![Outcome::Err(ServerError { code, state: sql_state.to_owned(), message: message.to_owned() })];
+        self.outcomes.clear();
+        self.add_error_packet(code, sql_state, message);
+    }
+
+    /// A server: adds an error to the answer. It ends the answer (results
+    /// added after it are not sent), as a failing statement ends a
+    /// multi-statement query.
+    pub fn add_error_packet(&mut self, code: u16, sql_state: &str, message: &str) {
+        self.outcomes.push(Outcome::Err(ServerError {
+            code,
+            state: sql_state.to_owned(),
+            message: message.to_owned(),
+        }));
     }
 
     /// A server: answers with a result set of text columns named
     /// `columns` (values are sent as text; `None` is `NULL`).
     pub fn set_result_set<R, C>(&mut self, columns: &[&str], rows: R)
+    where
+        R: IntoIterator<Item = C>,
+        C: IntoIterator<Item = Option<String>>,
+    {
+        self.outcomes.clear();
+        self.add_result_set(columns, rows);
+    }
+
+    /// A server: adds a result set to the answer.
+    pub fn add_result_set<R, C>(&mut self, columns: &[&str], rows: R)
     where
         R: IntoIterator<Item = C>,
         C: IntoIterator<Item = Option<String>>,
@@ -310,10 +339,14 @@ impl MySQLResponse {
                 data_type: mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING as u8,
             })
             .collect();
-        let rows = rows
-            .into_iter()
-            .map(|r| r.into_iter().map(|c| c.map_or(MySQLCell::Null, |s| MySQLCell::String(s.into()))).collect())
-            .collect();
-        self.outcomes = vec![Outcome::Rows { fields, rows, done: Done::default() }];
+        let width = columns.len();
+        let mut cells = Vec::new();
+        for row in rows {
+            let start = cells.len();
+            cells.extend(row.into_iter().map(|c| c.map_or(MySQLCell::Null, |s| MySQLCell::String(s.into()))));
+            // Every row has one cell per column: pad or cut to fit.
+            cells.resize(start + width, MySQLCell::Null);
+        }
+        self.outcomes.push(Outcome::Rows { fields, cells, done: Done::default() });
     }
 }

@@ -331,7 +331,10 @@ impl Protocol for MySql {
     }
 
     fn is_retryable(&self, error: &Error) -> bool {
-        self.fixed.is_none() && error.state() == wf_core::State::SysError
+        // Not a fixed connection (its session would be lost), and not a
+        // request that is wrong in itself (a prepared statement's parameter
+        // count).
+        self.fixed.is_none() && error.state() == wf_core::State::SysError && error.code() != libc::EINVAL
     }
 
     fn pool_key(&self, uri: &Uri) -> String {
@@ -346,7 +349,7 @@ impl Protocol for MySql {
             k.push_str("\0tls");
             #[cfg(feature = "tls")]
             if let Some(t) = &self.tls {
-                k.push_str(&format!("{:p}", std::ptr::from_ref(&t.0)));
+                k.push_str(&format!("{}", t.0.id()));
             }
         }
         if let Some(f) = &self.fixed {

@@ -161,6 +161,10 @@ pub(crate) async fn accept(conn: &mut Connection<ServerCodec>, login: Option<Arc
             let expected = scramble_sha256(&nonce, password.as_bytes()).map(|s| s.to_vec()).unwrap_or_default();
             if data != expected {
                 false
+            } else if password.is_empty() {
+                // An empty password has no scramble: straight to OK, as
+                // MySQL does.
+                true
             } else if full {
                 // "Perform full authentication": the client sends the
                 // password in clear over a secure transport.

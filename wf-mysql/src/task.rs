@@ -51,7 +51,7 @@ impl std::fmt::Debug for MySQLClient {
 /// connection for whoever uses it next (the database and character set
 /// come from the URL).
 fn disallowed(sql: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(sql);
+    let text = executable_comments_opened(&String::from_utf8_lossy(sql));
     split_statements(&text).any(|stmt| {
         let words: Vec<String> = stmt.split_whitespace().take(3).map(str::to_ascii_uppercase).collect();
         let w = |i: usize| words.get(i).map(String::as_str);
@@ -60,6 +60,35 @@ fn disallowed(sql: &[u8]) -> bool {
                 && (matches!(w(1), Some("NAMES") | Some("CHARSET"))
                     || (w(1) == Some("CHARACTER") && w(2) == Some("SET"))))
     })
+}
+
+/// `sql` with MySQL's executable comments (`/*!40101 SET NAMES x */`,
+/// MariaDB's `/*M!… */`) opened: the server runs what they hold, so it is
+/// checked like the rest.
+fn executable_comments_opened(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let body = after.strip_prefix('!').or_else(|| after.strip_prefix("M!"));
+        match body {
+            Some(body) => {
+                let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
+                let end = body.find("*/").unwrap_or(body.len());
+                out.push(' ');
+                out.push_str(&body[..end]);
+                out.push(' ');
+                rest = body.get(end + 2..).unwrap_or("");
+            }
+            None => {
+                out.push_str("/*");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The statements of `sql` (split at `;` outside quotes and comments),
@@ -215,8 +244,14 @@ impl TaskKind for MySQLClient {
                         return Poll::Ready(());
                     }
                 };
-                let (protocol, opts, req, work) =
+                let (mut protocol, opts, req, work) =
                     (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req), self.work.clone());
+                // TLS set in the task's options is for `mysqls://`, which
+                // starts TLS inside the handshake.
+                #[cfg(feature = "tls")]
+                if let Some(tls) = opts.tls() {
+                    protocol.tls = Some(crate::protocol::TlsConfig(tls.clone()));
+                }
                 self.running.insert(Box::pin(async move {
                     let r = match work {
                         Work::Query => request(&protocol, &uri, &req, &opts).await.map(|r| (r.response, r.peer)),
@@ -365,6 +400,9 @@ mod tests {
 
     #[test]
     fn disallowed_statements() {
+        assert!(disallowed(b"/*!40101 SET NAMES latin1 */"));
+        assert!(disallowed(b"SELECT 1; /*M!100100 USE mysql */"));
+        assert!(!disallowed(b"/* USE x */ SELECT 1"));
         assert!(disallowed(b"USE test"));
         assert!(disallowed(b"select 1; use test"));
         assert!(disallowed(b"/* hi */ set names utf8"));

@@ -280,6 +280,7 @@ async fn attempt_once<P: Protocol>(
         }
         let reused = lease.reused();
         let conn = lease.conn().expect("connected");
+        let read_before = conn.read_total();
         let result = async {
             conn.send_within(req, opts.send_timeout).await?;
             conn.receive_within(opts.watch_timeout, opts.receive_timeout).await
@@ -294,7 +295,9 @@ async fn attempt_once<P: Protocol>(
             }
             // The server closed an idle connection as it was reused: not a
             // failure of this request; try again on another connection.
-            Err(e) if reused && conn.nothing_received() && is_stale(&e) => {
+            // (Not when any byte of a reply came: the server was running the
+            // request, a MySQL statement say, when the connection broke.)
+            Err(e) if reused && conn.read_total() == read_before && conn.nothing_received() && is_stale(&e) => {
                 lease.discard_conn();
                 drop(lease);
             }

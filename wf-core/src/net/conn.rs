@@ -26,6 +26,8 @@ pub struct Connection<C> {
     pub(crate) codec: C,
     peer: Option<SocketAddr>,
     response_timeout: Option<Duration>,
+    /// Bytes read so far, in all.
+    read_total: u64,
 }
 
 fn deadline(t: Option<Duration>) -> Option<Instant> {
@@ -61,6 +63,7 @@ impl<C> Connection<C> {
             codec,
             peer,
             response_timeout,
+            read_total: 0,
         }
     }
 
@@ -137,6 +140,7 @@ impl<C> Connection<C> {
             let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
             self.rbuf.reserve(4096);
             let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
+            self.read_total += n as u64;
             if n == 0 {
                 return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
                     Some(item) => Ok(item),
@@ -168,6 +172,11 @@ impl<C> Connection<C> {
     /// stale keep-alive connection, not a failed request).
     pub(crate) fn nothing_received(&self) -> bool {
         self.rbuf.is_empty()
+    }
+
+    /// Bytes read on this connection so far.
+    pub(crate) fn read_total(&self) -> u64 {
+        self.read_total
     }
 
     /// Whether an idle connection can be handed out again.

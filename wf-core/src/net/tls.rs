@@ -248,9 +248,10 @@ impl TlsClient {
         &self.config
     }
 
-    /// Identity of the configuration, for connection-pool keys: equal for
+    /// Identity of the configuration, for connection-pool keys (a
+    /// protocol that starts TLS inside its own handshake, say): equal for
     /// clones, distinct for every `TlsClient` built, never reused.
-    pub(crate) fn id(&self) -> usize {
+    pub fn id(&self) -> usize {
         self.id
     }
 }
