@@ -90,36 +90,6 @@ impl HttpClient {
         self.peer
     }
 
-    /// Retries, timeouts, keep-alive and TLS.
-    pub fn options_mut(&mut self) -> &mut ClientOptions {
-        &mut self.opts
-    }
-
-    /// Limit on receiving the whole response.
-    pub fn set_receive_timeout(&mut self, t: Duration) {
-        self.opts.set_receive_timeout(Some(t));
-    }
-
-    /// Limit on sending the whole request.
-    pub fn set_send_timeout(&mut self, t: Duration) {
-        self.opts.set_send_timeout(Some(t));
-    }
-
-    /// Limit on the wait for the response's first byte.
-    pub fn set_watch_timeout(&mut self, t: Duration) {
-        self.opts.set_watch_timeout(Some(t));
-    }
-
-    /// How long the connection may be kept for reuse (zero: close it).
-    pub fn set_keep_alive(&mut self, t: Duration) {
-        self.opts.set_keep_alive(if t.is_zero() { None } else { Some(t) });
-    }
-
-    /// How long to wait for a free connection at the target's limit.
-    pub fn set_wait_timeout(&mut self, t: Duration) {
-        self.opts.set_wait_timeout(Some(t));
-    }
-
     /// For a streaming task: the longest silence allowed between two
     /// pieces of the response (the first one is the watch timeout).
     pub fn set_chunk_timeout(&mut self, t: Duration) {
@@ -389,6 +359,12 @@ pub fn create_http_task_with_proxy(
     callback: impl FnOnce(&mut HttpTask) + Send + 'static,
 ) -> HttpTask {
     new_task(url, Some(proxy_url), redirect_max, retry_max, callback)
+}
+
+impl wf_core::net::ClientKind for HttpClient {
+    fn client_options(&mut self) -> &mut ClientOptions {
+        &mut self.opts
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use wf_core::net::{ClientOptions, Uri, request, session};
@@ -186,37 +185,6 @@ impl MySQLClient {
         self.peer
     }
 
-    /// Retries, timeouts, keep-alive and TLS of this task.
-    pub fn options_mut(&mut self) -> &mut ClientOptions {
-        &mut self.opts
-    }
-
-    /// Limit on sending the request.
-    pub fn set_send_timeout(&mut self, t: Duration) {
-        self.opts.set_send_timeout(Some(t));
-    }
-
-    /// Limit on receiving the whole response.
-    pub fn set_receive_timeout(&mut self, t: Duration) {
-        self.opts.set_receive_timeout(Some(t));
-    }
-
-    /// Limit on the wait for the response's first byte.
-    pub fn set_watch_timeout(&mut self, t: Duration) {
-        self.opts.set_watch_timeout(Some(t));
-    }
-
-    /// How long the connection may be kept for reuse (default 60 s; zero
-    /// closes it).
-    pub fn set_keep_alive(&mut self, t: Duration) {
-        self.opts.set_keep_alive(if t.is_zero() { None } else { Some(t) });
-    }
-
-    /// How long to wait for a free connection at the target's limit.
-    pub fn set_wait_timeout(&mut self, t: Duration) {
-        self.opts.set_wait_timeout(Some(t));
-    }
-
     fn check(&self) -> Result<Uri, Error> {
         let uri = self.uri.clone()?;
         Target::from_uri(&uri)?;
@@ -392,6 +360,12 @@ pub fn create_prepared_task(
     callback: impl FnOnce(&mut MySQLTask) + Send + 'static,
 ) -> MySQLTask {
     new_task(MySql::default(), url, retry_max, None, Some((sql.into(), params)), callback)
+}
+
+impl wf_core::net::ClientKind for MySQLClient {
+    fn client_options(&mut self) -> &mut ClientOptions {
+        &mut self.opts
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use wf_core::net::{ClientOptions, Uri, request};
 use wf_core::{Error, RunContext, Task, TaskKind, code};
@@ -112,38 +111,6 @@ impl RedisClient {
     /// The server's address (`None` over a Unix socket).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
-    }
-
-    /// Retries, timeouts, keep-alive and TLS of this task.
-    pub fn options_mut(&mut self) -> &mut ClientOptions {
-        &mut self.opts
-    }
-
-    /// Limit on sending the request.
-    pub fn set_send_timeout(&mut self, t: Duration) {
-        self.opts.set_send_timeout(Some(t));
-    }
-
-    /// Limit on receiving the whole reply.
-    pub fn set_receive_timeout(&mut self, t: Duration) {
-        self.opts.set_receive_timeout(Some(t));
-    }
-
-    /// Limit on the wait for the reply (e.g. for `BLPOP`, longer than its
-    /// own timeout).
-    pub fn set_watch_timeout(&mut self, t: Duration) {
-        self.opts.set_watch_timeout(Some(t));
-    }
-
-    /// How long the connection may be kept for reuse (default 60 s; zero
-    /// closes it).
-    pub fn set_keep_alive(&mut self, t: Duration) {
-        self.opts.set_keep_alive(if t.is_zero() { None } else { Some(t) });
-    }
-
-    /// How long to wait for a free connection at the target's limit.
-    pub fn set_wait_timeout(&mut self, t: Duration) {
-        self.opts.set_wait_timeout(Some(t));
     }
 
     fn check(&self) -> Result<Uri, Error> {
@@ -324,6 +291,12 @@ pub fn create_redis_task_with(
         running: None,
     })
     .with_callback(callback)
+}
+
+impl wf_core::net::ClientKind for RedisClient {
+    fn client_options(&mut self) -> &mut ClientOptions {
+        &mut self.opts
+    }
 }
 
 #[cfg(test)]

@@ -518,36 +518,54 @@ impl<P: Protocol> Client<P> {
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }
+}
 
+impl<P: Protocol> ClientKind for Client<P> {
+    fn client_options(&mut self) -> &mut ClientOptions {
+        &mut self.opts
+    }
+}
+
+/// A task kind that sends requests with [`ClientOptions`]: the generic
+/// [`ClientTask`] and every protocol crate's (HTTP, Redis, MySQL) client
+/// tasks. Their [`Task`]s get the same option setters from it.
+pub trait ClientKind: TaskKind {
+    /// This task's options.
+    fn client_options(&mut self) -> &mut ClientOptions;
+}
+
+/// The options of a client task, on the task itself (Workflow's
+/// `set_send_timeout`, `set_watch_timeout`… on `WFNetworkTask`).
+impl<K: ClientKind> Task<K> {
     /// Retries, timeouts, keep-alive and TLS of this task.
     pub fn options_mut(&mut self) -> &mut ClientOptions {
-        &mut self.opts
+        self.kind_mut().client_options()
     }
 
     /// Limit on sending the whole request.
     pub fn set_send_timeout(&mut self, t: Duration) {
-        self.opts.set_send_timeout(Some(t));
+        self.options_mut().set_send_timeout(Some(t));
     }
 
     /// Limit on receiving the whole reply.
     pub fn set_receive_timeout(&mut self, t: Duration) {
-        self.opts.set_receive_timeout(Some(t));
+        self.options_mut().set_receive_timeout(Some(t));
     }
 
     /// Limit on the wait for the first byte of the reply.
     pub fn set_watch_timeout(&mut self, t: Duration) {
-        self.opts.set_watch_timeout(Some(t));
+        self.options_mut().set_watch_timeout(Some(t));
     }
 
     /// How long the connection may be kept for reuse after the reply
     /// (zero: close it).
     pub fn set_keep_alive(&mut self, t: Duration) {
-        self.opts.set_keep_alive(Some(t));
+        self.options_mut().set_keep_alive(if t.is_zero() { None } else { Some(t) });
     }
 
     /// How long to wait for a free connection at the target's limit.
     pub fn set_wait_timeout(&mut self, t: Duration) {
-        self.opts.set_wait_timeout(Some(t));
+        self.options_mut().set_wait_timeout(Some(t));
     }
 }
 

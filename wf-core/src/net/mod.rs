@@ -22,7 +22,7 @@ pub mod tls;
 pub mod tlv;
 mod uri;
 
-pub use client::{Client, ClientOptions, ClientTask, Reply, connect, create_client_task, request, session};
+pub use client::{Client, ClientKind, ClientOptions, ClientTask, Reply, connect, create_client_task, request, session};
 pub use conn::Connection;
 pub use protocol::{BoxFuture, Protocol, ReplyKeepAlive};
 pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerPusher, ServerTask};
