@@ -29,9 +29,11 @@ mod process;
 
 pub mod mariadb;
 pub mod redis;
+pub mod tls;
 
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use redis::{RedisBuilder, RedisServer};
+pub use tls::Pki;
 
 /// A TCP port of 127.0.0.1 that was free a moment ago: binds port 0, reads
 /// the port the kernel chose and closes the socket.

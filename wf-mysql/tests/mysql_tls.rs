@@ -9,31 +9,14 @@ mod support;
 
 use std::sync::OnceLock;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use support::{Outcome, query, run, run_with, text};
+use testkit::Pki;
 use wf_core::net::tls::TlsClient;
 use wf_core::{State, code};
 use wf_mysql::{MySQLCell, MySQLConnection, MySql, create_mysql_task, create_mysql_task_with};
 
-/// A private CA and a certificate it signed for `localhost` and 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
 fn pki() -> Pki {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "wf-mysql test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    Pki::new("wf-mysql test CA")
 }
 
 struct Tls {

@@ -10,31 +10,14 @@ mod support;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use support::{Outcome, Seen, int, run, s, start_local, status, task};
+use testkit::Pki;
 use wf_core::State;
 use wf_core::net::tls::{TlsClient, TlsServer};
 use wf_redis::{RedisServer, RedisValue};
 
-/// A private CA and a certificate it signed for `localhost` and 127.0.0.1.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
 fn pki() -> Pki {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "wf-redis test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    Pki::new("wf-redis test CA")
 }
 
 /// A key-value `RedisServer` (SET, GET, PING; AUTH accepted), recording
