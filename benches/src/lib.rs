@@ -272,3 +272,92 @@ impl Drop for PinnedServer {
         let _ = self.child.wait();
     }
 }
+
+/// What one timed run of a client reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunResult {
+    /// Operations that failed.
+    pub failed: usize,
+    /// CPU seconds of a child process that did the work (`redis-benchmark`);
+    /// `None`: this process's own CPU counts.
+    pub child_cpu: Option<f64>,
+    /// The rate the client measured itself (excluding its start-up).
+    pub own_rate: Option<f64>,
+}
+
+/// One measured run: rate, CPU per operation, failures, disturbance.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sample {
+    /// Operations per second.
+    pub rate: f64,
+    /// Client CPU µs per operation.
+    pub client_us: f64,
+    /// Server CPU µs per operation.
+    pub server_us: f64,
+    /// Failed operations.
+    pub failed: usize,
+    /// CPU used by other processes during the run, in cores.
+    pub others: f64,
+}
+
+/// Other processes may use at most this much CPU (in cores) during a run
+/// for it to count; a disturbed run is repeated, up to [`ATTEMPTS`] times.
+pub const OTHERS_MAX: f64 = 0.10;
+/// Attempts at an undisturbed run.
+pub const ATTEMPTS: usize = 4;
+
+/// Times `run` (`n` operations of client `name`) once the machine is
+/// quiet, with this process's CPU (or the child's, if it reports one) and
+/// the server's (`server_cpu`); repeats a run that other processes
+/// disturbed, and prints each attempt as `unit`/s and µs per `unit`.
+pub fn timed_run(
+    name: &str,
+    unit: &str,
+    n: usize,
+    server_cpu: &dyn Fn() -> ProcCpu,
+    run: &mut dyn FnMut() -> RunResult,
+) -> Sample {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        wait_quiet(OTHERS_MAX, Duration::from_secs(120));
+        let stat0 = CpuStat::now();
+        let (c0, s0) = (self_cpu(), server_cpu());
+        let t0 = Instant::now();
+        let r = run();
+        let wall = t0.elapsed().as_secs_f64();
+        let (c1, s1) = (self_cpu(), server_cpu());
+        let busy = CpuStat::now().busy_secs_since(&stat0);
+        let client = r.child_cpu.unwrap_or_else(|| c1.since(&c0).total);
+        let srv = s1.since(&s0).total;
+        let ops = n as f64;
+        let s = Sample {
+            rate: r.own_rate.unwrap_or(ops / wall),
+            client_us: client * 1e6 / ops,
+            server_us: srv * 1e6 / ops,
+            failed: r.failed,
+            others: ((busy - client - srv) / wall).max(0.0),
+        };
+        eprintln!(
+            "  {name:<15} {:>9.0} {unit}/s  client {:>7.2} µs/{unit}  server {:>7.2} µs/{unit}  failed {}  others {:.2} cores",
+            s.rate, s.client_us, s.server_us, s.failed, s.others
+        );
+        if s.others <= OTHERS_MAX || attempt == ATTEMPTS {
+            return s;
+        }
+        eprintln!("  (others used {:.2} cores during that run: repeating it)", s.others);
+    }
+}
+
+/// Pins this process to CPU 1 (servers go on CPU 0) and starts wf with
+/// one poller thread and one compute thread; exits on failure.
+pub fn pin_client_and_init_wf() {
+    if let Err(e) = pin_to_cpu(1) {
+        eprintln!("cannot pin to CPU 1: {e}");
+        std::process::exit(2);
+    }
+    let mut settings = wf::Settings::default();
+    settings.poller_threads = 1;
+    settings.compute_threads = 1;
+    wf::init(settings).expect("wf settings applied first");
+}

@@ -32,9 +32,8 @@
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use benches::{CpuStat, ProcCpu, median, proc_cpu, wait_quiet};
+use benches::{ProcCpu, RunResult, Sample, median, proc_cpu, timed_run};
 use mysql_async::prelude::Queryable;
 use wf::mysql::{MySQLResultCursor, MySQLTask, create_mysql_task};
 
@@ -201,17 +200,6 @@ impl Server {
 
 // ---------------------------------------------------------------- driver
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Sample {
-    qps: f64,
-    client_us: f64,
-    server_us: f64,
-    failed: usize,
-    others: f64,
-}
-
-const OTHERS_MAX: f64 = 0.10;
-const ATTEMPTS: usize = 4;
 const CLIENTS: [&str; 2] = ["wf", "mysql_async"];
 
 fn main() {
@@ -233,14 +221,7 @@ fn main() {
             }
         }
     }
-    if let Err(e) = benches::pin_to_cpu(1) {
-        eprintln!("cannot pin to CPU 1: {e}");
-        std::process::exit(2);
-    }
-    let mut settings = wf::Settings::default();
-    settings.poller_threads = 1;
-    settings.compute_threads = 1;
-    wf::init(settings).expect("wf settings applied first");
+    benches::pin_client_and_init_wf();
 
     let server = Server::start();
     let url = server.url();
@@ -283,37 +264,8 @@ fn measure(
     for round in 0..runs {
         eprintln!("round {} of {runs}", round + 1);
         for &i in chosen {
-            let name = CLIENTS[i];
-            let mut attempt = 0;
-            let s = loop {
-                attempt += 1;
-                wait_quiet(0.10, Duration::from_secs(120));
-                let stat0 = CpuStat::now();
-                let (c0, s0) = (benches::self_cpu(), server.cpu());
-                let t0 = Instant::now();
-                let failed = run(i, w, n);
-                let wall = t0.elapsed().as_secs_f64();
-                let (c1, s1) = (benches::self_cpu(), server.cpu());
-                let busy = CpuStat::now().busy_secs_since(&stat0);
-                let (client, srv) = (c1.since(&c0).total, s1.since(&s0).total);
-                let q = n as f64;
-                let s = Sample {
-                    qps: q / wall,
-                    client_us: client * 1e6 / q,
-                    server_us: srv * 1e6 / q,
-                    failed,
-                    others: ((busy - client - srv) / wall).max(0.0),
-                };
-                eprintln!(
-                    "  {name:<12} {:>9.0} q/s  client {:>7.2} µs/q  server {:>7.2} µs/q  failed {}  others {:.2} cores",
-                    s.qps, s.client_us, s.server_us, s.failed, s.others
-                );
-                if s.others <= OTHERS_MAX || attempt == ATTEMPTS {
-                    break s;
-                }
-                eprintln!("  (others used {:.2} cores during that run: repeating it)", s.others);
-            };
-            samples[i].push(s);
+            let mut once = || RunResult { failed: run(i, w, n), ..RunResult::default() };
+            samples[i].push(timed_run(CLIENTS[i], "q", n, &|| server.cpu(), &mut once));
         }
     }
     samples
@@ -329,7 +281,7 @@ fn report(chosen: &[usize], samples: &[Vec<Sample>], w: Workload, n: usize) {
         println!(
             "{:<17} {:>10.0} {:>14.2} {:>14.2} {:>7}",
             CLIENTS[i],
-            m(i, |s| s.qps),
+            m(i, |s| s.rate),
             m(i, |s| s.client_us),
             m(i, |s| s.server_us),
             failed
@@ -338,7 +290,7 @@ fn report(chosen: &[usize], samples: &[Vec<Sample>], w: Workload, n: usize) {
     if chosen != [0, 1] {
         return;
     }
-    let (qps, cpu) = (m(0, |s| s.qps) / m(1, |s| s.qps), m(1, |s| s.client_us) / m(0, |s| s.client_us));
+    let (qps, cpu) = (m(0, |s| s.rate) / m(1, |s| s.rate), m(1, |s| s.client_us) / m(0, |s| s.client_us));
     println!(
         "{:<17} {:>9.2}x {:>13.2}x {:>13.2}x",
         "wf/mysql_async",

@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::{CpuStat, ProcCpu, median, proc_cpu, wait_quiet};
+use benches::{ProcCpu, RunResult, Sample, median, proc_cpu, timed_run};
 use wf::redis::{RedisTask, create_redis_task};
 
 const CALLERS: usize = 50;
@@ -295,17 +295,6 @@ impl Drop for RedisServer {
 
 // ---------------------------------------------------------------- driver
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Sample {
-    ops: f64,
-    client_us: f64,
-    server_us: f64,
-    failed: usize,
-    others: f64,
-}
-
-const OTHERS_MAX: f64 = 0.10;
-const ATTEMPTS: usize = 4;
 const CLIENTS: [&str; 4] = ["wf", "redis-rs", "fred", "redis-benchmark"];
 
 fn main() {
@@ -327,14 +316,7 @@ fn main() {
             }
         }
     }
-    if let Err(e) = benches::pin_to_cpu(1) {
-        eprintln!("cannot pin to CPU 1: {e}");
-        std::process::exit(2);
-    }
-    let mut settings = wf::Settings::default();
-    settings.poller_threads = 1;
-    settings.compute_threads = 1;
-    wf::init(settings).expect("wf settings applied first");
+    benches::pin_client_and_init_wf();
 
     let port = testkit::free_port();
     let server = RedisServer::start(port);
@@ -393,40 +375,12 @@ fn measure(
     for round in 0..runs {
         eprintln!("round {} of {runs}", round + 1);
         for &i in chosen {
-            let name = CLIENTS[i];
-            let mut attempt = 0;
-            let s = loop {
-                attempt += 1;
-                wait_quiet(0.10, Duration::from_secs(120));
-                let stat0 = CpuStat::now();
-                let (c0, s0) = (benches::self_cpu(), server.cpu());
-                let t0 = Instant::now();
+            let mut once = || {
                 let (failed, child_cpu, own_rate) = run(i, ops);
-                let wall = t0.elapsed().as_secs_f64();
-                let (c1, s1) = (benches::self_cpu(), server.cpu());
-                let busy = CpuStat::now().busy_secs_since(&stat0);
-                let client = if i == 3 { child_cpu } else { c1.since(&c0).total };
-                let srv = s1.since(&s0).total;
-                let n = ops as f64;
-                // redis-benchmark's own rate excludes its start-up.
-                let rate = own_rate.unwrap_or(n / wall);
-                let s = Sample {
-                    ops: rate,
-                    client_us: client * 1e6 / n,
-                    server_us: srv * 1e6 / n,
-                    failed,
-                    others: ((busy - client - srv) / wall).max(0.0),
-                };
-                eprintln!(
-                    "  {name:<15} {:>9.0} ops/s  client {:>6.2} µs/op  server {:>6.2} µs/op  failed {}  others {:.2} cores",
-                    s.ops, s.client_us, s.server_us, s.failed, s.others
-                );
-                if s.others <= OTHERS_MAX || attempt == ATTEMPTS {
-                    break s;
-                }
-                eprintln!("  (others used {:.2} cores during that run: repeating it)", s.others);
+                // redis-benchmark reports its own rate and is its own process.
+                RunResult { failed, child_cpu: (i == 3).then_some(child_cpu), own_rate }
             };
-            samples[i].push(s);
+            samples[i].push(timed_run(CLIENTS[i], "op", ops, &|| server.cpu(), &mut once));
         }
     }
     samples
@@ -442,7 +396,7 @@ fn report(chosen: &[usize], samples: &[Vec<Sample>], pipeline: usize) {
         println!(
             "{:<17} {:>10.0} {:>14.2} {:>14.2} {:>7}",
             CLIENTS[i],
-            m(i, |s| s.ops),
+            m(i, |s| s.rate),
             m(i, |s| s.client_us),
             m(i, |s| s.server_us),
             failed
@@ -455,13 +409,13 @@ fn report(chosen: &[usize], samples: &[Vec<Sample>], pipeline: usize) {
         println!(
             "{:<17} {:>9.2}x {:>13.2}x {:>13.2}x",
             format!("wf/{}", CLIENTS[i]),
-            m(0, |s| s.ops) / m(i, |s| s.ops),
+            m(0, |s| s.rate) / m(i, |s| s.rate),
             m(0, |s| s.client_us) / m(i, |s| s.client_us),
             m(0, |s| s.server_us) / m(i, |s| s.server_us),
         );
     }
     println!();
-    let ratio = |i: usize| m(0, |s| s.ops) / m(i, |s| s.ops);
+    let ratio = |i: usize| m(0, |s| s.rate) / m(i, |s| s.rate);
     if pipeline == 1 {
         if chosen.contains(&1) {
             let r = ratio(1);
