@@ -17,15 +17,13 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, ServerProcess, TempDir};
+use crate::process::{self, Failure, ServerProcess, TempDir};
 
 /// How long `mariadbd` may take to accept connections (it may have to
 /// recover InnoDB after a kill).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `mariadbd` may take to shut down after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(30);
-/// How many ports a start tries when the port it was given is taken.
-const PORT_ATTEMPTS: usize = 8;
 /// Settings shared by the bootstrap and the server: small, for a fast start
 /// and a fast copy of the data directory (rows of 64 MiB still work: the
 /// redo log is circular).
@@ -118,25 +116,12 @@ impl MariaDbBuilder {
             (copy(cert, "server-cert.pem"), copy(key, "server-key.pem"))
         });
         let mut db = MariaDb { config: self, server, port: 0, socket, tls, child: None, dir };
-        let mut last_log = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            db.port = crate::free_port();
-            match db.launch() {
-                Ok(()) => return db,
-                Err(Failure::PortTaken(log)) => last_log = log,
-                Err(Failure::Other(msg)) => panic!("{msg}"),
-            }
-        }
-        panic!("testkit: mariadbd found each of {PORT_ATTEMPTS} free ports taken; last log:\n{last_log}");
+        process::launch_on_free_port("mariadbd", |port| {
+            db.port = port;
+            db.launch()
+        });
+        db
     }
-}
-
-/// Why a launch failed.
-enum Failure {
-    /// The server exited because its port was in use: try another.
-    PortTaken(String),
-    /// Anything else: a panic message.
-    Other(String),
 }
 
 impl MariaDb {
@@ -223,17 +208,8 @@ impl MariaDb {
     /// the port meanwhile.
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.launch() {
-                Ok(()) => return,
-                Err(Failure::PortTaken(log)) if Instant::now() >= deadline => {
-                    panic!("testkit: cannot restart mariadbd: port {} is taken\n{log}", self.port)
-                }
-                Err(Failure::PortTaken(_)) => thread::sleep(Duration::from_millis(100)),
-                Err(Failure::Other(msg)) => panic!("{msg}"),
-            }
-        }
+        let port = self.port;
+        process::relaunch("mariadbd", port, Duration::from_secs(10), || self.launch());
     }
 
     fn log_file(&self) -> PathBuf {

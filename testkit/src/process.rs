@@ -309,3 +309,46 @@ pub(crate) fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// Why a launch failed.
+pub(crate) enum Failure {
+    /// The server exited because its port was in use: try another.
+    PortTaken(String),
+    /// Anything else: a panic message.
+    Other(String),
+}
+
+/// How many ports a start tries when the port it was given is taken.
+const PORT_ATTEMPTS: usize = 8;
+
+/// Calls `launch` with free ports until one is not taken meanwhile.
+///
+/// Panics with `what`'s last log when every attempt found its port taken,
+/// or with the message of any other failure.
+pub(crate) fn launch_on_free_port(what: &str, mut launch: impl FnMut(u16) -> Result<(), Failure>) {
+    let mut last_log = String::new();
+    for _ in 0..PORT_ATTEMPTS {
+        match launch(crate::free_port()) {
+            Ok(()) => return,
+            Err(Failure::PortTaken(log)) => last_log = log,
+            Err(Failure::Other(msg)) => panic!("{msg}"),
+        }
+    }
+    panic!("testkit: {what} found each of {PORT_ATTEMPTS} free ports taken; last log:\n{last_log}");
+}
+
+/// Calls `launch` again on `port` (a restart), waiting while another
+/// process holds the port, up to `timeout`.
+pub(crate) fn relaunch(what: &str, port: u16, timeout: Duration, mut launch: impl FnMut() -> Result<(), Failure>) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match launch() {
+            Ok(()) => return,
+            Err(Failure::PortTaken(log)) if Instant::now() >= deadline => {
+                panic!("testkit: cannot restart {what}: port {port} is taken\n{log}")
+            }
+            Err(Failure::PortTaken(_)) => thread::sleep(Duration::from_millis(100)),
+            Err(Failure::Other(msg)) => panic!("{msg}"),
+        }
+    }
+}

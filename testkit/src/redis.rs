@@ -16,14 +16,12 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, ServerProcess, TempDir};
+use crate::process::{self, Failure, ServerProcess, TempDir};
 
 /// How long a start may take before it is a failure.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `redis-server` may take to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-/// How many ports a start tries when the port it was given is taken.
-const PORT_ATTEMPTS: usize = 8;
 
 /// A running `redis-server` child process on 127.0.0.1, without persistence,
 /// whose files (log, unix socket) live in a temporary directory.
@@ -93,25 +91,12 @@ impl RedisBuilder {
         let dir = TempDir::new("redis");
         let socket = self.unix_socket.then(|| dir.path().join("redis.sock"));
         let mut redis = RedisServer { config: self, server, port: 0, socket, child: None, dir };
-        let mut last_log = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            redis.port = crate::free_port();
-            match redis.launch() {
-                Ok(()) => return redis,
-                Err(Failure::PortTaken(log)) => last_log = log,
-                Err(Failure::Other(msg)) => panic!("{msg}"),
-            }
-        }
-        panic!("testkit: redis-server found each of {PORT_ATTEMPTS} free ports taken; last log:\n{last_log}");
+        process::launch_on_free_port("redis-server", |port| {
+            redis.port = port;
+            redis.launch()
+        });
+        redis
     }
-}
-
-/// Why a launch failed.
-enum Failure {
-    /// The server exited because its port was in use: try another.
-    PortTaken(String),
-    /// Anything else: a panic message.
-    Other(String),
 }
 
 impl RedisServer {
@@ -175,17 +160,8 @@ impl RedisServer {
     /// another process took the port meanwhile.
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            match self.launch() {
-                Ok(()) => return,
-                Err(Failure::PortTaken(log)) if Instant::now() >= deadline => {
-                    panic!("testkit: cannot restart redis-server: port {} is taken\n{log}", self.port)
-                }
-                Err(Failure::PortTaken(_)) => thread::sleep(Duration::from_millis(100)),
-                Err(Failure::Other(msg)) => panic!("{msg}"),
-            }
-        }
+        let port = self.port;
+        process::relaunch("redis-server", port, START_TIMEOUT, || self.launch());
     }
 
     /// Runs `redis-cli -h 127.0.0.1 -p PORT [-a PASSWORD --no-auth-warning]
