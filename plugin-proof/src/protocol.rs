@@ -1,11 +1,13 @@
-//! `impl Protocol for KvLine`: the codecs plus the hooks whose defaults do
-//! not fit KV-line.
+//! KV-line as a wf protocol: its messages and scheme ([`Protocol`]), the
+//! client half ([`ClientProtocol`]) and the server half
+//! ([`ServerProtocol`]), each with only the hooks whose defaults do not fit.
 
 use std::sync::Once;
 use std::time::Duration;
 
 use wf_core::net::{
-    BoxFuture, ClientTask, Connection, Protocol, ReplyKeepAlive, ServerParams, Uri, create_client_task,
+    ClientOptions, ClientProtocol, ClientTask, Connection, KeepAlive, Protocol, ServerParams, ServerProtocol, Uri,
+    create_client_task,
 };
 use wf_core::{Error, State};
 
@@ -24,32 +26,26 @@ pub const ACCESS_DENIED: i32 = 10_001;
 /// The KV-line protocol: URL scheme `kvline://[:password@]host[:port]`,
 /// port [`DEFAULT_PORT`] when the URL gives none.
 ///
-/// What it overrides of [`Protocol`]:
+/// The value is configuration (the client's reply limit): it is `Eq +
+/// Hash`, and wf-core pools connections per distinct value, so a
+/// connection made with one limit never serves a task with another.
 ///
-/// - [`default_keep_alive`](Protocol::default_keep_alive): 60 s, so
-///   sequential tasks share a connection.
-/// - [`on_connect`](Protocol::on_connect): with a password in the URL,
-///   sends `AUTH password` on each fresh connection; a `-ERR` answer fails
-///   the task with `TASK_ERROR`/[`ACCESS_DENIED`]. The task's callback
-///   never sees the `AUTH`.
-/// - [`is_retryable`](Protocol::is_retryable): `SYS_ERROR` but not
-///   `EBADMSG`/`EMSGSIZE`/`EINVAL` (the same reply or request would fail
-///   again); never `TASK_ERROR`, so never after an auth failure.
-/// - [`pool_key`](Protocol::pool_key): the password, so connections
-///   authenticated with different passwords are never shared, and the
-///   reply limit, since a pooled connection keeps the codec (and limit) it
-///   was made with.
-/// - [`keep_alive`](Protocol::keep_alive): no reuse after `QUIT`.
-/// - [`server_params`](Protocol::server_params): a 64 KiB request line
-///   limit.
-/// - [`keep_alive_after_reply`](Protocol::keep_alive_after_reply): the
-///   server closes after `QUIT` and after a refused `AUTH`.
-/// - [`error_reply`](Protocol::error_reply): the server answers a line it
-///   cannot decode with `-ERR line too long` (`EMSGSIZE`) or
-///   `-ERR bad request` (anything else), then closes.
+/// Client half ([`ClientProtocol`]), what differs from the defaults:
+/// - the handshake is the URL's password: with one, `on_connect` sends
+///   `AUTH password` on each fresh connection and a `-ERR` answer fails
+///   the task with `TASK_ERROR`/[`ACCESS_DENIED`]; the task's callback never
+///   sees the `AUTH`; connections are pooled per password;
+/// - connections are kept 60 s, and not reused after `QUIT`;
+/// - `SYS_ERROR` is retried but not `EBADMSG`/`EMSGSIZE`/`EINVAL` (the same
+///   reply or request would fail again); `TASK_ERROR` never.
+///
+/// Server half ([`ServerProtocol`]): a 64 KiB request line limit; the
+/// connection closes after `QUIT` and after a refused `AUTH`; a line the
+/// codec rejects is answered `-ERR line too long` (`EMSGSIZE`) or
+/// `-ERR bad request`, then the connection closes.
 ///
 /// The user name of a URL is ignored: KV-line has passwords only.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KvLine {
     reply_limit: usize,
 }
@@ -83,87 +79,74 @@ impl Default for KvLine {
 impl Protocol for KvLine {
     type Request = Request;
     type Response = Response;
-    type ClientCodec = KvClientCodec;
-    type ServerCodec = KvServerCodec;
 
     fn schemes(&self) -> &'static [&'static str] {
         &["kvline"]
     }
+}
+
+impl ClientProtocol for KvLine {
+    type ClientCodec = KvClientCodec;
+    /// The URL's password, if any.
+    type Handshake = Option<String>;
 
     fn client_codec(&self) -> KvClientCodec {
         KvClientCodec::new(self.reply_limit)
     }
 
-    fn server_codec(&self, params: &ServerParams) -> KvServerCodec {
-        KvServerCodec::new(params.request_size_limit)
+    fn handshake(&self, uri: &Uri, _opts: &ClientOptions) -> Result<Option<String>, Error> {
+        Ok(uri.password().map(str::to_owned))
     }
 
-    fn default_keep_alive(&self) -> Option<Duration> {
-        Some(Duration::from_secs(60))
-    }
-
-    fn on_connect<'a>(
-        &'a self,
-        conn: &'a mut Connection<KvClientCodec>,
-        uri: &'a Uri,
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let Some(password) = uri.password() else { return Ok(()) };
-            conn.send(&Request::Auth(password.to_owned())).await?;
-            match conn.receive().await? {
-                Response::Ok => Ok(()),
-                Response::Error(_) => Err(Error::task(ACCESS_DENIED)),
-                // Not an answer to AUTH: the peer does not speak KV-line.
-                Response::Value(_) | Response::Integer(_) => Err(Error::sys(libc::EBADMSG)),
-            }
-        })
-    }
-
-    fn keep_alive(&self, req: &Request, _resp: &Response, configured: Option<Duration>) -> Option<Duration> {
-        match req {
-            Request::Quit => None,
-            _ => configured,
+    async fn on_connect(&self, conn: &mut Connection<KvClientCodec>, password: &Option<String>) -> Result<(), Error> {
+        let Some(password) = password else { return Ok(()) };
+        conn.send(&Request::Auth(password.clone())).await?;
+        match conn.receive().await? {
+            Response::Ok => Ok(()),
+            Response::Error(_) => Err(Error::task(ACCESS_DENIED)),
+            // Not an answer to AUTH: the peer does not speak KV-line.
+            Response::Value(_) | Response::Integer(_) => Err(Error::sys(libc::EBADMSG)),
         }
+    }
+
+    fn default_keep_alive(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn keep_alive(&self, req: &Request, _resp: &Response) -> KeepAlive {
+        if *req == Request::Quit { KeepAlive::Close } else { KeepAlive::Keep }
     }
 
     fn is_retryable(&self, error: &Error) -> bool {
-        match error.state() {
-            State::SysError => ![libc::EBADMSG, libc::EMSGSIZE, libc::EINVAL].contains(&error.code()),
-            // TASK_ERROR, ACCESS_DENIED among them: the same password
-            // would be refused again.
-            _ => false,
-        }
+        // TASK_ERROR, ACCESS_DENIED among them: the same password would be
+        // refused again.
+        error.state() == State::SysError && ![libc::EBADMSG, libc::EMSGSIZE, libc::EINVAL].contains(&error.code())
     }
+}
 
-    fn pool_key(&self, uri: &Uri) -> String {
-        // A pooled connection keeps the codec it was made with, so the
-        // reply limit is part of the key too.
-        match uri.password() {
-            Some(p) => format!("limit={};password={p}", self.reply_limit),
-            None => format!("limit={}", self.reply_limit),
-        }
-    }
+impl ServerProtocol for KvLine {
+    type ServerCodec = KvServerCodec;
 
-    fn keep_alive_after_reply(&self, req: &Request, resp: &Response, _seq: u64) -> ReplyKeepAlive {
-        match (req, resp) {
-            (Request::Quit, _) | (Request::Auth(_), Response::Error(_)) => ReplyKeepAlive::Close,
-            _ => ReplyKeepAlive::Keep,
-        }
-    }
-
-    fn error_reply(&self, _codec: &mut KvServerCodec, error: &Error) -> Option<Response> {
-        let message = if error.state() == State::SysError && error.code() == libc::EMSGSIZE {
-            "line too long"
-        } else {
-            "bad request"
-        };
-        Some(Response::Error(message.to_owned()))
+    fn server_codec(&self, params: &ServerParams) -> KvServerCodec {
+        KvServerCodec::new(params.request_size_limit)
     }
 
     fn server_params(&self) -> ServerParams {
         let mut params = ServerParams::default();
         params.request_size_limit = Some(DEFAULT_LINE_LIMIT);
         params
+    }
+
+    fn keep_alive_after_reply(&self, req: &Request, resp: &Response, _seq: u64) -> KeepAlive {
+        match (req, resp) {
+            (Request::Quit, _) | (Request::Auth(_), Response::Error(_)) => KeepAlive::Close,
+            _ => KeepAlive::Keep,
+        }
+    }
+
+    fn error_reply(&self, _codec: &mut KvServerCodec, error: &Error) -> Option<Response> {
+        let too_long = error.state() == State::SysError && error.code() == libc::EMSGSIZE;
+        Some(Response::Error(if too_long { "line too long" } else { "bad request" }.to_owned()))
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wf_core::net::{Protocol, Server, ServerKind, ServerParams, ServerTask};
+use wf_core::net::{Server, ServerKind, ServerParams, ServerProtocol, ServerTask};
 use wf_core::{Error, create_go_task, series_of};
 
 use crate::message::{Request, Response};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
-use wf_core::net::{Protocol, create_client_task};
+use wf_core::net::{ClientProtocol, KeepAlive, ServerProtocol, create_client_task};
 use wf_core::{Error, State, series_of};
 use wf_plugin_proof::{
     ACCESS_DENIED, DEFAULT_LINE_LIMIT, DEFAULT_PORT, KvClientCodec, KvLine, KvServer, KvServerCodec, Request, Response,
@@ -35,7 +35,7 @@ fn with_password(url: &str, password: &str) -> String {
 type Seen = (State, Error, Request, Response);
 
 fn seen(t: &wf_core::net::ClientTask<KvLine>) -> Seen {
-    (t.state(), t.error(), t.req().clone(), t.resp().clone())
+    (t.state(), t.error().cloned().unwrap_or_else(|| Error::new(t.state(), 0)), t.req().clone(), t.resp().clone())
 }
 
 /// Runs one task to completion from async code and returns what its
@@ -241,7 +241,7 @@ async fn reply_too_long_for_the_client_is_emsgsize_and_not_retried() {
     *t.req_mut() = Request::Get("big".into());
     let t = t.await;
     assert_eq!(t.state(), State::SysError);
-    assert_eq!(t.error().code(), libc::EMSGSIZE);
+    assert_eq!(t.error_code(), libc::EMSGSIZE);
     assert_eq!(server.count("GET"), 1, "retry_max = 2, but the same reply would fail again");
     assert_eq!(server.connections().len(), 2);
     server.stop();
@@ -278,7 +278,10 @@ fn scheme_and_default_port() {
     let _ = KvLine::new();
     assert_eq!(wf_core::net::default_port("kvline"), Some(DEFAULT_PORT));
     let (tx, rx) = mpsc::channel();
-    create_kv_task("redis://127.0.0.1/", 0, Request::Ping, move |t| tx.send(t.error()).unwrap()).start();
+    create_kv_task("redis://127.0.0.1/", 0, Request::Ping, move |t| {
+        tx.send(t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))).unwrap()
+    })
+    .start();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), Error::task(wf_core::code::URI_SCHEME_INVALID));
     let t = create_kv_task("kvline://127.0.0.1/", 0, Request::Ping, |_| {});
     assert_eq!(t.uri().unwrap().port(), DEFAULT_PORT);
@@ -288,17 +291,21 @@ fn scheme_and_default_port() {
 fn protocol_hooks() {
     let p = KvLine::new();
     let uri = |s: &str| wf_core::net::Uri::parse(s).unwrap();
-    assert_ne!(p.pool_key(&uri("kvline://h/")), p.pool_key(&uri("kvline://:a@h/")));
-    assert_ne!(p.pool_key(&uri("kvline://:a@h/")), p.pool_key(&uri("kvline://:b@h/")));
-    assert_ne!(p.pool_key(&uri("kvline://h/")), KvLine::with_reply_limit(10).pool_key(&uri("kvline://h/")));
-    assert_eq!(p.default_keep_alive(), Some(Duration::from_secs(60)));
+    let opts = wf_core::net::ClientOptions::default();
+    // Connections are pooled per protocol value and handshake: the
+    // password and the reply limit separate them.
+    let hs = |s: &str| p.handshake(&uri(s), &opts).unwrap();
+    assert_eq!(hs("kvline://h/"), None);
+    assert_eq!(hs("kvline://:a@h/"), Some("a".to_owned()));
+    assert_ne!(hs("kvline://:a@h/"), hs("kvline://:b@h/"));
+    assert_ne!(p, KvLine::with_reply_limit(10));
+    assert_eq!(p.default_keep_alive(), Duration::from_secs(60));
     assert!(p.is_retryable(&Error::sys(libc::ECONNRESET)));
     assert!(!p.is_retryable(&Error::sys(libc::EBADMSG)));
     assert!(!p.is_retryable(&Error::sys(libc::EMSGSIZE)));
     assert!(!p.is_retryable(&Error::task(ACCESS_DENIED)));
-    let configured = Some(Duration::from_secs(5));
-    assert_eq!(p.keep_alive(&Request::Ping, &Response::Ok, configured), configured);
-    assert_eq!(p.keep_alive(&Request::Quit, &Response::Ok, configured), None);
+    assert_eq!(p.keep_alive(&Request::Ping, &Response::Ok), KeepAlive::Keep);
+    assert_eq!(p.keep_alive(&Request::Quit, &Response::Ok), KeepAlive::Close);
     let mut codec = p.server_codec(&p.server_params());
     assert_eq!(p.error_reply(&mut codec, &Error::sys(libc::EMSGSIZE)), Some(Response::Error("line too long".into())));
     assert_eq!(p.error_reply(&mut codec, &Error::sys(libc::EBADMSG)), Some(Response::Error("bad request".into())));

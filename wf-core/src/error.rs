@@ -1,7 +1,8 @@
-//! Task states, error codes and their text, kept numerically identical to
+//! Task states, error codes, their text and their causes, kept numerically identical to
 //! C++ Workflow so that ported code and logs keep their meaning.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The state a task finished in (Workflow's `WFT_STATE_*`).
 ///
@@ -79,8 +80,12 @@ pub enum TimeoutReason {
     Transmit = 3,
 }
 
-/// Task error codes used with [`State::TaskError`] (Workflow's `WFT_ERR_*`),
-/// plus a few wf additions in the 9000 range.
+/// Task error codes of wf-core used with [`State::TaskError`] (Workflow's
+/// `WFT_ERR_*` that are not a protocol's, plus wf's own in the 9000 range).
+///
+/// Protocol crates keep their own codes (`wf_http::code`, `wf_redis::code`,
+/// `wf_mysql::code`) and name them with [`register_task_error`], the way a
+/// third-party crate does.
 pub mod code {
     /// The URL could not be parsed.
     pub const URI_PARSE_FAILED: i32 = 1001;
@@ -90,55 +95,49 @@ pub mod code {
     pub const URI_PORT_INVALID: i32 = 1003;
     /// Every server of an upstream is down.
     pub const UPSTREAM_UNAVAILABLE: i32 = 1004;
-    /// An HTTP redirect had no usable `Location`.
-    pub const HTTP_BAD_REDIRECT_HEADER: i32 = 2001;
-    /// The HTTP proxy refused the `CONNECT` tunnel.
-    pub const HTTP_PROXY_CONNECT_FAILED: i32 = 2002;
-    /// Redis refused the credentials.
-    pub const REDIS_ACCESS_DENIED: i32 = 3001;
-    /// The Redis command is managed by wf and may not be sent by hand.
-    pub const REDIS_COMMAND_DISALLOWED: i32 = 3002;
-    /// The MySQL server does not allow this host.
-    pub const MYSQL_HOST_NOT_ALLOWED: i32 = 4001;
-    /// MySQL refused the credentials.
-    pub const MYSQL_ACCESS_DENIED: i32 = 4002;
-    /// The requested MySQL character set is unknown.
-    pub const MYSQL_INVALID_CHARACTER_SET: i32 = 4003;
-    /// The MySQL statement is managed by wf and may not be sent by hand.
-    pub const MYSQL_COMMAND_DISALLOWED: i32 = 4004;
-    /// A MySQL task was started without a query.
-    pub const MYSQL_QUERY_NOT_SET: i32 = 4005;
-    /// The MySQL server does not support TLS.
-    pub const MYSQL_SSL_NOT_SUPPORTED: i32 = 4006;
     /// wf: a user callback or go function panicked; the series was canceled.
     pub const PANICKED: i32 = 9001;
     /// wf: a graph task's edges form a cycle, so it cannot run.
     pub const GRAPH_CYCLE: i32 = 9002;
 }
 
-/// The outcome of a finished task: its [`State`], the error code that goes
-/// with it, and for timeouts the [`TimeoutReason`].
+/// What caused an [`Error`]: the rustls error, the `io::Error`, a codec's
+/// reason. Shared, so that errors stay cheap to clone.
+type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a task failed: its [`State`], the error code that goes with it, for
+/// timeouts the [`TimeoutReason`], and where known the underlying cause.
 ///
-/// `Display` gives the same text as Workflow's `get_error_string`, e.g.
-/// `"Connection refused"` or `"URI Scheme Invalid"`.
+/// `Display` gives Workflow's `get_error_string` text, e.g.
+/// `"Connection refused"` or `"URI Scheme Invalid"`, followed by the cause
+/// when there is one (`"SSL Error SSL: invalid peer certificate: …"`); the
+/// cause is also [`source`](std::error::Error::source). Two errors are
+/// equal when state, code and timeout reason are: the cause is detail.
 ///
 /// ```
 /// use wf_core::{Error, State};
 /// let e = Error::new(State::TaskError, wf_core::code::URI_SCHEME_INVALID);
 /// assert_eq!(e.to_string(), "URI Scheme Invalid");
 /// assert_eq!(Error::new(State::SysError, libc::ECONNREFUSED).to_string(), "Connection refused");
+///
+/// let bad = std::io::Error::new(std::io::ErrorKind::InvalidData, "chunk size too long");
+/// let e = Error::from(bad);
+/// assert_eq!((e.state(), e.code()), (State::SysError, libc::EBADMSG));
+/// assert_eq!(e.to_string(), "Bad message: chunk size too long");
+/// assert!(std::error::Error::source(&e).is_some());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Error {
     state: State,
     code: i32,
     timeout_reason: TimeoutReason,
+    cause: Option<Cause>,
 }
 
 impl Error {
-    /// An outcome with a state and code.
+    /// An error with a state and code.
     pub const fn new(state: State, code: i32) -> Error {
-        Error { state, code, timeout_reason: TimeoutReason::NotTimeout }
+        Error { state, code, timeout_reason: TimeoutReason::NotTimeout, cause: None }
     }
 
     /// `SYS_ERROR` with an `errno` value.
@@ -148,12 +147,19 @@ impl Error {
 
     /// `SYS_ERROR`/`ETIMEDOUT` with the reason for the timeout.
     pub const fn timeout(reason: TimeoutReason) -> Error {
-        Error { state: State::SysError, code: libc::ETIMEDOUT, timeout_reason: reason }
+        Error { state: State::SysError, code: libc::ETIMEDOUT, timeout_reason: reason, cause: None }
     }
 
-    /// `TASK_ERROR` with one of the [`code`] values.
+    /// `TASK_ERROR` with a task error code ([`code`], or a protocol's).
     pub const fn task(code: i32) -> Error {
         Error::new(State::TaskError, code)
+    }
+
+    /// The same error, caused by `cause` (kept as its
+    /// [`source`](std::error::Error::source) and shown by `Display`).
+    pub fn with_cause(mut self, cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
+        self.cause = Some(Arc::from(cause.into()));
+        self
     }
 
     /// The state.
@@ -161,7 +167,8 @@ impl Error {
         self.state
     }
 
-    /// The error code: an errno, an `EAI_*` value, an SSL error or a `WFT_ERR_*` code, by state.
+    /// The error code: an errno, an `EAI_*` value, an SSL error or a task
+    /// error code, by state.
     pub const fn code(&self) -> i32 {
         self.code
     }
@@ -171,28 +178,79 @@ impl Error {
         self.timeout_reason
     }
 
-    /// True when the state is [`State::Success`].
-    pub fn is_success(&self) -> bool {
-        self.state == State::Success
-    }
-
     /// True for `SYS_ERROR`/`ETIMEDOUT`.
     pub fn is_timeout(&self) -> bool {
         self.state == State::SysError && self.code == libc::ETIMEDOUT
+    }
+
+    /// Workflow's text for the state and code alone, without the cause.
+    pub fn text(&self) -> String {
+        get_error_string(self.state, self.code)
+    }
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        (self.state, self.code, self.timeout_reason) == (other.state, other.code, other.timeout_reason)
+    }
+}
+
+impl Eq for Error {}
+
+impl std::hash::Hash for Error {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.state, self.code, self.timeout_reason).hash(h);
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("state", &self.state).field("code", &self.code);
+        if self.timeout_reason != TimeoutReason::NotTimeout {
+            d.field("timeout_reason", &self.timeout_reason);
+        }
+        if let Some(c) = &self.cause {
+            d.field("cause", c);
+        }
+        d.finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_error_string(f, self.state, self.code)
+        write_error_string(f, self.state, self.code)?;
+        match &self.cause {
+            Some(c) => write!(f, ": {c}"),
+            None => Ok(()),
+        }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<std::io::Error> for Error {
+    /// `SYS_ERROR` with the errno; an error that carries no OS errno (a
+    /// codec's "bad message", say) maps its kind to one and is kept as the
+    /// cause.
     fn from(e: std::io::Error) -> Error {
-        let errno = e.raw_os_error().unwrap_or(match e.kind() {
+        if let Some(errno) = e.raw_os_error() {
+            return Error::sys(errno);
+        }
+        // An io::Error made from a wf Error (a codec reporting one) gives it back.
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            return Error::sys(libc::EIO);
+        }
+        let errno = match e.kind() {
             std::io::ErrorKind::TimedOut => libc::ETIMEDOUT,
             std::io::ErrorKind::ConnectionRefused => libc::ECONNREFUSED,
             std::io::ErrorKind::ConnectionReset => libc::ECONNRESET,
@@ -203,8 +261,8 @@ impl From<std::io::Error> for Error {
             std::io::ErrorKind::PermissionDenied => libc::EACCES,
             std::io::ErrorKind::WouldBlock => libc::EAGAIN,
             _ => libc::EIO,
-        });
-        Error::sys(errno)
+        };
+        if e.get_ref().is_some() { Error::sys(errno).with_cause(e) } else { Error::sys(errno) }
     }
 }
 
@@ -273,9 +331,10 @@ fn ssl_error_str(code: i32) -> &'static str {
     }
 }
 
-/// Names a protocol's own `TASK_ERROR` code, so that its `Display` (and
-/// [`get_error_string`]) reads well. Codes 1000–9999 are Workflow's and
-/// wf's; third-party protocols should use 10000 and above. Registering a
+/// Names a task error code, so that its `Display` (and
+/// [`get_error_string`]) reads well: how wf-http, wf-redis and wf-mysql
+/// name theirs (2001–2002, 3001–3002, 4001–4006, Workflow's numbers), and
+/// how a third-party protocol names its own, from 10000 up. Registering a
 /// code again replaces its text.
 ///
 /// ```
@@ -283,14 +342,7 @@ fn ssl_error_str(code: i32) -> &'static str {
 /// assert_eq!(wf_core::Error::task(10_001).to_string(), "KV Access Denied");
 /// ```
 pub fn register_task_error(code: i32, text: &'static str) {
-    let mut map = registered().write().unwrap_or_else(|e| e.into_inner());
-    map.insert(code, text);
-}
-
-fn registered() -> &'static std::sync::RwLock<std::collections::HashMap<i32, &'static str>> {
-    static MAP: std::sync::OnceLock<std::sync::RwLock<std::collections::HashMap<i32, &'static str>>> =
-        std::sync::OnceLock::new();
-    MAP.get_or_init(Default::default)
+    crate::global::task_error_texts().write().unwrap_or_else(|e| e.into_inner()).insert(code, text);
 }
 
 fn task_error_str(code: i32) -> &'static str {
@@ -300,19 +352,14 @@ fn task_error_str(code: i32) -> &'static str {
         URI_SCHEME_INVALID => "URI Scheme Invalid",
         URI_PORT_INVALID => "URI Port Invalid",
         UPSTREAM_UNAVAILABLE => "Upstream Unavailable",
-        HTTP_BAD_REDIRECT_HEADER => "Http Bad Redirect Header",
-        HTTP_PROXY_CONNECT_FAILED => "Http Proxy Connect Failed",
-        REDIS_ACCESS_DENIED => "Redis Access Denied",
-        REDIS_COMMAND_DISALLOWED => "Redis Command Disallowed",
-        MYSQL_HOST_NOT_ALLOWED => "MySQL Host Not Allowed",
-        MYSQL_ACCESS_DENIED => "MySQL Access Denied",
-        MYSQL_INVALID_CHARACTER_SET => "MySQL Invalid Character Set",
-        MYSQL_COMMAND_DISALLOWED => "MySQL Command Disallowed",
-        MYSQL_QUERY_NOT_SET => "MySQL Query Not Set",
-        MYSQL_SSL_NOT_SUPPORTED => "MySQL SSL Not Supported",
         PANICKED => "Task Panicked",
         GRAPH_CYCLE => "Graph Has A Cycle",
-        _ => registered().read().unwrap_or_else(|e| e.into_inner()).get(&code).copied().unwrap_or("Unknown"),
+        _ => crate::global::task_error_texts()
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&code)
+            .copied()
+            .unwrap_or("Unknown"),
     }
 }
 
@@ -344,11 +391,11 @@ mod tests {
         assert_eq!(get_error_string(State::SysError, libc::ETIMEDOUT), "Connection timed out");
         assert_eq!(get_error_string(State::DnsError, -2), "Name or service not known");
         assert_eq!(get_error_string(State::TaskError, 1002), "URI Scheme Invalid");
-        assert_eq!(get_error_string(State::TaskError, 4002), "MySQL Access Denied");
-        assert_eq!(get_error_string(State::TaskError, 4005), "MySQL Query Not Set");
         assert_eq!(get_error_string(State::SslError, 1), "SSL Error SSL");
         assert_eq!(get_error_string(State::Success, 0), "Success");
         assert_eq!(get_error_string(State::TaskError, 1), "Unknown");
+        register_task_error(4002, "MySQL Access Denied");
+        assert_eq!(get_error_string(State::TaskError, 4002), "MySQL Access Denied");
         let t = Error::timeout(TimeoutReason::Connect);
         assert!(t.is_timeout());
         assert_eq!(t.timeout_reason(), TimeoutReason::Connect);

@@ -41,6 +41,7 @@
 mod compute;
 mod control;
 mod error;
+mod global;
 mod graph;
 #[cfg(feature = "net")]
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
@@ -50,6 +51,7 @@ mod runtime;
 mod series;
 mod sync;
 mod task;
+mod trace;
 
 pub use compute::{
     ExecQueue, Go, GoTask, Thread, ThreadTask, create_go_task, create_go_task_on, create_thread_task,

@@ -73,26 +73,35 @@ pub trait TaskKind: Send + Sized + 'static {
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
 /// series it runs in.
 pub struct RunContext<'a> {
-    pub(crate) status: &'a mut Error,
+    pub(crate) state: &'a mut State,
+    pub(crate) error: &'a mut Option<Error>,
     pub(crate) panicked: &'a mut bool,
     pub(crate) series: &'a mut SeriesWork,
 }
 
 impl RunContext<'_> {
-    /// Records the task's outcome; it is what the callback sees.
+    /// Records that the task failed, and why; it is what the callback sees.
     pub fn set_error(&mut self, e: Error) {
-        *self.status = e;
+        *self.state = e.state();
+        *self.error = Some(e);
     }
 
-    /// The outcome recorded so far.
-    pub fn error(&self) -> Error {
-        *self.status
+    /// Records a state that is not a failure (a server task's
+    /// [`State::NoReply`], say); no state recorded means success.
+    pub fn set_state(&mut self, state: State) {
+        *self.state = state;
+        *self.error = None;
+    }
+
+    /// The failure recorded so far, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
     }
 
     /// Marks the task as failed by a panic: its series is canceled after
     /// the callback (used for go functions).
     pub fn set_panicked(&mut self) {
-        *self.status = Error::task(code::PANICKED);
+        self.set_error(Error::task(code::PANICKED));
         *self.panicked = true;
     }
 
@@ -120,7 +129,8 @@ type Callback<K> = Box<dyn FnOnce(&mut Task<K>) + Send>;
 /// counter's `count`, an HTTP task's `resp`) are called on the task.
 pub struct Task<K: TaskKind> {
     kind: K,
-    status: Error,
+    state: State,
+    error: Option<Error>,
     panicked: bool,
     callback: Option<Callback<K>>,
     /// User data and the awaiter, boxed apart: most tasks have neither, and
@@ -146,7 +156,7 @@ impl<K: TaskKind> Task<K> {
 impl<K: TaskKind> Task<K> {
     /// A task of kind `kind` with no callback.
     pub fn new(kind: K) -> Task<K> {
-        Task { kind, status: Error::new(State::Undefined, 0), panicked: false, callback: None, extras: None }
+        Task { kind, state: State::Undefined, error: None, panicked: false, callback: None, extras: None }
     }
 
     /// Sets the callback and returns the task, for building in one
@@ -169,18 +179,33 @@ impl<K: TaskKind> Task<K> {
 
     /// The task's state: [`State::Undefined`] until it finished.
     pub fn state(&self) -> State {
-        self.status.state()
+        self.state
     }
 
-    /// The task's outcome (state, code and timeout reason); its `Display`
-    /// is the error text.
-    pub fn error(&self) -> Error {
-        self.status
+    /// Why the task failed (state, code, timeout reason and cause; its
+    /// `Display` is the error text), or `None` when it did not fail.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The error code, 0 when the task did not fail (Workflow's
+    /// `get_error()`).
+    pub fn error_code(&self) -> i32 {
+        self.error.as_ref().map_or(0, Error::code)
+    }
+
+    /// The error text, as Workflow's `get_error_string(state, error)`
+    /// gives it (`"Success"` when the task did not fail), with the cause.
+    pub fn error_text(&self) -> String {
+        match &self.error {
+            Some(e) => e.to_string(),
+            None => crate::get_error_string(self.state, 0),
+        }
     }
 
     /// Why the task timed out, if it did.
     pub fn timeout_reason(&self) -> TimeoutReason {
-        self.status.timeout_reason()
+        self.error.as_ref().map_or(TimeoutReason::NotTimeout, Error::timeout_reason)
     }
 
     /// Attaches a value to the task (Workflow's `user_data`).
@@ -213,8 +238,9 @@ impl<K: TaskKind> Task<K> {
     /// Sets the outcome from inside wf-core (server tasks start as
     /// `ToReply`, `noreply` makes them `NoReply`).
     #[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
-    pub(crate) fn set_status(&mut self, e: Error) {
-        self.status = e;
+    pub(crate) fn set_state(&mut self, state: State) {
+        self.state = state;
+        self.error = None;
     }
 
     /// The task's kind.
@@ -250,8 +276,8 @@ impl<K: TaskKind> fmt::Debug for Task<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("kind", &std::any::type_name::<K>())
-            .field("state", &self.status.state())
-            .field("error", &self.status.code())
+            .field("state", &self.state)
+            .field("error", &self.error)
             .finish()
     }
 }
@@ -327,8 +353,8 @@ impl<K: TaskKind> SubTask for Task<K> {
                 return Step::Offload(q);
             }
         }
-        let Task { kind, status, panicked, .. } = self;
-        let mut run = RunContext { status, panicked, series };
+        let Task { kind, state, error, panicked, .. } = self;
+        let mut run = RunContext { state, error, panicked, series };
         match catch_unwind(AssertUnwindSafe(|| kind.poll_run(cx, &mut run))) {
             Ok(Poll::Ready(())) => Step::Ready,
             Ok(Poll::Pending) => Step::Pending,
@@ -340,8 +366,8 @@ impl<K: TaskKind> SubTask for Task<K> {
     }
 
     fn finish(mut self: Box<Self>, series: &mut SeriesWork) -> bool {
-        if self.status.state() == State::Undefined {
-            self.status = Error::new(State::Success, 0);
+        if self.state == State::Undefined {
+            self.state = State::Success;
         }
         let mut cancel = self.panicked;
         if let Some(cb) = self.callback.take() {
@@ -371,7 +397,8 @@ impl<K: TaskKind> SubTask for Task<K> {
 
     fn compute(&mut self) {
         if catch_unwind(AssertUnwindSafe(|| self.kind.compute())).is_err() {
-            self.status = Error::task(code::PANICKED);
+            self.state = State::TaskError;
+            self.error = Some(Error::task(code::PANICKED));
             self.panicked = true;
         }
     }

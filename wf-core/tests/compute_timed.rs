@@ -34,7 +34,7 @@ fn timed_go_task_times_out_while_closure_runs_on() {
         5
     })
     .with_callback(move |t| {
-        let e = t.error();
+        let e = t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0));
         tx.send((t.state(), e.code(), t.result().copied(), e.is_timeout(), d.load(Ordering::SeqCst), start.elapsed()))
             .unwrap()
     })
@@ -72,7 +72,7 @@ fn timed_thread_task_times_out_while_routine_runs_on() {
         },
         move |t| {
             let closure_done = d.load(Ordering::SeqCst);
-            tx.send((t.state(), t.error().code(), t.output().copied(), t.input().copied(), closure_done)).unwrap()
+            tx.send((t.state(), t.error_code(), t.output().copied(), t.input().copied(), closure_done)).unwrap()
         },
     )
     .start();

@@ -10,8 +10,7 @@ use wf_core::{State, create_empty_task, create_series_work};
 #[test]
 fn empty_task_succeeds() {
     let (tx, rx) = mpsc::channel();
-    let t = create_empty_task()
-        .with_callback(move |t| tx.send((t.state(), t.error().code(), t.error().to_string())).unwrap());
+    let t = create_empty_task().with_callback(move |t| tx.send((t.state(), t.error_code(), t.error_text())).unwrap());
     t.start();
     assert_eq!(recv(&rx), (State::Success, 0, "Success".to_string()));
 }

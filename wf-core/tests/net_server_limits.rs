@@ -254,7 +254,9 @@ fn peer_response_timeout_against_a_client_that_never_reads() {
     let server = Server::with_params(Tlv::default(), params, move |task| {
         task.resp_mut().set_value(vec![1u8; 64 << 20]);
         let tx = tx.lock().unwrap().clone();
-        task.set_callback(move |t| tx.send(t.error()).unwrap());
+        task.set_callback(move |t| {
+            tx.send(t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))).unwrap()
+        });
     });
     let addr = start_local(&server);
     let mut s = connect(addr);

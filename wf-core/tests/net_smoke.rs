@@ -17,7 +17,7 @@ fn echo() {
     for i in 0..5u32 {
         let tx = tx.clone();
         let mut t = create_client_task(Tlv::default(), &format!("tlv://127.0.0.1:{port}"), 0, move |t| {
-            tx.send((t.state(), t.error().to_string(), t.resp().clone())).unwrap();
+            tx.send((t.state(), t.error_text(), t.resp().clone())).unwrap();
         });
         *t.req_mut() = TlvMessage::new(i, format!("hello {i}"));
         t.start();

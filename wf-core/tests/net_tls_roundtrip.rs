@@ -105,7 +105,10 @@ fn default_client_rejects_an_unknown_ca() {
     for url in [format!("tlvs://localhost:{port}"), format!("tlvs://127.0.0.1:{port}")] {
         let o = run(&url, None);
         assert_eq!((o.state, o.error.code()), (State::SslError, 1), "{url}: {:?}", o.error);
-        assert_eq!(o.error.to_string(), "SSL Error SSL");
+        assert_eq!(o.error.text(), "SSL Error SSL");
+        // rustls's reason is kept: shown after the text, and as the source.
+        assert!(o.error.to_string().starts_with("SSL Error SSL: invalid peer certificate"), "{}", o.error);
+        assert!(std::error::Error::source(&o.error).is_some());
     }
     // A TLS failure is not a SYS_ERROR: not retried.
     let (t, rx) = tlv_task(&format!("tlvs://127.0.0.1:{port}"), 3);

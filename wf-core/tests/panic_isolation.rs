@@ -48,7 +48,7 @@ fn panicking_go_closure_fails_the_task_and_cancels_the_series() {
     let (tx, rx) = mpsc::channel();
     let go = create_go_task("panic_isolation", || -> u32 { panic!("test panic in a go closure") }).with_callback({
         let tx = tx.clone();
-        move |t| tx.send(format!("go {:?} {} {:?}", t.state(), t.error().code(), t.result())).unwrap()
+        move |t| tx.send(format!("go {:?} {} {:?}", t.state(), t.error_code(), t.result())).unwrap()
     });
     let l = log.clone();
     let mut s = create_series_work(go, move |s| tx.send(format!("series canceled={}", s.is_canceled())).unwrap());
@@ -141,7 +141,7 @@ fn panic_in_dynamic_create() {
     let (tx, rx) = mpsc::channel();
     let tx2 = tx.clone();
     let d = create_dynamic_task(|| panic!("test panic in a dynamic create"))
-        .with_callback(move |t| tx2.send(format!("{:?} {}", t.state(), t.error().code())).unwrap());
+        .with_callback(move |t| tx2.send(format!("{:?} {}", t.state(), t.error_code())).unwrap());
     let mut s = create_series_work(d, move |s| tx.send(format!("canceled={}", s.is_canceled())).unwrap());
     s.push_back(create_empty_task());
     s.start();

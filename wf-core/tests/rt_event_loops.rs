@@ -55,7 +55,7 @@ fn engine_and_server_on_event_loops() {
     for i in 0..200u32 {
         let tx = tx.clone();
         let mut t = create_client_task(Tlv::default(), &url, 0, move |t| {
-            tx.send((t.state(), t.error().to_string(), t.resp().clone(), i)).unwrap();
+            tx.send((t.state(), t.error_text(), t.resp().clone(), i)).unwrap();
         });
         *t.req_mut() = TlvMessage::new(1, format!("request {i}"));
         t.start();

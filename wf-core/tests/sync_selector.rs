@@ -13,7 +13,7 @@ use wf_core::{SelectorTask, State, create_selector_task};
 fn first_some_wins() {
     let (tx, rx) = mpsc::channel();
     let s = create_selector_task(3, move |s: &mut SelectorTask<&'static str>| {
-        tx.send((s.state(), s.error().code(), s.take_message())).unwrap()
+        tx.send((s.state(), s.error_code(), s.take_message())).unwrap()
     });
     let (a, b, c) = (s.handle(), s.handle(), s.handle());
     s.start();
@@ -41,7 +41,7 @@ fn submit_before_start() {
 fn all_none_is_enomsg() {
     let (tx, rx) = mpsc::channel();
     let s = create_selector_task(3, move |s: &mut SelectorTask<u8>| {
-        tx.send((s.state(), s.error().code(), s.message().copied(), s.error().to_string())).unwrap()
+        tx.send((s.state(), s.error_code(), s.message().copied(), s.error_text())).unwrap()
     });
     let handles: Vec<_> = (0..3).map(|_| s.handle()).collect();
     s.start();

@@ -28,13 +28,13 @@ support::suite!();
 fn io_uring_is_available_here() {
     setup();
     let t = support::run(wf_fileio::create_fsync_task(-2, |_| {}));
-    assert_eq!(t.error().code(), libc::EBADF, "precheck");
+    assert_eq!(t.error_code(), libc::EBADF, "precheck");
     let tmp = support::TempFile::with("probe", b"probe");
     let t = support::run(wf_fileio::create_pread_task(tmp.path(), 5, 0, |_| {}));
     assert!(
         t.state() == wf_core::State::Success,
         "\n\n!!! io_uring does not work on this machine ({}): the io_uring backend cannot run here.\n\
          !!! wf falls back to the thread pool with the default settings; these tests require io_uring.\n",
-        t.error()
+        t.error_text()
     );
 }

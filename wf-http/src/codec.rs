@@ -415,7 +415,10 @@ impl ServerCodec {
         }
         let has_body = !matches!(framing, Framing::Length(0));
         self.continue_owed = expects_continue && has_body && src.is_empty();
-        Ok(Some((HttpRequest { method, uri, version, headers, body: Body::default(), chunk_sink: None }, framing)))
+        Ok(Some((
+            HttpRequest { method, uri, version, headers, body: Body::default(), chunk_sink: None, auto_host: None },
+            framing,
+        )))
     }
 }
 
@@ -496,7 +499,7 @@ pub(crate) fn encode_head(resp: &HttpResponse, dst: &mut BytesMut) {
     }
     if auto.date {
         dst.put_slice(b"date: ");
-        dst.put_slice(crate::protocol::date_header().as_bytes());
+        dst.put_slice(crate::date::date_header().as_bytes());
         dst.put_slice(b"\r\n");
     }
     dst.put_slice(b"\r\n");

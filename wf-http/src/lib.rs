@@ -14,7 +14,11 @@
 //! server.stop();
 //! ```
 
+mod auth;
+mod client;
+pub mod code;
 pub mod codec;
+mod date;
 mod message;
 mod protocol;
 mod proxy;
@@ -24,6 +28,7 @@ mod task;
 
 pub use message::{HttpRequest, HttpResponse};
 pub use protocol::Http;
+pub use proxy::Tunnel;
 pub use server::{HttpServer, HttpServerTask};
 pub use stream::HttpStream;
 pub use task::{HttpClient, HttpTask, create_http_chunked_task, create_http_task, create_http_task_with_proxy};

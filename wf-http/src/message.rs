@@ -204,6 +204,9 @@ pub struct HttpRequest {
     pub(crate) body: Body,
     /// Where a streaming task wants the reply's body, piece by piece.
     pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    /// Whether the client sets `Host` from the URL (the task set none);
+    /// decided on the first attempt.
+    pub(crate) auto_host: Option<bool>,
 }
 
 impl Default for HttpRequest {
@@ -215,6 +218,7 @@ impl Default for HttpRequest {
             headers: HeaderMap::new(),
             body: Body::default(),
             chunk_sink: None,
+            auto_host: None,
         }
     }
 }
@@ -291,7 +295,7 @@ pub(crate) struct Auto {
     pub(crate) connection: Option<bool>,
     pub(crate) date: bool,
     /// What the connection does after this reply, decided with the above.
-    pub(crate) after: Option<wf_core::net::ReplyKeepAlive>,
+    pub(crate) after: Option<wf_core::net::KeepAlive>,
 }
 
 impl Default for HttpResponse {

@@ -1,15 +1,16 @@
-//! HTTP as a wf protocol: what the client and server do around the codec.
+//! HTTP as a wf protocol: the messages, and what the server does around
+//! its codec (the client half is in `client`).
 
-use std::cell::RefCell;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue};
 use http::{Method, StatusCode, Version};
 use wf_core::Error;
-use wf_core::net::{BoxFuture, Connection, Protocol, ReplyKeepAlive, ServerParams, Uri};
+use wf_core::net::{KeepAlive, Protocol, ServerParams, ServerProtocol, Uri};
 
-use crate::codec::{ClientCodec, Limits, ServerCodec};
+use crate::codec::{Limits, ServerCodec};
+use crate::date::date_header;
 use crate::message::{HttpRequest, HttpResponse, keep_alive};
 
 /// The `Keep-Alive` header's name.
@@ -24,14 +25,15 @@ pub(crate) const MAX_KEEP_ALIVE: Duration = Duration::from_secs(300);
 /// `Keep-Alive: timeout=N` says, up to 300 s; a response without framing
 /// (delimited by the end of the connection) or with `Connection: close`
 /// ends its connection.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Http {
-    /// Set for tasks going through a proxy: the tunnel's target.
-    pub(crate) tunnel: Option<crate::proxy::Tunnel>,
+    /// Set for tasks going through a proxy: the proxy's URL (or why it did
+    /// not parse).
+    pub(crate) proxy: Option<Result<Uri, Error>>,
 }
 
 /// `timeout=N` from a `Keep-Alive` header.
-fn keep_alive_timeout(value: Option<&HeaderValue>) -> Option<Duration> {
+pub(crate) fn keep_alive_timeout(value: Option<&HeaderValue>) -> Option<Duration> {
     let v = value?.to_str().ok()?;
     v.split(',').find_map(|p| {
         let (k, n) = p.split_once('=')?;
@@ -52,81 +54,24 @@ fn keep_alive_max(value: Option<&HeaderValue>) -> Option<u64> {
     })
 }
 
-thread_local! {
-    /// The `Date` header, made once per second per thread.
-    static DATE_CACHE: RefCell<(u64, HeaderValue)> = const { RefCell::new((0, HeaderValue::from_static(""))) };
-}
-
-pub(crate) fn date_header() -> HeaderValue {
-    let now = SystemTime::now();
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != secs {
-            let text = httpdate::fmt_http_date(now);
-            c.1 = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
-            c.0 = secs;
-        }
-        c.1.clone()
-    })
-}
-
 impl Protocol for Http {
     type Request = HttpRequest;
     type Response = HttpResponse;
-    type ClientCodec = ClientCodec;
-    type ServerCodec = ServerCodec;
 
     fn schemes(&self) -> &'static [&'static str] {
-        if self.tunnel.is_some() { &["http"] } else { &["http", "https"] }
+        &["http", "https"]
     }
 
     fn tls_schemes(&self) -> &'static [&'static str] {
-        if self.tunnel.is_some() { &[] } else { &["https"] }
+        &["https"]
     }
+}
 
-    fn client_codec(&self) -> ClientCodec {
-        ClientCodec::new(Limits::default())
-    }
+impl ServerProtocol for Http {
+    type ServerCodec = ServerCodec;
 
     fn server_codec(&self, params: &ServerParams) -> ServerCodec {
         ServerCodec::new(Limits { max_body: params.request_size_limit, ..Limits::default() })
-    }
-
-    fn default_keep_alive(&self) -> Option<Duration> {
-        Some(Duration::from_secs(60))
-    }
-
-    fn on_connect<'a>(
-        &'a self,
-        conn: &'a mut Connection<ClientCodec>,
-        uri: &'a Uri,
-    ) -> BoxFuture<'a, Result<(), Error>> {
-        match &self.tunnel {
-            Some(t) => Box::pin(crate::proxy::open_tunnel(t, conn, uri)),
-            None => Box::pin(std::future::ready(Ok(()))),
-        }
-    }
-
-    fn keep_alive(&self, req: &HttpRequest, resp: &HttpResponse, configured: Option<Duration>) -> Option<Duration> {
-        let framed = resp.headers.contains_key(CONTENT_LENGTH)
-            || resp.is_chunked()
-            || req.method == Method::HEAD
-            || matches!(resp.status_code(), 204 | 304)
-            || (100..200).contains(&resp.status_code());
-        if !framed || !resp.is_keep_alive() || !req.is_keep_alive() {
-            return None;
-        }
-        let configured = configured?;
-        let offered = keep_alive_timeout(resp.headers.get(&KEEP_ALIVE)).map(|t| t.min(MAX_KEEP_ALIVE));
-        Some(offered.map_or(configured, |o| o.min(configured)))
-    }
-
-    fn pool_key(&self, _uri: &Uri) -> String {
-        match &self.tunnel {
-            Some(t) => t.key(),
-            None => String::new(),
-        }
     }
 
     fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, seq: u64) {
@@ -173,30 +118,30 @@ impl Protocol for Http {
             req_keep
         };
         resp.auto.after = Some(if !keep {
-            ReplyKeepAlive::Close
+            KeepAlive::Close
         } else {
             match keep_alive_timeout(ka) {
-                Some(t) => ReplyKeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
-                None => ReplyKeepAlive::Keep,
+                Some(t) => KeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
+                None => KeepAlive::Keep,
             }
         });
         resp.auto.date = !date;
     }
 
-    fn keep_alive_after_reply(&self, req: &HttpRequest, resp: &HttpResponse, seq: u64) -> ReplyKeepAlive {
+    fn keep_alive_after_reply(&self, req: &HttpRequest, resp: &HttpResponse, seq: u64) -> KeepAlive {
         if let Some(decided) = resp.auto.after {
             return decided;
         }
         if !resp.is_keep_alive() || !req.is_keep_alive() {
-            return ReplyKeepAlive::Close;
+            return KeepAlive::Close;
         }
         let ka = req.headers.get(&KEEP_ALIVE);
         if keep_alive_max(ka).is_some_and(|max| seq + 1 >= max) {
-            return ReplyKeepAlive::Close;
+            return KeepAlive::Close;
         }
         match keep_alive_timeout(ka) {
-            Some(t) => ReplyKeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
-            None => ReplyKeepAlive::Keep,
+            Some(t) => KeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
+            None => KeepAlive::Keep,
         }
     }
 
@@ -242,11 +187,11 @@ mod tests {
         assert_eq!(resp.auto.content_length, Some(2));
         assert_eq!(resp.auto.connection, Some(true));
         assert!(resp.auto.date);
-        assert_eq!(http.keep_alive_after_reply(&req, &resp, 0), ReplyKeepAlive::KeepFor(Duration::from_secs(3)));
+        assert_eq!(http.keep_alive_after_reply(&req, &resp, 0), KeepAlive::KeepFor(Duration::from_secs(3)));
         let mut second = HttpResponse::default();
         http.prepare_reply(&req, &mut second, 1);
         assert_eq!(second.auto.connection, Some(false), "the last request max allows is told close");
-        assert_eq!(http.keep_alive_after_reply(&req, &second, 1), ReplyKeepAlive::Close);
+        assert_eq!(http.keep_alive_after_reply(&req, &second, 1), KeepAlive::Close);
         let mut old = HttpRequest::default();
         old.set_http_version("HTTP/1.0");
         let mut resp = HttpResponse::default();

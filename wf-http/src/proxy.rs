@@ -3,15 +3,19 @@
 
 use http::Method;
 use http::header::{HOST, HeaderValue, PROXY_AUTHORIZATION};
+use wf_core::Error;
 use wf_core::net::{Connection, Uri};
-use wf_core::{Error, code};
+
+use crate::code;
 
 use crate::codec::ClientCodec;
 use crate::message::HttpRequest;
 
-/// Where a proxied task's tunnel leads, and how to open it.
-#[derive(Clone, Debug)]
-pub(crate) struct Tunnel {
+/// Where a proxied task's `CONNECT` tunnel leads, and how to open it: the
+/// [`Http`](crate::Http) protocol's handshake, which separates pooled
+/// tunnels by target, credentials and TLS configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tunnel {
     /// `host:port` of the target.
     pub(crate) authority: String,
     /// The target's host name (TLS inside the tunnel verifies it).
@@ -30,16 +34,10 @@ impl Tunnel {
             authority: format!("{}:{}", bracketed(target.host_str()), target.port()),
             host: target.host_str().to_string(),
             https: target.scheme() == "https",
-            proxy_auth: auth.and_then(|(u, p)| HeaderValue::from_str(&crate::task::basic_auth(u, p)).ok()),
+            proxy_auth: auth.and_then(|(u, p)| HeaderValue::from_str(&crate::auth::basic_auth(u, p)).ok()),
             #[cfg(feature = "tls")]
             tls: None,
         }
-    }
-
-    /// What separates pooled tunnels: the target and the credentials.
-    pub(crate) fn key(&self) -> String {
-        let auth = self.proxy_auth.as_ref().map_or(&b""[..], |v| v.as_bytes());
-        format!("tunnel:{}|{}|{}", self.authority, self.https, String::from_utf8_lossy(auth))
     }
 }
 
@@ -49,7 +47,7 @@ fn bracketed(host: &str) -> String {
 
 /// On a fresh connection to the proxy: `CONNECT`, then TLS to the target
 /// for https. A refusal is `TASK_ERROR`/`HTTP_PROXY_CONNECT_FAILED`.
-pub(crate) async fn open_tunnel(t: &Tunnel, conn: &mut Connection<ClientCodec>, _proxy: &Uri) -> Result<(), Error> {
+pub(crate) async fn open_tunnel(t: &Tunnel, conn: &mut Connection<ClientCodec>) -> Result<(), Error> {
     let mut req = HttpRequest { method: Method::CONNECT, uri: t.authority.clone(), ..HttpRequest::default() };
     if let Ok(v) = HeaderValue::from_str(&t.authority) {
         req.headers.insert(HOST, v);
@@ -60,7 +58,7 @@ pub(crate) async fn open_tunnel(t: &Tunnel, conn: &mut Connection<ClientCodec>, 
     conn.send(&req).await?;
     let resp = conn.receive().await?;
     if !(200..300).contains(&resp.status_code()) {
-        return Err(Error::task(code::HTTP_PROXY_CONNECT_FAILED));
+        return Err(Error::task(code::PROXY_CONNECT_FAILED));
     }
     if t.https {
         #[cfg(feature = "tls")]

@@ -5,7 +5,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue, TRANSFER_ENCOD
 use wf_core::net::ServerPusher;
 
 use crate::codec::{encode_head, write_chunk};
-use crate::protocol::{Http, date_header};
+use crate::date::date_header;
+use crate::protocol::Http;
 use crate::server::HttpServerTask;
 
 /// Writes an HTTP response piece by piece (server-sent events, a large

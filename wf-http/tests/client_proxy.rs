@@ -142,7 +142,7 @@ fn refused_tunnel_is_2002() {
     let origin = origin();
     let proxy = Proxy::spawn(origin.addr(), Some("403 Forbidden"));
     let o = fetch_via(&origin.url("/"), &proxy.url(), 0, 2, |_| {});
-    assert_eq!((o.state, o.error.code()), (State::TaskError, code::HTTP_PROXY_CONNECT_FAILED), "{}", o.error);
+    assert_eq!((o.state, o.error.code()), (State::TaskError, wf_http::code::PROXY_CONNECT_FAILED), "{}", o.error);
     assert_eq!(o.error.code(), 2002);
     assert_eq!(proxy.heads().len(), 1, "a refusal is not retried");
     assert_eq!(origin.accepts(), 0);
@@ -153,7 +153,7 @@ fn proxy_auth_required_is_2002() {
     let origin = origin();
     let proxy = Proxy::spawn(origin.addr(), Some("407 Proxy Authentication Required"));
     let o = fetch_via(&origin.url("/"), &proxy.url(), 0, 2, |_| {});
-    assert_eq!((o.state, o.error.code()), (State::TaskError, code::HTTP_PROXY_CONNECT_FAILED), "{}", o.error);
+    assert_eq!((o.state, o.error.code()), (State::TaskError, wf_http::code::PROXY_CONNECT_FAILED), "{}", o.error);
     assert_eq!(proxy.accepts(), 1, "407 is not retried");
 }
 

@@ -7,7 +7,7 @@
 mod support;
 
 use support::{RawServer, Reply, Seen, fetch, response};
-use wf_core::{State, code};
+use wf_core::State;
 
 /// Redirects the targets listed in `rules` (target, status, location);
 /// anything else answers 200 with `method target body`. `/r/<status>`
@@ -174,7 +174,7 @@ fn redirect_loop_stops_at_max() {
 fn missing_location_is_2001() {
     let server = RawServer::spawn(|_| Reply::Send(response("302 Found", &[], "")));
     let o = fetch(&server.url("/"), 3, 3, |_| {});
-    assert_eq!((o.state, o.error.code()), (State::TaskError, code::HTTP_BAD_REDIRECT_HEADER), "{}", o.error);
+    assert_eq!((o.state, o.error.code()), (State::TaskError, wf_http::code::BAD_REDIRECT_HEADER), "{}", o.error);
     assert_eq!(o.error.code(), 2001);
     assert_eq!(server.seen().len(), 1, "not retried");
 }
@@ -183,7 +183,7 @@ fn missing_location_is_2001() {
 fn unusable_location_is_2001() {
     let server = RawServer::spawn(|_| Reply::Send(response("301 Moved Permanently", &["Location: ftp://x/"], "")));
     let o = fetch(&server.url("/"), 3, 0, |_| {});
-    assert_eq!((o.state, o.error.code()), (State::TaskError, code::HTTP_BAD_REDIRECT_HEADER), "{}", o.error);
+    assert_eq!((o.state, o.error.code()), (State::TaskError, wf_http::code::BAD_REDIRECT_HEADER), "{}", o.error);
 }
 
 #[test]

@@ -19,11 +19,11 @@ fn client_and_server() {
     let (tx, rx) = mpsc::channel();
     let tx2 = tx.clone();
     let first = create_http_task(&format!("http://127.0.0.1:{port}/old"), 3, 0, move |t| {
-        tx.send((t.state(), t.error().to_string(), t.resp().status_code(), t.resp().body(), t.redirects())).unwrap();
+        tx.send((t.state(), t.error_text(), t.resp().status_code(), t.resp().body(), t.redirects())).unwrap();
     });
     let mut series = wf_core::create_series_work(first, |_| {});
     series.push_back(create_http_task(&format!("http://127.0.0.1:{port}/again"), 0, 0, move |t| {
-        tx2.send((t.state(), t.error().to_string(), t.resp().status_code(), t.resp().body(), t.redirects())).unwrap();
+        tx2.send((t.state(), t.error_text(), t.resp().status_code(), t.resp().body(), t.redirects())).unwrap();
     }));
     series.start();
     let (state, err, code, body, redirects) = rx.recv().unwrap();

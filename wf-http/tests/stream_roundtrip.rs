@@ -37,7 +37,7 @@ fn pieces_arrive_as_they_are_produced() {
         &url,
         0,
         move |piece| seen.lock().unwrap().push((start.elapsed(), String::from_utf8_lossy(&piece).into_owned())),
-        move |t| tx.send((t.state(), t.error().to_string(), t.resp().status_code(), t.resp().body_len())).unwrap(),
+        move |t| tx.send((t.state(), t.error_text(), t.resp().status_code(), t.resp().body_len())).unwrap(),
     );
     task.set_watch_timeout(Duration::from_secs(2));
     task.set_chunk_timeout(Duration::from_secs(2));
@@ -89,7 +89,7 @@ fn silence_between_pieces_times_out() {
         &url,
         0,
         move |p| g.lock().unwrap().push_str(&String::from_utf8_lossy(&p)),
-        move |t| tx.send(t.error()).unwrap(),
+        move |t| tx.send(t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))).unwrap(),
     );
     task.set_chunk_timeout(Duration::from_millis(200));
     task.start();

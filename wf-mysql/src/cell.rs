@@ -434,7 +434,7 @@ pub(crate) fn from_binary(kind: Kind, buf: &mut Bytes) -> Option<MySQLCell> {
             MySQLCell::Time(t)
         }
         _ => {
-            let bytes = crate::codec::lenenc_bytes(buf)?;
+            let bytes = crate::lenenc::lenenc_bytes(buf)?;
             // The text form and the binary one agree for every other type.
             from_text(kind, bytes)
         }

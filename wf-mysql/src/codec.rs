@@ -12,6 +12,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::cell::{self, Kind, MySQLCell};
+use crate::lenenc::{lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
 use crate::message::{Command, Done, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
 
 /// Largest packet either side accepts: 1 GiB, MySQL's own ceiling
@@ -40,61 +41,8 @@ fn packet_codec() -> PacketCodec {
     c
 }
 
-/// A length-encoded integer; `None` if `buf` is too short.
-pub(crate) fn lenenc_int(buf: &mut Bytes) -> Option<u64> {
-    let first = *buf.first()?;
-    let need = match first {
-        0xfc => 3,
-        0xfd => 4,
-        0xfe => 9,
-        _ => 1,
-    };
-    if buf.len() < need {
-        return None;
-    }
-    buf.advance(1);
-    Some(match first {
-        0xfc => buf.get_u16_le().into(),
-        0xfd => {
-            let lo = buf.get_u16_le() as u64;
-            lo | (u64::from(buf.get_u8()) << 16)
-        }
-        0xfe => buf.get_u64_le(),
-        b => b.into(),
-    })
-}
-
-/// A length-encoded string.
-pub(crate) fn lenenc_bytes(buf: &mut Bytes) -> Option<Bytes> {
-    let n = usize::try_from(lenenc_int(buf)?).ok()?;
-    (buf.len() >= n).then(|| buf.split_to(n))
-}
-
 fn lenenc_string(buf: &mut Bytes) -> Option<String> {
     lenenc_bytes(buf).map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-pub(crate) fn put_lenenc_int(out: &mut Vec<u8>, n: u64) {
-    match n {
-        0..=250 => out.push(n as u8),
-        251..=0xffff => {
-            out.push(0xfc);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        0x1_0000..=0xff_ffff => {
-            out.push(0xfd);
-            out.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
-        }
-        _ => {
-            out.push(0xfe);
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-    }
-}
-
-pub(crate) fn put_lenenc_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_lenenc_int(out, b.len() as u64);
-    out.extend_from_slice(b);
 }
 
 fn is_eof(p: &[u8]) -> bool {
@@ -354,7 +302,7 @@ impl Encoder<&MySQLRequest> for ClientCodec {
 
     fn encode(&mut self, req: &MySQLRequest, dst: &mut BytesMut) -> Result<(), Error> {
         let (payload, reply) = match &req.command {
-            Command::Unset => return Err(Error::task(wf_core::code::MYSQL_QUERY_NOT_SET)),
+            Command::Unset => return Err(Error::task(crate::code::QUERY_NOT_SET)),
             Command::Query(sql) => {
                 let mut p = BytesMut::with_capacity(1 + sql.len());
                 p.put_u8(0x03);

@@ -112,7 +112,7 @@ impl MySQLConnection {
     pub fn create_disconnect_task(&self, callback: impl FnOnce(&mut MySQLTask) + Send + 'static) -> MySQLTask {
         let flag = self.protocol.fixed.clone();
         let mut opts = self.opts.clone();
-        opts.set_keep_alive(None);
+        opts.set_keep_alive(std::time::Duration::ZERO);
         let mut t = new_task(self.protocol.clone(), &self.url, 0, Some(opts), None, move |t: &mut MySQLTask| {
             if let Some(f) = &flag {
                 f.store(false, std::sync::atomic::Ordering::Release);

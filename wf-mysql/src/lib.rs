@@ -13,7 +13,7 @@
 //!
 //! let mut task = create_mysql_task("mysql://root:pw@127.0.0.1:3306/test", 1, |t| {
 //!     if t.state() != wf_core::State::Success {
-//!         return eprintln!("{}", t.error());
+//!         return eprintln!("{}", t.error_text());
 //!     }
 //!     let mut cursor = MySQLResultCursor::new(t.resp());
 //!     loop {
@@ -36,13 +36,19 @@
 //! ```
 
 mod cell;
+mod client;
+pub mod code;
 mod codec;
 mod connection;
 mod cursor;
 mod escape;
+mod guard;
+mod lenenc;
+mod login;
 mod message;
 mod protocol;
 mod server;
+mod server_login;
 mod stmt;
 mod task;
 
@@ -51,7 +57,9 @@ pub use codec::{ClientCodec, ServerCodec};
 pub use connection::MySQLConnection;
 pub use cursor::{CursorStatus, MySQLResultCursor};
 pub use escape::{escape_string, escape_string_quote};
+pub use login::MySqlLogin;
 pub use message::{MySQLField, MySQLRequest, MySQLResponse, PacketType};
 pub use protocol::MySql;
-pub use server::{MySQLServer, MySQLServerTask, ServerAuth};
+pub use server::{MySQLServer, MySQLServerTask};
+pub use server_login::ServerAuth;
 pub use task::{MySQLClient, MySQLTask, create_mysql_task, create_mysql_task_with, create_prepared_task};

@@ -44,6 +44,9 @@ pub(crate) enum Reply {
 #[derive(Clone, Debug, Default)]
 pub struct MySQLRequest {
     pub(crate) command: Command,
+    /// For a prepared-statement task: the statement and its parameters
+    /// (prepared, executed and closed on one connection).
+    pub(crate) prepared: Option<(Bytes, Vec<crate::MySQLCell>)>,
 }
 
 impl MySQLRequest {
@@ -67,11 +70,11 @@ impl MySQLRequest {
     }
 
     pub(crate) fn packet(payload: impl Into<Bytes>, reply: Reply) -> MySQLRequest {
-        MySQLRequest { command: Command::Packet { payload: payload.into(), reply } }
+        MySQLRequest { command: Command::Packet { payload: payload.into(), reply }, prepared: None }
     }
 
     pub(crate) fn handshake(payload: impl Into<Bytes>) -> MySQLRequest {
-        MySQLRequest { command: Command::Handshake(payload.into()) }
+        MySQLRequest { command: Command::Handshake(payload.into()), prepared: None }
     }
 }
 

@@ -7,7 +7,8 @@ use wf_core::Error;
 use wf_core::net::Connection;
 
 use crate::cell::MySQLCell;
-use crate::codec::{ClientCodec, bad, put_lenenc_bytes};
+use crate::codec::{ClientCodec, bad};
+use crate::lenenc::put_lenenc_bytes;
 use crate::message::{MySQLRequest, MySQLResponse, Reply};
 
 const COM_STMT_PREPARE: u8 = 0x16;

@@ -1,258 +1,56 @@
-//! `MySQLTask`: a query, or a prepared statement, as a task.
+//! `MySQLTask`: a MySQL client task (the machine is wf-core's; the login,
+//! checks and prepared statements are MySQL's client half, in `client`).
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
+use std::ops::{Deref, DerefMut};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use wf_core::net::{ClientOptions, Uri, request, session};
-use wf_core::{Error, RunContext, Task, TaskKind, code};
+use wf_core::net::{Client, ClientKind, ClientOptions};
+use wf_core::{RunContext, Task, TaskKind};
 
 use crate::cell::MySQLCell;
-use crate::message::{MySQLRequest, MySQLResponse};
-use crate::protocol::{MySql, Target};
-use crate::stmt;
+use crate::protocol::MySql;
 
 /// A MySQL client task (Workflow's `WFMySQLTask`).
 pub type MySQLTask = Task<MySQLClient>;
 
-/// What the task runs.
-#[derive(Clone, Debug)]
-enum Work {
-    /// The request as set (a query).
-    Query,
-    /// A prepared statement: prepare `sql`, execute it with `params`.
-    Prepared { sql: Bytes, params: Vec<MySQLCell> },
-}
-
-type Running = Pin<Box<dyn Future<Output = (MySQLRequest, Result<(MySQLResponse, Option<SocketAddr>), Error>)> + Send>>;
-
-/// The kind of a [`MySQLTask`].
+/// The kind of a [`MySQLTask`]: wf-core's [`Client`] of [`MySql`] (its
+/// `req()`, `resp()`, `uri()`, `peer_addr()` through `Deref`), with
+/// MySQL's own shortcuts.
+#[derive(Debug)]
 pub struct MySQLClient {
-    protocol: MySql,
-    uri: Result<Uri, Error>,
-    req: MySQLRequest,
-    resp: MySQLResponse,
-    work: Work,
-    opts: ClientOptions,
-    peer: Option<SocketAddr>,
-    running: Option<Running>,
+    client: Client<MySql>,
 }
 
-impl std::fmt::Debug for MySQLClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySQLClient").field("uri", &self.uri).field("req", &self.req).finish_non_exhaustive()
+impl Deref for MySQLClient {
+    type Target = Client<MySql>;
+    fn deref(&self) -> &Client<MySql> {
+        &self.client
     }
 }
 
-/// Statements a task may not run: they would change the pooled
-/// connection for whoever uses it next (the database and character set
-/// come from the URL).
-fn disallowed(sql: &[u8]) -> bool {
-    let text = executable_comments_opened(&String::from_utf8_lossy(sql));
-    split_statements(&text).any(|stmt| {
-        let words: Vec<String> = stmt.split_whitespace().take(3).map(str::to_ascii_uppercase).collect();
-        let w = |i: usize| words.get(i).map(String::as_str);
-        matches!(w(0), Some("USE"))
-            || (w(0) == Some("SET")
-                && (matches!(w(1), Some("NAMES") | Some("CHARSET"))
-                    || (w(1) == Some("CHARACTER") && w(2) == Some("SET"))))
-    })
-}
-
-/// `sql` with MySQL's executable comments (`/*!40101 SET NAMES x */`,
-/// MariaDB's `/*M!… */`) opened: the server runs what they hold, so it is
-/// checked like the rest.
-fn executable_comments_opened(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(i) = rest.find("/*") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let body = after.strip_prefix('!').or_else(|| after.strip_prefix("M!"));
-        match body {
-            Some(body) => {
-                let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
-                let end = body.find("*/").unwrap_or(body.len());
-                out.push(' ');
-                out.push_str(&body[..end]);
-                out.push(' ');
-                rest = body.get(end + 2..).unwrap_or("");
-            }
-            None => {
-                out.push_str("/*");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The statements of `sql` (split at `;` outside quotes and comments),
-/// each without its leading comments.
-fn split_statements(sql: &str) -> impl Iterator<Item = &str> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let (mut start, mut i) = (0, 0);
-    let mut quote: Option<u8> = None;
-    while i < b.len() {
-        let c = b[i];
-        match quote {
-            Some(_) if c == b'\\' => i += 1,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' | b'`' => quote = Some(c),
-                b'-' if b.get(i + 1) == Some(&b'-') => {
-                    while i < b.len() && b[i] != b'\n' {
-                        i += 1;
-                    }
-                }
-                b'#' => {
-                    while i < b.len() && b[i] != b'\n' {
-                        i += 1;
-                    }
-                }
-                b'/' if b.get(i + 1) == Some(&b'*') => {
-                    i += 2;
-                    while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                b';' => {
-                    out.push(&sql[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    out.push(&sql[start.min(sql.len())..]);
-    out.into_iter().map(strip_leading_comments)
-}
-
-fn strip_leading_comments(mut s: &str) -> &str {
-    loop {
-        s = s.trim_start();
-        if let Some(rest) = s.strip_prefix("/*") {
-            s = rest.find("*/").map_or("", |i| &rest[i + 2..]);
-        } else if s.starts_with("--") || s.starts_with('#') {
-            s = s.find('\n').map_or("", |i| &s[i + 1..]);
-        } else {
-            return s;
-        }
+impl DerefMut for MySQLClient {
+    fn deref_mut(&mut self) -> &mut Client<MySql> {
+        &mut self.client
     }
 }
 
 impl MySQLClient {
-    /// The request.
-    pub fn req(&self) -> &MySQLRequest {
-        &self.req
-    }
-
-    /// The request, to fill before start.
-    pub fn req_mut(&mut self) -> &mut MySQLRequest {
-        &mut self.req
-    }
-
     /// Sets the SQL (several statements may be separated by `;`).
     pub fn set_query(&mut self, sql: impl Into<Bytes>) {
-        self.req.set_query(sql);
-    }
-
-    /// The response (empty until the task succeeded; a statement the server
-    /// refused is a successful task whose response is an error packet).
-    pub fn resp(&self) -> &MySQLResponse {
-        &self.resp
-    }
-
-    /// The response, mutably.
-    pub fn resp_mut(&mut self) -> &mut MySQLResponse {
-        &mut self.resp
-    }
-
-    /// The target URL, if it parsed.
-    pub fn uri(&self) -> Option<&Uri> {
-        self.uri.as_ref().ok()
-    }
-
-    /// The server's address (`None` over a Unix socket).
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
-    fn check(&self) -> Result<Uri, Error> {
-        let uri = self.uri.clone()?;
-        Target::from_uri(&uri)?;
-        let sql = match &self.work {
-            Work::Query if self.req.query_is_unset() => return Err(Error::task(code::MYSQL_QUERY_NOT_SET)),
-            Work::Query => self.req.query(),
-            Work::Prepared { sql, .. } => sql,
-        };
-        if disallowed(sql) {
-            return Err(Error::task(code::MYSQL_COMMAND_DISALLOWED));
-        }
-        Ok(uri)
+        self.client.req_mut().set_query(sql);
     }
 }
 
 impl TaskKind for MySQLClient {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
-        let fut = match &mut self.running {
-            Some(f) => f,
-            None => {
-                let uri = match self.check() {
-                    Ok(u) => u,
-                    Err(e) => {
-                        run.set_error(e);
-                        return Poll::Ready(());
-                    }
-                };
-                let (mut protocol, opts, req, work) =
-                    (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req), self.work.clone());
-                // TLS set in the task's options is for `mysqls://`, which
-                // starts TLS inside the handshake.
-                #[cfg(feature = "tls")]
-                if let Some(tls) = opts.tls() {
-                    protocol.tls = Some(crate::protocol::TlsConfig(tls.clone()));
-                }
-                self.running.insert(Box::pin(async move {
-                    let r = match work {
-                        Work::Query => request(&protocol, &uri, &req, &opts).await.map(|r| (r.response, r.peer)),
-                        Work::Prepared { sql, params } => {
-                            session(&protocol, &uri, &opts, |conn| {
-                                let (sql, params) = (sql.clone(), params.clone());
-                                Box::pin(async move {
-                                    let resp = stmt::run(conn, sql, &params).await?;
-                                    let peer = conn.peer_addr();
-                                    Ok(((resp, peer), true))
-                                })
-                            })
-                            .await
-                        }
-                    };
-                    (req, r)
-                }))
-            }
-        };
-        let (req, result) = match fut.as_mut().poll(cx) {
-            Poll::Ready(r) => r,
-            Poll::Pending => return Poll::Pending,
-        };
-        self.running = None;
-        self.req = req;
-        match result {
-            Ok((resp, peer)) => {
-                self.resp = resp;
-                self.peer = peer;
-            }
-            Err(e) => run.set_error(e),
-        }
-        Poll::Ready(())
+        self.client.poll_run(cx, run)
+    }
+}
+
+impl ClientKind for MySQLClient {
+    fn client_options(&mut self) -> &mut ClientOptions {
+        self.client.client_options()
     }
 }
 
@@ -264,27 +62,17 @@ pub(crate) fn new_task(
     prepared: Option<(Bytes, Vec<MySQLCell>)>,
     callback: impl FnOnce(&mut MySQLTask) + Send + 'static,
 ) -> MySQLTask {
-    let mut opts = opts.unwrap_or_default();
-    opts.set_retry_max(retry_max);
-    let (req, work) = match prepared {
-        None => (MySQLRequest::default(), Work::Query),
-        Some((sql, params)) => {
-            let mut req = MySQLRequest::default();
-            req.set_query(sql.clone());
-            (req, Work::Prepared { sql, params })
-        }
-    };
-    Task::new(MySQLClient {
-        protocol,
-        uri: Uri::parse_cached(url),
-        req,
-        resp: MySQLResponse::default(),
-        work,
-        opts,
-        peer: None,
-        running: None,
-    })
-    .with_callback(callback)
+    let mut client = Client::new(protocol, url, retry_max);
+    if let Some(opts) = opts {
+        *client.client_options() = opts;
+    }
+    client.client_options().set_retry_max(retry_max);
+    if let Some((sql, params)) = prepared {
+        let req = client.req_mut();
+        req.set_query(sql.clone());
+        req.prepared = Some((sql, params));
+    }
+    Task::new(MySQLClient { client }).with_callback(callback)
 }
 
 /// Creates a MySQL task for `url`:
@@ -360,30 +148,4 @@ pub fn create_prepared_task(
     callback: impl FnOnce(&mut MySQLTask) + Send + 'static,
 ) -> MySQLTask {
     new_task(MySql::default(), url, retry_max, None, Some((sql.into(), params)), callback)
-}
-
-impl wf_core::net::ClientKind for MySQLClient {
-    fn client_options(&mut self) -> &mut ClientOptions {
-        &mut self.opts
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn disallowed_statements() {
-        assert!(disallowed(b"/*!40101 SET NAMES latin1 */"));
-        assert!(disallowed(b"SELECT 1; /*M!100100 USE mysql */"));
-        assert!(!disallowed(b"/* USE x */ SELECT 1"));
-        assert!(disallowed(b"USE test"));
-        assert!(disallowed(b"select 1; use test"));
-        assert!(disallowed(b"/* hi */ set names utf8"));
-        assert!(disallowed(b"SET CHARACTER SET gbk"));
-        assert!(disallowed(b"-- c\nSET charset latin1"));
-        assert!(!disallowed(b"SELECT 'USE x; SET NAMES y'"));
-        assert!(!disallowed(b"SET @a = 1; SELECT `use`"));
-        assert!(!disallowed(b"UPDATE users SET names = 'x'"));
-    }
 }

@@ -10,7 +10,7 @@ mod support;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use support::{global_status, query, query_retry, root_sql, shared, text, url_of};
-use wf_core::{State, code};
+use wf_core::State;
 use wf_mysql::MySQLCell;
 
 /// Held by every test whose login fails, so that the server's
@@ -70,7 +70,7 @@ fn a_wrong_password_is_access_denied_and_not_retried() {
     let _g = failing_logins();
     let (aborted, denied) = login_failures();
     let url = url_of(db, "wf", "not_the_password", "wf_test");
-    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     let (aborted2, denied2) = login_failures();
     assert_eq!(aborted2 - aborted, 1, "one login attempt, not retried (Aborted_connects {aborted} -> {aborted2})");
     assert_eq!(denied2 - denied, 1, "Access_denied_errors {denied} -> {denied2}");
@@ -84,10 +84,10 @@ fn an_unknown_user_is_access_denied_and_not_retried() {
     let _g = failing_logins();
     let (aborted, _) = login_failures();
     let url = url_of(db, "nobody_here", "x", "wf_test");
-    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     // Without a password too.
     let url = format!("mysql://nobody_here@127.0.0.1:{}/", db.port());
-    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     let (aborted2, _) = login_failures();
     assert_eq!(aborted2 - aborted, 2, "one attempt per task");
 }
@@ -99,7 +99,7 @@ fn a_database_that_does_not_exist_is_access_denied() {
     let db = shared();
     let _g = failing_logins();
     let url = url_of(db, "wf", "wf_pass", "no_such_database");
-    query_retry(&url, "SELECT 1", 2).assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query_retry(&url, "SELECT 1", 2).assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn a_database_the_user_may_not_use_is_access_denied() {
     assert_eq!(query(&url_of(db, "limited", "limited_pw", "auth_limited"), "SELECT 7").value(), MySQLCell::Int(7));
     let _g = failing_logins();
     query(&url_of(db, "limited", "limited_pw", "auth_private"), "SELECT 1")
-        .assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        .assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn an_ed25519_user_logs_in_through_an_auth_switch() {
     let _g = failing_logins();
     let (aborted, _) = login_failures();
     query_retry(&url_of(db, "ed_user", "wrong", "auth_ed"), "SELECT 1", 3)
-        .assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        .assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     let (aborted2, _) = login_failures();
     assert_eq!(aborted2 - aborted, 1);
 }
@@ -170,7 +170,7 @@ fn a_user_without_a_password_logs_in() {
     // A password where none is set is refused.
     let _g = failing_logins();
     query(&url_of(db, "nopw", "something", "wf_test"), "SELECT 1")
-        .assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        .assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
 }
 
 #[test]
@@ -187,5 +187,5 @@ fn mysqls_to_a_server_without_tls_is_ssl_not_supported() {
     assert_eq!(root_sql(db, "SELECT @@have_ssl"), "DISABLED");
     let _g = failing_logins();
     let url = format!("mysqls://wf:wf_pass@127.0.0.1:{}/wf_test", db.port());
-    query_retry(&url, "SELECT 1", 2).assert_failed(State::TaskError, code::MYSQL_SSL_NOT_SUPPORTED);
+    query_retry(&url, "SELECT 1", 2).assert_failed(State::TaskError, wf_mysql::code::SSL_NOT_SUPPORTED);
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wf_core::{State, code};
+use wf_core::State;
 use wf_mysql::{MySQLTask, create_mysql_task};
 
 const NONCE: &[u8; 20] = b"0123456789abcdefghij";
@@ -130,7 +130,7 @@ fn serve(script: Script) -> (u16, std::thread::JoinHandle<Vec<Vec<u8>>>) {
 fn run(port: u16, password: &str) -> (State, i32) {
     let (tx, rx) = mpsc::channel();
     let mut t = create_mysql_task(&format!("mysql://u:{password}@127.0.0.1:{port}/"), 0, move |t: &mut MySQLTask| {
-        tx.send((t.state(), t.error().code())).unwrap();
+        tx.send((t.state(), t.error_code())).unwrap();
     });
     t.set_query("DO 1");
     t.start();
@@ -163,6 +163,6 @@ fn full_auth_over_tcp_encrypts_the_password_with_the_servers_key() {
 #[test]
 fn refused_login_is_access_denied() {
     let (port, server) = serve(Script::Refuse);
-    assert_eq!(run(port, "wrong"), (State::TaskError, code::MYSQL_ACCESS_DENIED));
+    assert_eq!(run(port, "wrong"), (State::TaskError, wf_mysql::code::ACCESS_DENIED));
     server.join().unwrap();
 }

@@ -42,7 +42,7 @@ fn assert_sent(r: &Outcome) {
 #[test]
 fn a_task_without_a_query_is_query_not_set() {
     let (server, url, seen) = echo_server();
-    run(create_mysql_task(&url, 2, |_| {})).assert_failed(State::TaskError, code::MYSQL_QUERY_NOT_SET);
+    run(create_mysql_task(&url, 2, |_| {})).assert_failed(State::TaskError, wf_mysql::code::QUERY_NOT_SET);
     // An empty query is a query (the server answers it).
     let mut t = create_mysql_task(&url, 0, |_| {});
     t.set_query("");
@@ -70,9 +70,9 @@ fn statements_that_change_the_connection_are_disallowed() {
         "SELECT 'a;b'; SET NAMES utf8",
     ];
     for sql in disallowed {
-        query(&url, sql).assert_failed(State::TaskError, code::MYSQL_COMMAND_DISALLOWED);
+        query(&url, sql).assert_failed(State::TaskError, wf_mysql::code::COMMAND_DISALLOWED);
         let r = run(create_prepared_task(&url, sql, vec![], 1, |_| {}));
-        r.assert_failed(State::TaskError, code::MYSQL_COMMAND_DISALLOWED);
+        r.assert_failed(State::TaskError, wf_mysql::code::COMMAND_DISALLOWED);
     }
     assert!(seen.lock().unwrap().is_empty(), "nothing was sent: {:?}", seen.lock().unwrap());
     let allowed = [
@@ -100,7 +100,7 @@ fn unknown_character_sets_in_the_url() {
     let (server, url, seen) = echo_server();
     for params in ["character_set=klingon", "character_set_results=klingon", "character_set=utf8&character_set=x"] {
         let url = format!("{url}?{params}");
-        query(&url, "SELECT 1").assert_failed(State::TaskError, code::MYSQL_INVALID_CHARACTER_SET);
+        query(&url, "SELECT 1").assert_failed(State::TaskError, wf_mysql::code::INVALID_CHARACTER_SET);
     }
     assert!(seen.lock().unwrap().is_empty());
     // Known ones, character sets and collations, are accepted.
@@ -154,7 +154,7 @@ fn executable_comments_are_checked_too() {
         let r = support::query(&url, sql);
         assert_eq!(
             (r.state, r.error.code()),
-            (State::TaskError, code::MYSQL_COMMAND_DISALLOWED),
+            (State::TaskError, wf_mysql::code::COMMAND_DISALLOWED),
             "{sql:?} was sent; the server saw {:?}",
             seen.lock().unwrap()
         );
@@ -196,7 +196,7 @@ fn a_refused_host_is_host_not_allowed() {
     ] {
         let (port, count) = refusing_server(code_sent, message);
         let url = format!("mysql://u:p@127.0.0.1:{port}/db");
-        support::query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, code::MYSQL_HOST_NOT_ALLOWED);
+        support::query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, wf_mysql::code::HOST_NOT_ALLOWED);
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "{code_sent}: not retried");
     }
 }

@@ -355,7 +355,7 @@ fn character_set_results_in_the_url() {
     // A name the server does not know as a character set: refused at
     // login.
     let r = query(&format!("{url}?character_set_results=utf8mb4_unicode_ci"), "SELECT 1");
-    r.assert_failed(State::TaskError, wf_core::code::MYSQL_INVALID_CHARACTER_SET);
+    r.assert_failed(State::TaskError, wf_mysql::code::INVALID_CHARACTER_SET);
 }
 
 /// Deterministic bytes covering every value.

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use support::{Outcome, query, query_retry, results, text};
-use wf_core::{State, code};
+use wf_core::State;
 use wf_mysql::{CursorStatus, MySQLCell, MySQLResultCursor, MySQLServer, MySQLServerTask, ServerAuth};
 
 /// Every query a server saw.
@@ -112,9 +112,9 @@ fn wrong_passwords_and_unknown_users_are_access_denied() {
     let (server, seen) = server(Some(ServerAuth::NativePassword), echo);
     let port = start_tcp(&server);
     for url in [tcp_url(port, "alice", "wrong"), tcp_url(port, "alice", ""), tcp_url(port, "carol", "alice%20pw")] {
-        query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        query_retry(&url, "SELECT 1", 3).assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
         let r = support::run(wf_mysql::create_prepared_task(&url, "SELECT 1", vec![], 3, |_| {}));
-        r.assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        r.assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     }
     assert!(seen.lock().unwrap().is_empty(), "{:?}", seen.lock().unwrap());
     server.stop();
@@ -128,7 +128,7 @@ fn caching_sha2_fast_path() {
     assert_eq!(*seen.lock().unwrap(), ["SELECT 'sha2'"]);
     assert_echo(&o, "SELECT 'sha2'");
     assert_echo(&query(&tcp_url(port, "%C3%BCn%C3%AF", "p%C3%A4ssw%C3%B6rd"), "SELECT 3"), "SELECT 3");
-    query(&tcp_url(port, "alice", "wrong"), "SELECT 1").assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query(&tcp_url(port, "alice", "wrong"), "SELECT 1").assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     server.stop();
 }
 
@@ -153,7 +153,7 @@ fn caching_sha2_full_authentication_over_tcp_is_refused_cleanly() {
     let (server, seen) = server(Some(ServerAuth::CachingSha2 { full: true }), echo);
     let port = start_tcp(&server);
     query_retry(&tcp_url(port, "alice", "alice%20pw"), "SELECT 1", 2)
-        .assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+        .assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     assert!(seen.lock().unwrap().is_empty());
     server.stop();
 }
@@ -167,7 +167,7 @@ fn caching_sha2_full_authentication_over_a_unix_socket() {
     assert_eq!(*seen.lock().unwrap(), ["SELECT 'unix'"]);
     assert_echo(&o, "SELECT 'unix'");
     assert_eq!(o.ok().result_count(), 1);
-    query(&unix_url(&path, "alice", "nope"), "SELECT 1").assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query(&unix_url(&path, "alice", "nope"), "SELECT 1").assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
     server.stop();
 }
 

@@ -12,7 +12,7 @@ fn run(
 ) -> (State, i32, wf_mysql::MySQLResponse) {
     let (tx, rx) = mpsc::channel();
     task(Box::new(move |t: &mut MySQLTask| {
-        tx.send((t.state(), t.error().code(), t.resp().clone())).unwrap();
+        tx.send((t.state(), t.error_code(), t.resp().clone())).unwrap();
     }))
     .start();
     rx.recv_timeout(Duration::from_secs(30)).expect("callback")

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 
 use support::{Outcome, query, run, run_with, text};
 use testkit::Pki;
+use wf_core::State;
 use wf_core::net::tls::TlsClient;
-use wf_core::{State, code};
 use wf_mysql::{MySQLCell, MySQLConnection, MySql, create_mysql_task, create_mysql_task_with};
 
 fn pki() -> Pki {
@@ -105,7 +105,7 @@ fn a_require_ssl_user_logs_in_over_mysqls_only() {
     let o = query_tls(&protocol, &mysqls("secure", "secure_pw"), "SELECT CURRENT_USER()");
     assert_eq!(o.value(), text("secure@%"));
     let plain = format!("mysql://secure:secure_pw@127.0.0.1:{}/wf_test", tls().db.port());
-    query(&plain, "SELECT 1").assert_failed(State::TaskError, code::MYSQL_ACCESS_DENIED);
+    query(&plain, "SELECT 1").assert_failed(State::TaskError, wf_mysql::code::ACCESS_DENIED);
 }
 
 /// Every task of a `MySQLConnection::with_tls` runs on its one TLS

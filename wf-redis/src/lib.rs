@@ -43,7 +43,11 @@
 //! | reply over the size limit / not RESP | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
 //! | an error reply (`-ERR …`) | `SUCCESS`: the value is [`RedisValue::Error`] |
 
+mod client;
+pub mod code;
 mod codec;
+mod command;
+mod login;
 mod message;
 mod protocol;
 mod server;
@@ -52,9 +56,12 @@ mod task;
 mod value;
 
 pub use codec::{ClientCodec, ServerCodec};
+pub use login::RedisLogin;
 pub use message::{RedisArg, RedisRequest, RedisResponse};
 pub use protocol::Redis;
 pub use server::{RedisServer, RedisServerTask};
-pub use subscriber::{RedisSubscribeTask, RedisSubscriber, SubscribeHandle, Subscriber};
+pub use subscriber::{
+    RedisSubscribeTask, RedisSubscriber, RedisSubscription, SubscribeHandle, Subscriber, Subscription,
+};
 pub use task::{RedisClient, RedisTask, create_redis_task, create_redis_task_with};
 pub use value::RedisValue;

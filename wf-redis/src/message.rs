@@ -88,7 +88,7 @@ pub struct RedisRequest {
     /// dropped.
     pub(crate) asking: bool,
     /// Some command blocks the connection or changes its state: it may
-    /// not share one ([`crate::protocol::is_exclusive`]).
+    /// not share one ([`crate::command::is_exclusive`]).
     pub(crate) exclusive: bool,
 }
 
@@ -118,7 +118,7 @@ impl RedisRequest {
         if self.commands.is_empty() {
             self.exclusive = false;
         }
-        self.exclusive |= crate::protocol::is_exclusive(command.as_bytes());
+        self.exclusive |= crate::command::is_exclusive(command.as_bytes());
         self.commands.push(c);
     }
 
@@ -148,7 +148,7 @@ impl RedisRequest {
     }
 
     pub(crate) fn from_parts(parts: Vec<Bytes>) -> RedisRequest {
-        let exclusive = crate::protocol::is_exclusive(&parts[0]);
+        let exclusive = crate::command::is_exclusive(&parts[0]);
         RedisRequest { commands: vec![parts], asking: false, exclusive }
     }
 }

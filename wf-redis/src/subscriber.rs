@@ -1,16 +1,21 @@
 //! The subscriber: a long-lived task that receives published messages.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::ops::{Deref, DerefMut};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio::sync::mpsc;
-use wf_core::net::{ClientOptions, Uri, connect};
+use tokio_util::codec::Encoder;
+use wf_core::net::{Client, ClientKind, ClientOptions, ClientProtocol, Connection, Mode, Protocol, Uri};
 use wf_core::{Error, RunContext, Task, TaskKind, TimeoutReason};
 
-use crate::message::{RedisArg, RedisRequest};
-use crate::protocol::{Redis, Target};
+use crate::codec::ClientCodec;
+use crate::login::{RedisLogin, log_in};
+use crate::message::{RedisArg, RedisRequest, RedisResponse};
+use crate::protocol::Redis;
 use crate::value::RedisValue;
 
 /// Creates subscribe tasks for one server (Workflow's
@@ -93,17 +98,16 @@ impl RedisSubscriber {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut first = RedisRequest::default();
         first.set_request(command, names);
-        Task::new(Subscriber {
-            uri: Uri::parse(&self.url),
-            opts: self.opts.clone(),
+        let mut client = Client::new(RedisSubscription::default(), &self.url, self.opts.retry_max());
+        *client.client_options() = self.opts.clone();
+        *client.req_mut() = Subscription {
             first: Some(first),
-            handle: SubscribeHandle { tx },
+            handle: Some(SubscribeHandle { tx }),
             commands: Some(rx),
-            extract: Some(extract),
+            extract: Mutex::new(Some(extract)),
             watch: None,
-            running: None,
-        })
-        .with_callback(callback)
+        };
+        Task::new(Subscriber { client }).with_callback(callback)
     }
 }
 
@@ -163,41 +167,147 @@ impl SubscribeHandle {
 /// A subscription (Workflow's `WFRedisSubscribeTask`).
 pub type RedisSubscribeTask = Task<Subscriber>;
 
-type Running = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
-
-/// The kind of a [`RedisSubscribeTask`].
+/// The kind of a [`RedisSubscribeTask`]: wf-core's [`Client`] of
+/// [`RedisSubscription`] (its `uri()`, `peer_addr()` through `Deref`).
+#[derive(Debug)]
 pub struct Subscriber {
-    uri: Result<Uri, Error>,
-    opts: ClientOptions,
-    first: Option<RedisRequest>,
-    handle: SubscribeHandle,
-    commands: Option<mpsc::UnboundedReceiver<RedisRequest>>,
-    extract: Option<Extract>,
-    watch: Option<Duration>,
-    running: Option<Running>,
+    client: Client<RedisSubscription>,
 }
 
-impl std::fmt::Debug for Subscriber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscriber").field("uri", &self.uri).finish_non_exhaustive()
+impl Deref for Subscriber {
+    type Target = Client<RedisSubscription>;
+    fn deref(&self) -> &Client<RedisSubscription> {
+        &self.client
+    }
+}
+
+impl DerefMut for Subscriber {
+    fn deref_mut(&mut self) -> &mut Client<RedisSubscription> {
+        &mut self.client
     }
 }
 
 impl Subscriber {
     /// A handle to change the subscription while the task runs.
     pub fn handle(&self) -> SubscribeHandle {
-        self.handle.clone()
+        match &self.client.req().handle {
+            Some(h) => h.clone(),
+            // Only a default-made request has none: a handle to nothing.
+            None => SubscribeHandle { tx: mpsc::unbounded_channel().0 },
+        }
     }
 
     /// Limit on the wait for each message: with none for this long, the
     /// task fails with `SYS_ERROR`/`ETIMEDOUT` (default: wait forever).
     pub fn set_watch_timeout(&mut self, t: Duration) {
-        self.watch = Some(t);
+        self.client.req_mut().watch = Some(t);
     }
 
     /// Connect and TLS options of this task.
     pub fn options_mut(&mut self) -> &mut ClientOptions {
-        &mut self.opts
+        self.client.client_options()
+    }
+}
+
+impl TaskKind for Subscriber {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        self.client.poll_run(cx, run)
+    }
+}
+
+/// A subscription's request: the first command, the handle's commands,
+/// and where messages go.
+#[derive(Default)]
+pub struct Subscription {
+    first: Option<RedisRequest>,
+    handle: Option<SubscribeHandle>,
+    commands: Option<mpsc::UnboundedReceiver<RedisRequest>>,
+    extract: Mutex<Option<Extract>>,
+    watch: Option<Duration>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("first", &self.first).field("watch", &self.watch).finish_non_exhaustive()
+    }
+}
+
+/// A subscription is sent as its first command.
+impl Encoder<&Subscription> for ClientCodec {
+    type Error = Error;
+
+    fn encode(&mut self, sub: &Subscription, buf: &mut BytesMut) -> Result<(), Error> {
+        match &sub.first {
+            Some(first) => self.encode(first, buf),
+            None => Err(Error::sys(libc::EINVAL)),
+        }
+    }
+}
+
+/// Redis subscriptions as a wf protocol: the Redis codec and login on a
+/// dedicated connection, whose exchange lasts as long as the subscription.
+/// [`RedisSubscriber`] makes its tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RedisSubscription {
+    redis: Redis,
+}
+
+impl Protocol for RedisSubscription {
+    type Request = Subscription;
+    type Response = RedisResponse;
+
+    fn schemes(&self) -> &'static [&'static str] {
+        self.redis.schemes()
+    }
+
+    fn tls_schemes(&self) -> &'static [&'static str] {
+        self.redis.tls_schemes()
+    }
+}
+
+impl ClientProtocol for RedisSubscription {
+    type ClientCodec = ClientCodec;
+    type Handshake = RedisLogin;
+
+    fn client_codec(&self) -> ClientCodec {
+        self.redis.client_codec()
+    }
+
+    fn handshake(&self, uri: &Uri, _opts: &ClientOptions) -> Result<RedisLogin, Error> {
+        RedisLogin::from_uri(uri)
+    }
+
+    fn on_connect(
+        &self,
+        conn: &mut Connection<ClientCodec>,
+        login: &RedisLogin,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        log_in(conn, login)
+    }
+
+    fn mode(&self, _req: &Subscription) -> Mode {
+        Mode::Dedicated
+    }
+
+    fn exchange(
+        &self,
+        conn: &mut Connection<ClientCodec>,
+        req: &mut Subscription,
+    ) -> impl Future<Output = Result<RedisResponse, Error>> + Send {
+        let parts = (
+            req.first.clone(),
+            req.commands.take(),
+            req.extract.get_mut().unwrap_or_else(|e| e.into_inner()).take(),
+            req.handle.clone(),
+        );
+        let watch = req.watch;
+        async move {
+            let (Some(first), Some(commands), Some(extract), Some(handle)) = parts else {
+                return Err(Error::sys(libc::EINVAL));
+            };
+            subscribe(conn, first, commands, extract, handle, watch).await?;
+            Ok(RedisResponse::default())
+        }
     }
 }
 
@@ -209,16 +319,15 @@ fn subscriptions_left(v: &RedisValue) -> Option<i64> {
     if confirms.contains(&kind.as_slice()) { v.get(2)?.as_int() } else { None }
 }
 
-async fn run(
-    uri: Uri,
-    opts: ClientOptions,
+/// Runs a subscription on `conn` until nothing is subscribed, or `QUIT`.
+async fn subscribe(
+    conn: &mut Connection<ClientCodec>,
     first: RedisRequest,
     mut commands: mpsc::UnboundedReceiver<RedisRequest>,
     mut extract: Extract,
     handle: SubscribeHandle,
     watch: Option<Duration>,
 ) -> Result<(), Error> {
-    let mut conn = connect(&Redis::default(), &uri, &opts).await?;
     conn.codec_mut().set_raw(true);
     conn.set_response_timeout(None);
     conn.send(&first).await?;
@@ -265,39 +374,5 @@ async fn run(
                 }
             }
         }
-    }
-}
-
-impl TaskKind for Subscriber {
-    fn poll_run(&mut self, cx: &mut Context<'_>, run_cx: &mut RunContext<'_>) -> Poll<()> {
-        let fut = match &mut self.running {
-            Some(f) => f,
-            None => {
-                let uri = match self.uri.clone().and_then(|u| Target::from_uri(&u).map(|_| u)) {
-                    Ok(u) => u,
-                    Err(e) => {
-                        run_cx.set_error(e);
-                        return Poll::Ready(());
-                    }
-                };
-                let (Some(first), Some(commands), Some(extract)) =
-                    (self.first.take(), self.commands.take(), self.extract.take())
-                else {
-                    run_cx.set_error(Error::sys(libc::EINVAL));
-                    return Poll::Ready(());
-                };
-                let fut = run(uri, self.opts.clone(), first, commands, extract, self.handle.clone(), self.watch);
-                self.running.insert(Box::pin(fut))
-            }
-        };
-        let result = match fut.as_mut().poll(cx) {
-            Poll::Ready(r) => r,
-            Poll::Pending => return Poll::Pending,
-        };
-        self.running = None;
-        if let Err(e) = result {
-            run_cx.set_error(e);
-        }
-        Poll::Ready(())
     }
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use support::{connections_received, exec, int, query, run, s, status, task};
-use wf_core::{State, code};
+use wf_core::State;
 
 const PASSWORD: &str = "s3cret";
 
@@ -32,7 +32,7 @@ fn wrong_password_is_access_denied_without_retry() {
     let mut t = task(&url, 3);
     t.set_request("GET", ["k"]);
     let o = run(t);
-    o.assert_failed(State::TaskError, code::REDIS_ACCESS_DENIED);
+    o.assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     assert!(o.results.is_empty(), "{:?}", o.results);
     // One connection for the task (not 4), one for this INFO.
     let after = connections_received(&redis);
@@ -46,7 +46,7 @@ fn no_password_is_noauth_access_denied() {
     let before = connections_received(&redis);
     let mut t = task(&url, 2);
     t.set_request("SET", ["k", "v"]);
-    run(t).assert_failed(State::TaskError, code::REDIS_ACCESS_DENIED);
+    run(t).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     // And the write did not happen.
     assert_eq!(support::cli(&redis, &["EXISTS", "k"]), "0");
     let after = connections_received(&redis);
@@ -66,7 +66,7 @@ fn acl_user_and_password_work() {
 fn acl_user_with_wrong_password_is_access_denied() {
     let redis = secured();
     let url = format!("redis://app:nope@127.0.0.1:{}", redis.port());
-    exec(&url, "PING", support::NONE).assert_failed(State::TaskError, code::REDIS_ACCESS_DENIED);
+    exec(&url, "PING", support::NONE).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     // The refusal left nothing behind: the right credentials still work.
     let good = format!("redis://app:app-pw@127.0.0.1:{}", redis.port());
     assert_eq!(query(&good, "PING", support::NONE), status("PONG"));
@@ -89,7 +89,7 @@ fn resp3_hello_carries_the_credentials() {
     let url = format!("redis://app:app-pw@127.0.0.1:{}/?protocol=3", redis.port());
     assert_eq!(query(&url, "ACL", ["WHOAMI"]), s("app"));
     let bad = format!("redis://app:nope@127.0.0.1:{}/?protocol=3", redis.port());
-    exec(&bad, "PING", support::NONE).assert_failed(State::TaskError, code::REDIS_ACCESS_DENIED);
+    exec(&bad, "PING", support::NONE).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     let default_user = format!("redis://:{PASSWORD}@127.0.0.1:{}?protocol=3", redis.port());
     assert_eq!(query(&default_user, "ACL", ["WHOAMI"]), s("default"));
 }

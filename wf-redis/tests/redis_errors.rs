@@ -65,17 +65,20 @@ fn connection_commands_are_disallowed() {
         let o = exec(url, command, params.iter().copied());
         assert_eq!(
             (o.state, o.error.code()),
-            (State::TaskError, code::REDIS_COMMAND_DISALLOWED),
+            (State::TaskError, wf_redis::code::COMMAND_DISALLOWED),
             "{command}: {:?}",
             o.error
         );
-        assert_eq!(o.error.to_string(), wf_core::get_error_string(State::TaskError, code::REDIS_COMMAND_DISALLOWED));
+        assert_eq!(
+            o.error.to_string(),
+            wf_core::get_error_string(State::TaskError, wf_redis::code::COMMAND_DISALLOWED)
+        );
     }
     // Also inside a pipeline, after an allowed command: nothing is sent.
     let mut t = task(url, 0);
     t.req_mut().push_command("SET", ["errors:pipelined", "sent"]);
     t.req_mut().push_command("SELECT", ["2"]);
-    run(t).assert_failed(State::TaskError, code::REDIS_COMMAND_DISALLOWED);
+    run(t).assert_failed(State::TaskError, wf_redis::code::COMMAND_DISALLOWED);
     assert_eq!(query(url, "EXISTS", ["errors:pipelined"]), support::int(0));
     // Only the EXISTS (and the first INFO) reached the server.
     let after = support::info_field(&redis, "stats", "total_commands_processed");

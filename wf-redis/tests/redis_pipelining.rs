@@ -32,7 +32,7 @@ fn step(
         seen.push(if t.state() == State::Success {
             t.resp_mut().take_result()
         } else {
-            RedisValue::error(format!("task failed: {}", t.error()))
+            RedisValue::error(format!("task failed: {}", t.error_text()))
         });
         if step + 1 < STEPS {
             series_of(t).push_back(self::step(url, id, step + 1, seen, done));

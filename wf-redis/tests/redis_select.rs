@@ -41,7 +41,7 @@ fn database_out_of_range_is_access_denied_without_retry() {
     let before = connections_received(&redis);
     let mut t = task(&url, 3);
     t.set_request("SET", ["k", "v"]);
-    run(t).assert_failed(State::TaskError, code::REDIS_ACCESS_DENIED);
+    run(t).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     assert_eq!(connections_received(&redis) - before, 2, "the refused SELECT was retried");
     assert_eq!(cli(&redis, &["EXISTS", "k"]), "0");
 }

@@ -179,7 +179,7 @@ fn server_refusing_auth_is_access_denied() {
     });
     let mut t = task(&format!("redis://:pw@127.0.0.1:{port}"), 3);
     t.set_request("SET", ["k", "v"]);
-    run(t).assert_failed(State::TaskError, wf_core::code::REDIS_ACCESS_DENIED);
+    run(t).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     assert_eq!(seen.lines(), ["AUTH pw"], "retried, or the command went out after a refused AUTH");
     server.stop();
 }

@@ -49,7 +49,7 @@ fn subscribe(url: &str, channels: &[&str], configure: impl FnOnce(&mut RedisSubs
             let _ = vtx.send(v);
         },
         move |t| {
-            let _ = etx.send((t.state(), t.error()));
+            let _ = etx.send((t.state(), t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))));
         },
     );
     configure(&mut task);
@@ -143,7 +143,7 @@ fn psubscribe_task() {
             let _ = vtx.send(v);
         },
         move |t| {
-            let _ = etx.send((t.state(), t.error()));
+            let _ = etx.send((t.state(), t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))));
         },
     );
     let sub = start(task, values, ended);
@@ -231,7 +231,7 @@ fn subscriber_with_a_password_and_extract_using_the_handle() {
             let _ = vtx.send(v);
         },
         move |t| {
-            let _ = etx.send((t.state(), t.error()));
+            let _ = etx.send((t.state(), t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))));
         },
     );
     let sub = start(task, values, ended);
@@ -250,7 +250,7 @@ fn wrong_password_fails_the_subscription() {
     let url = format!("redis://:bad@127.0.0.1:{}", redis.port());
     let sub = subscribe(&url, &["x"], |_| {});
     let (state, e) = sub.end();
-    assert_eq!((state, e.code()), (State::TaskError, wf_core::code::REDIS_ACCESS_DENIED), "{e:?}");
+    assert_eq!((state, e.code()), (State::TaskError, wf_redis::code::ACCESS_DENIED), "{e:?}");
     assert!(sub.values.try_recv().is_err());
 }
 

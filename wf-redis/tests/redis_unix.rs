@@ -42,7 +42,7 @@ fn database_and_password_over_the_unix_socket() {
     assert_eq!(query(&url, "SET", ["k", "nine"]), status("OK"));
     assert_eq!(cli(&redis, &["-n", "9", "GET", "k"]), "nine");
     let wrong = unix_url(&redis, ":nope@", "");
-    exec(&wrong, "PING", NONE).assert_failed(State::TaskError, wf_core::code::REDIS_ACCESS_DENIED);
+    exec(&wrong, "PING", NONE).assert_failed(State::TaskError, wf_redis::code::ACCESS_DENIED);
     let resp3 = format!("{}?protocol=3", unix_url(&redis, ":upw@", "9"));
     query(&resp3, "HSET", ["h", "f", "v"]);
     assert_eq!(query(&resp3, "HGETALL", ["h"]), RedisValue::Map(vec![(s("f"), s("v"))]));

@@ -15,7 +15,7 @@ fn one_second_timer() {
     let (tx, rx) = mpsc::channel();
     let start = Instant::now();
     let t = create_timer_task(Duration::from_secs(1), move |t| {
-        tx.send((t.state(), t.error().code(), start.elapsed())).unwrap()
+        tx.send((t.state(), t.error_code(), start.elapsed())).unwrap()
     });
     assert_eq!(t.delay(), Some(Duration::from_secs(1)));
     assert_eq!(t.name(), None);

@@ -16,7 +16,7 @@ fn cancel_with_max_oldest_first() {
     for i in 0..5 {
         let tx = tx.clone();
         create_named_timer_task(name, Some(Duration::from_millis(300)), move |t| {
-            tx.send((i, t.state(), t.error().code())).unwrap()
+            tx.send((i, t.state(), t.error_code())).unwrap()
         })
         .start();
     }
@@ -43,7 +43,7 @@ fn cancel_before_start_reports_ecanceled_at_start() {
     let name = "timer_cancel::before-start";
     let (tx, rx) = mpsc::channel();
     let t = create_named_timer_task(name, Some(Duration::from_secs(60)), move |t| {
-        tx.send((t.state(), t.error().code())).unwrap()
+        tx.send((t.state(), t.error_code())).unwrap()
     });
     assert_eq!(cancel_by_name(name, 1), 1);
     assert!(rx.try_recv().is_err(), "nothing runs before the start");
@@ -70,7 +70,7 @@ fn canceled_timer_in_series() {
     let name = "timer_cancel::series";
     let (tx, rx) = mpsc::channel();
     let t1 = tx.clone();
-    let first = create_named_timer_task(name, None, move |t| t1.send(format!("timer {:?}", t.error().code())).unwrap());
+    let first = create_named_timer_task(name, None, move |t| t1.send(format!("timer {:?}", t.error_code())).unwrap());
     let t2 = tx.clone();
     let mut s = create_series_work(first, move |s| t2.send(format!("series canceled={}", s.is_canceled())).unwrap());
     let t3 = tx.clone();

@@ -13,9 +13,8 @@ const WAIT: Duration = Duration::from_secs(10);
 fn out_of_range_is_einval_at_run() {
     for (secs, nanos) in [(0, 1_000_000_000), (0, -1), (1, i64::MAX), (-2, 0), (i64::MIN, 0)] {
         let (tx, rx) = mpsc::channel();
-        let t = create_timer_task_ns(secs, nanos, move |t| {
-            tx.send((t.state(), t.error().code(), t.error().to_string())).unwrap()
-        });
+        let t =
+            create_timer_task_ns(secs, nanos, move |t| tx.send((t.state(), t.error_code(), t.error_text())).unwrap());
         assert_eq!(t.delay(), None, "({secs}, {nanos})");
         assert!(rx.try_recv().is_err(), "the error is reported when the timer runs, not at creation");
         t.start();
@@ -48,7 +47,7 @@ fn minus_one_is_forever() {
 fn named_forever_timer_until_canceled() {
     let name = "timer_ns::forever";
     let (tx, rx) = mpsc::channel();
-    let t = create_named_timer_task(name, None, move |t| tx.send((t.state(), t.error().code())).unwrap());
+    let t = create_named_timer_task(name, None, move |t| tx.send((t.state(), t.error_code())).unwrap());
     assert_eq!(t.delay(), None);
     assert_eq!(t.name(), Some(name));
     t.start();

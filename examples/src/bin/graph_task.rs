@@ -34,7 +34,7 @@ fn main() {
     wf::wait_finish();
 
     // A cycle is reported when the graph starts; no node runs.
-    let mut cyclic = create_graph_task(|g| println!("cyclic graph: {} ({})", g.state(), g.error()));
+    let mut cyclic = create_graph_task(|g| println!("cyclic graph: {} ({})", g.state(), g.error_text()));
     let x = cyclic.create_graph_node(create_go_task("graph", || println!("never printed")));
     let y = cyclic.create_graph_node(create_go_task("graph", || println!("never printed")));
     cyclic.precede(x, y);

@@ -16,7 +16,7 @@ fn process(task: &mut HttpServerTask) {
     let target = url.clone();
     let mut upstream = create_http_task(&target, 0, 0, move |t| {
         let state = t.state();
-        let error = t.error();
+        let error = t.error_text();
         let resp = std::mem::take(t.resp_mut());
         let reply = series_of(t).last_task_mut::<ServerKind<Http>>().expect("the reply task");
         if state == State::Success {

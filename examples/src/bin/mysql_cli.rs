@@ -104,7 +104,12 @@ fn render(resp: &MySQLResponse) -> String {
 
 fn mysql_callback(task: &mut MySQLTask) -> String {
     if task.state() != State::Success {
-        return format!("ERROR: {} (state {}, error {})\n\n", task.error(), task.state() as i32, task.error().code());
+        return format!(
+            "ERROR: {} (state {}, error {})\n\n",
+            task.error_text(),
+            task.state() as i32,
+            task.error_code()
+        );
     }
     render(task.resp())
 }

@@ -40,7 +40,7 @@ fn main() {
                     r.http_version()
                 )
             } else {
-                format!("state: {} error: {}", t.state() as i32, t.error().code())
+                format!("state: {} error: {}", t.state() as i32, t.error_code())
             };
             series_of(t).context_mut::<Fetched>().expect("context").result = Some(line);
         });

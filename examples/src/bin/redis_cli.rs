@@ -8,7 +8,7 @@ use wf::redis::{RedisTask, create_redis_task};
 
 fn redis_callback(task: &mut RedisTask, url: &str, key: &str) {
     if task.state() != State::Success {
-        eprintln!("state: {} error: {} errstr: {}", task.state() as i32, task.error().code(), task.error());
+        eprintln!("state: {} error: {} errstr: {}", task.state() as i32, task.error_code(), task.error_text());
         return;
     }
     let value = task.result();

@@ -25,7 +25,7 @@ fn main() {
         move |t| {
             match t.state() {
                 State::Success => println!("subscription ended"),
-                _ => eprintln!("subscription failed: {}", t.error()),
+                _ => eprintln!("subscription failed: {}", t.error_text()),
             }
             let _ = done_tx.send(());
         },

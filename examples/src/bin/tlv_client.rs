@@ -30,7 +30,7 @@ fn next_task(url: String) -> Option<ClientTask<Tlv>> {
     }
     let mut task = create_client_task(Tlv::default(), &url.clone(), 1, move |t| {
         if t.state() != wf::State::Success {
-            eprintln!("error: {}", t.error());
+            eprintln!("error: {}", t.error_text());
             return;
         }
         println!("reply type {}: {}", t.resp().tlv_type(), String::from_utf8_lossy(t.resp().value()));

@@ -60,7 +60,7 @@ fn main() {
             t.resp().status_code(),
             String::from_utf8_lossy(&t.resp().body())
         ),
-        _ => println!("{}  failed: {}", at(), t.error()),
+        _ => println!("{}  failed: {}", at(), t.error_text()),
     };
 
     println!("== seed flow 1: one HTTP request");
@@ -225,7 +225,7 @@ fn main() {
     let key = page.clone();
     let fetch = create_http_task(&page, 4, 2, move |t| {
         if t.state() != State::Success {
-            return println!("{}  GET failed: {}", at(), t.error());
+            return println!("{}  GET failed: {}", at(), t.error_text());
         }
         let body = t.resp().body();
         println!("{}  GET {} -> {} bytes", at(), t.req().request_uri(), body.len());
@@ -267,7 +267,7 @@ fn main() {
     };
     let mut query = create_mysql_task(&mysql_url, 1, move |t| {
         if t.state() != State::Success {
-            return println!("{}  query failed: {}", at(), t.error());
+            return println!("{}  query failed: {}", at(), t.error_text());
         }
         let mut cursor = MySQLResultCursor::new(t.resp());
         for n in 1.. {

@@ -7,7 +7,7 @@ use wf::http::{HttpTask, create_http_task};
 
 fn wget_callback(task: &mut HttpTask) {
     if task.state() != State::Success {
-        eprintln!("state: {} error: {} errstr: {}", task.state() as i32, task.error().code(), task.error());
+        eprintln!("state: {} error: {} errstr: {}", task.state() as i32, task.error_code(), task.error_text());
         return;
     }
     let req = task.req();

@@ -19,7 +19,7 @@ struct Context {
 
 fn redis_callback(task: &mut RedisTask) {
     if task.state() != State::Success {
-        eprintln!("redis: state: {} error: {} errstr: {}", task.state() as i32, task.error().code(), task.error());
+        eprintln!("redis: state: {} error: {} errstr: {}", task.state() as i32, task.error_code(), task.error_text());
         return;
     }
     if task.result().is_error() {
@@ -34,7 +34,7 @@ fn redis_callback(task: &mut RedisTask) {
 
 fn http_callback(task: &mut HttpTask) {
     if task.state() != State::Success {
-        eprintln!("http: state: {} error: {} errstr: {}", task.state() as i32, task.error().code(), task.error());
+        eprintln!("http: state: {} error: {} errstr: {}", task.state() as i32, task.error_code(), task.error_text());
         return;
     }
     let body = task.resp().body();

@@ -26,8 +26,22 @@ pub struct Connection<C> {
     pub(crate) codec: C,
     peer: Option<SocketAddr>,
     response_timeout: Option<Duration>,
+    /// The running task's limits, for [`send`](Connection::send) and
+    /// [`receive`](Connection::receive).
+    limits: Limits,
     /// Bytes read so far, in all.
     read_total: u64,
+}
+
+/// A client task's limits on one exchange.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    /// On sending a whole request.
+    pub(crate) send: Option<Duration>,
+    /// On the wait for a reply's first byte.
+    pub(crate) watch: Option<Duration>,
+    /// On receiving a whole reply.
+    pub(crate) receive: Option<Duration>,
 }
 
 fn deadline(t: Option<Duration>) -> Option<Instant> {
@@ -63,6 +77,7 @@ impl<C> Connection<C> {
             codec,
             peer,
             response_timeout,
+            limits: Limits::default(),
             read_total: 0,
         }
     }
@@ -77,22 +92,30 @@ impl<C> Connection<C> {
         self.peer
     }
 
-    /// Encodes `item` and writes it out.
+    /// Encodes `item` and writes it out (within the running task's send
+    /// timeout, if it set one).
     pub async fn send<T>(&mut self, item: T) -> Result<(), Error>
     where
         C: Encoder<T>,
         C::Error: Into<Error>,
     {
-        self.send_within(item, None).await
+        self.send_within(item, self.limits.send).await
     }
 
-    /// Reads until the codec decodes one item.
+    /// Reads until the codec decodes one item (within the running task's
+    /// watch and receive timeouts, if it set them).
     pub async fn receive(&mut self) -> Result<C::Item, Error>
     where
         C: Decoder,
         C::Error: Into<Error>,
     {
-        self.receive_within(None, None).await
+        self.receive_within(self.limits.watch, self.limits.receive).await
+    }
+
+    /// Sets the limits [`send`](Connection::send) and
+    /// [`receive`](Connection::receive) keep.
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Like [`send`](Connection::send), all of it within `limit`.

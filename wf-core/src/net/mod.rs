@@ -1,20 +1,26 @@
 //! The network layer: what every protocol (HTTP, Redis, MySQL, yours) gets
 //! from wf-core, identically.
 //!
-//! A protocol is request and response types plus `tokio_util::codec`
-//! encoders and decoders for each side, and a few hooks: see [`Protocol`].
-//! From that, wf-core gives it a client task (URL, name resolution with a
-//! cache, a per-target connection pool, timeouts, retries) and a
-//! [`Server`] (TCP, a Unix socket or TLS; the reply is sent when the
-//! request's series ends). [`tlv`] is the reference protocol.
+//! A protocol is its messages and URL schemes ([`Protocol`]) plus the half
+//! or halves it needs: [`ClientProtocol`] (a client codec and hooks) gives
+//! it client tasks — route, pooled/pipelined/dedicated connections,
+//! timeouts, retries, redirects — and [`ServerProtocol`] (a server codec
+//! and hooks) gives it a [`Server`] (TCP, a Unix socket or TLS; the reply
+//! is sent when the request's series ends). Where requests go is the
+//! [`route`] seam. [`tlv`] is the reference protocol.
+//!
+//! Module map: `protocol` (shared half) · `client` (client half, options,
+//! task, machine, pool, pipelined connections, connection setup) ·
+//! `server` (server half, the server, its connections) · `route` (where
+//! requests go) · `conn` (a connection and its codec) · `dns`, `uri`,
+//! `stream`, `tls`.
 
 mod client;
 mod conn;
 mod dns;
 mod fxhash;
-mod pipe;
-mod pool;
 mod protocol;
+pub mod route;
 mod server;
 mod stream;
 #[cfg(feature = "tls")]
@@ -22,8 +28,11 @@ pub mod tls;
 pub mod tlv;
 mod uri;
 
-pub use client::{Client, ClientKind, ClientOptions, ClientTask, Reply, connect, create_client_task, request, session};
+pub use client::{
+    Client, ClientKind, ClientOptions, ClientProtocol, ClientTask, Mode, Next, create_client_task, request,
+};
 pub use conn::Connection;
-pub use protocol::{BoxFuture, Protocol, ReplyKeepAlive};
-pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerPusher, ServerTask};
+pub use protocol::{KeepAlive, Protocol};
+pub use route::Target;
+pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask};
 pub use uri::{Host, Uri, default_port, register_scheme_port};

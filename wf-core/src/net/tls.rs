@@ -358,7 +358,7 @@ fn server_name_of(name: &str) -> Result<ServerName<'static>, Error> {
         return Ok(ServerName::IpAddress(ip.into()));
     }
     let host = name.strip_suffix('.').unwrap_or(name);
-    DnsName::try_from(host.to_owned()).map(ServerName::DnsName).map_err(|_| SSL_ERROR)
+    DnsName::try_from(host.to_owned()).map(ServerName::DnsName).map_err(|e| SSL_ERROR.with_cause(e))
 }
 
 /// Runs the TLS client handshake on `stream`, verifying the server as
@@ -600,10 +600,17 @@ async fn handshake<T>(fut: impl Future<Output = io::Result<T>>, timeout: Option<
 }
 
 /// A TLS-level failure (a `rustls::Error`, which tokio-rustls wraps as
-/// `InvalidData`) is `SSL_ERROR`/1; anything else is a socket error.
+/// `InvalidData`) is `SSL_ERROR`/1 caused by rustls's error (the reason:
+/// an unknown issuer, a name mismatch…); anything else is a socket error.
 fn handshake_error(e: io::Error) -> Error {
     let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
-    if is_tls || e.kind() == io::ErrorKind::InvalidData { SSL_ERROR } else { Error::from(e) }
+    if !is_tls && e.kind() != io::ErrorKind::InvalidData {
+        return Error::from(e);
+    }
+    match e.into_inner() {
+        Some(inner) => SSL_ERROR.with_cause(inner),
+        None => SSL_ERROR,
+    }
 }
 
 #[cfg(test)]
@@ -800,7 +807,10 @@ mod tests {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let err = connect(&TlsClient::insecure(), "localhost", tcp, Some(Duration::from_secs(5))).await.unwrap_err();
         assert_eq!(err, SSL_ERROR);
-        assert_eq!(err.to_string(), "SSL Error SSL");
+        // The text is Workflow's, followed by rustls's reason (the cause).
+        assert_eq!(err.text(), "SSL Error SSL");
+        assert_eq!(err.to_string(), "SSL Error SSL: received corrupt message of type InvalidContentType");
+        assert!(std::error::Error::source(&err).is_some_and(|c| c.is::<rustls::Error>()));
 
         // And a server receiving plain text.
         let pki = pki();

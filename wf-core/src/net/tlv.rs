@@ -19,8 +19,11 @@ use std::io;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::client::{ClientOptions, ClientProtocol};
 use super::protocol::Protocol;
-use super::server::ServerParams;
+use super::server::{ServerParams, ServerProtocol};
+use super::uri::Uri;
+use crate::Error;
 
 const HEADER: usize = 8;
 
@@ -138,7 +141,7 @@ impl Encoder<&TlvMessage> for TlvCodec {
 /// wf_core::wait_finish();
 /// server.stop();
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Tlv {
     size_limit: Option<usize>,
 }
@@ -154,8 +157,6 @@ impl Tlv {
 impl Protocol for Tlv {
     type Request = TlvMessage;
     type Response = TlvMessage;
-    type ClientCodec = TlvCodec;
-    type ServerCodec = TlvCodec;
 
     fn schemes(&self) -> &'static [&'static str] {
         &["tlv", "tlvs"]
@@ -164,10 +165,23 @@ impl Protocol for Tlv {
     fn tls_schemes(&self) -> &'static [&'static str] {
         &["tlvs"]
     }
+}
+
+impl ClientProtocol for Tlv {
+    type ClientCodec = TlvCodec;
+    type Handshake = ();
 
     fn client_codec(&self) -> TlvCodec {
         TlvCodec::new(self.size_limit)
     }
+
+    fn handshake(&self, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ServerProtocol for Tlv {
+    type ServerCodec = TlvCodec;
 
     fn server_codec(&self, params: &ServerParams) -> TlvCodec {
         TlvCodec::new(params.request_size_limit)

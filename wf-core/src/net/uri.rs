@@ -128,6 +128,12 @@ const UNIX_PLACEHOLDER: &str = "wf-unix-socket.invalid";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uri(std::sync::Arc<Parts>);
 
+impl std::hash::Hash for Uri {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
 /// What a [`Uri`] holds, shared by its clones (a task's URL is cloned for
 /// every attempt; sharing makes that a reference count).
 #[derive(Debug, PartialEq, Eq)]

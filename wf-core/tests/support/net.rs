@@ -39,7 +39,13 @@ pub(crate) fn tlv_task(url: &str, retry_max: u32) -> (ClientTask<Tlv>, mpsc::Rec
 
 /// The [`Outcome`] of a finished client task.
 pub(crate) fn outcome_of(t: &ClientTask<Tlv>) -> Outcome {
-    Outcome { state: t.state(), error: t.error(), resp: t.resp().clone(), peer: t.peer_addr(), at: Instant::now() }
+    Outcome {
+        state: t.state(),
+        error: t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0)),
+        resp: t.resp().clone(),
+        peer: t.peer_addr(),
+        at: Instant::now(),
+    }
 }
 
 /// `tlv://addr`.

@@ -98,12 +98,12 @@ pub(crate) fn run<K: TaskKind>(task: Task<K>) -> Task<K> {
 }
 
 fn ok<K: TaskKind>(t: &Task<K>) {
-    assert_eq!(t.state(), State::Success, "{}", t.error());
-    assert_eq!(t.error().code(), 0);
+    assert_eq!(t.state(), State::Success, "{}", t.error_text());
+    assert_eq!(t.error_code(), 0);
 }
 
 fn sys_error<K: TaskKind>(t: &Task<K>, errno: i32) {
-    assert_eq!((t.state(), t.error().code()), (State::SysError, errno), "{}", t.error());
+    assert_eq!((t.state(), t.error_code()), (State::SysError, errno), "{}", t.error_text());
 }
 
 pub(crate) fn roundtrip_on_fd() {
@@ -260,7 +260,7 @@ pub(crate) fn ebadf_errors() {
         let r = run(create_pread_task(fd, 8, 0, |_| {}));
         sys_error(&r, libc::EBADF);
         assert_eq!((r.retval(), r.buf()), (-1, &b""[..]));
-        assert_eq!(r.error().to_string(), "Bad file descriptor");
+        assert_eq!(r.error_text(), "Bad file descriptor");
         let w = run(create_pwrite_task(fd, "data", 0, |_| {}));
         sys_error(&w, libc::EBADF);
         assert_eq!((w.retval(), w.buf()), (-1, &b"data"[..]), "the data comes back on failure too");
@@ -283,7 +283,7 @@ pub(crate) fn enoent_errors() {
     let missing = TempFile::new("missing");
     let r = run(create_pread_task(missing.path(), 8, 0, |_| {}));
     sys_error(&r, libc::ENOENT);
-    assert_eq!(r.error().to_string(), "No such file or directory");
+    assert_eq!(r.error_text(), "No such file or directory");
     assert_eq!(r.retval(), -1);
     sys_error(&run(create_preadv_task(missing.path(), [4], 0, |_| {})), libc::ENOENT);
     sys_error(&run(create_fsync_task(missing.path(), |_| {})), libc::ENOENT);

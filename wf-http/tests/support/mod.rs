@@ -50,7 +50,7 @@ impl Outcome {
 fn outcome_of(t: &HttpTask) -> Outcome {
     Outcome {
         state: t.state(),
-        error: t.error(),
+        error: t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0)),
         req: t.req().clone(),
         resp: t.resp().clone(),
         redirects: t.redirects(),

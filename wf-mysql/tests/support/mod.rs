@@ -96,7 +96,11 @@ impl Outcome {
 
 /// The [`Outcome`] of a finished task.
 pub(crate) fn outcome_of(t: &MySQLTask) -> Outcome {
-    Outcome { state: t.state(), error: t.error(), resp: t.resp().clone() }
+    Outcome {
+        state: t.state(),
+        error: t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0)),
+        resp: t.resp().clone(),
+    }
 }
 
 /// A callback sending the task's outcome on `tx`.

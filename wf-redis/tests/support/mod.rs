@@ -61,7 +61,7 @@ impl Outcome {
 pub(crate) fn outcome_of(t: &RedisTask) -> Outcome {
     Outcome {
         state: t.state(),
-        error: t.error(),
+        error: t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0)),
         results: t.resp().results().to_vec(),
         redirects: t.redirects(),
         uri: t.uri().map(|u| u.as_str().to_owned()),

@@ -4,16 +4,18 @@
 //! are reused most-recently-released first, closed when their keep-alive
 //! runs out, and never handed out once the peer closed them.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-use super::conn::Connection;
 use crate::error::{Error, TimeoutReason};
+use crate::net::conn::Connection;
+use crate::net::route::Target;
 use crate::runtime;
 
 trait IdleConn: Send {
@@ -56,17 +58,67 @@ impl Entry {
     }
 }
 
-/// What separates pooled connections: the protocol, what the protocol
-/// adds (credentials, database…), the address, and the TLS configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PoolKey {
-    pub(crate) protocol: std::any::TypeId,
-    pub(crate) extra: String,
-    pub(crate) target: super::client::Target,
-    pub(crate) tls: usize,
+/// A protocol value with its handshake: what separates pooled connections
+/// besides the address and TLS, compared and hashed through `dyn`.
+pub(crate) trait KeyPart: Send + Sync + 'static {
+    fn same(&self, other: &dyn KeyPart) -> bool;
+    fn hash_into(&self, h: &mut dyn Hasher);
+    fn as_any(&self) -> &dyn Any;
 }
 
-type Entries = super::fxhash::FxHashMap<Arc<PoolKey>, Entry>;
+impl<T: Eq + Hash + Send + Sync + 'static> KeyPart for T {
+    fn same(&self, other: &dyn KeyPart) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+
+    fn hash_into(&self, mut h: &mut dyn Hasher) {
+        TypeId::of::<T>().hash(&mut h);
+        self.hash(&mut h);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// What separates pooled connections: the address, the TLS
+/// configuration, and the protocol value with its handshake (credentials,
+/// database…).
+pub(crate) struct PoolKey {
+    target: Target,
+    tls: usize,
+    protocol: Box<dyn KeyPart>,
+}
+
+impl PoolKey {
+    pub(crate) fn new(target: Target, tls: usize, protocol: Box<dyn KeyPart>) -> PoolKey {
+        PoolKey { target, tls, protocol }
+    }
+}
+
+impl PartialEq for PoolKey {
+    fn eq(&self, other: &PoolKey) -> bool {
+        self.target == other.target && self.tls == other.tls && self.protocol.same(other.protocol.as_ref())
+    }
+}
+
+impl Eq for PoolKey {}
+
+impl Hash for PoolKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.target.hash(h);
+        self.tls.hash(h);
+        self.protocol.hash_into(h);
+    }
+}
+
+impl std::fmt::Debug for PoolKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolKey").field("target", &self.target).field("tls", &self.tls).finish_non_exhaustive()
+    }
+}
+
+type Entries = crate::net::fxhash::FxHashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
     static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();

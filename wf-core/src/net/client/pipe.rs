@@ -24,14 +24,15 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::ClientOptions;
-use super::client::{Reply, Target, TlsRef, open};
-use super::conn::Connection;
+use super::options::ClientOptions;
 use super::pool::PoolKey;
-use super::protocol::Protocol;
-use super::stream::NetStream;
-use super::uri::Uri;
+use super::protocol::ClientProtocol;
+use super::setup::Setup;
 use crate::error::{Error, State as TaskState, TimeoutReason};
+use crate::net::conn::{Connection, Limits};
+use crate::net::protocol::KeepAlive;
+use crate::net::route::Target;
+use crate::net::stream::NetStream;
 use crate::runtime;
 
 type Slot<T> = oneshot::Sender<Result<T, Error>>;
@@ -87,7 +88,7 @@ struct Entry<C: Decoder> {
     connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
 }
 
-type Registry = super::fxhash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+type Registry = crate::net::fxhash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
     static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();
@@ -156,7 +157,7 @@ where
         forget_if_empty::<C>(&mut reg, &self.key);
         drop(reg);
         for w in waiters {
-            let _ = w.send(outcome.as_ref().map(|_| ()).map_err(|e| *e));
+            let _ = w.send(outcome.as_ref().map(|_| ()).map_err(Error::clone));
         }
         outcome
     }
@@ -179,17 +180,15 @@ where
 
 /// A pipe to send on, and whether it existed before (a reused
 /// connection may turn out to be closed by the server).
-async fn acquire<P: Protocol>(
-    protocol: &P,
-    uri: &Uri,
+async fn acquire<P: ClientProtocol>(
+    setup: &Setup<'_, P>,
     target: &Target,
     key: &Arc<PoolKey>,
     opts: &ClientOptions,
-    tls: TlsRef<'_>,
 ) -> Result<(Arc<Pipe<P::ClientCodec>>, bool), Error> {
     let endpoint = opts.endpoint();
     let max = endpoint.max_connections.max(1);
-    let depth = protocol.pipeline_depth().max(1);
+    let depth = setup.protocol.pipeline_depth().max(1);
     let guard = loop {
         let rx = {
             let mut reg = registry();
@@ -230,14 +229,14 @@ async fn acquire<P: Protocol>(
     };
     // Boxed: connecting is rare, and its future would make every
     // request's future as large.
-    let conn = Box::pin(open(protocol, uri, target, endpoint, tls)).await;
-    let keep_alive = opts.keep_alive().unwrap_or_else(|| protocol.default_keep_alive());
+    let conn = Box::pin(setup.open(target, endpoint, Limits::default())).await;
+    let keep_alive = opts.keep_alive().unwrap_or_else(|| setup.protocol.default_keep_alive());
     let outcome = conn.map(|c| start(c, key.clone(), keep_alive));
     guard.finish(outcome).map(|p| (p, false))
 }
 
 /// Turns a fresh connection into a pipe and starts its driver.
-fn start<C>(conn: Connection<C>, key: Arc<PoolKey>, keep_alive: Option<Duration>) -> Arc<Pipe<C>>
+fn start<C>(conn: Connection<C>, key: Arc<PoolKey>, keep_alive: Duration) -> Arc<Pipe<C>>
 where
     C: Decoder<Error: Into<Error>> + Send + 'static,
     C::Item: Send,
@@ -258,7 +257,7 @@ where
         rbuf,
         out: BytesMut::with_capacity(4096),
         flushing: false,
-        keep_alive: keep_alive.unwrap_or_default(),
+        keep_alive,
         response_timeout,
         timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         timer_at: None,
@@ -268,19 +267,18 @@ where
     pipe
 }
 
-/// Sends `req` on a shared connection to `target` and waits for its reply.
-pub(crate) async fn request<P: Protocol>(
-    protocol: &P,
-    uri: &Uri,
+/// Sends `req` on a shared connection to `target` and waits for its
+/// reply; gives the reply and the server's address.
+pub(crate) async fn request<P: ClientProtocol>(
+    setup: &Setup<'_, P>,
     req: &P::Request,
     opts: &ClientOptions,
     target: &Target,
     key: Arc<PoolKey>,
-    tls: TlsRef<'_>,
-) -> Result<Reply<P::Response>, Error> {
+) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut stale_retry = true;
     loop {
-        let (pipe, reused) = acquire(protocol, uri, target, &key, opts, tls).await?;
+        let (pipe, reused) = acquire(setup, target, &key, opts).await?;
         let rx = {
             let mut s = pipe.lock();
             if s.closed.is_some() {
@@ -304,11 +302,10 @@ pub(crate) async fn request<P: Protocol>(
         };
         match wait(rx, opts, &pipe).await {
             Ok(response) => {
-                let configured = opts.keep_alive().unwrap_or_else(|| protocol.default_keep_alive());
-                if protocol.keep_alive(req, &response, configured).is_none() {
+                if setup.protocol.keep_alive(req, &response) == KeepAlive::Close {
                     pipe.close(Error::sys(libc::ECONNRESET));
                 }
-                return Ok(Reply { response, peer: pipe.peer });
+                return Ok((response, pipe.peer));
             }
             // The server had closed the connection before this request
             // went out on it: not this request's failure.
@@ -336,7 +333,7 @@ async fn wait<C>(
 where
     C: Decoder,
 {
-    let limit = match (opts.watch_timeout_opt(), opts.receive_timeout_opt()) {
+    let limit = match (opts.watch_timeout(), opts.receive_timeout()) {
         (None, None) => None,
         (watch, receive) => {
             watch.or(opts.endpoint().response_timeout).map(|w| w + receive.unwrap_or_default()).or(receive)
@@ -506,14 +503,14 @@ where
         self.pipe.closed.store(true, Ordering::Release);
         let waiting = {
             let mut s = self.pipe.lock();
-            s.closed.get_or_insert(e);
+            s.closed.get_or_insert(e.clone());
             s.wbuf.clear();
             s.driver = None;
             std::mem::take(&mut s.waiting)
         };
         self.pipe.in_flight.store(0, Ordering::Relaxed);
         for slot in waiting {
-            let _ = slot.send(Err(e));
+            let _ = slot.send(Err(e.clone()));
         }
         remove(&self.pipe);
     }

@@ -17,10 +17,14 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::conn::Connection;
-use super::protocol::{Protocol, ReplyKeepAlive};
-use super::stream::{NetStream, Plain};
+mod protocol;
+
+pub use protocol::ServerProtocol;
+
 use crate::error::{Error, State};
+use crate::net::conn::Connection;
+use crate::net::protocol::KeepAlive;
+use crate::net::stream::{NetStream, Plain};
 use crate::runtime;
 use crate::series::{self, Driver, End, ParentHook, SeriesWork};
 use crate::sync::lock;
@@ -77,11 +81,11 @@ type Process<P> = dyn Fn(&mut ServerTask<P>) + Send + Sync;
 /// (the delayed-reply model), and the task's callback runs once the reply
 /// is written. Requests on one connection are answered in order, also
 /// when a client pipelines them.
-pub struct Server<P: Protocol> {
+pub struct Server<P: ServerProtocol> {
     inner: Arc<Inner<P>>,
 }
 
-impl<P: Protocol> std::fmt::Debug for Server<P> {
+impl<P: ServerProtocol> std::fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("listen_addr", &self.listen_addr())
@@ -90,12 +94,12 @@ impl<P: Protocol> std::fmt::Debug for Server<P> {
     }
 }
 
-struct Inner<P: Protocol> {
+struct Inner<P: ServerProtocol> {
     protocol: P,
     params: ServerParams,
     process: Box<Process<P>>,
     #[cfg(feature = "tls")]
-    tls: Mutex<Option<super::tls::TlsServer>>,
+    tls: Mutex<Option<crate::net::tls::TlsServer>>,
     listen: Mutex<Listening>,
     stopping: AtomicBool,
     /// The accept loop runs (its listener is open).
@@ -122,7 +126,7 @@ struct ConnShared {
     kick: Notify,
 }
 
-impl<P: Protocol> ParentHook for Inner<P> {
+impl<P: ServerProtocol> ParentHook for Inner<P> {
     fn series_done(self: Arc<Self>, _index: usize, series: SeriesWork) {
         drop(series);
         if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -131,7 +135,7 @@ impl<P: Protocol> ParentHook for Inner<P> {
     }
 }
 
-impl<P: Protocol> Inner<P> {
+impl<P: ServerProtocol> Inner<P> {
     /// Wakes `wait_finish`, if anyone waits: a `notify_all` is a syscall
     /// even with no waiter, and this runs after nearly every request.
     fn notify_quiet(&self) {
@@ -148,7 +152,7 @@ enum Listener {
     Unix(UnixListener),
 }
 
-impl<P: Protocol> Server<P> {
+impl<P: ServerProtocol> Server<P> {
     /// A server with the protocol's default parameters.
     pub fn new(protocol: P, process: impl Fn(&mut ServerTask<P>) + Send + Sync + 'static) -> Server<P> {
         let params = protocol.server_params();
@@ -188,7 +192,7 @@ impl<P: Protocol> Server<P> {
 
     /// Serves TLS with this configuration on the next start.
     #[cfg(feature = "tls")]
-    pub fn set_tls(&self, tls: super::tls::TlsServer) {
+    pub fn set_tls(&self, tls: crate::net::tls::TlsServer) {
         *lock(&self.inner.tls) = Some(tls);
     }
 
@@ -212,7 +216,7 @@ impl<P: Protocol> Server<P> {
     /// Listens on `host:port` with TLS from PEM certificate and key files.
     #[cfg(feature = "tls")]
     pub fn start_tls(&self, host: &str, port: u16, cert_file: &Path, key_file: &Path) -> Result<(), Error> {
-        self.set_tls(super::tls::TlsServer::from_pem_files(cert_file, key_file)?);
+        self.set_tls(crate::net::tls::TlsServer::from_pem_files(cert_file, key_file)?);
         self.start_on(host, port)
     }
 
@@ -299,7 +303,7 @@ impl<P: Protocol> Server<P> {
     }
 }
 
-async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop: Arc<Notify>) {
+async fn accept_loop<P: ServerProtocol>(inner: Arc<Inner<P>>, listener: Listener, stop: Arc<Notify>) {
     loop {
         let accepted = tokio::select! {
             biased;
@@ -317,7 +321,10 @@ async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop
         match accepted {
             Ok((stream, peer)) => admit(&inner, stream, peer),
             // Out of descriptors or similar: give the system a moment.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(_e) => {
+                crate::trace::warning!(error = %_e, "accept failed; pausing 10 ms");
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
         }
     }
     drop(listener);
@@ -325,7 +332,7 @@ async fn accept_loop<P: Protocol>(inner: Arc<Inner<P>>, listener: Listener, stop
     inner.notify_quiet();
 }
 
-fn admit<P: Protocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketAddr>) {
+fn admit<P: ServerProtocol>(inner: &Arc<Inner<P>>, stream: Plain, peer: Option<SocketAddr>) {
     if inner.stopping.load(Ordering::Acquire) {
         return; // accepted as the server stopped: dropping it closes it
     }
@@ -382,11 +389,11 @@ enum StdStream {
 /// Where a request's series and its connection meet: bytes pushed before
 /// the reply, the reply, and the connection's word that it was written.
 /// One per request, shared by the server task and the connection.
-struct ReplySlot<P: Protocol> {
+struct ReplySlot<P: ServerProtocol> {
     state: Mutex<SlotState<P>>,
 }
 
-struct SlotState<P: Protocol> {
+struct SlotState<P: ServerProtocol> {
     /// Raw bytes to write before the reply, in order.
     pushes: Vec<bytes::Bytes>,
     reply: Option<Outgoing<P>>,
@@ -399,19 +406,19 @@ struct SlotState<P: Protocol> {
     task_waker: Option<Waker>,
 }
 
-enum Outgoing<P: Protocol> {
-    Reply { resp: P::Response, keep: ReplyKeepAlive },
+enum Outgoing<P: ServerProtocol> {
+    Reply { resp: P::Response, keep: KeepAlive },
     NoReply,
 }
 
 /// What the connection finds in the slot at the head of its queue.
-enum Head<P: Protocol> {
+enum Head<P: ServerProtocol> {
     Waiting,
-    Reply(P::Response, ReplyKeepAlive),
+    Reply(P::Response, KeepAlive),
     Close,
 }
 
-impl<P: Protocol> ReplySlot<P> {
+impl<P: ServerProtocol> ReplySlot<P> {
     fn new() -> Arc<ReplySlot<P>> {
         Arc::new(ReplySlot {
             state: Mutex::new(SlotState {
@@ -533,7 +540,7 @@ impl ServerConnection {
     }
 }
 
-async fn serve_conn<P: Protocol>(
+async fn serve_conn<P: ServerProtocol>(
     inner: Arc<Inner<P>>,
     id: u64,
     shared: Arc<ConnShared>,
@@ -545,9 +552,12 @@ async fn serve_conn<P: Protocol>(
     let tls = lock(&inner.tls).clone();
     #[cfg(feature = "tls")]
     let stream = match tls {
-        Some(tls) => match super::tls::accept(&tls, stream, inner.params.ssl_accept_timeout).await {
+        Some(tls) => match crate::net::tls::accept(&tls, stream, inner.params.ssl_accept_timeout).await {
             Ok(s) => Some(NetStream::TlsServer(Box::new(s))),
-            Err(_) => None,
+            Err(_e) => {
+                crate::trace::debug!(?peer, error = %_e, "TLS handshake with a client failed; connection closed");
+                None
+            }
         },
         None => Some(NetStream::Plain(stream)),
     };
@@ -556,7 +566,11 @@ async fn serve_conn<P: Protocol>(
     if let Some(stream) = stream {
         let codec = inner.protocol.server_codec(&inner.params);
         let mut io = Connection::new(stream, codec, peer, inner.params.peer_response_timeout);
-        if inner.protocol.on_accept(&mut io).await.is_ok() {
+        let accepted = inner.protocol.on_accept(&mut io).await;
+        if let Err(_e) = &accepted {
+            crate::trace::debug!(?peer, error = %_e, "on_accept refused a connection");
+        }
+        if accepted.is_ok() {
             let mut conn = ServerConn {
                 inner: &inner,
                 shared: &shared,
@@ -575,7 +589,7 @@ async fn serve_conn<P: Protocol>(
     inner.notify_quiet();
 }
 
-struct ServerConn<'a, P: Protocol> {
+struct ServerConn<'a, P: ServerProtocol> {
     inner: &'a Arc<Inner<P>>,
     shared: &'a ConnShared,
     connection: &'a ServerConnection,
@@ -587,9 +601,9 @@ struct ServerConn<'a, P: Protocol> {
     seq: u64,
 }
 
-type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
+type Ack<P> = (Arc<ReplySlot<P>>, <P as crate::net::Protocol>::Response);
 
-impl<P: Protocol> ServerConn<'_, P> {
+impl<P: ServerProtocol> ServerConn<'_, P> {
     async fn run(&mut self) {
         let inner = self.inner.clone();
         let params = &inner.params;
@@ -661,12 +675,17 @@ impl<P: Protocol> ServerConn<'_, P> {
                         }
                         acks.push((slot, resp));
                         match keep {
-                            ReplyKeepAlive::Close => {
+                            KeepAlive::Close => {
                                 finish = true;
                                 break;
                             }
-                            ReplyKeepAlive::Keep => idle_limit = params.keep_alive_timeout,
-                            ReplyKeepAlive::KeepFor(d) => idle_limit = Some(d),
+                            KeepAlive::Keep => idle_limit = params.keep_alive_timeout,
+                            // Never longer than the server's own limit: a
+                            // client's `Keep-Alive: timeout=300` does not
+                            // hold a connection 300 s.
+                            KeepAlive::KeepFor(d) => {
+                                idle_limit = Some(params.keep_alive_timeout.map_or(d, |c| c.min(d)))
+                            }
                         }
                     }
                     // No reply, or the request's series dropped it: close.
@@ -693,7 +712,7 @@ impl<P: Protocol> ServerConn<'_, P> {
                 idle_from = Instant::now();
                 let failed = result.is_err();
                 for (slot, resp) in acks.drain(..) {
-                    slot.written(resp, result);
+                    slot.written(resp, result.clone());
                 }
                 if failed {
                     break;
@@ -798,7 +817,7 @@ impl<P: Protocol> ServerConn<'_, P> {
             sent: false,
             noreply: false,
         });
-        task.set_status(Error::new(State::ToReply, 0));
+        task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
         let mut series = SeriesWork::empty();
@@ -829,7 +848,7 @@ impl<P: Protocol> ServerConn<'_, P> {
 pub type ServerTask<P> = Task<ServerKind<P>>;
 
 /// The kind of a [`ServerTask`].
-pub struct ServerKind<P: Protocol> {
+pub struct ServerKind<P: ServerProtocol> {
     inner: Arc<Inner<P>>,
     req: P::Request,
     resp: P::Response,
@@ -841,7 +860,7 @@ pub struct ServerKind<P: Protocol> {
     noreply: bool,
 }
 
-impl<P: Protocol> Drop for ServerKind<P> {
+impl<P: ServerProtocol> Drop for ServerKind<P> {
     fn drop(&mut self) {
         if !self.sent {
             // Dropped unanswered (its series was canceled): the connection
@@ -860,23 +879,23 @@ impl<P: Protocol> Drop for ServerKind<P> {
 /// Writes raw bytes on a server task's connection before its reply
 /// (Workflow's `push`): for responses produced piece by piece. Cloneable
 /// and sendable, so other tasks and threads can write.
-pub struct ServerPusher<P: Protocol> {
+pub struct ServerPusher<P: ServerProtocol> {
     slot: Arc<ReplySlot<P>>,
 }
 
-impl<P: Protocol> Clone for ServerPusher<P> {
+impl<P: ServerProtocol> Clone for ServerPusher<P> {
     fn clone(&self) -> Self {
         ServerPusher { slot: self.slot.clone() }
     }
 }
 
-impl<P: Protocol> std::fmt::Debug for ServerPusher<P> {
+impl<P: ServerProtocol> std::fmt::Debug for ServerPusher<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ServerPusher")
     }
 }
 
-impl<P: Protocol> ServerPusher<P> {
+impl<P: ServerProtocol> ServerPusher<P> {
     /// Queues `data` to be written as soon as every earlier reply on the
     /// connection is out; false once the reply was sent or the connection
     /// closed.
@@ -886,13 +905,13 @@ impl<P: Protocol> ServerPusher<P> {
     }
 }
 
-impl<P: Protocol> std::fmt::Debug for ServerKind<P> {
+impl<P: ServerProtocol> std::fmt::Debug for ServerKind<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerKind").field("seq", &self.seq).field("peer", &self.peer).finish_non_exhaustive()
     }
 }
 
-impl<P: Protocol> ServerKind<P> {
+impl<P: ServerProtocol> ServerKind<P> {
     /// The request.
     pub fn req(&self) -> &P::Request {
         &self.req
@@ -936,22 +955,22 @@ impl<P: Protocol> ServerKind<P> {
     }
 }
 
-impl<P: Protocol> Task<ServerKind<P>> {
+impl<P: ServerProtocol> Task<ServerKind<P>> {
     /// Closes the connection instead of replying; the task finishes as
     /// `NoReply` and its callback still runs.
     pub fn noreply(&mut self) {
         self.kind_mut().noreply = true;
-        self.set_status(Error::new(State::NoReply, 0));
+        self.set_state(State::NoReply);
     }
 }
 
-impl<P: Protocol> TaskKind for ServerKind<P> {
+impl<P: ServerProtocol> TaskKind for ServerKind<P> {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
         if !self.sent {
             self.sent = true;
             if self.noreply {
                 self.slot.send(|st| st.reply = Some(Outgoing::NoReply));
-                run.set_error(Error::new(State::NoReply, 0));
+                run.set_state(State::NoReply);
                 return Poll::Ready(());
             }
             let protocol = &self.inner.protocol;
@@ -969,10 +988,10 @@ impl<P: Protocol> TaskKind for ServerKind<P> {
         if let Some((resp, result)) = st.written.take() {
             drop(st);
             self.resp = resp;
-            run.set_error(match result {
-                Ok(()) => Error::new(State::Success, 0),
-                Err(e) => e,
-            });
+            match result {
+                Ok(()) => run.set_state(State::Success),
+                Err(e) => run.set_error(e),
+            }
             return Poll::Ready(());
         }
         if st.conn_gone {

@@ -1,0 +1,160 @@
+//! The client-task machine: route → connection → exchange → decision.
+//!
+//! Every client task of every protocol runs [`run`]: for each attempt the
+//! URL's [`Route`](crate::net::route::Route) gives the candidates and picks
+//! one; the request meets a connection as the protocol's
+//! [`mode`](ClientProtocol::mode) says (pooled, pipelined or dedicated);
+//! the protocol's [`exchange`](ClientProtocol::exchange) sends and reads;
+//! its [`on_reply`](ClientProtocol::on_reply) decides whether the task is
+//! done, failed, retried or redirected; errors are retried as its
+//! [`is_retryable`](ClientProtocol::is_retryable) says, within the task's
+//! `retry_max`.
+
+use std::net::SocketAddr;
+
+use super::options::ClientOptions;
+use super::pool::{self, PoolKey};
+use super::protocol::{ClientProtocol, Mode, Next};
+use super::setup::Setup;
+use crate::error::{Error, State, code};
+use crate::net::conn::Limits;
+use crate::net::route::{self, Pick, Target};
+use crate::net::uri::Uri;
+use crate::trace;
+
+/// How a task's requests went.
+#[derive(Debug)]
+pub(crate) struct Outcome<R> {
+    /// The URL the last attempt went to (redirects followed).
+    pub(crate) uri: Uri,
+    /// Redirects followed.
+    pub(crate) redirects: u32,
+    /// The reply and the server's address, or why the task failed.
+    pub(crate) result: Result<(R, Option<SocketAddr>), Error>,
+}
+
+/// Runs the machine for `req` to `uri`.
+pub(crate) async fn run<P: ClientProtocol>(
+    protocol: &P,
+    mut uri: Uri,
+    req: &mut P::Request,
+    opts: &ClientOptions,
+) -> Outcome<P::Response> {
+    let mut retries = 0;
+    let mut redirects = 0;
+    let mut tried: Vec<Target> = Vec::new();
+    loop {
+        if let Err(e) = protocol.prepare(req, &uri, opts) {
+            return Outcome { uri, redirects, result: Err(e) };
+        }
+        let result = attempt(protocol, &uri, req, opts, &mut tried, retries > 0).await;
+        let (resp, peer) = match result {
+            Ok(r) => r,
+            Err(e) if retries < opts.retry_max() && protocol.is_retryable(&e) => {
+                retries += 1;
+                trace::debug!(url = uri.as_str(), retry = retries, error = %e, "retrying a failed attempt");
+                continue;
+            }
+            Err(e) => return Outcome { uri, redirects, result: Err(e) },
+        };
+        let may_redirect = redirects < opts.redirect_max();
+        match protocol.on_reply(req, &resp, &uri, may_redirect) {
+            Next::Fail(e) => return Outcome { uri, redirects, result: Err(e) },
+            Next::Retry if retries < opts.retry_max() => {
+                retries += 1;
+                trace::debug!(url = uri.as_str(), retry = retries, "retrying as the reply asks");
+            }
+            Next::Redirect(next) if may_redirect => {
+                redirects += 1;
+                trace::debug!(from = uri.as_str(), to = next.as_str(), "redirected");
+                uri = next;
+                tried.clear();
+            }
+            Next::Done | Next::Retry | Next::Redirect(_) => {
+                return Outcome { uri, redirects, result: Ok((resp, peer)) };
+            }
+        }
+    }
+}
+
+/// One attempt: route, connection, exchange.
+async fn attempt<P: ClientProtocol>(
+    protocol: &P,
+    uri: &Uri,
+    req: &mut P::Request,
+    opts: &ClientOptions,
+    tried: &mut Vec<Target>,
+    retry: bool,
+) -> Result<(P::Response, Option<SocketAddr>), Error> {
+    let setup = Setup::new(protocol, uri, opts)?;
+    let route = match opts.route() {
+        Some(r) => r.clone(),
+        None => route::route_for(setup.via),
+    };
+    let candidates = route.resolve(setup.via, retry).await?;
+    let target = {
+        let load = |t: &Target| pool::load(&setup.key(t));
+        let picked = route.select(setup.via, &candidates, Pick::new(tried, &load));
+        picked.and_then(|i| candidates.get(i)).ok_or(Error::task(code::UPSTREAM_UNAVAILABLE))?.clone()
+    };
+    tried.push(target.clone());
+    let limits = Limits { send: opts.send_timeout(), watch: opts.watch_timeout(), receive: opts.receive_timeout() };
+    let result = match protocol.mode(req) {
+        Mode::Pipelined => super::pipe::request(&setup, req, opts, &target, setup.key(&target)).await,
+        Mode::Pooled => pooled(&setup, req, opts, &target, setup.key(&target), limits).await,
+        Mode::Dedicated => {
+            let mut conn = Box::pin(setup.open(&target, opts.endpoint(), limits)).await?;
+            let resp = protocol.exchange(&mut conn, req).await?;
+            Ok((resp, conn.peer_addr()))
+        }
+    };
+    route.report(&target, result.as_ref().map(|_| ()));
+    result
+}
+
+/// An exchange on a pooled connection of its own.
+async fn pooled<P: ClientProtocol>(
+    setup: &Setup<'_, P>,
+    req: &mut P::Request,
+    opts: &ClientOptions,
+    target: &Target,
+    key: std::sync::Arc<PoolKey>,
+    limits: Limits,
+) -> Result<(P::Response, Option<SocketAddr>), Error> {
+    let endpoint = opts.endpoint();
+    loop {
+        let mut lease = pool::acquire::<P::ClientCodec>(&key, endpoint.max_connections, opts.wait_timeout()).await?;
+        if lease.conn().is_none() {
+            // Boxed: connecting is rarer than reusing, and its future would
+            // make every request's future as large.
+            let conn = Box::pin(setup.open(target, endpoint, limits)).await?;
+            lease.set_conn(conn);
+        }
+        let reused = lease.reused();
+        let conn = lease.conn().expect("connected");
+        conn.set_limits(limits);
+        let read_before = conn.read_total();
+        match setup.protocol.exchange(conn, req).await {
+            Ok(resp) => {
+                let peer = conn.peer_addr();
+                let configured = opts.keep_alive().unwrap_or_else(|| setup.protocol.default_keep_alive());
+                lease.release(setup.protocol.keep_alive(req, &resp).idle_limit(Some(configured)));
+                return Ok((resp, peer));
+            }
+            // The server closed an idle connection as it was reused: not a
+            // failure of this request; try again on another connection.
+            // (Not when any byte of a reply came: the server was running the
+            // request, a MySQL statement say, when the connection broke.)
+            Err(e) if reused && conn.read_total() == read_before && conn.nothing_received() && is_stale(&e) => {
+                trace::debug!(?target, error = %e, "reused connection was closed by the server; reconnecting");
+                lease.discard_conn();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Errors of a connection the server closed while it sat in the pool.
+pub(crate) fn is_stale(e: &Error) -> bool {
+    e.state() == State::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
+}

@@ -1,0 +1,14 @@
+//! The client side: the client half of a protocol, the options of a task,
+//! the task, and the machine every client task runs.
+
+mod machine;
+mod options;
+mod pipe;
+mod pool;
+mod protocol;
+mod setup;
+mod task;
+
+pub use options::ClientOptions;
+pub use protocol::{ClientProtocol, Mode, Next};
+pub use task::{Client, ClientKind, ClientTask, create_client_task, request};

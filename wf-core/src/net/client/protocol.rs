@@ -1,0 +1,179 @@
+//! The client half of a protocol.
+
+use std::future::Future;
+use std::hash::Hash;
+use std::time::Duration;
+
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::options::ClientOptions;
+use crate::error::{Error, State};
+use crate::net::conn::Connection;
+use crate::net::protocol::{KeepAlive, Protocol};
+use crate::net::uri::Uri;
+
+/// How a request meets a connection: see [`ClientProtocol::mode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A pooled connection of its own for the exchange, returned to the
+    /// pool afterwards if the reply allows (HTTP, MySQL).
+    Pooled,
+    /// A connection shared with other requests in flight, replies matched
+    /// in order (Redis). The exchange is one request and one reply.
+    Pipelined,
+    /// A fresh connection for this task alone, closed when the exchange
+    /// ends (a Redis subscription).
+    Dedicated,
+}
+
+/// What a task does after an exchange: see [`ClientProtocol::on_reply`].
+#[derive(Debug)]
+pub enum Next {
+    /// The reply is the task's.
+    Done,
+    /// The reply means the task failed.
+    Fail(Error),
+    /// Try again (counts against the task's `retry_max`; once spent, the
+    /// reply is the task's).
+    Retry,
+    /// Send the request to another URL (an HTTP redirect, a Redis `MOVED`):
+    /// counts against the task's `redirect_max`.
+    Redirect(Uri),
+}
+
+/// The client half of a protocol: implement it to get client tasks.
+///
+/// wf-core's client-task machine then does, for every task of the
+/// protocol: route (name → candidate addresses, one picked per attempt) →
+/// connection ([pooled, pipelined or dedicated](ClientProtocol::mode),
+/// opened with [`on_connect`](ClientProtocol::on_connect)) →
+/// [exchange](ClientProtocol::exchange) → decision
+/// ([`on_reply`](ClientProtocol::on_reply): done, fail, retry, redirect) →
+/// callback. Timeouts, retries, re-routing and pooling need no code here.
+///
+/// Async hooks are plain `async fn`s in an implementation.
+///
+/// # Hooks
+///
+/// | hook | default | e.g. |
+/// |---|---|---|
+/// | [`handshake`](ClientProtocol::handshake): what a fresh connection needs from the URL; connections are pooled per distinct value | — (required) | Redis credentials and database |
+/// | [`on_connect`](ClientProtocol::on_connect): sub-requests on a fresh connection, unseen by the callback | nothing | Redis `AUTH`/`SELECT`, the MySQL handshake |
+/// | [`default_keep_alive`](ClientProtocol::default_keep_alive): how long an idle connection is kept | close | 60 s for HTTP and Redis |
+/// | [`keep_alive`](ClientProtocol::keep_alive): whether this reply lets the connection be reused | yes | HTTP `Connection: close` |
+/// | [`mode`](ClientProtocol::mode): pooled, pipelined or dedicated | pooled | Redis: pipelined, but `BLPOP`, `MULTI`… pooled |
+/// | [`via`](ClientProtocol::via): where connections go | the URL's host | an HTTP proxy |
+/// | [`prepare`](ClientProtocol::prepare): fill or check the request before each attempt | nothing | HTTP `Host`; refused Redis commands |
+/// | [`exchange`](ClientProtocol::exchange): what one attempt sends and reads | one request, one reply | a MySQL prepared statement |
+/// | [`on_reply`](ClientProtocol::on_reply): what the reply means | done | redirects, `MOVED`, access denied |
+/// | [`is_retryable`](ClientProtocol::is_retryable): whether an error is worth another attempt | `SYS_ERROR` | not a lost MySQL session |
+pub trait ClientProtocol: Protocol + Eq + Hash {
+    /// The client codec: encodes requests, decodes responses. Decode
+    /// errors become the task's error (an `io::Error` maps to `SYS_ERROR`
+    /// with its errno, e.g. `EBADMSG`, and is kept as the cause).
+    type ClientCodec: Decoder<Item = Self::Response, Error: Into<Error>>
+        + for<'a> Encoder<&'a Self::Request, Error: Into<Error>>
+        + Send
+        + 'static;
+
+    /// What [`on_connect`](ClientProtocol::on_connect) needs from the URL
+    /// and the task's options (`()` for nothing). Pooled connections are
+    /// separated by it, as by the protocol value, the address and the TLS
+    /// configuration: a connection made for one login is never handed to
+    /// another.
+    type Handshake: Clone + Eq + Hash + Send + Sync + 'static;
+
+    /// A client codec for a new connection.
+    fn client_codec(&self) -> Self::ClientCodec;
+
+    /// The handshake a connection for `uri` needs; an error fails the task
+    /// before anything is sent (a database name that is not a number, say).
+    fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<Self::Handshake, Error>;
+
+    /// Runs on every fresh connection before the task's request. Requests
+    /// sent here are not the task's: its callback never sees them.
+    fn on_connect(
+        &self,
+        conn: &mut Connection<Self::ClientCodec>,
+        handshake: &Self::Handshake,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (conn, handshake);
+        async { Ok(()) }
+    }
+
+    /// How long an idle connection stays open for reuse when the task sets
+    /// nothing (Workflow: zero, closing it, for a generic protocol; 60 s for
+    /// HTTP and Redis).
+    fn default_keep_alive(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// After a reply: whether the connection may be kept for reuse.
+    fn keep_alive(&self, req: &Self::Request, resp: &Self::Response) -> KeepAlive {
+        let _ = (req, resp);
+        KeepAlive::Keep
+    }
+
+    /// How `req` meets a connection. A [`Mode::Pipelined`] request never
+    /// waits for a free connection: concurrent tasks to one target share a
+    /// few connections (see [`pipeline_depth`](ClientProtocol::pipeline_depth)),
+    /// and their encoded requests leave together in one write. The codec
+    /// must then decode replies in the order it encoded their requests (a
+    /// pipelined connection encodes request *n*+1 before it decodes reply
+    /// *n*). A request that changes the connection's state for what follows
+    /// (a transaction, a blocking pop) must not be pipelined.
+    fn mode(&self, req: &Self::Request) -> Mode {
+        let _ = req;
+        Mode::Pooled
+    }
+
+    /// Pipelined requests in flight on one connection before another
+    /// connection to the same target is opened (up to the endpoint's
+    /// `max_connections`; beyond, the least busy one takes more).
+    fn pipeline_depth(&self) -> usize {
+        128
+    }
+
+    /// The URL whose host and scheme the connection goes to (and whose
+    /// scheme decides TLS): `uri` itself, or a proxy's URL.
+    fn via<'a>(&'a self, uri: &'a Uri) -> &'a Uri {
+        uri
+    }
+
+    /// Fills or checks the request before each attempt, for the URL it
+    /// goes to (it changes on a redirect) and the task's options. An error
+    /// fails the task.
+    fn prepare(&self, req: &mut Self::Request, uri: &Uri, opts: &ClientOptions) -> Result<(), Error> {
+        let _ = (req, uri, opts);
+        Ok(())
+    }
+
+    /// One attempt's exchange on a pooled or dedicated connection (a
+    /// pipelined request is always one request and one reply). The
+    /// connection's [`send`](Connection::send) and
+    /// [`receive`](Connection::receive) keep the task's timeouts.
+    fn exchange(
+        &self,
+        conn: &mut Connection<Self::ClientCodec>,
+        req: &mut Self::Request,
+    ) -> impl Future<Output = Result<Self::Response, Error>> + Send {
+        async move {
+            conn.send(&*req).await?;
+            conn.receive().await
+        }
+    }
+
+    /// What the reply means. `may_redirect` is false once the task's
+    /// `redirect_max` is spent (a [`Next::Redirect`] then ends the task
+    /// with this reply).
+    fn on_reply(&self, req: &mut Self::Request, resp: &Self::Response, uri: &Uri, may_redirect: bool) -> Next {
+        let _ = (req, resp, uri, may_redirect);
+        Next::Done
+    }
+
+    /// Whether a failed attempt may be retried. Workflow retries
+    /// `SYS_ERROR` only.
+    fn is_retryable(&self, error: &Error) -> bool {
+        error.state() == State::SysError
+    }
+}

@@ -1,0 +1,134 @@
+//! Connection setup: which TLS, which pool, connecting, TLS, and the
+//! protocol's handshake.
+
+use std::sync::Arc;
+
+use tokio::net::{TcpStream, UnixStream};
+
+use super::options::ClientOptions;
+use super::pool::PoolKey;
+use super::protocol::ClientProtocol;
+use crate::error::{Error, TimeoutReason};
+use crate::net::conn::{Connection, Limits};
+use crate::net::protocol::Protocol;
+use crate::net::route::Target;
+use crate::net::stream::{NetStream, Plain};
+use crate::net::uri::Uri;
+use crate::runtime::EndpointParams;
+
+/// A client connection's TLS configuration.
+#[cfg(feature = "tls")]
+pub(crate) type TlsConfig = crate::net::tls::TlsClient;
+
+/// Without the `tls` feature there is no TLS configuration to have.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug)]
+pub(crate) enum TlsConfig {}
+
+#[cfg(feature = "tls")]
+fn choose_tls(opts: &ClientOptions) -> Result<TlsConfig, Error> {
+    Ok(opts.tls().cloned().unwrap_or_else(crate::net::tls::TlsClient::verified))
+}
+
+#[cfg(not(feature = "tls"))]
+fn choose_tls(_opts: &ClientOptions) -> Result<TlsConfig, Error> {
+    Err(Error::new(crate::State::SslError, 1))
+}
+
+#[cfg(feature = "tls")]
+fn tls_id(t: &TlsConfig) -> usize {
+    t.id()
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_id(t: &TlsConfig) -> usize {
+    match *t {}
+}
+
+#[cfg(feature = "tls")]
+async fn secure(tls: &TlsConfig, host: &str, stream: Plain, endpoint: &EndpointParams) -> Result<NetStream, Error> {
+    let s = crate::net::tls::connect(tls, host, stream, endpoint.ssl_connect_timeout).await?;
+    Ok(NetStream::TlsClient(Box::new(s)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn secure(tls: &TlsConfig, _host: &str, _stream: Plain, _endpoint: &EndpointParams) -> Result<NetStream, Error> {
+    match *tls {}
+}
+
+/// Everything about a task's connections that does not depend on the
+/// address: worked out once per attempt.
+pub(crate) struct Setup<'a, P: ClientProtocol> {
+    pub(crate) protocol: &'a P,
+    /// Where connections go (the URL, or a proxy's).
+    pub(crate) via: &'a Uri,
+    pub(crate) handshake: P::Handshake,
+    pub(crate) tls: Option<TlsConfig>,
+}
+
+/// `TASK_ERROR`/`URI_SCHEME_INVALID` unless `uri` is for `protocol`.
+pub(crate) fn check_scheme<P: Protocol>(protocol: &P, uri: &Uri) -> Result<(), Error> {
+    if protocol.schemes().contains(&uri.scheme()) { Ok(()) } else { Err(Error::task(crate::code::URI_SCHEME_INVALID)) }
+}
+
+impl<'a, P: ClientProtocol> Setup<'a, P> {
+    pub(crate) fn new(protocol: &'a P, uri: &'a Uri, opts: &ClientOptions) -> Result<Setup<'a, P>, Error> {
+        check_scheme(protocol, uri)?;
+        let via = protocol.via(uri);
+        let tls = if protocol.tls_schemes().contains(&via.scheme()) { Some(choose_tls(opts)?) } else { None };
+        let handshake = protocol.handshake(uri, opts)?;
+        Ok(Setup { protocol, via, handshake, tls })
+    }
+
+    /// The pool of connections to `target` made this way.
+    pub(crate) fn key(&self, target: &Target) -> Arc<PoolKey> {
+        Arc::new(PoolKey::new(
+            target.clone(),
+            self.tls.as_ref().map_or(0, tls_id),
+            Box::new((self.protocol.clone(), self.handshake.clone())),
+        ))
+    }
+
+    /// Connects to `target`, adds TLS, and runs the protocol's
+    /// `on_connect`; the connection then keeps `limits`.
+    pub(crate) async fn open(
+        &self,
+        target: &Target,
+        endpoint: &EndpointParams,
+        limits: Limits,
+    ) -> Result<Connection<P::ClientCodec>, Error> {
+        let plain = connect_target(target, endpoint).await?;
+        let stream = match &self.tls {
+            Some(tls) => secure(tls, self.via.host_str(), plain, endpoint).await?,
+            None => NetStream::Plain(plain),
+        };
+        let peer = match target {
+            Target::Inet(a) => Some(*a),
+            Target::Unix(_) => None,
+        };
+        let mut conn = Connection::new(stream, self.protocol.client_codec(), peer, endpoint.response_timeout);
+        self.protocol.on_connect(&mut conn, &self.handshake).await?;
+        conn.set_limits(limits);
+        Ok(conn)
+    }
+}
+
+async fn connect_target(target: &Target, endpoint: &EndpointParams) -> Result<Plain, Error> {
+    let fut = async {
+        match target {
+            Target::Inet(addr) => {
+                let s = TcpStream::connect(addr).await?;
+                s.set_nodelay(true)?;
+                Ok(Plain::Tcp(s))
+            }
+            Target::Unix(path) => Ok(Plain::Unix(UnixStream::connect(path).await?)),
+        }
+    };
+    match endpoint.connect_timeout {
+        Some(t) => match tokio::time::timeout(t, fut).await {
+            Ok(r) => r.map_err(|e: std::io::Error| Error::from(e)),
+            Err(_) => Err(Error::timeout(TimeoutReason::Connect)),
+        },
+        None => fut.await.map_err(|e: std::io::Error| Error::from(e)),
+    }
+}

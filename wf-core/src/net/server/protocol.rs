@@ -1,0 +1,84 @@
+//! The server half of a protocol.
+
+use std::future::Future;
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::ServerParams;
+use crate::error::Error;
+use crate::net::conn::Connection;
+use crate::net::protocol::{KeepAlive, Protocol};
+
+/// The server half of a protocol: implement it to get a
+/// [`Server`](super::Server).
+///
+/// The server reads requests with the codec, runs the `process` function
+/// of each in a series, and writes the reply when the series ends
+/// (Workflow's delayed reply), in order per connection.
+///
+/// # Hooks
+///
+/// | hook | default | e.g. |
+/// |---|---|---|
+/// | [`server_params`](ServerProtocol::server_params): the protocol's default parameters | [`ServerParams::default`] | Redis keeps connections 300 s |
+/// | [`on_accept`](ServerProtocol::on_accept): a greeting or login before the first request | nothing | the MySQL handshake |
+/// | [`prepare_reply`](ServerProtocol::prepare_reply): fill automatic fields of a reply | nothing | HTTP `Content-Length`, `Date` |
+/// | [`keep_alive_after_reply`](ServerProtocol::keep_alive_after_reply): whether the connection stays open | yes | HTTP/1.0, `Connection: close` |
+/// | [`server_interim`](ServerProtocol::server_interim): bytes to send while a request is still arriving | nothing | HTTP `100 Continue` |
+/// | [`error_reply`](ServerProtocol::error_reply): the answer to a request the codec rejected | close without one | HTTP 400/413/431, Redis `-ERR` |
+pub trait ServerProtocol: Protocol {
+    /// The server codec: decodes requests, encodes responses. It enforces
+    /// `params.request_size_limit`.
+    type ServerCodec: Decoder<Item = Self::Request, Error: Into<Error>>
+        + for<'a> Encoder<&'a Self::Response, Error: Into<Error>>
+        + Send
+        + 'static;
+
+    /// A server codec for a new connection.
+    fn server_codec(&self, params: &ServerParams) -> Self::ServerCodec;
+
+    /// The protocol's default parameters (Workflow's Redis server keeps
+    /// connections 300 s, MySQL 8 h…).
+    fn server_params(&self) -> ServerParams {
+        ServerParams::default()
+    }
+
+    /// Runs on every accepted connection (after TLS) before its first
+    /// request is read, e.g. to send the MySQL greeting and check the login.
+    /// An error closes the connection.
+    fn on_accept(&self, conn: &mut Connection<Self::ServerCodec>) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Fills what the protocol sets by itself before a reply is encoded.
+    /// `seq` is the request's index on its connection.
+    fn prepare_reply(&self, req: &Self::Request, resp: &mut Self::Response, seq: u64) {
+        let _ = (req, resp, seq);
+    }
+
+    /// Whether the connection stays open after this reply, and how long it
+    /// may then stay idle (never longer than the server's
+    /// `keep_alive_timeout`).
+    fn keep_alive_after_reply(&self, req: &Self::Request, resp: &Self::Response, seq: u64) -> KeepAlive {
+        let _ = (req, resp, seq);
+        KeepAlive::Keep
+    }
+
+    /// Bytes to send while a request is still coming in (HTTP's
+    /// `100 Continue`). Called after each read; the codec knows what it
+    /// has seen.
+    fn server_interim(&self, codec: &mut Self::ServerCodec, out: &mut BytesMut) {
+        let _ = (codec, out);
+    }
+
+    /// The reply to a request the codec rejected (then the connection
+    /// closes); `None` closes without replying. The codec that failed is
+    /// passed along: it may know more than the error (which HTTP status
+    /// fits, say).
+    fn error_reply(&self, codec: &mut Self::ServerCodec, error: &Error) -> Option<Self::Response> {
+        let _ = (codec, error);
+        None
+    }
+}

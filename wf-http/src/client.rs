@@ -1,0 +1,142 @@
+//! The client half of HTTP: how a request is completed, what a reply
+//! means (redirects, keep-alive), and proxies.
+
+use std::time::Duration;
+
+use http::Method;
+use http::header::{
+    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, LOCATION, TRANSFER_ENCODING,
+};
+use wf_core::Error;
+use wf_core::net::{ClientOptions, ClientProtocol, Connection, KeepAlive, Next, Uri};
+
+use crate::auth::basic_auth;
+use crate::code;
+use crate::codec::{ClientCodec, Limits, length_value};
+use crate::message::{HttpRequest, HttpResponse};
+use crate::protocol::{Http, KEEP_ALIVE, MAX_KEEP_ALIVE, keep_alive_timeout};
+use crate::proxy::{Tunnel, open_tunnel};
+
+impl ClientProtocol for Http {
+    type ClientCodec = ClientCodec;
+    /// The tunnel through the proxy, for a proxied task.
+    type Handshake = Option<Tunnel>;
+
+    fn client_codec(&self) -> ClientCodec {
+        ClientCodec::new(Limits::default())
+    }
+
+    fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<Option<Tunnel>, Error> {
+        let Some(proxy) = &self.proxy else { return Ok(None) };
+        let proxy = proxy.as_ref().map_err(Clone::clone)?;
+        #[allow(unused_mut)]
+        let mut tunnel = Tunnel::new(uri, proxy);
+        #[cfg(feature = "tls")]
+        {
+            tunnel.tls = opts.tls().cloned();
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = opts;
+        Ok(Some(tunnel))
+    }
+
+    async fn on_connect(&self, conn: &mut Connection<ClientCodec>, tunnel: &Option<Tunnel>) -> Result<(), Error> {
+        match tunnel {
+            Some(t) => open_tunnel(t, conn).await,
+            None => Ok(()),
+        }
+    }
+
+    fn default_keep_alive(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn keep_alive(&self, req: &HttpRequest, resp: &HttpResponse) -> KeepAlive {
+        let framed = resp.headers.contains_key(CONTENT_LENGTH)
+            || resp.is_chunked()
+            || req.method == Method::HEAD
+            || matches!(resp.status_code(), 204 | 304)
+            || (100..200).contains(&resp.status_code());
+        if !framed || !resp.is_keep_alive() || !req.is_keep_alive() {
+            return KeepAlive::Close;
+        }
+        match keep_alive_timeout(resp.headers.get(&KEEP_ALIVE)) {
+            Some(offered) => KeepAlive::KeepFor(offered.min(MAX_KEEP_ALIVE)),
+            None => KeepAlive::Keep,
+        }
+    }
+
+    fn via<'a>(&'a self, uri: &'a Uri) -> &'a Uri {
+        match &self.proxy {
+            Some(Ok(proxy)) => proxy,
+            _ => uri,
+        }
+    }
+
+    fn prepare(&self, req: &mut HttpRequest, uri: &Uri, opts: &ClientOptions) -> Result<(), Error> {
+        match &self.proxy {
+            Some(Ok(p)) if p.scheme() != "http" => return Err(Error::task(wf_core::code::URI_SCHEME_INVALID)),
+            Some(Err(e)) => return Err(e.clone()),
+            _ => {}
+        }
+        code::register();
+        let auto_host = *req.auto_host.get_or_insert_with(|| !req.headers.contains_key(HOST));
+        complete(req, uri, auto_host, opts.keep_alive() != Some(Duration::ZERO));
+        Ok(())
+    }
+
+    fn on_reply(&self, req: &mut HttpRequest, resp: &HttpResponse, uri: &Uri, may_redirect: bool) -> Next {
+        if !may_redirect || !is_redirect(resp.status_code()) {
+            return Next::Done;
+        }
+        let next = match resp.header(LOCATION.as_str()).map(|l| uri.join(l)) {
+            Some(Ok(next)) if matches!(next.scheme(), "http" | "https") => next,
+            _ => return Next::Fail(Error::task(code::BAD_REDIRECT_HEADER)),
+        };
+        let status = resp.status_code();
+        if status == 303 || (matches!(status, 301 | 302) && req.method != Method::GET && req.method != Method::HEAD) {
+            if req.method != Method::HEAD {
+                req.method = Method::GET;
+            }
+            req.clear_body();
+            for h in [CONTENT_LENGTH, TRANSFER_ENCODING, CONTENT_TYPE] {
+                req.headers.remove(h);
+            }
+        }
+        if next.host() != uri.host() || next.port() != uri.port() {
+            req.headers.remove(AUTHORIZATION);
+        }
+        Next::Redirect(next)
+    }
+}
+
+/// Fills what a request to `uri` needs: the request target, `Host` (unless
+/// the task set its own), credentials from the URL, `Content-Length`, and
+/// `Connection`.
+fn complete(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
+    req.uri = uri.request_uri();
+    if auto_host {
+        if let Ok(v) = HeaderValue::from_str(&uri.authority()) {
+            req.headers.insert(HOST, v);
+        }
+    }
+    if let Some(pass) = uri.password() {
+        if let Ok(v) = HeaderValue::from_str(&basic_auth(uri.user().unwrap_or(""), pass)) {
+            req.headers.insert(AUTHORIZATION, v);
+        }
+    } else if let Some(user) = uri.user() {
+        if let Ok(v) = HeaderValue::from_str(&basic_auth(user, "")) {
+            req.headers.insert(AUTHORIZATION, v);
+        }
+    }
+    if !req.is_chunked() && (req.body_len() > 0 || req.method == Method::POST || req.method == Method::PUT) {
+        req.headers.insert(CONTENT_LENGTH, length_value(req.body_len()));
+    }
+    if !req.headers.contains_key(CONNECTION) {
+        req.headers.insert(CONNECTION, HeaderValue::from_static(if keep { "Keep-Alive" } else { "close" }));
+    }
+}
+
+fn is_redirect(code: u16) -> bool {
+    matches!(code, 301 | 302 | 303 | 307 | 308)
+}

@@ -1,0 +1,182 @@
+//! The server side of the MySQL handshake: the greeting, and the login
+//! check a [`MySQLServer`](crate::MySQLServer) makes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
+use mysql_common::auth::plugins::mysql_native_password::scramble_native;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::HandshakeResponse;
+use wf_core::Error;
+use wf_core::net::Connection;
+
+use crate::codec::{RawPacket, ServerCodec, bad, err_packet};
+use crate::message::{Command, ServerError};
+
+/// How a [`MySQLServer`] checks logins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerAuth {
+    /// `mysql_native_password` (MySQL 5.x, MariaDB).
+    NativePassword,
+    /// `caching_sha2_password` (MySQL 8): the fast path (a SHA-256
+    /// scramble), or with `full` the full authentication a server asks for
+    /// when the password is not cached (over TLS or a Unix socket the
+    /// client then sends the password itself).
+    CachingSha2 {
+        /// Ask for full authentication instead of accepting the scramble.
+        full: bool,
+    },
+}
+
+/// Users and how they log in.
+#[derive(Debug)]
+pub(crate) struct Login {
+    pub(crate) users: HashMap<String, String>,
+    pub(crate) auth: ServerAuth,
+}
+
+fn nonce() -> [u8; 20] {
+    let mut n = [0u8; 20];
+    // SAFETY: getrandom writes at most `n.len()` bytes into `n`.
+    let got = unsafe { libc::getrandom(n.as_mut_ptr().cast(), n.len(), 0) };
+    if got != n.len() as isize {
+        // No entropy source: a time-based nonce still differs per login.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        n[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
+    }
+    // The scramble is NUL-terminated on the wire: no zero bytes inside.
+    for b in &mut n {
+        *b = (*b % 94) + 33;
+    }
+    n
+}
+
+/// What the server offers.
+fn server_caps() -> mysql_common::constants::CapabilityFlags {
+    use mysql_common::constants::CapabilityFlags as C;
+    C::CLIENT_PROTOCOL_41
+        | C::CLIENT_SECURE_CONNECTION
+        | C::CLIENT_PLUGIN_AUTH
+        | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | C::CLIENT_LONG_PASSWORD
+        | C::CLIENT_LONG_FLAG
+        | C::CLIENT_TRANSACTIONS
+        | C::CLIENT_MULTI_STATEMENTS
+        | C::CLIENT_MULTI_RESULTS
+        | C::CLIENT_PS_MULTI_RESULTS
+        | C::CLIENT_CONNECT_WITH_DB
+}
+
+fn greeting(nonce: &[u8; 20], plugin: &[u8], id: u32) -> Vec<u8> {
+    let bits = server_caps().bits();
+    let mut p = vec![10];
+    p.extend_from_slice(b"5.7.99-wf\0");
+    p.extend_from_slice(&id.to_le_bytes());
+    p.extend_from_slice(&nonce[..8]);
+    p.push(0);
+    p.extend_from_slice(&(bits as u16).to_le_bytes());
+    p.push(45); // utf8mb4_general_ci
+    p.extend_from_slice(&2u16.to_le_bytes()); // autocommit
+    p.extend_from_slice(&((bits >> 16) as u16).to_le_bytes());
+    p.push(21);
+    p.extend_from_slice(&[0; 10]);
+    p.extend_from_slice(&nonce[8..]);
+    p.push(0);
+    p.extend_from_slice(plugin);
+    p.push(0);
+    p
+}
+
+fn ok_packet() -> Vec<u8> {
+    vec![0, 0, 0, 2, 0, 0, 0]
+}
+
+fn denied(user: &str) -> Vec<u8> {
+    err_packet(&ServerError { code: 1045, state: "28000".into(), message: format!("Access denied for user '{user}'") })
+}
+
+async fn read(conn: &mut Connection<ServerCodec>) -> Result<bytes::Bytes, Error> {
+    match conn.receive().await?.command {
+        Command::Handshake(p) => Ok(p),
+        _ => Err(bad()),
+    }
+}
+
+/// The server side of the handshake: greeting, login check, OK.
+pub(crate) async fn accept(conn: &mut Connection<ServerCodec>, login: Option<Arc<Login>>) -> Result<(), Error> {
+    static IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nonce = nonce();
+    let plugin: &[u8] = match login.as_deref().map(|l| &l.auth) {
+        Some(ServerAuth::CachingSha2 { .. }) => b"caching_sha2_password",
+        _ => b"mysql_native_password",
+    };
+    conn.send(RawPacket(greeting(&nonce, plugin, id))).await?;
+    let mut p = read(conn).await?.to_vec();
+    // Read the login with the capabilities both sides have: clients set
+    // flags the greeting did not offer (connection attributes, session
+    // tracking) without sending what they would add.
+    if p.len() >= 4 {
+        let both = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) & server_caps().bits();
+        p[..4].copy_from_slice(&both.to_le_bytes());
+    }
+    let resp: HandshakeResponse<'_> = ParseBuf(&p).parse(()).map_err(|_| bad())?;
+    let user = String::from_utf8_lossy(resp.user()).into_owned();
+    let Some(login) = login else {
+        // No users configured: everyone gets in (Workflow's test server).
+        conn.send(RawPacket(ok_packet())).await?;
+        conn.codec_mut().commands();
+        return Ok(());
+    };
+    let Some(password) = login.users.get(&user).cloned() else {
+        conn.send(RawPacket(denied(&user))).await?;
+        return Err(Error::sys(libc::EACCES));
+    };
+    let mut data = resp.scramble_buf().to_vec();
+    let client_plugin = resp.auth_plugin().map(|p| p.as_bytes().to_vec()).unwrap_or_default();
+    if client_plugin != plugin {
+        // Ask the client to switch to our plugin, with the same nonce.
+        let mut switch = vec![0xfe];
+        switch.extend_from_slice(plugin);
+        switch.push(0);
+        switch.extend_from_slice(&nonce);
+        switch.push(0);
+        conn.send(RawPacket(switch)).await?;
+        data = read(conn).await?.to_vec();
+    }
+    let ok = match login.auth {
+        ServerAuth::NativePassword => {
+            let expected = scramble_native(&nonce, password.as_bytes()).map(|s| s.to_vec()).unwrap_or_default();
+            data == expected
+        }
+        ServerAuth::CachingSha2 { full } => {
+            let expected = scramble_sha256(&nonce, password.as_bytes()).map(|s| s.to_vec()).unwrap_or_default();
+            if data != expected {
+                false
+            } else if password.is_empty() {
+                // An empty password has no scramble: straight to OK, as
+                // MySQL does.
+                true
+            } else if full {
+                // "Perform full authentication": the client sends the
+                // password in clear over a secure transport.
+                conn.send(RawPacket(vec![0x01, 0x04])).await?;
+                let answer = read(conn).await?;
+                let mut clear = password.as_bytes().to_vec();
+                clear.push(0);
+                answer[..] == clear[..]
+            } else {
+                conn.send(RawPacket(vec![0x01, 0x03])).await?; // fast auth success
+                true
+            }
+        }
+    };
+    if !ok {
+        conn.send(RawPacket(denied(&user))).await?;
+        return Err(Error::sys(libc::EACCES));
+    }
+    conn.send(RawPacket(ok_packet())).await?;
+    conn.codec_mut().commands();
+    Ok(())
+}
