@@ -92,7 +92,7 @@ impl KvStore {
         let cmd = String::from_utf8_lossy(name).to_ascii_uppercase();
         let a = &args[1..];
         let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = wf::lock::lock(&self.map);
         map.retain(|_, e| e.live(now)); // cheap enough for an example
         let get = |map: &HashMap<Bytes, Entry>, k: &Bytes| map.get(k).map(|e| e.value.clone());
         match (cmd.as_str(), a.len()) {

@@ -283,7 +283,7 @@ fn ssl_error_str(code: i32) -> &'static str {
 /// assert_eq!(wf_core::Error::task(10_001).to_string(), "KV Access Denied");
 /// ```
 pub fn register_task_error(code: i32, text: &'static str) {
-    let mut map = registered().write().unwrap_or_else(|e| e.into_inner());
+    let mut map = crate::lock::write(registered());
     map.insert(code, text);
 }
 
@@ -312,7 +312,7 @@ fn task_error_str(code: i32) -> &'static str {
         MYSQL_SSL_NOT_SUPPORTED => "MySQL SSL Not Supported",
         PANICKED => "Task Panicked",
         GRAPH_CYCLE => "Graph Has A Cycle",
-        _ => registered().read().unwrap_or_else(|e| e.into_inner()).get(&code).copied().unwrap_or("Unknown"),
+        _ => crate::lock::read(registered()).get(&code).copied().unwrap_or("Unknown"),
     }
 }
 

@@ -42,6 +42,7 @@ mod compute;
 mod control;
 mod error;
 mod graph;
+pub mod lock;
 #[cfg(feature = "net")]
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod net;

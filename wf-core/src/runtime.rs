@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::lock::{lock, wait, wait_timeout};
+
 /// Global settings, applied once by [`init`] before wf is first used
 /// (Workflow's `WORKFLOW_library_init`). Fields not set keep their defaults.
 ///
@@ -218,7 +220,7 @@ pub(crate) fn series_started() {
 
 pub(crate) fn series_ended() {
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let _g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&LIVE_LOCK);
         LIVE_ZERO.notify_all();
     }
 }
@@ -229,9 +231,9 @@ pub(crate) fn series_ended() {
 /// with their `stop()`. Never call this from a callback: it would block a
 /// thread the series you wait for may need.
 pub fn wait_finish() {
-    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(&LIVE_LOCK);
     while LIVE.load(Ordering::Acquire) != 0 {
-        g = LIVE_ZERO.wait(g).unwrap_or_else(|e| e.into_inner());
+        g = wait(&LIVE_ZERO, g);
     }
 }
 
@@ -239,13 +241,13 @@ pub fn wait_finish() {
 /// series finished.
 pub fn wait_finish_timeout(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(&LIVE_LOCK);
     while LIVE.load(Ordering::Acquire) != 0 {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        g = LIVE_ZERO.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        g = wait_timeout(&LIVE_ZERO, g, deadline - now).0;
     }
     true
 }

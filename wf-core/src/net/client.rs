@@ -156,7 +156,7 @@ pub(crate) enum Target {
 
 fn failed_addresses() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, Instant>> {
     static FAILED: OnceLock<Mutex<HashMap<SocketAddr, Instant>>> = OnceLock::new();
-    FAILED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock::lock(FAILED.get_or_init(Default::default))
 }
 
 fn mark_failed(addr: SocketAddr) {
