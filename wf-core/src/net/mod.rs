@@ -11,7 +11,6 @@
 mod client;
 mod conn;
 mod dns;
-mod fxhash;
 mod pipe;
 mod pool;
 mod protocol;

@@ -87,7 +87,7 @@ struct Entry<C: Decoder> {
     connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
 }
 
-type Registry = super::fxhash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+type Registry = rustc_hash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
     static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();

@@ -66,7 +66,7 @@ pub(crate) struct PoolKey {
     pub(crate) tls: usize,
 }
 
-type Entries = super::fxhash::FxHashMap<Arc<PoolKey>, Entry>;
+type Entries = rustc_hash::FxHashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
     static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();
