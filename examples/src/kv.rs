@@ -32,6 +32,13 @@ pub struct KvStore {
     map: Arc<Mutex<HashMap<Bytes, Entry>>>,
 }
 
+impl std::fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The data is left out: a store may hold many large values.
+        f.debug_struct("KvStore").finish_non_exhaustive()
+    }
+}
+
 fn err(text: &str) -> RedisValue {
     RedisValue::error(text.to_owned())
 }
@@ -252,6 +259,7 @@ impl KvStore {
 }
 
 /// A [`RedisServer`] answering from a [`KvStore`].
+#[derive(Debug)]
 pub struct KvServer {
     server: RedisServer,
     store: KvStore,

@@ -72,6 +72,7 @@ pub trait TaskKind: Send + Sized + 'static {
 
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
 /// series it runs in.
+#[derive(Debug)]
 pub struct RunContext<'a> {
     pub(crate) status: &'a mut Error,
     pub(crate) panicked: &'a mut bool,

@@ -14,6 +14,8 @@
 //! server.stop();
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod codec;
 mod message;
 mod protocol;

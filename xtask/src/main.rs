@@ -3,6 +3,8 @@
 //! Only the standard library is used, so the first `cargo xtask` on a fresh
 //! machine compiles in a second or two.
 
+#![forbid(unsafe_code)]
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

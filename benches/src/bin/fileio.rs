@@ -26,6 +26,8 @@
 //! wf runs with its default settings (two poller threads on two CPUs);
 //! `WF_BENCH_POLLERS=n` in the environment sets its poller threads.
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
