@@ -44,28 +44,6 @@ pub struct Settings {
     /// work-stealing scheduler serves some of them ten times later than
     /// others).
     pub work_stealing: bool,
-    /// Which backend runs file IO tasks (wf-fileio); chosen once, at the
-    /// first file task. Default: [`FileIoBackend::Auto`].
-    pub fileio_backend: FileIoBackend,
-    /// Threads of the file IO backend: io_uring rings (one thread each; a
-    /// file's operations stay on one ring) or thread-pool threads. `0`, the
-    /// default, lets the backend choose: one ring, or four pool threads.
-    pub fileio_threads: usize,
-}
-
-/// The file IO backend wf-fileio uses (see [`Settings::fileio_backend`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FileIoBackend {
-    /// io_uring where it works (Linux, not blocked by seccomp), else the
-    /// thread pool.
-    #[default]
-    Auto,
-    /// io_uring only: if a ring cannot be set up, file tasks fail with
-    /// `SYS_ERROR` and the errno the setup gave (`EPERM`, `ENOSYS`).
-    IoUring,
-    /// Blocking positional IO (`pread`, `pwrite`, …) on a small thread pool.
-    ThreadPool,
 }
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
@@ -103,8 +81,6 @@ impl Default for Settings {
             dns_ttl_min: Duration::from_secs(60),
             dns_threads: 4,
             work_stealing: true,
-            fileio_backend: FileIoBackend::Auto,
-            fileio_threads: 0,
         }
     }
 }
