@@ -212,6 +212,7 @@ impl TaskKind for MySQLClient {
                         return Poll::Ready(());
                     }
                 };
+                #[cfg_attr(not(feature = "tls"), allow(unused_mut))] // set below for TLS
                 let (mut protocol, opts, req, work) =
                     (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req), self.work.clone());
                 // TLS set in the task's options is for `mysqls://`, which
