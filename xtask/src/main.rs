@@ -8,17 +8,24 @@
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 const HELP: &str = "\
 cargo xtask <task>
 
 tasks:
-  test            everything CI runs: fmt --check, clippy -D warnings,
-                  cargo test --workspace, and a build of the `wf` facade
-                  with each feature alone and with none. The protocol
-                  tests start their own redis-server and MariaDB (see
-                  `services`); as root on Debian, missing ones are
-                  installed with apt-get, else the command is printed
+  test            everything CI runs, in this order:
+                  * cargo fmt --check
+                  * cargo clippy --workspace --all-targets -D warnings
+                  * cargo test --workspace (the protocol tests start
+                    their own redis-server and MariaDB, see `services`;
+                    as root on Debian, missing ones are installed with
+                    apt-get, else the command is printed)
+                  * cargo doc --workspace --no-deps, rustdoc warnings
+                    denied (RUSTDOCFLAGS=-D warnings)
+                  * the `wf` facade with no feature, each feature alone
+                    and `full`, each under cargo clippy -D warnings
+                  Each step's time is printed at the end.
   ci              same as test
   services        which server binaries the tests need and where they
                   were found
@@ -129,24 +136,71 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
 }
 
+/// Runs the steps of `cargo xtask test` and keeps how long each took.
+#[derive(Default)]
+struct Steps(Vec<(String, Duration)>);
+
+impl Steps {
+    fn run(&mut self, step: &str, cmd: &mut Command) -> Result<(), String> {
+        self.time(step, || run(step, cmd))
+    }
+
+    fn time(&mut self, step: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        let t0 = Instant::now();
+        let r = f();
+        self.0.push((step.to_owned(), t0.elapsed()));
+        r
+    }
+
+    fn report(&self) {
+        eprintln!("\n=== xtask: time per step");
+        for (step, took) in &self.0 {
+            eprintln!("  {:>7.1} s  {step}", took.as_secs_f64());
+        }
+        eprintln!("  {:>7.1} s  in all", self.0.iter().map(|(_, d)| d.as_secs_f64()).sum::<f64>());
+    }
+}
+
 fn test() -> Result<(), String> {
     // First, so that a missing server fails in seconds, not after clippy.
     for (tool, _) in SERVICES {
         ensure_tool(tool)?;
     }
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run("cargo clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
-    run("facade without features", cargo().args(["build", "-p", "wf", "--locked", "--no-default-features"]))?;
-    for f in FACADE_FEATURES {
-        run(
-            &format!("facade with `{f}` alone"),
-            cargo().args(["build", "-p", "wf", "--locked", "--no-default-features", "--features", f]),
-        )?;
-    }
-    run("facade with `full`", cargo().args(["build", "-p", "wf", "--locked", "--features", "full"]))?;
+    let mut steps = Steps::default();
+    let r = test_steps(&mut steps);
+    steps.report();
+    r?;
     eprintln!("\n=== xtask: all checks passed");
     Ok(())
+}
+
+fn test_steps(steps: &mut Steps) -> Result<(), String> {
+    steps.run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    steps.run(
+        "cargo clippy",
+        cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+    )?;
+    steps.run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
+    // RUSTDOCFLAGS only reaches rustdoc: the compiled crates stay cached.
+    steps.run(
+        "cargo doc (rustdoc warnings denied)",
+        cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    // Clippy, not `cargo build`, with warnings denied: `-D warnings` after
+    // `--` reaches only the workspace's crates, so nothing else is rebuilt
+    // (RUSTFLAGS would change every dependency's fingerprint), and a check
+    // costs less than a build. What a feature set leaves unused (dead code,
+    // an unneeded `mut`) shows up here and fails the step.
+    let facade = |features: &[&str]| {
+        let mut c = cargo();
+        c.args(["clippy", "-p", "wf", "--locked"]).args(features).args(["--", "-D", "warnings"]);
+        c
+    };
+    steps.run("facade without features", &mut facade(&["--no-default-features"]))?;
+    for f in FACADE_FEATURES {
+        steps.run(&format!("facade with `{f}` alone"), &mut facade(&["--no-default-features", "--features", f]))?;
+    }
+    steps.run("facade with `full`", &mut facade(&["--features", "full"]))
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
