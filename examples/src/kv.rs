@@ -32,6 +32,13 @@ pub struct KvStore {
     map: Arc<Mutex<HashMap<Bytes, Entry>>>,
 }
 
+impl std::fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The data is left out: a store may hold many large values.
+        f.debug_struct("KvStore").finish_non_exhaustive()
+    }
+}
+
 fn err(text: &str) -> RedisValue {
     RedisValue::error(text.to_owned())
 }
@@ -92,7 +99,7 @@ impl KvStore {
         let cmd = String::from_utf8_lossy(name).to_ascii_uppercase();
         let a = &args[1..];
         let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = wf::lock::lock(&self.map);
         map.retain(|_, e| e.live(now)); // cheap enough for an example
         let get = |map: &HashMap<Bytes, Entry>, k: &Bytes| map.get(k).map(|e| e.value.clone());
         match (cmd.as_str(), a.len()) {
@@ -252,6 +259,7 @@ impl KvStore {
 }
 
 /// A [`RedisServer`] answering from a [`KvStore`].
+#[derive(Debug)]
 pub struct KvServer {
     server: RedisServer,
     store: KvStore,

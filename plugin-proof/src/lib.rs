@@ -52,6 +52,8 @@
 //! server.stop();
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod codec;
 mod message;
 mod protocol;

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
+use wf_core::lock::lock;
 use wf_core::net::{Server, ServerKind, ServerParams, ServerProtocol, ServerTask};
 use wf_core::{Error, create_go_task, series_of};
 
@@ -22,10 +23,6 @@ struct Store {
     passwords: Vec<String>,
     data: Mutex<HashMap<String, String>>,
     journal: Mutex<Vec<(u64, &'static str)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// An in-memory key-value server speaking KV-line, built on

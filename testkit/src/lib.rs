@@ -45,10 +45,10 @@ pub use tls::Pki;
 pub fn free_port() -> u16 {
     use std::collections::HashSet;
     use std::net::{Ipv4Addr, TcpListener};
-    use std::sync::Mutex;
+    use std::sync::{Mutex, PoisonError};
 
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
     let given = given.get_or_insert_with(HashSet::new);
     for _ in 0..1000 {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("testkit: cannot bind 127.0.0.1:0");

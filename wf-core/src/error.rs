@@ -342,7 +342,7 @@ fn ssl_error_str(code: i32) -> &'static str {
 /// assert_eq!(wf_core::Error::task(10_001).to_string(), "KV Access Denied");
 /// ```
 pub fn register_task_error(code: i32, text: &'static str) {
-    crate::global::task_error_texts().write().unwrap_or_else(|e| e.into_inner()).insert(code, text);
+    crate::lock::write(crate::global::task_error_texts()).insert(code, text);
 }
 
 fn task_error_str(code: i32) -> &'static str {
@@ -354,12 +354,7 @@ fn task_error_str(code: i32) -> &'static str {
         UPSTREAM_UNAVAILABLE => "Upstream Unavailable",
         PANICKED => "Task Panicked",
         GRAPH_CYCLE => "Graph Has A Cycle",
-        _ => crate::global::task_error_texts()
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&code)
-            .copied()
-            .unwrap_or("Unknown"),
+        _ => crate::lock::read(crate::global::task_error_texts()).get(&code).copied().unwrap_or("Unknown"),
     }
 }
 

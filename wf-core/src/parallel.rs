@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use crate::lock::lock;
 use crate::series::{Driver, End, ParentHook, SeriesWork};
 use crate::task::{RunContext, Task, TaskKind};
 
@@ -62,7 +63,7 @@ struct Done {
 impl ParentHook for Shared {
     fn series_done(self: Arc<Self>, index: usize, series: SeriesWork) {
         let waker = {
-            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            let mut done = lock(&self.done);
             done.series[index] = Some(series);
             if self.left.fetch_sub(1, Ordering::AcqRel) == 1 { done.waker.take() } else { None }
         };
@@ -148,7 +149,7 @@ impl TaskKind for Parallel {
                 Poll::Pending
             }
             Some(shared) => {
-                let mut done = shared.done.lock().unwrap_or_else(|e| e.into_inner());
+                let mut done = lock(&shared.done);
                 if shared.left.load(Ordering::Acquire) != 0 {
                     done.waker = Some(cx.waker().clone());
                     return Poll::Pending;

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::lock::{lock, wait, wait_timeout};
+
 /// Global settings, applied once by [`init`] before wf is first used
 /// (Workflow's `WORKFLOW_library_init`). Fields not set keep their defaults.
 ///
@@ -42,28 +44,6 @@ pub struct Settings {
     /// work-stealing scheduler serves some of them ten times later than
     /// others).
     pub work_stealing: bool,
-    /// Which backend runs file IO tasks (wf-fileio); chosen once, at the
-    /// first file task. Default: [`FileIoBackend::Auto`].
-    pub fileio_backend: FileIoBackend,
-    /// Threads of the file IO backend: io_uring rings (one thread each; a
-    /// file's operations stay on one ring) or thread-pool threads. `0`, the
-    /// default, lets the backend choose: one ring, or four pool threads.
-    pub fileio_threads: usize,
-}
-
-/// The file IO backend wf-fileio uses (see [`Settings::fileio_backend`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FileIoBackend {
-    /// io_uring where it works (Linux, not blocked by seccomp), else the
-    /// thread pool.
-    #[default]
-    Auto,
-    /// io_uring only: if a ring cannot be set up, file tasks fail with
-    /// `SYS_ERROR` and the errno the setup gave (`EPERM`, `ENOSYS`).
-    IoUring,
-    /// Blocking positional IO (`pread`, `pwrite`, …) on a small thread pool.
-    ThreadPool,
 }
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
@@ -101,8 +81,6 @@ impl Default for Settings {
             dns_ttl_min: Duration::from_secs(60),
             dns_threads: 4,
             work_stealing: true,
-            fileio_backend: FileIoBackend::Auto,
-            fileio_threads: 0,
         }
     }
 }
@@ -218,7 +196,7 @@ pub(crate) fn series_started() {
 
 pub(crate) fn series_ended() {
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let _g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&LIVE_LOCK);
         LIVE_ZERO.notify_all();
     }
 }
@@ -229,9 +207,9 @@ pub(crate) fn series_ended() {
 /// with their `stop()`. Never call this from a callback: it would block a
 /// thread the series you wait for may need.
 pub fn wait_finish() {
-    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(&LIVE_LOCK);
     while LIVE.load(Ordering::Acquire) != 0 {
-        g = LIVE_ZERO.wait(g).unwrap_or_else(|e| e.into_inner());
+        g = wait(&LIVE_ZERO, g);
     }
 }
 
@@ -239,13 +217,13 @@ pub fn wait_finish() {
 /// series finished.
 pub fn wait_finish_timeout(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    let mut g = LIVE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(&LIVE_LOCK);
     while LIVE.load(Ordering::Acquire) != 0 {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        g = LIVE_ZERO.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        g = wait_timeout(&LIVE_ZERO, g, deadline - now).0;
     }
     true
 }

@@ -52,6 +52,7 @@ type SeriesCallback = Box<dyn FnOnce(&mut SeriesWork) + Send>;
 /// series.start();
 /// wf_core::wait_finish();
 /// ```
+#[must_use = "a series does nothing until it is started (`start()`), added to a parallel, or awaited"]
 #[derive(Default)]
 pub struct SeriesWork {
     head: Option<AnyTask>,

@@ -72,6 +72,7 @@ pub trait TaskKind: Send + Sized + 'static {
 
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
 /// series it runs in.
+#[derive(Debug)]
 pub struct RunContext<'a> {
     pub(crate) state: &'a mut State,
     pub(crate) error: &'a mut Option<Error>,
@@ -125,8 +126,13 @@ type Callback<K> = Box<dyn FnOnce(&mut Task<K>) + Send>;
 /// * inside the callback, [`series_of`](crate::series_of) reaches the
 ///   task's series.
 ///
+/// A task is `#[must_use]`: one built and then dropped unused is a
+/// forgotten `start()`. An awaited task comes back finished, so a task
+/// awaited only for its effect is written `let _ = task.await;`.
+///
 /// A `Task<K>` dereferences to its kind `K`, so a task's own methods (a
 /// counter's `count`, an HTTP task's `resp`) are called on the task.
+#[must_use = "a task does nothing until it is started (`start()`), pushed into a series or parallel, or awaited"]
 pub struct Task<K: TaskKind> {
     kind: K,
     state: State,
@@ -409,6 +415,7 @@ impl<K: TaskKind> SubTask for Task<K> {
 /// Every [`Task<K>`] converts into one; series and the factories that take
 /// "some task" (dynamic, repeater, conditional…) accept `impl Into<AnyTask>`.
 /// Dropping an `AnyTask` dismisses the task.
+#[must_use = "a task does nothing until it is started (`start()`), pushed into a series or parallel, or awaited"]
 pub struct AnyTask(pub(crate) Box<dyn SubTask>);
 
 impl AnyTask {

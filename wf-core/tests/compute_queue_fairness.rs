@@ -17,7 +17,7 @@ static POOL: Mutex<()> = Mutex::new(());
 
 #[test]
 fn light_queue_is_not_starved_by_busy_queue() {
-    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _pool = wf_core::lock::lock(&POOL);
     const BUSY: usize = 200;
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
@@ -56,7 +56,7 @@ fn light_queue_is_not_starved_by_busy_queue() {
 /// queue still gets a thread after one busy job, not after a whole series.
 #[test]
 fn light_queue_is_not_starved_by_long_series() {
-    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _pool = wf_core::lock::lock(&POOL);
     const SERIES: usize = 2;
     const PER: usize = 100;
     const BUSY: usize = SERIES * PER;

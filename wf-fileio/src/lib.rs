@@ -33,22 +33,31 @@
 //! by threads of their own; an operation on a descriptor always goes to
 //! the same ring. Where io_uring is unavailable (seccomp's `EPERM` in
 //! containers, `ENOSYS`, other systems) they run as blocking positional
-//! calls on a small thread pool. [`wf_core::Settings::fileio_backend`]
-//! and [`fileio_threads`](wf_core::Settings::fileio_threads) choose; the
+//! calls on a small thread pool. [`FileIoSettings`], applied by [`init`]
+//! before the first file task, choose the backend and its threads; the
 //! choice is made once, at the first file task, logged to stderr in one
 //! line, and reported by [`backend()`].
+//!
+//! ```
+//! use wf_fileio::{FileIoBackend, FileIoSettings};
+//!
+//! let mut s = FileIoSettings::default();
+//! s.backend = FileIoBackend::ThreadPool;
+//! s.threads = 8;
+//! wf_fileio::init(s).expect("before the first file task");
+//! ```
 
 mod backend;
 mod io;
 mod op;
+mod settings;
 mod sync;
 mod target;
 mod vio;
 
 pub use backend::{Backend, backend};
 pub use io::{FileIo, FileIoTask, create_pread_task, create_pwrite_task};
+pub use settings::{AlreadyInitialized, FileIoBackend, FileIoSettings, init, settings};
 pub use sync::{FileSync, FileSyncTask, create_fdatasync_task, create_fsync_task};
 pub use target::FileTarget;
 pub use vio::{FileVio, FileVioTask, create_preadv_task, create_pwritev_task};
-#[doc(no_inline)]
-pub use wf_core::FileIoBackend;

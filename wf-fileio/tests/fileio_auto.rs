@@ -3,14 +3,23 @@
 
 mod support;
 
-use wf_core::{FileIoBackend, State, settings};
-use wf_fileio::{Backend, backend, create_pread_task, create_pwrite_task};
+use wf_core::State;
+use wf_fileio::{
+    AlreadyInitialized, Backend, FileIoBackend, FileIoSettings, backend, create_pread_task, create_pwrite_task,
+    settings,
+};
 
 #[test]
 fn auto_picks_io_uring_on_linux() {
-    assert_eq!(settings().fileio_backend, FileIoBackend::Auto);
+    assert_eq!(settings(), &FileIoSettings::default());
+    assert_eq!(settings().backend, FileIoBackend::Auto);
     let b = backend();
     assert_eq!(backend(), b, "chosen once");
+    // Too late now: the backend started with the defaults.
+    let mut s = FileIoSettings::default();
+    s.backend = FileIoBackend::ThreadPool;
+    assert_eq!(wf_fileio::init(s), Err(AlreadyInitialized));
+    assert_eq!(backend(), b);
     assert_eq!(b.to_string(), if b == Backend::IoUring { "io_uring" } else { "thread pool" });
     if cfg!(target_os = "linux") && b != Backend::IoUring {
         // Where a seccomp filter blocks io_uring (Docker's default profile), Auto falls

@@ -1,20 +1,19 @@
 //! The file IO suite (`support::suite!`) on the thread-pool backend, forced
-//! through `Settings` (as where io_uring is unavailable).
+//! through `FileIoSettings` (as where io_uring is unavailable).
 
 mod support;
 
 use std::sync::Once;
 
-use wf_core::{FileIoBackend, Settings};
-use wf_fileio::{Backend, backend};
+use wf_fileio::{Backend, FileIoBackend, FileIoSettings, backend};
 
 fn setup() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        let mut s = Settings::default();
-        s.fileio_backend = FileIoBackend::ThreadPool;
-        s.fileio_threads = 3;
-        wf_core::init(s).expect("the first use of wf in this process");
+        let mut s = FileIoSettings::default();
+        s.backend = FileIoBackend::ThreadPool;
+        s.threads = 3;
+        wf_fileio::init(s).expect("the first file IO in this process");
     });
     assert_eq!(backend(), Backend::ThreadPool);
 }

@@ -1,21 +1,20 @@
 //! The file IO suite (`support::suite!`) on the io_uring backend, with two
-//! rings, required through `Settings`: if io_uring cannot run here, every
+//! rings, required through `FileIoSettings`: if io_uring cannot run here, every
 //! test fails, loudly.
 
 mod support;
 
 use std::sync::Once;
 
-use wf_core::{FileIoBackend, Settings};
-use wf_fileio::{Backend, backend};
+use wf_fileio::{Backend, FileIoBackend, FileIoSettings, backend};
 
 fn setup() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        let mut s = Settings::default();
-        s.fileio_backend = FileIoBackend::IoUring;
-        s.fileio_threads = 2;
-        wf_core::init(s).expect("the first use of wf in this process");
+        let mut s = FileIoSettings::default();
+        s.backend = FileIoBackend::IoUring;
+        s.threads = 2;
+        wf_fileio::init(s).expect("the first file IO in this process");
     });
     assert_eq!(backend(), Backend::IoUring);
 }

@@ -14,6 +14,8 @@
 //! server.stop();
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod auth;
 mod client;
 pub mod code;

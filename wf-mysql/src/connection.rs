@@ -60,9 +60,7 @@ impl MySQLConnection {
     /// The connection `id` to `url`: objects with the same id and URL
     /// share one server connection.
     pub fn new(id: u64, url: &str) -> MySQLConnection {
-        let flag = registry()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let flag = wf_core::lock::lock(registry())
             .entry((id, url.to_owned()))
             .or_insert_with(|| Arc::new(AtomicBool::new(false)))
             .clone();

@@ -35,6 +35,8 @@
 //! wf_core::wait_finish();
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod cell;
 mod client;
 pub mod code;

@@ -38,9 +38,7 @@ pub(crate) struct Login {
 
 fn nonce() -> [u8; 20] {
     let mut n = [0u8; 20];
-    // SAFETY: getrandom writes at most `n.len()` bytes into `n`.
-    let got = unsafe { libc::getrandom(n.as_mut_ptr().cast(), n.len(), 0) };
-    if got != n.len() as isize {
+    if getrandom::fill(&mut n).is_err() {
         // No entropy source: a time-based nonce still differs per login.
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         n[..16].copy_from_slice(&t.as_nanos().to_le_bytes());

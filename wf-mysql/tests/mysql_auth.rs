@@ -17,7 +17,7 @@ use wf_mysql::MySQLCell;
 /// `Aborted_connects` counts one test's attempts at a time.
 fn failing_logins() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    wf_core::lock::lock(&LOCK)
 }
 
 /// Installs `auth_ed25519` once (a second `INSTALL SONAME` fails).

@@ -43,6 +43,8 @@
 //! | reply over the size limit / not RESP | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
 //! | an error reply (`-ERR …`) | `SUCCESS`: the value is [`RedisValue::Error`] |
 
+#![forbid(unsafe_code)]
+
 mod client;
 pub mod code;
 mod codec;

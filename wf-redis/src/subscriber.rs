@@ -297,7 +297,7 @@ impl ClientProtocol for RedisSubscription {
         let parts = (
             req.first.clone(),
             req.commands.take(),
-            req.extract.get_mut().unwrap_or_else(|e| e.into_inner()).take(),
+            req.extract.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take(),
             req.handle.clone(),
         );
         let watch = req.watch;

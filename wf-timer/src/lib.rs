@@ -19,6 +19,8 @@
 //! wf-timer is also the smallest example of a task kind written outside
 //! wf-core: everything here uses wf-core's public [`TaskKind`] API only.
 
+#![forbid(unsafe_code)]
+
 mod timer;
 
 pub use timer::{Timer, TimerTask, cancel_by_name, create_named_timer_task, create_timer_task, create_timer_task_ns};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use tokio::time::Sleep;
+use wf_core::lock::lock;
 use wf_core::{Error, RunContext, Task, TaskKind};
 
 /// A timer task.
@@ -46,7 +47,7 @@ struct Cancel {
 impl Cancel {
     fn cancel(&self) {
         self.canceled.store(true, Ordering::Release);
-        let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let w = lock(&self.waker).take();
         if let Some(w) = w {
             w.wake();
         }
@@ -64,7 +65,7 @@ impl Timer {
     fn new(delay: Delay, name: Option<&str>) -> Timer {
         let named = name.map(|name| {
             let c = Arc::new(Cancel { canceled: AtomicBool::new(false), waker: Mutex::new(None) });
-            let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = lock(named());
             map.entry(name.to_string()).or_default().push(c.clone());
             (name.to_string(), c)
         });
@@ -86,7 +87,7 @@ impl Timer {
 
     fn unregister(&mut self) {
         if let Some((name, me)) = &self.named {
-            let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = lock(named());
             if let Some(list) = map.get_mut(name) {
                 list.retain(|c| !Arc::ptr_eq(c, me));
                 if list.is_empty() {
@@ -106,7 +107,7 @@ impl Drop for Timer {
 impl TaskKind for Timer {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
         if let Some((_, c)) = &self.named {
-            *c.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            *lock(&c.waker) = Some(cx.waker().clone());
             if c.canceled.load(Ordering::Acquire) {
                 run.set_error(Error::sys(libc::ECANCELED));
                 self.sleep = None;
@@ -190,7 +191,7 @@ pub fn create_named_timer_task(
 /// back with `SYS_ERROR`/`ECANCELED`.
 pub fn cancel_by_name(name: &str, max: usize) -> usize {
     let taken: Vec<Arc<Cancel>> = {
-        let mut map = named().lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = lock(named());
         let Some(list) = map.get_mut(name) else { return 0 };
         let n = max.min(list.len());
         let taken = list.drain(..n).collect();

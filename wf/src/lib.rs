@@ -28,6 +28,7 @@
 //! wf::wait_finish();
 //! ```
 
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(inline)]

@@ -3,21 +3,38 @@
 //! Only the standard library is used, so the first `cargo xtask` on a fresh
 //! machine compiles in a second or two.
 
+#![forbid(unsafe_code)]
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 const HELP: &str = "\
 cargo xtask <task>
 
 tasks:
-  test            everything CI runs: fmt --check, clippy -D warnings,
-                  cargo test --workspace, and a build of the `wf` facade
-                  with each feature alone and with none. The protocol
-                  tests start their own redis-server and MariaDB (see
-                  `services`); as root on Debian, missing ones are
-                  installed with apt-get, else the command is printed
+  test            everything CI runs, in this order:
+                  * cargo fmt --check
+                  * cargo clippy --workspace --all-targets -D warnings
+                    (clippy's incompatible_msrv lint checks std API use
+                    against each crate's rust-version)
+                  * cargo test --workspace (the protocol tests start
+                    their own redis-server and MariaDB, see `services`;
+                    as root on Debian, missing ones are installed with
+                    apt-get, else the command is printed)
+                  * cargo doc --workspace --no-deps, rustdoc warnings
+                    denied (RUSTDOCFLAGS=-D warnings)
+                  * the `wf` facade with no feature, each feature alone
+                    and `full`, each under cargo clippy -D warnings
+                  * the MSRV: from `cargo metadata`, no package in a
+                    crate's build graph may declare a rust-version newer
+                    than that crate's (the workspace's, 1.85, for every
+                    published crate); the compiler itself is the
+                    installed one, not the MSRV, and this says so
+                  Each step's time is printed at the end.
   ci              same as test
+  msrv            the MSRV step of test alone
   services        which server binaries the tests need and where they
                   were found
   bench <name>    run a benchmark from benches/ (release build); names:
@@ -82,6 +99,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") | Some("ci") => test(),
+        Some("msrv") => msrv(),
         Some("bench") => bench(&args[1..]),
         Some("services") => {
             services();
@@ -127,24 +145,72 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) }
 }
 
+/// Runs the steps of `cargo xtask test` and keeps how long each took.
+#[derive(Default)]
+struct Steps(Vec<(String, Duration)>);
+
+impl Steps {
+    fn run(&mut self, step: &str, cmd: &mut Command) -> Result<(), String> {
+        self.time(step, || run(step, cmd))
+    }
+
+    fn time(&mut self, step: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        let t0 = Instant::now();
+        let r = f();
+        self.0.push((step.to_owned(), t0.elapsed()));
+        r
+    }
+
+    fn report(&self) {
+        eprintln!("\n=== xtask: time per step");
+        for (step, took) in &self.0 {
+            eprintln!("  {:>7.1} s  {step}", took.as_secs_f64());
+        }
+        eprintln!("  {:>7.1} s  in all", self.0.iter().map(|(_, d)| d.as_secs_f64()).sum::<f64>());
+    }
+}
+
 fn test() -> Result<(), String> {
     // First, so that a missing server fails in seconds, not after clippy.
     for (tool, _) in SERVICES {
         ensure_tool(tool)?;
     }
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run("cargo clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
-    run("facade without features", cargo().args(["build", "-p", "wf", "--locked", "--no-default-features"]))?;
-    for f in FACADE_FEATURES {
-        run(
-            &format!("facade with `{f}` alone"),
-            cargo().args(["build", "-p", "wf", "--locked", "--no-default-features", "--features", f]),
-        )?;
-    }
-    run("facade with `full`", cargo().args(["build", "-p", "wf", "--locked", "--features", "full"]))?;
+    let mut steps = Steps::default();
+    let r = test_steps(&mut steps);
+    steps.report();
+    r?;
     eprintln!("\n=== xtask: all checks passed");
     Ok(())
+}
+
+fn test_steps(steps: &mut Steps) -> Result<(), String> {
+    steps.run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    steps.run(
+        "cargo clippy",
+        cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+    )?;
+    steps.run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
+    // RUSTDOCFLAGS only reaches rustdoc: the compiled crates stay cached.
+    steps.run(
+        "cargo doc (rustdoc warnings denied)",
+        cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    // Clippy, not `cargo build`, with warnings denied: `-D warnings` after
+    // `--` reaches only the workspace's crates, so nothing else is rebuilt
+    // (RUSTFLAGS would change every dependency's fingerprint), and a check
+    // costs less than a build. What a feature set leaves unused (dead code,
+    // an unneeded `mut`) shows up here and fails the step.
+    let facade = |features: &[&str]| {
+        let mut c = cargo();
+        c.args(["clippy", "-p", "wf", "--locked"]).args(features).args(["--", "-D", "warnings"]);
+        c
+    };
+    steps.run("facade without features", &mut facade(&["--no-default-features"]))?;
+    for f in FACADE_FEATURES {
+        steps.run(&format!("facade with `{f}` alone"), &mut facade(&["--no-default-features", "--features", f]))?;
+    }
+    steps.run("facade with `full`", &mut facade(&["--features", "full"]))?;
+    steps.time("MSRV", msrv)
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
@@ -242,4 +308,374 @@ fn ensure_tool(tool: &str) -> Result<(), String> {
         run(&format!("apt-get install -y {pkg}"), &mut apt(&["install", "-y", "-q", pkg]))?;
     }
     if on_path(tool) { Ok(()) } else { Err(format!("`{tool}` still not found after installing {pkg}")) }
+}
+
+/// The MSRV step of `cargo xtask test`.
+///
+/// Only the installed toolchain can run here (no 1.85 compiler can be
+/// fetched), so the check is what can be known without one:
+/// * every workspace crate declares a `rust-version` (clippy's
+///   `incompatible_msrv` lint, on in the workspace's lints, reads it and
+///   flags std APIs newer than it in the clippy step), and every published
+///   crate declares the workspace's;
+/// * no package in a crate's build graph (its dependencies of every kind,
+///   then theirs, for this machine's platform, from `cargo metadata`)
+///   declares a newer `rust-version` than that crate.
+///
+/// Language features newer than the MSRV are not caught: the compiler is
+/// the installed one, and the step says so.
+fn msrv() -> Result<(), String> {
+    eprintln!("\n=== xtask: MSRV");
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let declared = workspace_rust_version(&manifest).ok_or("no rust-version in [workspace.package]")?;
+    let lint_on = manifest.lines().any(|l| {
+        l.replace(' ', "") == "incompatible_msrv=\"warn\"" || l.replace(' ', "") == "incompatible_msrv=\"deny\""
+    });
+    if !lint_on {
+        return Err("Cargo.toml: [workspace.lints.clippy] must set incompatible_msrv to \"warn\" or \"deny\"".into());
+    }
+
+    let host = host_triple()?;
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--locked", "--filter-platform", &host])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|_| "cargo metadata: output is not UTF-8")?;
+    let meta = Json::parse(&text).map_err(|e| format!("cargo metadata: {e}"))?;
+
+    struct Package<'a> {
+        name: &'a str,
+        version: &'a str,
+        rust_version: Option<Version>,
+        published: bool,
+    }
+    let mut packages = std::collections::HashMap::new();
+    for p in meta.get("packages").map_or(&[][..], Json::items) {
+        let field = |k: &str| p.get(k).and_then(Json::str).unwrap_or("?");
+        let rust_version = p.get("rust_version").and_then(Json::str).and_then(Version::parse);
+        // `publish`: null means any registry, [] means `publish = false`.
+        let published = !matches!(p.get("publish"), Some(Json::Arr(regs)) if regs.is_empty());
+        packages
+            .insert(field("id"), Package { name: field("name"), version: field("version"), rust_version, published });
+    }
+    // Each package's dependencies, with whether the edge is a dev one.
+    let mut deps: std::collections::HashMap<&str, Vec<(&str, bool)>> = std::collections::HashMap::new();
+    let resolve = meta.get("resolve").ok_or("cargo metadata: no resolve graph")?;
+    for node in resolve.get("nodes").map_or(&[][..], Json::items) {
+        let id = node.get("id").and_then(Json::str).unwrap_or("?");
+        let edges = node.get("deps").map_or(&[][..], Json::items).iter().flat_map(|d| {
+            let pkg = d.get("pkg").and_then(Json::str).unwrap_or("?");
+            d.get("dep_kinds")
+                .map_or(&[][..], Json::items)
+                .iter()
+                .map(move |k| (pkg, k.get("kind").and_then(Json::str) == Some("dev")))
+        });
+        deps.entry(id).or_default().extend(edges);
+    }
+    let members: Vec<&str> =
+        meta.get("workspace_members").map_or(&[][..], Json::items).iter().filter_map(Json::str).collect();
+
+    let mut problems = Vec::new();
+    let mut in_graph = std::collections::HashSet::new();
+    for &m in &members {
+        let pkg = &packages[m];
+        let Some(own) = pkg.rust_version else {
+            problems.push(format!("{} declares no rust-version: incompatible_msrv cannot check it", pkg.name));
+            continue;
+        };
+        if pkg.published && own != declared {
+            problems.push(format!(
+                "{} is published and declares rust-version {own}, not the workspace's {declared}",
+                pkg.name
+            ));
+        } else if own != declared {
+            eprintln!("  {} (not published) declares rust-version {own} of its own", pkg.name);
+        }
+        // The crate's dependencies of every kind, then theirs without
+        // their dev-dependencies (which a build of this crate never builds).
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<&str> = deps.get(m).into_iter().flatten().map(|&(d, _)| d).collect();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            in_graph.insert(id);
+            let dep = &packages[id];
+            if let Some(needs) = dep.rust_version.filter(|&v| v > own) {
+                problems.push(format!(
+                    "{} (rust-version {own}) builds {} {}, which declares rust-version {needs}",
+                    pkg.name, dep.name, dep.version
+                ));
+            }
+            stack.extend(deps.get(id).into_iter().flatten().filter(|&&(_, dev)| !dev).map(|&(d, _)| d));
+        }
+    }
+    let undeclared = in_graph.iter().filter(|id| packages[*id].rust_version.is_none()).count();
+    let rustc = Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "rustc (version unknown)".into());
+    eprintln!(
+        "  workspace rust-version {declared}; {} crates, {} packages in their build graphs ({host}), \
+         {undeclared} of them declare no rust-version",
+        members.len(),
+        in_graph.len()
+    );
+    eprintln!(
+        "  NOTE: the compiler here is {rustc}, not {declared}: std APIs newer than {declared} are caught by \
+         clippy's incompatible_msrv lint, language features newer than {declared} are not"
+    );
+    if problems.is_empty() {
+        eprintln!("  no package declares a rust-version newer than the crate that builds it");
+        Ok(())
+    } else {
+        Err(format!("MSRV:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// The `rust-version` of `[workspace.package]` in the root manifest.
+fn workspace_rust_version(manifest: &str) -> Option<Version> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[workspace.package]";
+        } else if let Some(v) = line.strip_prefix("rust-version").filter(|_| in_package) {
+            return Version::parse(v.trim_start().strip_prefix('=')?.trim().trim_matches('"'));
+        }
+    }
+    None
+}
+
+/// The host's target triple, from `rustc -vV`.
+fn host_triple() -> Result<String, String> {
+    let out = Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .map_err(|e| format!("rustc -vV: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| "rustc -vV: no host line".into())
+}
+
+/// A Rust version as `rust-version` writes it: `1.85` is `1.85.0`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Version(u32, u32, u32);
+
+impl Version {
+    fn parse(s: &str) -> Option<Version> {
+        let mut parts = s.split('.').map(|p| p.parse::<u32>());
+        let major = parts.next()?.ok()?;
+        let minor = parts.next().unwrap_or(Ok(0)).ok()?;
+        let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+        parts.next().is_none().then_some(Version(major, minor, patch))
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Version(major, minor, 0) => write!(f, "{major}.{minor}"),
+            Version(major, minor, patch) => write!(f, "{major}.{minor}.{patch}"),
+        }
+    }
+}
+
+/// A JSON value: just enough of a parser to read `cargo metadata` without
+/// leaving the standard library.
+enum Json {
+    Null,
+    Bool,
+    Num,
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        let mut p = JsonParser { s: text.as_bytes(), i: 0 };
+        let v = p.value()?;
+        p.ws();
+        if p.i == p.s.len() { Ok(v) } else { Err(format!("JSON: trailing data at byte {}", p.i)) }
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array; nothing for any other value.
+    fn items(&self) -> &[Json] {
+        match self {
+            Json::Arr(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
+            self.i += 1;
+        }
+    }
+
+    fn err<T>(&self, what: &str) -> Result<T, String> {
+        Err(format!("JSON: {what} at byte {}", self.i))
+    }
+
+    fn eat(&mut self, b: u8) -> Result<(), String> {
+        self.ws();
+        if self.s.get(self.i) == Some(&b) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.err(&format!("expected `{}`", b as char))
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Json) -> Result<Json, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            self.err("unknown literal")
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(fields));
+                }
+                loop {
+                    self.ws();
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    fields.push((key, self.value()?));
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(fields));
+                        }
+                        _ => return self.err("expected `,` or `}`"),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(items));
+                        }
+                        _ => return self.err("expected `,` or `]`"),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b't') => self.literal("true", Json::Bool),
+            Some(b'f') => self.literal("false", Json::Bool),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                while self.s.get(self.i).is_some_and(|b| b"+-.eE0123456789".contains(b)) {
+                    self.i += 1;
+                }
+                Ok(Json::Num)
+            }
+            _ => self.err("expected a value"),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        if self.s.get(self.i) != Some(&b'"') {
+            return self.err("expected a string");
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(&b) = self.s.get(self.i) else { return self.err("unterminated string") };
+            self.i += 1;
+            match b {
+                b'"' => return String::from_utf8(out).or_else(|_| self.err("string is not UTF-8")),
+                b'\\' => {
+                    let Some(&e) = self.s.get(self.i) else { return self.err("unterminated escape") };
+                    self.i += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xd800..0xdc00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code).unwrap_or('\u{fffd}')
+                        }
+                        _ => return self.err("unknown escape"),
+                    };
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                }
+                _ => out.push(b),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.s.get(self.i..self.i + 4).and_then(|d| std::str::from_utf8(d).ok());
+        match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
+            Some(v) => {
+                self.i += 4;
+                Ok(v)
+            }
+            None => self.err("bad \\u escape"),
+        }
+    }
 }

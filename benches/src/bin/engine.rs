@@ -6,6 +6,8 @@
 //! (`shared/reference/targets.md`), and, where one exists, a plain tokio
 //! equivalent run in the same session.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -26,6 +26,8 @@
 //! wf runs with its default settings (two poller threads on two CPUs);
 //! `WF_BENCH_POLLERS=n` in the environment sets its poller threads.
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -153,8 +155,8 @@ fn child(name: &str, path: &Path, reads: usize) {
     let file = File::open(path).expect("open the bench file");
     let blocks = file.metadata().expect("stat").len() / BLOCK;
     let (cpu0, secs) = match name {
-        "wf-uring" => wf(file, blocks, reads, wf::FileIoBackend::IoUring),
-        "wf-pool" => wf(file, blocks, reads, wf::FileIoBackend::ThreadPool),
+        "wf-uring" => wf(file, blocks, reads, wf::fileio::FileIoBackend::IoUring),
+        "wf-pool" => wf(file, blocks, reads, wf::fileio::FileIoBackend::ThreadPool),
         "tokio-fs" => tokio_fs(file, blocks, reads),
         "raw-uring" => raw_uring(file, blocks, reads),
         other => panic!("unknown contestant {other}"),
@@ -187,9 +189,11 @@ fn wf_read(run: &'static WfRun, mut rng: Rng) -> wf::fileio::FileIoTask {
 }
 
 /// Returns (CPU seconds at the start, wall seconds).
-fn wf(file: File, blocks: u64, reads: usize, backend: wf::FileIoBackend) -> (f64, f64) {
+fn wf(file: File, blocks: u64, reads: usize, backend: wf::fileio::FileIoBackend) -> (f64, f64) {
+    let mut f = wf::fileio::FileIoSettings::default();
+    f.backend = backend;
+    wf::fileio::init(f).expect("first file IO");
     let mut s = wf::Settings::default();
-    s.fileio_backend = backend;
     if let Some(n) = std::env::var("WF_BENCH_POLLERS").ok().and_then(|v| v.parse().ok()) {
         s.poller_threads = n;
     }

@@ -12,6 +12,8 @@
 //! `--current-thread` uses tokio's current-thread runtime; the other two
 //! set tokio's scheduler knobs (for experiments).
 
+#![forbid(unsafe_code)]
+
 use std::convert::Infallible;
 
 use bytes::Bytes;

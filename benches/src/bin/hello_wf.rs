@@ -8,6 +8,8 @@
 //! poller as its own event loop (`Settings::work_stealing = false`, Workflow's
 //! model) instead of a work-stealing tokio runtime.
 
+#![forbid(unsafe_code)]
+
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 use wf::http::HttpServer;

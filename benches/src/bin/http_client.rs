@@ -23,6 +23,8 @@
 //! `http_client [--requests N] [--runs N] [wf|reqwest|hyper-util...]`. Builds nothing: run it through
 //! `cargo xtask bench http-client`.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -19,6 +19,8 @@
 //! `c100`, `c1000` or `pipeline16` (default: all). Builds nothing: run it
 //! through `cargo xtask bench http-server`.
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -29,6 +29,8 @@
 //!
 //! `mysql [--select1 N] [--rows N] [--runs N] [wf|mysql_async...]`
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

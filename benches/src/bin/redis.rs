@@ -26,6 +26,8 @@
 //!
 //! `redis [--ops N] [--runs N] [--pipeline N] [wf|redis-rs|fred|redis-benchmark...]`
 
+#![forbid(unsafe_code)]
+
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

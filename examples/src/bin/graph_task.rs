@@ -9,6 +9,8 @@
 //! ```
 //! `a` runs first; `b` and `c` together; `d` once both finished.
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use wf::timer::create_timer_task;

@@ -3,6 +3,8 @@
 //! `cargo run --release -p examples --bin helloworld [port]` (default 8888),
 //! then `curl -i http://127.0.0.1:8888/`. Stops on Enter.
 
+#![forbid(unsafe_code)]
+
 use wf::http::HttpServer;
 
 fn main() {

@@ -4,6 +4,8 @@
 //! `cargo run -p examples --bin http_echo_server -- 8888`, then
 //! `curl -i http://127.0.0.1:8888/hello`. Stops on Enter.
 
+#![forbid(unsafe_code)]
+
 use wf::http::{HttpServer, HttpServerTask};
 
 fn process(task: &mut HttpServerTask) {

@@ -12,6 +12,8 @@
 //! (TLS with PEM files when both are given), then
 //! `curl -i http://127.0.0.1:8888/` or `curl -r 0-99 …`. Stops on Enter.
 
+#![forbid(unsafe_code)]
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Component, Path, PathBuf};

@@ -6,6 +6,8 @@
 //! `cargo run -p examples --bin http_proxy -- 8080`, then
 //! `curl -x http://127.0.0.1:8080 http://127.0.0.1:8888/`. Stops on Enter.
 
+#![forbid(unsafe_code)]
+
 use wf::http::{Http, HttpServer, HttpServerTask, create_http_task};
 use wf::net::{ServerKind, ServerParams};
 use wf::{State, series_of};

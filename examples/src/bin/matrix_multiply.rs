@@ -5,6 +5,8 @@
 //! The input is two matrices, the output their product; the routine runs
 //! on the compute pool and the callback prints the result.
 
+#![forbid(unsafe_code)]
+
 use wf::{ThreadTask, create_thread_task};
 
 type Matrix = Vec<Vec<f64>>;

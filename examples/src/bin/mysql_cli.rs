@@ -7,6 +7,8 @@
 //!
 //! `cargo run -p examples --bin mysql_cli -- mysql://user:password@127.0.0.1:3306/db`
 
+#![forbid(unsafe_code)]
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 

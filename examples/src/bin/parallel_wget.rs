@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p examples --bin parallel_wget -- http://127.0.0.1:8888/a http://127.0.0.1:8888/b`
 
+#![forbid(unsafe_code)]
+
 use wf::http::create_http_task;
 use wf::{ParallelWork, create_parallel_work, create_series_work, series_of};
 

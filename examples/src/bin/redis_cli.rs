@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p examples --bin redis_cli -- redis://127.0.0.1:6379 mykey myvalue`
 
+#![forbid(unsafe_code)]
+
 use wf::State;
 use wf::redis::{RedisTask, create_redis_task};
 

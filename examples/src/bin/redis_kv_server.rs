@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p examples --bin redis_kv_server -- 6380`
 
+#![forbid(unsafe_code)]
+
 use examples::kv::KvServer;
 
 fn main() {

@@ -5,6 +5,8 @@
 //!
 //! `cargo run -p examples --bin redis_subscriber -- redis://127.0.0.1:6379 news sport`
 
+#![forbid(unsafe_code)]
+
 use std::io::BufRead;
 use std::time::Duration;
 

@@ -6,6 +6,8 @@
 //! same time and a last go task merges them (a parallel sort built from
 //! series and parallels, as Workflow's `psort` is built from its tasks).
 
+#![forbid(unsafe_code)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 

@@ -7,6 +7,8 @@
 //! cargo run -p examples --bin tlv_client -- /tmp/tlv.sock
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::io::BufRead;
 use std::time::Duration;
 

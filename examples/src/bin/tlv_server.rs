@@ -9,6 +9,8 @@
 //! It answers each message with the value upper-cased and the type plus one,
 //! and stops on Enter (or end of input).
 
+#![forbid(unsafe_code)]
+
 use wf::net::Server;
 use wf::net::tlv::{Tlv, TlvMessage};
 

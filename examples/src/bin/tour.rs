@@ -12,6 +12,8 @@
 //! are walked with a cursor (an in-process `MySQLServer` unless `--mysql
 //! URL` names a real server).
 
+#![forbid(unsafe_code)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,8 @@
 //!
 //! `cargo run -p examples --bin wget -- http://127.0.0.1:8888/`
 
+#![forbid(unsafe_code)]
+
 use wf::State;
 use wf::http::{HttpTask, create_http_task};
 

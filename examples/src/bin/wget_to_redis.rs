@@ -4,6 +4,8 @@
 //!
 //! `cargo run -p examples --bin wget_to_redis -- http://127.0.0.1:8888/ redis://127.0.0.1:6379`
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use wf::State;

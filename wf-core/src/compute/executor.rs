@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+use crate::lock::{lock, wait};
 use crate::runtime;
 
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -42,10 +43,10 @@ impl ExecQueue {
     /// without being unfair to anyone.
     pub(crate) fn is_idle(&self) -> bool {
         let exec = executor();
-        if !exec.ready.lock().unwrap_or_else(|e| e.into_inner()).queues.is_empty() {
+        if !lock(&exec.ready).queues.is_empty() {
             return false;
         }
-        let jobs = self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = lock(&self.inner.jobs);
         jobs.jobs.is_empty() && !jobs.scheduled
     }
 }
@@ -97,7 +98,7 @@ fn executor() -> &'static Executor {
 /// The compute queue named `name`, created on first use.
 pub fn get_exec_queue(name: &str) -> ExecQueue {
     let exec = executor();
-    let mut queues = exec.queues.lock().unwrap_or_else(|e| e.into_inner());
+    let mut queues = lock(&exec.queues);
     if let Some(q) = queues.get(name) {
         return q.clone();
     }
@@ -114,7 +115,7 @@ pub fn get_exec_queue(name: &str) -> ExecQueue {
 impl Executor {
     fn submit(&self, queue: &Arc<Queue>, job: Job) {
         {
-            let mut jobs = queue.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut jobs = lock(&queue.jobs);
             jobs.jobs.push_back(job);
             if jobs.scheduled {
                 return;
@@ -125,7 +126,7 @@ impl Executor {
     }
 
     fn make_ready(&self, queue: Arc<Queue>) {
-        let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ready = lock(&self.ready);
         ready.queues.push_back(queue);
         if ready.sleeping > ready.notified {
             ready.notified += 1;
@@ -136,13 +137,13 @@ impl Executor {
     fn work(&self) {
         loop {
             let queue = {
-                let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+                let mut ready = lock(&self.ready);
                 loop {
                     if let Some(q) = ready.queues.pop_front() {
                         break q;
                     }
                     ready.sleeping += 1;
-                    ready = self.wake.wait(ready).unwrap_or_else(|e| e.into_inner());
+                    ready = wait(&self.wake, ready);
                     ready.sleeping -= 1;
                     if ready.notified > 0 {
                         ready.notified -= 1;
@@ -150,7 +151,7 @@ impl Executor {
                 }
             };
             let (job, more) = {
-                let mut jobs = queue.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                let mut jobs = lock(&queue.jobs);
                 let job = jobs.jobs.pop_front();
                 let more = !jobs.jobs.is_empty();
                 if !more {

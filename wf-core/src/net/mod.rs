@@ -18,7 +18,6 @@
 mod client;
 mod conn;
 mod dns;
-mod fxhash;
 mod protocol;
 pub mod route;
 mod server;

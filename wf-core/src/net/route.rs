@@ -116,20 +116,20 @@ pub trait Route: Send + Sync + 'static {
 /// Makes `route` decide for every URL whose host is `name` (an upstream
 /// name, say); replaces a route registered before under that name.
 pub fn register_route(name: &str, route: Arc<dyn Route>) {
-    let mut routes = crate::global::routes().write().unwrap_or_else(|e| e.into_inner());
+    let mut routes = crate::lock::write(crate::global::routes());
     routes.insert(name.to_ascii_lowercase(), route);
 }
 
 /// Removes the route registered under `name`; false if there was none.
 pub fn unregister_route(name: &str) -> bool {
-    let mut routes = crate::global::routes().write().unwrap_or_else(|e| e.into_inner());
+    let mut routes = crate::lock::write(crate::global::routes());
     routes.remove(&name.to_ascii_lowercase()).is_some()
 }
 
 /// The route for `uri`: registered for its host name, else DNS.
 pub(crate) fn route_for(uri: &Uri) -> Arc<dyn Route> {
     if let Host::Name(name) = uri.host() {
-        let routes = crate::global::routes().read().unwrap_or_else(|e| e.into_inner());
+        let routes = crate::lock::read(crate::global::routes());
         if let Some(r) = routes.get(name) {
             return r.clone();
         }
@@ -174,7 +174,7 @@ impl Route for DnsRoute {
         }
         let ranks: Vec<u8> = {
             let now = Instant::now();
-            let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+            let failed = crate::lock::lock(&self.failed);
             let healthy = |t: &Target| match t {
                 Target::Inet(a) => failed.get(a).is_none_or(|at| now.duration_since(*at) >= FAILED_ADDRESS_PAUSE),
                 Target::Unix(_) => true,
@@ -193,7 +193,7 @@ impl Route for DnsRoute {
 
     fn report(&self, target: &Target, outcome: Result<(), &Error>) {
         let Target::Inet(addr) = target else { return };
-        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failed = crate::lock::lock(&self.failed);
         match outcome {
             Ok(()) => {
                 if !failed.is_empty() {

@@ -3,7 +3,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use super::{Registry, lock};
+use super::Registry;
+use crate::lock::lock;
 use crate::task::{AnyTask, RunContext, Task, TaskKind};
 
 /// A task that holds another task back until it is signaled (Workflow's

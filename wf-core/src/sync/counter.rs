@@ -1,7 +1,8 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use super::{Registry, lock};
+use super::Registry;
+use crate::lock::lock;
 use crate::task::{RunContext, Task, TaskKind};
 
 /// A task that completes once it has been started and counted `target`

@@ -19,6 +19,9 @@ pub use pool::{MessageQueue, ResourcePool};
 pub use selector::{Selector, SelectorHandle, SelectorTask, create_selector_task};
 pub use wait_group::WaitGroup;
 
+// The crate's lock helper, also imported from here by graph and net::server.
+pub(crate) use crate::lock::lock;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -33,7 +36,7 @@ impl<T> Registry<T> {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<T>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.map)
     }
 
     pub(crate) fn add(&self, name: &str, entry: T) {
@@ -52,10 +55,4 @@ impl<T> Registry<T> {
             }
         }
     }
-}
-
-/// A waker slot plus a value, under one lock: the state every waiting
-/// kind shares with its handles.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

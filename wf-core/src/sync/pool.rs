@@ -3,7 +3,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use super::conditional::{CondShared, ConditionalTask, create_acquiring_conditional};
-use super::lock;
+use crate::lock::lock;
 use crate::task::AnyTask;
 
 /// Items and the conditionals waiting for them: the core of a resource

@@ -1,8 +1,8 @@
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::lock;
 use crate::error::Error;
+use crate::lock::lock;
 use crate::task::{RunContext, Task, TaskKind};
 
 /// A task that takes the first message offered by any of `candidates`

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lock;
+use crate::lock::{lock, wait, wait_timeout};
 
 /// Waits from ordinary (blocking) code for `n` events (Workflow's
 /// `WFFacilities::WaitGroup`). Cloning gives another handle to the same
@@ -60,7 +60,7 @@ impl WaitGroup {
     pub fn wait(&self) {
         let mut left = lock(&self.inner.left);
         while *left > 0 {
-            left = self.inner.zero.wait(left).unwrap_or_else(|e| e.into_inner());
+            left = wait(&self.inner.zero, left);
         }
     }
 
@@ -73,7 +73,7 @@ impl WaitGroup {
             if now >= deadline {
                 return false;
             }
-            left = self.inner.zero.wait_timeout(left, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            left = wait_timeout(&self.inner.zero, left, deadline - now).0;
         }
         true
     }

@@ -4,11 +4,10 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use tokio::sync::oneshot;
-use wf_core::FileIoBackend;
-
 use crate::op::{Completion, Reply, Request};
+use crate::settings::{FileIoBackend, settings};
 use crate::target::FileTarget;
+use tokio::sync::oneshot;
 
 mod pool;
 #[cfg(target_os = "linux")]
@@ -46,7 +45,8 @@ enum Active {
 static ACTIVE: OnceLock<Active> = OnceLock::new();
 
 /// The backend file tasks use, chosen at the first file task (or this
-/// call) from [`wf_core::Settings::fileio_backend`]:
+/// call) from [`FileIoSettings::backend`](crate::FileIoSettings::backend)
+/// (see [`init`](crate::init())):
 ///
 /// * `Auto` (the default): io_uring if a ring can be set up (Linux, not
 ///   blocked by seccomp), else the thread pool;
@@ -71,13 +71,13 @@ fn active() -> &'static Active {
 }
 
 fn choose() -> Active {
-    let settings = wf_core::settings();
-    let threads = settings.fileio_threads;
+    let settings = settings();
+    let threads = settings.threads;
     let pool = || {
         let n = if threads == 0 { 4 } else { threads };
         (pool::Pool::start(n), n)
     };
-    match settings.fileio_backend {
+    match settings.backend {
         FileIoBackend::ThreadPool => {
             let (p, n) = pool();
             eprintln!("wf-fileio: using the thread pool ({n} threads), as the settings ask");

@@ -7,6 +7,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Condvar, Mutex};
 
+use wf_core::lock::{lock, wait};
+
 use crate::op::{Completion, Op, ReadBuf, Reply, Request};
 use crate::target::FileTarget;
 
@@ -35,7 +37,7 @@ impl Pool {
     }
 
     pub(super) fn submit(&self, req: Request, reply: Reply) {
-        self.shared.jobs.lock().unwrap_or_else(|e| e.into_inner()).push_back((req, reply));
+        lock(&self.shared.jobs).push_back((req, reply));
         self.shared.ready.notify_one();
     }
 }
@@ -43,12 +45,12 @@ impl Pool {
 fn worker(shared: &Shared) {
     loop {
         let (req, reply) = {
-            let mut jobs = shared.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut jobs = lock(&shared.jobs);
             loop {
                 if let Some(job) = jobs.pop_front() {
                     break job;
                 }
-                jobs = shared.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+                jobs = wait(&shared.ready, jobs);
             }
         };
         // The task may be gone (runtime shutdown): nothing to tell then.

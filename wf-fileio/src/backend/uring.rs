@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 use tokio_uring::buf::{IoBuf, IoBufMut};
 use tokio_uring::fs::{File, OpenOptions};
+use wf_core::lock::lock;
 
 use crate::op::{Completion, Op, ReadBuf, Reply, Request};
 use crate::target::FileTarget;
@@ -39,7 +40,7 @@ struct Outbox {
 
 impl Outbox {
     fn push(&self, c: Completion, reply: Reply) {
-        self.done.lock().unwrap_or_else(|e| e.into_inner()).push((c, reply));
+        lock(&self.done).push((c, reply));
         // Stores a permit if the delivery task is busy: nothing is missed,
         // and a batch costs one wake-up.
         self.ready.notify_one();
@@ -51,7 +52,7 @@ async fn deliver(outbox: Arc<Outbox>) {
     let mut batch = Vec::new();
     loop {
         outbox.ready.notified().await;
-        std::mem::swap(&mut *outbox.done.lock().unwrap_or_else(|e| e.into_inner()), &mut batch);
+        std::mem::swap(&mut *lock(&outbox.done), &mut batch);
         for (c, reply) in batch.drain(..) {
             // The task may be gone (runtime shutdown): nothing to tell then.
             let _ = reply.send(c);

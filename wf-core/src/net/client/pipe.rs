@@ -64,7 +64,7 @@ struct Pipe<C: Decoder> {
 
 impl<C: Decoder> Pipe<C> {
     fn lock(&self) -> MutexGuard<'_, Shared<C>> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.shared)
     }
 
     /// Stops taking requests; those in flight still get their replies.
@@ -88,11 +88,11 @@ struct Entry<C: Decoder> {
     connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
 }
 
-type Registry = crate::net::fxhash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+type Registry = rustc_hash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
     static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();
-    PIPES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock::lock(PIPES.get_or_init(Default::default))
 }
 
 fn entry<'a, C>(reg: &'a mut Registry, key: &Arc<PoolKey>) -> &'a mut Entry<C>

@@ -118,11 +118,11 @@ impl std::fmt::Debug for PoolKey {
     }
 }
 
-type Entries = crate::net::fxhash::FxHashMap<Arc<PoolKey>, Entry>;
+type Entries = rustc_hash::FxHashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
     static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();
-    POOL.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock::lock(POOL.get_or_init(Default::default))
 }
 
 /// A slot in a target's pool: with a connection (reused, or connected by

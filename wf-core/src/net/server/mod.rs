@@ -290,7 +290,7 @@ impl<P: ServerProtocol> Server<P> {
         self.inner.waiters.fetch_add(1, Ordering::AcqRel);
         let mut g = lock(&self.inner.quiet);
         while busy() {
-            g = self.inner.quiet_cv.wait_timeout(g, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+            g = crate::lock::wait_timeout(&self.inner.quiet_cv, g, Duration::from_millis(50)).0;
         }
         drop(g);
         self.inner.waiters.fetch_sub(1, Ordering::AcqRel);
