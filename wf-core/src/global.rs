@@ -2,26 +2,117 @@
 //!
 //! wf is a process-wide engine, as Workflow is: one runtime, one set of
 //! connection pools, one DNS cache. Each registry below lives here and
-//! nowhere else; the modules that use one reach it through its function.
-//! Nothing here is public: what a user may change goes through the API of
-//! the module that owns the concept (`init`, `register_scheme_port`,
-//! `register_task_error`, `count_by_name`…).
+//! nowhere else; the module that owns the concept reaches it through its
+//! function here and keeps the logic. Nothing here is public: what a user
+//! may change goes through the API of the owning module (`init`,
+//! `register_scheme_port`, `register_task_error`, `register_route`,
+//! `count_by_name`…).
 //!
 //! | registry | what it holds | owner |
 //! |---|---|---|
+//! | [`settings`] | the [`Settings`](crate::Settings), set once by `init` or defaulted on first use | `runtime` |
+//! | [`pollers`] | the tokio runtime(s) the poller threads run | `runtime` |
+//! | [`live_series`] | series started and not finished, and the condvar `wait_finish` sleeps on | `runtime` |
+//! | [`executor`] | the compute threads and their named queues | `compute` |
 //! | [`task_error_texts`] | names of task error codes registered by protocol crates | `error` |
+//! | [`named_counters`], [`named_mailboxes`], [`named_conditionals`], [`named_guards`] | the named sync tasks `count_by_name`, `send_by_name`, `signal_by_name` and guards reach | `sync` |
+//! | [`scheme_ports`] | default ports of URL schemes | `net::uri` |
+//! | [`dns_cache`], [`dns_lookup_limit`] | resolved names with their age, lookups in flight; the cap on concurrent `getaddrinfo` calls | `net::dns` |
+//! | [`routes`], [`dns_route`] | routes registered under a host name; the default route with the addresses that failed to connect lately | `net::route` |
+//! | [`pools`] | idle and open client connections per target | `net::client::pool` |
+//! | [`pipes`] | shared (pipelined) client connections per target | `net::client::pipe` |
+//! | [`tls_provider`], [`tls_verified`], [`tls_insecure`], [`tls_next_id`] | the rustls crypto provider, the two shared client configurations, and the id counter that keys pooled connections by TLS configuration | `net::tls` |
 //!
-//! Registries of other crates: wf-timer keeps its named timers (for
-//! `cancel_by_name`) in `wf_timer`, wf-fileio its IO backend, wf-mysql its
-//! fixed connections, each in one documented `static`.
+//! Per-thread state, by design not shared: the series a callback runs in
+//! (`series::CURRENT`, for `series_of`), each thread's cache of parsed
+//! URLs (`Uri::parse_cached`), and wf-http's per-second `Date` header.
+//! Other crates' registries: wf-timer's named timers (for
+//! `cancel_by_name`), wf-fileio's settings and IO backend, wf-mysql's fixed
+//! connections, each in one documented `static` of its crate.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Condvar, Mutex, OnceLock, RwLock};
+
+use crate::runtime::{Pollers, Settings};
+use crate::sync::Registry;
+
+/// The settings, set once (see `runtime::init`).
+pub(crate) fn settings() -> &'static OnceLock<Settings> {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    &SETTINGS
+}
+
+/// The poller threads' runtime(s), started on first use.
+pub(crate) fn pollers() -> &'static OnceLock<Pollers> {
+    static POLLERS: OnceLock<Pollers> = OnceLock::new();
+    &POLLERS
+}
+
+/// Series started and not yet finished, the lock `wait_finish` sleeps
+/// under, and the condvar it sleeps on.
+pub(crate) fn live_series() -> (&'static AtomicUsize, &'static Mutex<()>, &'static Condvar) {
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    static LOCK: Mutex<()> = Mutex::new(());
+    static ZERO: Condvar = Condvar::new();
+    (&LIVE, &LOCK, &ZERO)
+}
+
+/// The compute threads' executor, started on first use.
+pub(crate) fn executor() -> &'static OnceLock<&'static crate::compute::Executor> {
+    static EXEC: OnceLock<&'static crate::compute::Executor> = OnceLock::new();
+    &EXEC
+}
 
 /// Task error codes registered with [`register_task_error`](crate::register_task_error), and their text.
 pub(crate) fn task_error_texts() -> &'static RwLock<HashMap<i32, &'static str>> {
     static TEXTS: OnceLock<RwLock<HashMap<i32, &'static str>>> = OnceLock::new();
     TEXTS.get_or_init(Default::default)
+}
+
+/// Named counters, for `count_by_name`.
+pub(crate) fn named_counters() -> &'static Registry<std::sync::Arc<crate::sync::CounterShared>> {
+    static NAMED: OnceLock<Registry<std::sync::Arc<crate::sync::CounterShared>>> = OnceLock::new();
+    NAMED.get_or_init(Registry::new)
+}
+
+/// Named mailboxes, for `send_by_name`.
+pub(crate) fn named_mailboxes() -> &'static Registry<crate::sync::MailboxEntry> {
+    static NAMED: OnceLock<Registry<crate::sync::MailboxEntry>> = OnceLock::new();
+    NAMED.get_or_init(Registry::new)
+}
+
+/// Named conditionals, for `signal_by_name`.
+pub(crate) fn named_conditionals() -> &'static Registry<std::sync::Arc<crate::sync::CondShared>> {
+    static NAMED: OnceLock<Registry<std::sync::Arc<crate::sync::CondShared>>> = OnceLock::new();
+    NAMED.get_or_init(Registry::new)
+}
+
+/// Named guards (resources), held or not, with their waiters.
+pub(crate) fn named_guards() -> &'static Mutex<HashMap<String, crate::sync::Guard>> {
+    static GUARDS: OnceLock<Mutex<HashMap<String, crate::sync::Guard>>> = OnceLock::new();
+    GUARDS.get_or_init(Default::default)
+}
+
+/// Default ports of URL schemes, the built-ins first.
+#[cfg(feature = "net")]
+pub(crate) fn scheme_ports() -> &'static RwLock<HashMap<String, u16>> {
+    static PORTS: OnceLock<RwLock<HashMap<String, u16>>> = OnceLock::new();
+    PORTS.get_or_init(crate::net::uri::builtin_ports)
+}
+
+/// The DNS cache.
+#[cfg(feature = "net")]
+pub(crate) fn dns_cache() -> &'static Mutex<crate::net::dns::Cache> {
+    static CACHE: OnceLock<Mutex<crate::net::dns::Cache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The cap on concurrent `getaddrinfo` calls (`Settings::dns_threads`).
+#[cfg(feature = "net")]
+pub(crate) fn dns_lookup_limit() -> &'static tokio::sync::Semaphore {
+    static LIMIT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_threads.max(1)))
 }
 
 /// Routes registered under a host name (upstreams, name-service policies).
@@ -36,4 +127,46 @@ pub(crate) fn routes() -> &'static RwLock<HashMap<String, std::sync::Arc<dyn cra
 pub(crate) fn dns_route() -> &'static std::sync::Arc<crate::net::route::DnsRoute> {
     static DNS: OnceLock<std::sync::Arc<crate::net::route::DnsRoute>> = OnceLock::new();
     DNS.get_or_init(|| std::sync::Arc::new(crate::net::route::DnsRoute::new()))
+}
+
+/// Client connection pools, one entry per target.
+#[cfg(feature = "net")]
+pub(crate) fn pools() -> &'static Mutex<crate::net::client::pool::Entries> {
+    static POOLS: OnceLock<Mutex<crate::net::client::pool::Entries>> = OnceLock::new();
+    POOLS.get_or_init(Default::default)
+}
+
+/// Shared (pipelined) client connections, one entry per target.
+#[cfg(feature = "net")]
+pub(crate) fn pipes() -> &'static Mutex<crate::net::client::pipe::Registry> {
+    static PIPES: OnceLock<Mutex<crate::net::client::pipe::Registry>> = OnceLock::new();
+    PIPES.get_or_init(Default::default)
+}
+
+/// The rustls crypto provider wf's configurations use.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_provider() -> &'static OnceLock<std::sync::Arc<rustls::crypto::CryptoProvider>> {
+    static PROVIDER: OnceLock<std::sync::Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    &PROVIDER
+}
+
+/// The shared client configuration that verifies certificates.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_verified() -> &'static OnceLock<crate::net::tls::TlsClient> {
+    static VERIFIED: OnceLock<crate::net::tls::TlsClient> = OnceLock::new();
+    &VERIFIED
+}
+
+/// The shared client configuration that accepts any certificate.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_insecure() -> &'static OnceLock<crate::net::tls::TlsClient> {
+    static INSECURE: OnceLock<crate::net::tls::TlsClient> = OnceLock::new();
+    &INSECURE
+}
+
+/// The next TLS client configuration's id.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_next_id() -> &'static AtomicUsize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    &NEXT
 }

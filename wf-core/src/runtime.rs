@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::lock::{lock, wait, wait_timeout};
@@ -97,17 +96,14 @@ impl fmt::Display for AlreadyInitialized {
 
 impl std::error::Error for AlreadyInitialized {}
 
-static SETTINGS: OnceLock<Settings> = OnceLock::new();
-static RUNTIME: OnceLock<Pollers> = OnceLock::new();
-
 /// The poller threads: one work-stealing runtime, or one event loop each.
-enum Pollers {
+pub(crate) enum Pollers {
     Stealing(tokio::runtime::Runtime),
     Loops { handles: Vec<tokio::runtime::Handle>, next: AtomicUsize },
 }
 
 fn pollers() -> &'static Pollers {
-    RUNTIME.get_or_init(|| {
+    crate::global::pollers().get_or_init(|| {
         let s = settings();
         if s.work_stealing {
             return Pollers::Stealing(
@@ -146,12 +142,12 @@ pub fn init(settings: Settings) -> Result<(), AlreadyInitialized> {
     settings.poller_threads = settings.poller_threads.max(1);
     settings.compute_threads = settings.compute_threads.max(1);
     settings.dns_threads = settings.dns_threads.max(1);
-    SETTINGS.set(settings).map_err(|_| AlreadyInitialized)
+    crate::global::settings().set(settings).map_err(|_| AlreadyInitialized)
 }
 
 /// The settings in force (the defaults once wf started without [`init`]).
 pub fn settings() -> &'static Settings {
-    SETTINGS.get_or_init(Settings::default)
+    crate::global::settings().get_or_init(Settings::default)
 }
 
 /// The tokio runtime every series runs on (with one loop per poller, the
@@ -185,19 +181,16 @@ pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
     }
 }
 
-/// Series started and not yet finished (those [`wait_finish`] waits for).
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static LIVE_LOCK: Mutex<()> = Mutex::new(());
-static LIVE_ZERO: Condvar = Condvar::new();
-
 pub(crate) fn series_started() {
-    LIVE.fetch_add(1, Ordering::Relaxed);
+    let (live, _, _) = crate::global::live_series();
+    live.fetch_add(1, Ordering::Relaxed);
 }
 
 pub(crate) fn series_ended() {
-    if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let _g = lock(&LIVE_LOCK);
-        LIVE_ZERO.notify_all();
+    let (live, live_lock, zero) = crate::global::live_series();
+    if live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let _g = lock(live_lock);
+        zero.notify_all();
     }
 }
 
@@ -207,9 +200,10 @@ pub(crate) fn series_ended() {
 /// with their `stop()`. Never call this from a callback: it would block a
 /// thread the series you wait for may need.
 pub fn wait_finish() {
-    let mut g = lock(&LIVE_LOCK);
-    while LIVE.load(Ordering::Acquire) != 0 {
-        g = wait(&LIVE_ZERO, g);
+    let (live, live_lock, zero) = crate::global::live_series();
+    let mut g = lock(live_lock);
+    while live.load(Ordering::Acquire) != 0 {
+        g = wait(zero, g);
     }
 }
 
@@ -217,13 +211,14 @@ pub fn wait_finish() {
 /// series finished.
 pub fn wait_finish_timeout(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    let mut g = lock(&LIVE_LOCK);
-    while LIVE.load(Ordering::Acquire) != 0 {
+    let (live, live_lock, zero) = crate::global::live_series();
+    let mut g = lock(live_lock);
+    while live.load(Ordering::Acquire) != 0 {
         let now = Instant::now();
         if now >= deadline {
             return false;
         }
-        g = wait_timeout(&LIVE_ZERO, g, deadline - now).0;
+        g = wait_timeout(zero, g, deadline - now).0;
     }
     true
 }

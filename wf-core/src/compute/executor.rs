@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::lock::{lock, wait};
 use crate::runtime;
@@ -62,7 +62,7 @@ struct QueueJobs {
     scheduled: bool,
 }
 
-struct Executor {
+pub(crate) struct Executor {
     ready: Mutex<Ready>,
     wake: Condvar,
     queues: Mutex<HashMap<String, ExecQueue>>,
@@ -78,8 +78,7 @@ struct Ready {
 }
 
 fn executor() -> &'static Executor {
-    static EXEC: OnceLock<&'static Executor> = OnceLock::new();
-    EXEC.get_or_init(|| {
+    crate::global::executor().get_or_init(|| {
         let exec: &'static Executor = Box::leak(Box::new(Executor {
             ready: Mutex::new(Ready { queues: VecDeque::new(), sleeping: 0, notified: 0 }),
             wake: Condvar::new(),

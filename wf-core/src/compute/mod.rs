@@ -7,3 +7,5 @@ mod thread;
 pub use executor::{ExecQueue, get_exec_queue};
 pub use go::{Go, GoTask, create_go_task, create_go_task_on, create_timedgo_task};
 pub use thread::{Thread, ThreadTask, create_thread_task, create_timed_thread_task};
+
+pub(crate) use executor::Executor;

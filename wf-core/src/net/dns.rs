@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use super::uri::Host;
 use crate::error::{Error, State};
@@ -39,8 +39,9 @@ struct Slot {
     flight: Option<Flight>,
 }
 
+/// Resolved names and lookups in flight.
 #[derive(Default)]
-struct Cache {
+pub(crate) struct Cache {
     slots: HashMap<Key, Slot>,
     next_id: u64,
 }
@@ -48,12 +49,8 @@ struct Cache {
 /// Beyond this many cached names, stale entries are dropped on insert.
 const PRUNE_ABOVE: usize = 4096;
 
-static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
-
-static LOOKUP_LIMIT: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(crate::settings().dns_threads.max(1)));
-
 fn cache() -> MutexGuard<'static, Cache> {
-    CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::global::dns_cache().lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Forgets every cached name (lookups in flight still finish and share
@@ -199,7 +196,7 @@ impl Drop for Publisher {
 fn start_lookup(key: Key, id: u64, tx: watch::Sender<Outcome>) {
     let publisher = Publisher { key, id, tx };
     let task = async move {
-        let outcome = match LOOKUP_LIMIT.acquire().await {
+        let outcome = match crate::global::dns_lookup_limit().acquire().await {
             Ok(permit) => {
                 let (host, port) = publisher.key.clone();
                 let r = tokio::task::spawn_blocking(move || lookup(&host, port)).await;

@@ -15,9 +15,9 @@
 //! requests go) · `conn` (a connection and its codec) · `dns`, `uri`,
 //! `stream`, `tls`.
 
-mod client;
+pub(crate) mod client;
 mod conn;
-mod dns;
+pub(crate) mod dns;
 mod protocol;
 pub mod route;
 mod server;
@@ -25,7 +25,7 @@ mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod tlv;
-mod uri;
+pub(crate) mod uri;
 
 pub use client::{
     Client, ClientKind, ClientOptions, ClientProtocol, ClientTask, Mode, Next, create_client_task, request,

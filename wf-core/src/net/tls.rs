@@ -43,7 +43,7 @@ use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use rustls;
@@ -65,8 +65,7 @@ const SSL_ERROR: Error = Error::new(State::SslError, 1);
 /// The `ring` provider, built once and shared by every configuration made
 /// here (never the process-default provider).
 fn provider() -> &'static Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+    crate::global::tls_provider().get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
 /// A client configuration builder with the ring provider and the default
@@ -158,8 +157,7 @@ impl TlsClient {
     ///
     /// Built on first use and shared by the whole process afterwards.
     pub fn verified() -> TlsClient {
-        static VERIFIED: OnceLock<TlsClient> = OnceLock::new();
-        VERIFIED
+        crate::global::tls_verified()
             .get_or_init(|| {
                 let config = client_builder().with_root_certificates(default_roots()).with_no_client_auth();
                 TlsClient::from_config(Arc::new(config))
@@ -176,8 +174,7 @@ impl TlsClient {
     /// The handshake signatures are still checked, so the server must hold
     /// the key of the certificate it presents. Shared by the whole process.
     pub fn insecure() -> TlsClient {
-        static INSECURE: OnceLock<TlsClient> = OnceLock::new();
-        INSECURE
+        crate::global::tls_insecure()
             .get_or_init(|| {
                 let verifier = NoVerification(provider().signature_verification_algorithms);
                 let config = client_builder()
@@ -239,8 +236,7 @@ impl TlsClient {
     /// assert_eq!(client.config().alpn_protocols, [b"http/1.1".to_vec()]);
     /// ```
     pub fn from_config(config: Arc<ClientConfig>) -> TlsClient {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-        TlsClient { config, id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
+        TlsClient { config, id: crate::global::tls_next_id().fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
     }
 
     /// The rustls configuration.

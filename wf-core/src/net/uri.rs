@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use url::{Position, Url};
 
@@ -27,8 +27,10 @@ const BUILTIN_PORTS: &[(&str, u16)] = &[
     ("dnss", 853),
 ];
 
-static PORTS: LazyLock<RwLock<HashMap<String, u16>>> =
-    LazyLock::new(|| RwLock::new(BUILTIN_PORTS.iter().map(|&(s, p)| (s.to_string(), p)).collect()));
+/// The scheme-port registry as it starts: the built-ins.
+pub(crate) fn builtin_ports() -> RwLock<HashMap<String, u16>> {
+    RwLock::new(BUILTIN_PORTS.iter().map(|&(s, p)| (s.to_string(), p)).collect())
+}
 
 /// Sets the port used for URLs of `scheme` that name no port (Workflow's
 /// `WFGlobal::register_scheme_port`). Schemes are case-insensitive;
@@ -45,7 +47,10 @@ static PORTS: LazyLock<RwLock<HashMap<String, u16>>> =
 /// assert_eq!(Uri::parse("myproto://example.com/").unwrap().port(), 7000);
 /// ```
 pub fn register_scheme_port(scheme: &str, port: u16) {
-    PORTS.write().unwrap_or_else(PoisonError::into_inner).insert(scheme.to_ascii_lowercase(), port);
+    crate::global::scheme_ports()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(scheme.to_ascii_lowercase(), port);
 }
 
 /// The port registered for `scheme` (case-insensitive), if any: see
@@ -59,7 +64,7 @@ pub fn register_scheme_port(scheme: &str, port: u16) {
 /// assert_eq!(default_port("no-such-scheme"), None);
 /// ```
 pub fn default_port(scheme: &str) -> Option<u16> {
-    let ports = PORTS.read().unwrap_or_else(PoisonError::into_inner);
+    let ports = crate::global::scheme_ports().read().unwrap_or_else(PoisonError::into_inner);
     if scheme.bytes().any(|b| b.is_ascii_uppercase()) {
         ports.get(&scheme.to_ascii_lowercase()).copied()
     } else {

@@ -1,6 +1,6 @@
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
@@ -155,8 +155,7 @@ pub(crate) fn create_acquiring_conditional(
 }
 
 fn named() -> &'static Registry<Arc<CondShared>> {
-    static NAMED: OnceLock<Registry<Arc<CondShared>>> = OnceLock::new();
-    NAMED.get_or_init(Registry::new)
+    crate::global::named_conditionals()
 }
 
 /// Wraps `task` in a conditional that [`signal_by_name`] reaches by `name`
@@ -186,14 +185,14 @@ pub fn signal_by_name<M: Any + Send + Clone>(name: &str, msg: M, max: usize) -> 
     signaled
 }
 
-struct Guard {
+/// A named guard: whether it is held, and who waits for it.
+pub(crate) struct Guard {
     held: bool,
     waiters: VecDeque<Arc<CondShared>>,
 }
 
 fn guards() -> &'static Mutex<std::collections::HashMap<String, Guard>> {
-    static GUARDS: OnceLock<Mutex<std::collections::HashMap<String, Guard>>> = OnceLock::new();
-    GUARDS.get_or_init(Default::default)
+    crate::global::named_guards()
 }
 
 /// Wraps `task` so that it runs only while holding the named guard

@@ -1,4 +1,4 @@
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
@@ -69,8 +69,7 @@ impl CounterShared {
 }
 
 fn named() -> &'static Registry<Arc<CounterShared>> {
-    static NAMED: OnceLock<Registry<Arc<CounterShared>>> = OnceLock::new();
-    NAMED.get_or_init(Registry::new)
+    crate::global::named_counters()
 }
 
 impl Counter {

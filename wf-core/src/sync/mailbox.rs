@@ -1,5 +1,5 @@
 use std::any::Any;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
@@ -58,11 +58,11 @@ impl<M> MailboxShared<M> {
     }
 }
 
-type Entry = Arc<dyn Any + Send + Sync>;
+/// A named mailbox's shared state, type-erased.
+pub(crate) type MailboxEntry = Arc<dyn Any + Send + Sync>;
 
-fn named() -> &'static Registry<Entry> {
-    static NAMED: OnceLock<Registry<Entry>> = OnceLock::new();
-    NAMED.get_or_init(Registry::new)
+fn named() -> &'static Registry<MailboxEntry> {
+    crate::global::named_mailboxes()
 }
 
 impl<M: Send + 'static> Mailbox<M> {
@@ -143,7 +143,7 @@ pub fn create_named_mailbox_task<M: Send + 'static>(
     callback: impl FnOnce(&mut MailboxTask<M>) + Send + 'static,
 ) -> MailboxTask<M> {
     let m = new_mailbox::<M>(Some(name.to_string()));
-    named().add(name, m.shared.clone() as Entry);
+    named().add(name, m.shared.clone() as MailboxEntry);
     Task::new(m).with_callback(callback)
 }
 

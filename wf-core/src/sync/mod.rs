@@ -19,6 +19,10 @@ pub use pool::{MessageQueue, ResourcePool};
 pub use selector::{Selector, SelectorHandle, SelectorTask, create_selector_task};
 pub use wait_group::WaitGroup;
 
+pub(crate) use conditional::{CondShared, Guard};
+pub(crate) use counter::CounterShared;
+pub(crate) use mailbox::MailboxEntry;
+
 // The crate's lock helper, also imported from here by graph and net::server.
 pub(crate) use crate::lock::lock;
 

@@ -80,24 +80,24 @@ fn choose() -> Active {
     match settings.backend {
         FileIoBackend::ThreadPool => {
             let (p, n) = pool();
-            eprintln!("wf-fileio: using the thread pool ({n} threads), as the settings ask");
+            announce(format_args!("wf-fileio: using the thread pool ({n} threads), as the settings ask"));
             Active::Pool(p)
         }
         required => match start_uring(if threads == 0 { 1 } else { threads }) {
             Ok(active) => active,
             Err(errno) if required == FileIoBackend::IoUring => {
-                eprintln!(
+                announce(format_args!(
                     "wf-fileio: io_uring unavailable ({}), and the settings require it: file tasks fail",
                     errno_name(errno)
-                );
+                ));
                 Active::Unavailable(errno)
             }
             Err(errno) => {
                 let (p, n) = pool();
-                eprintln!(
+                announce(format_args!(
                     "wf-fileio: io_uring unavailable ({}), using the thread pool ({n} threads)",
                     errno_name(errno)
-                );
+                ));
                 Active::Pool(p)
             }
         },
@@ -107,7 +107,7 @@ fn choose() -> Active {
 #[cfg(target_os = "linux")]
 fn start_uring(rings: usize) -> Result<Active, i32> {
     let r = uring::Rings::start(rings)?;
-    eprintln!("wf-fileio: using io_uring ({rings} ring{})", if rings == 1 { "" } else { "s" });
+    announce(format_args!("wf-fileio: using io_uring ({rings} ring{})", if rings == 1 { "" } else { "s" }));
     Ok(Active::Uring(r))
 }
 
@@ -150,3 +150,15 @@ fn errno_name(errno: i32) -> String {
     };
     name.to_string()
 }
+
+/// Says which backend was chosen, once, through `tracing` (an `info`
+/// event with target `wf`).
+#[cfg(feature = "tracing")]
+fn announce(what: std::fmt::Arguments<'_>) {
+    tracing::info!(target: "wf", "{what}");
+}
+
+/// Without the `tracing` feature the choice is not reported
+/// ([`backend`](crate::backend) still tells it).
+#[cfg(not(feature = "tracing"))]
+fn announce(_what: std::fmt::Arguments<'_>) {}

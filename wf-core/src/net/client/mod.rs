@@ -3,8 +3,8 @@
 
 mod machine;
 mod options;
-mod pipe;
-mod pool;
+pub(crate) mod pipe;
+pub(crate) mod pool;
 mod protocol;
 mod setup;
 mod task;

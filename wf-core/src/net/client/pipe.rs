@@ -14,7 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -88,11 +88,11 @@ struct Entry<C: Decoder> {
     connecting: Option<Vec<oneshot::Sender<Result<(), Error>>>>,
 }
 
-type Registry = rustc_hash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
+/// Every target's shared connections (each entry an `Entry` of its codec).
+pub(crate) type Registry = rustc_hash::FxHashMap<Arc<PoolKey>, Box<dyn Any + Send>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
-    static PIPES: OnceLock<Mutex<Registry>> = OnceLock::new();
-    crate::lock::lock(PIPES.get_or_init(Default::default))
+    crate::lock::lock(crate::global::pipes())
 }
 
 fn entry<'a, C>(reg: &'a mut Registry, key: &Arc<PoolKey>) -> &'a mut Entry<C>
@@ -509,6 +509,9 @@ where
             std::mem::take(&mut s.waiting)
         };
         self.pipe.in_flight.store(0, Ordering::Relaxed);
+        if !waiting.is_empty() {
+            crate::trace::debug!(peer = ?self.pipe.peer, error = %e, failed = waiting.len(), "pipelined connection closed with requests in flight");
+        }
         for slot in waiting {
             let _ = slot.send(Err(e.clone()));
         }

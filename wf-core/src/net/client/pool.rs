@@ -7,7 +7,7 @@
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -38,8 +38,9 @@ struct Idle {
     expires: Instant,
 }
 
+/// One target's pool.
 #[derive(Default)]
-struct Entry {
+pub(crate) struct Entry {
     /// Idle connections, the most recently released last.
     idle: Vec<Idle>,
     /// Connections open, idle or in use (or being connected).
@@ -118,11 +119,11 @@ impl std::fmt::Debug for PoolKey {
     }
 }
 
-type Entries = rustc_hash::FxHashMap<Arc<PoolKey>, Entry>;
+/// Every target's pool.
+pub(crate) type Entries = rustc_hash::FxHashMap<Arc<PoolKey>, Entry>;
 
 fn entries() -> MutexGuard<'static, Entries> {
-    static POOL: OnceLock<Mutex<Entries>> = OnceLock::new();
-    crate::lock::lock(POOL.get_or_init(Default::default))
+    crate::lock::lock(crate::global::pools())
 }
 
 /// A slot in a target's pool: with a connection (reused, or connected by

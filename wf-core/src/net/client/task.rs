@@ -138,10 +138,16 @@ impl<P: ClientProtocol> TaskKind for Client<P> {
                 };
                 let (protocol, opts, mut req) =
                     (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req));
-                self.running.insert(Box::pin(async move {
+                let span = trace::client_span(&uri.as_str());
+                let run = async move {
                     let out = machine::run(&protocol, uri, &mut req, &opts).await;
+                    match &out.result {
+                        Ok(_) => trace::debug!(redirects = out.redirects, "client task succeeded"),
+                        Err(_e) => trace::debug!(state = ?_e.state(), error = %_e, "client task failed"),
+                    }
                     (req, out)
-                }))
+                };
+                self.running.insert(Box::pin(trace::instrument(run, span)))
             }
         };
         let (req, out) = match fut.as_mut().poll(cx) {
@@ -156,10 +162,7 @@ impl<P: ClientProtocol> TaskKind for Client<P> {
                 self.resp = resp;
                 self.peer = peer;
             }
-            Err(e) => {
-                trace::debug!(url = out.uri.as_str(), state = ?e.state(), error = %e, "client task failed");
-                run.set_error(e);
-            }
+            Err(e) => run.set_error(e),
         }
         self.uri = Ok(out.uri);
         Poll::Ready(())
