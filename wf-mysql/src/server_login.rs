@@ -14,7 +14,7 @@ use wf_core::net::Connection;
 use crate::codec::{RawPacket, ServerCodec, bad, err_packet};
 use crate::message::{Command, ServerError};
 
-/// How a [`MySQLServer`] checks logins.
+/// How a [`MySQLServer`](crate::MySQLServer) checks logins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerAuth {
     /// `mysql_native_password` (MySQL 5.x, MariaDB).
