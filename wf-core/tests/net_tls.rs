@@ -9,12 +9,11 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use testkit::TempDir;
 use wf_core::net::tls::rustls::pki_types::pem::PemObject;
 use wf_core::net::tls::rustls::pki_types::{CertificateDer, ServerName};
 use wf_core::net::tls::rustls::{self, ClientConnection, ServerConnection, StreamOwned};
@@ -36,40 +35,13 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "wf test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let leaf = |names: &[&str]| {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca).unwrap();
-        Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem(), der: cert.der().clone() }
-    };
-    Pki { ca_pem: ca.pem(), local: leaf(&["localhost", "127.0.0.1"]), other: leaf(&["other.test"]) }
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("wf-net-tls-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, data).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    let ca = testkit::Pki::new("wf test CA");
+    let leaf =
+        |l: testkit::Leaf| Leaf { der: CertificateDer::from(l.cert_der), cert_pem: l.cert_pem, key_pem: l.key_pem };
+    Pki {
+        ca_pem: ca.ca_pem.clone(),
+        local: leaf(ca.issue(&["localhost", "127.0.0.1"])),
+        other: leaf(ca.issue(&["other.test"])),
     }
 }
 
@@ -200,7 +172,7 @@ fn pem_errors() {
     let key = dir.write("key.pem", &pki.local.key_pem);
     let garbage = dir.write("garbage.pem", "this is not PEM at all\n");
     let broken = dir.write("broken.pem", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
-    let missing = dir.0.join("missing.pem");
+    let missing = dir.path().join("missing.pem");
     let einval = Error::sys(libc::EINVAL);
     let enoent = Error::sys(libc::ENOENT);
 

@@ -9,7 +9,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use support::net::{Outcome, TempDir, echo_server, start_local, tlv_task};
 use support::{Log, recv};
 use wf_core::net::Server;
@@ -27,19 +26,14 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "wf net test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let leaf = |names: &[&str]| {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (cert_pem, key_pem) = leaf(&["localhost", "127.0.0.1"]);
-    Pki { ca_pem: ca.pem(), cert_pem, key_pem, name_only: leaf(&["localhost"]) }
+    let ca = testkit::Pki::new("wf net test CA");
+    let name_only = ca.issue(&["localhost"]);
+    Pki {
+        ca_pem: ca.ca_pem,
+        cert_pem: ca.cert_pem,
+        key_pem: ca.key_pem,
+        name_only: (name_only.cert_pem, name_only.key_pem),
+    }
 }
 
 /// A TLS echo server (type + 1) logging its connection ids.
