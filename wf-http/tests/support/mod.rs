@@ -1,24 +1,23 @@
 //! Helpers shared by the wf-http integration tests: HTTP tasks reporting
 //! their outcome, a blocking wire-level client that reads HTTP replies
 //! byte for byte, a blocking raw HTTP server that records what clients
-//! send, a sleep task, and a throwaway PKI for TLS.
-#![allow(dead_code)]
+//! send, a sleep task, and a throwaway PKI for TLS. What is not HTTP's
+//! (waiting, the raw server's accept loop, certificates) is `testkit`'s.
+// Each test binary uses some of these helpers (and re-exports), not all.
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::thread;
 use std::time::{Duration, Instant};
 
+pub(crate) use testkit::free_port as closed_port;
+pub(crate) use testkit::{Pki, WAIT};
 use wf_core::{Error, RunContext, State, Task, TaskKind};
 use wf_http::{HttpRequest, HttpResponse, HttpServer, HttpTask, create_http_task, create_http_task_with_proxy};
-
-/// How long a test waits for something that should happen at once.
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
 // Client tasks
@@ -60,17 +59,19 @@ fn outcome_of(t: &HttpTask) -> Outcome {
 }
 
 /// Runs an `HttpTask` for `url` (after `setup`) and returns its outcome.
+#[track_caller]
 pub(crate) fn fetch(url: &str, redirect_max: u32, retry_max: u32, setup: impl FnOnce(&mut HttpTask)) -> Outcome {
-    let (tx, rx) = mpsc::channel();
-    let mut t = create_http_task(url, redirect_max, retry_max, move |t| {
-        let _ = tx.send(outcome_of(t));
-    });
-    setup(&mut t);
-    t.start();
-    rx.recv_timeout(WAIT).expect("the task's callback ran")
+    testkit::capture(|tx| {
+        let mut t = create_http_task(url, redirect_max, retry_max, move |t| {
+            let _ = tx.send(outcome_of(t));
+        });
+        setup(&mut t);
+        t.start();
+    })
 }
 
 /// Like [`fetch`], through the proxy `proxy`.
+#[track_caller]
 pub(crate) fn fetch_via(
     url: &str,
     proxy: &str,
@@ -78,13 +79,13 @@ pub(crate) fn fetch_via(
     retry_max: u32,
     setup: impl FnOnce(&mut HttpTask),
 ) -> Outcome {
-    let (tx, rx) = mpsc::channel();
-    let mut t = create_http_task_with_proxy(url, proxy, redirect_max, retry_max, move |t| {
-        let _ = tx.send(outcome_of(t));
-    });
-    setup(&mut t);
-    t.start();
-    rx.recv_timeout(WAIT).expect("the task's callback ran")
+    testkit::capture(|tx| {
+        let mut t = create_http_task_with_proxy(url, proxy, redirect_max, retry_max, move |t| {
+            let _ = tx.send(outcome_of(t));
+        });
+        setup(&mut t);
+        t.start();
+    })
 }
 
 /// Starts `server` on an ephemeral loopback port.
@@ -96,12 +97,6 @@ pub(crate) fn start(server: &HttpServer) -> SocketAddr {
 pub(crate) fn start_on(server: &HttpServer, ip: &str) -> SocketAddr {
     server.start_on(ip, 0).expect("the server starts");
     server.listen_addr().expect("a TCP listen address")
-}
-
-/// A loopback port where nothing listens.
-pub(crate) fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 // ---------------------------------------------------------------------------
@@ -338,14 +333,11 @@ pub(crate) enum Reply {
 
 type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 
-/// A blocking HTTP/1.1 server on loopback that records each request and
-/// answers with what its handler returns.
+/// A blocking HTTP/1.1 server on loopback ([`testkit::RawServer`]) that
+/// records each request and answers with what its handler returns.
 pub(crate) struct RawServer {
-    addr: SocketAddr,
-    accepts: Arc<AtomicUsize>,
+    server: testkit::RawServer,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl RawServer {
@@ -354,58 +346,30 @@ impl RawServer {
     }
 
     pub(crate) fn spawn_on(ip: IpAddr, handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> RawServer {
-        let listener = TcpListener::bind((ip, 0)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepts = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let thread = {
-            let (accepts, seen, stop) = (accepts.clone(), seen.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((s, _)) => {
-                            let conn = accepts.fetch_add(1, Ordering::SeqCst);
-                            s.set_nonblocking(false).unwrap();
-                            let (handler, seen) = (handler.clone(), seen.clone());
-                            thread::spawn(move || serve_raw(s, conn, &*handler, &seen));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(1)),
-                        Err(e) => panic!("accept: {e}"),
-                    }
-                }
-            })
+        let server = {
+            let seen = seen.clone();
+            testkit::RawServer::spawn_on(ip, move |s, conn| serve_raw(s, conn, &handler, &seen))
         };
-        RawServer { addr, accepts, seen, stop, thread: Some(thread) }
+        RawServer { server, seen }
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://ip:port` + `path`.
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr())
     }
 
     pub(crate) fn accepts(&self) -> usize {
-        self.accepts.load(Ordering::SeqCst)
+        self.server.accepts()
     }
 
     /// The requests seen so far, in arrival order.
     pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -432,21 +396,11 @@ fn serve_raw(s: TcpStream, conn: usize, handler: &Handler, seen: &Mutex<Vec<Seen
             Reply::SendAndClose(bytes) => {
                 let _ = wire.stream.write_all(&bytes);
                 let _ = wire.stream.shutdown(std::net::Shutdown::Write);
-                drain(&mut wire.stream);
+                // Reads until the client closes (so that closing sends no reset).
+                testkit::drain(wire.stream);
                 return;
             }
             Reply::Close => return,
-        }
-    }
-}
-
-/// Reads until the client closes (so that closing sends no reset).
-fn drain(s: &mut TcpStream) {
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = s.read(&mut chunk) {
-        if n == 0 {
-            break;
         }
     }
 }
@@ -508,30 +462,12 @@ pub(crate) fn response(status: &str, headers: &[&str], body: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // TLS
 
-/// A private CA and a certificate it signed.
-pub(crate) struct Pki {
-    pub(crate) ca_pem: String,
-    pub(crate) cert_pem: String,
-    pub(crate) key_pem: String,
-}
-
 /// A private CA and a certificate for `localhost` and 127.0.0.1.
 pub(crate) fn pki() -> Pki {
-    pki_for(&["localhost", "127.0.0.1"])
+    Pki::new("wf-http test CA")
 }
 
 /// A private CA and a certificate for `names` it signed.
 pub(crate) fn pki_for(names: &[&str]) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "wf-http test CA");
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    Pki { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    Pki::for_names("wf-http test CA", names)
 }
