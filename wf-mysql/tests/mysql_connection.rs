@@ -29,7 +29,7 @@ fn running(db: &testkit::MariaDb, marker: &str) -> u64 {
     );
     let mut id = String::new();
     assert!(
-        wait_until(|| {
+        wait_until(support::WAIT, || {
             id = root_sql(db, &sql);
             !id.is_empty()
         }),
@@ -42,7 +42,7 @@ fn running(db: &testkit::MariaDb, marker: &str) -> u64 {
 fn kill(db: &testkit::MariaDb, id: u64) {
     db.sql_ok(&format!("KILL {id}"));
     let gone = format!("SELECT COUNT(*) FROM information_schema.processlist WHERE id = {id}");
-    assert!(wait_until(|| root_sql(db, &gone) == "0"), "session {id} still there");
+    assert!(wait_until(support::WAIT, || root_sql(db, &gone) == "0"), "session {id} still there");
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn a_disconnect_task_closes_and_the_next_task_connects_afresh() {
     assert_eq!(out[2].value(), MySQLCell::Null, "a new session, without an error");
     assert_ne!(connection_id(&out[3]), id);
     let gone = format!("SELECT COUNT(*) FROM information_schema.processlist WHERE id = {id}");
-    assert!(wait_until(|| root_sql(db, &gone) == "0"), "the old session was closed");
+    assert!(wait_until(support::WAIT, || root_sql(db, &gone) == "0"), "the old session was closed");
     // A disconnect before anything connected is harmless too.
     let fresh = MySQLConnection::new(10, &db.url());
     support::run_with(|cb| fresh.create_disconnect_task(cb)).ok();

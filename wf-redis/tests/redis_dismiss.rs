@@ -131,6 +131,6 @@ fn user_data_and_timeouts_are_set_before_start() {
     t.start();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::Success, Some(7)));
     // keep-alive zero: the connection is closed after the reply.
-    assert!(support::wait_until(|| server.conn_count() == 0), "{} connections", server.conn_count());
+    assert!(support::wait_until(WAIT, || server.conn_count() == 0), "{} connections", server.conn_count());
     server.stop();
 }

@@ -260,7 +260,7 @@ fn quit_is_answered_and_closes_the_connection() {
     assert_eq!(query(&url, "QUIT", NONE), status("OK"));
     // The pooled connection was not kept: the next command works.
     assert_eq!(query(&url, "PING", NONE), status("PONG"));
-    assert!(support::wait_until(|| server.conn_count() <= 1), "{} connections", server.conn_count());
+    assert!(support::wait_until(WAIT, || server.conn_count() <= 1), "{} connections", server.conn_count());
     server.stop();
 }
 

@@ -97,7 +97,7 @@ fn blpop_in_one_series_does_not_delay_other_series() {
     blpop.set_request("BLPOP", ["tx:queue", "25"]);
     blpop.set_watch_timeout(WAIT);
     blpop.start();
-    assert!(wait_until(|| support::info_field(&redis, "clients", "blocked_clients") == 1), "BLPOP never blocked");
+    assert!(wait_until(WAIT, || support::info_field(&redis, "clients", "blocked_clients") == 1), "BLPOP never blocked");
 
     // Series B..: GETs, each callback pushing the next, finishing while
     // the BLPOP still waits.
@@ -150,7 +150,7 @@ fn concurrent_blocking_commands_each_get_a_connection() {
         t.start();
     }
     assert!(
-        wait_until(|| support::info_field(&redis, "clients", "blocked_clients") == N as u64),
+        wait_until(WAIT, || support::info_field(&redis, "clients", "blocked_clients") == N as u64),
         "the BLPOPs did not all block at once"
     );
     for i in 0..N {

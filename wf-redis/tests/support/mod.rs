@@ -1,20 +1,18 @@
 //! Helpers shared by the wf-redis integration tests: Redis tasks whose
 //! callbacks report their outcome on a channel, a few readers of a real
 //! server's `INFO`, fake in-process `RedisServer`s that record what they
-//! were sent, and the `redis-cli` binary.
-// Each test binary uses some of these helpers, not all.
-#![allow(dead_code)]
+//! were sent, and the `redis-cli` binary. What is not Redis's (waiting,
+//! finding binaries) is `testkit`'s.
+// Each test binary uses some of these helpers (and re-exports), not all.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
+pub(crate) use testkit::redis::cli_path as redis_cli;
+pub(crate) use testkit::{WAIT, wait_until};
 use wf_core::{Error, State};
 use wf_redis::{RedisArg, RedisServer, RedisServerTask, RedisTask, RedisValue, create_redis_task};
-
-/// How long a test waits for something that should happen at once.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// What a `RedisTask`'s callback saw.
 #[derive(Debug, Clone)]
@@ -73,12 +71,12 @@ pub(crate) fn outcome_of(t: &RedisTask) -> Outcome {
 /// waits for it to finish.
 #[track_caller]
 pub(crate) fn run(mut task: RedisTask) -> Outcome {
-    let (tx, rx) = mpsc::channel();
-    task.set_callback(move |t| {
-        let _ = tx.send(outcome_of(t));
-    });
-    task.start();
-    rx.recv_timeout(WAIT).expect("timed out waiting for a RedisTask's callback")
+    testkit::capture(|tx| {
+        task.set_callback(move |t| {
+            let _ = tx.send(outcome_of(t));
+        });
+        task.start();
+    })
 }
 
 /// A task for `url` with no callback yet.
@@ -156,29 +154,6 @@ pub(crate) fn info_field(server: &testkit::RedisServer, section: &str, field: &s
 /// connection (counted in what it returns).
 pub(crate) fn connections_received(server: &testkit::RedisServer) -> u64 {
     info_field(server, "stats", "total_connections_received")
-}
-
-/// Polls `cond` until it holds or [`WAIT`] passes; returns whether it held.
-pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
-}
-
-/// The `redis-cli` binary: from the `PATH`, or where Debian puts server
-/// binaries (as testkit looks for it). Panics when it is missing.
-pub(crate) fn redis_cli() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|d| d.join("redis-cli"))
-        .find(|p| p.is_file())
-        .expect("redis-cli is not installed (apt-get install redis-server)")
 }
 
 // ---------------------------------------------------------------------------
