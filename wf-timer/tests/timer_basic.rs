@@ -4,10 +4,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use testkit::WAIT;
 use wf_core::{State, create_series_work, series_of};
 use wf_timer::{create_timer_task, create_timer_task_ns};
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// C++ `WFTimerTask`.
 #[test]

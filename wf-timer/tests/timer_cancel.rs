@@ -4,10 +4,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use testkit::WAIT;
 use wf_core::{State, create_series_work};
 use wf_timer::{cancel_by_name, create_named_timer_task, create_timer_task};
-
-const WAIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn cancel_with_max_oldest_first() {

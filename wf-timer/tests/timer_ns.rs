@@ -4,10 +4,9 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use testkit::WAIT;
 use wf_core::State;
 use wf_timer::{cancel_by_name, create_named_timer_task, create_timer_task_ns};
-
-const WAIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn out_of_range_is_einval_at_run() {

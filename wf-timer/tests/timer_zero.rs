@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use testkit::WAIT;
 use wf_core::{State, create_parallel_work, create_series_work};
 use wf_timer::{create_timer_task, create_timer_task_ns};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn thousand_zero_timers_in_a_parallel() {
