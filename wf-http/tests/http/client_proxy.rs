@@ -3,7 +3,7 @@
 //! proxy URL, tunnel reuse, HTTPS inside the tunnel, and a refusing proxy
 //! (`TASK_ERROR` 2002).
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

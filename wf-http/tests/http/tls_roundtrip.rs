@@ -2,7 +2,7 @@
 //! `https://localhost:PORT` verifying against a private CA, keep-alive over
 //! TLS, and refusal of untrusted or mismatched certificates.
 
-mod support;
+use crate::support;
 
 use support::{Pki, fetch, pki, pki_for, start};
 use wf_core::State;

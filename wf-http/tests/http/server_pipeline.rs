@@ -2,7 +2,7 @@
 //! request order however long each takes, and replies that are ready
 //! together arrive together.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! still to come, nothing interim when it came with the head, 417 when the
 //! announced body is over the limit.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! `series_of(t).last_task_mut::<ServerKind<Http>>()`; the server task's
 //! callback runs once the reply is written.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! masked): what is filled in automatically, HTTP/1.0, HEAD, statuses,
 //! chunked replies, `Connection: close` from either side.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime};
 

@@ -2,7 +2,7 @@
 //! `HttpServer`, byte for byte, and the connection closes; `process` never
 //! sees them.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

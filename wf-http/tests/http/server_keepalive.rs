@@ -2,7 +2,7 @@
 //! `timeout=N`, the server's `keep_alive_timeout`, and what the reply's
 //! `Connection` header announces.
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! (hyper's client does not pipeline; pipelining is tested with raw
 //! sockets in `server_pipeline.rs`.)
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

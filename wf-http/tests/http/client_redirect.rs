@@ -4,7 +4,7 @@
 //! honoured, and a missing `Location` is `TASK_ERROR` 2001. Server hits are
 //! counted.
 
-mod support;
+use crate::support;
 
 use support::{RawServer, Reply, Seen, fetch, response};
 use wf_core::{State, code};

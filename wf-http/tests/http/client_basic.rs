@@ -3,7 +3,7 @@
 //! URL), the response API, framing of replies, keep-alive reuse, retries
 //! and URL errors.
 
-mod support;
+use crate::support;
 
 use support::{RawServer, Reply, closed_port, fetch, response};
 use wf_core::{State, code};

@@ -2,7 +2,7 @@
 //! write): chunked responses, keep-alive reuse, HEAD, request bodies,
 //! redirects, `Connection: close`.
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

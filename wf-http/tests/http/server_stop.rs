@@ -2,7 +2,7 @@
 //! keep-alive connections are closed, new connections are refused, and
 //! the server can start again.
 
-mod support;
+use crate::support;
 
 use std::net::TcpStream;
 use std::sync::mpsc;

@@ -2,7 +2,7 @@
 //! body, peer, connection context) and `noreply()`, which closes the
 //! connection instead of replying.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 
