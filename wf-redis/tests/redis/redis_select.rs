@@ -3,7 +3,7 @@
 //! database that is not a number is `URI_PARSE_FAILED` (1001), before any
 //! connection.
 
-mod support;
+use crate::support;
 
 use support::{cli, connections_received, exec, query, run, s, status, task};
 use wf_core::{State, code};

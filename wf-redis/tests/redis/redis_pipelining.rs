@@ -5,7 +5,7 @@
 //! request of several commands (`push_command`) gets all its replies, in
 //! order.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 

@@ -3,7 +3,7 @@
 //! resolves after its callback; tasks in a series or a parallel run as
 //! usual.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};

@@ -4,7 +4,7 @@
 //! node; redirects stop after 3 and the last `MOVED` is the result; a
 //! pipeline is never redirected.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};

@@ -2,7 +2,7 @@
 //! nil, integer, bulk string, status, error (the task still succeeds),
 //! arrays and nested arrays; accessors, indexing and `Display`.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

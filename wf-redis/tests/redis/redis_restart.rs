@@ -3,7 +3,7 @@
 //! stale one is dropped), shared pipelined connections and exclusive ones
 //! alike; a task to a stopped server fails with a `SYS_ERROR`.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 

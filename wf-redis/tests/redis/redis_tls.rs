@@ -5,7 +5,7 @@
 //! plain server, fails.
 #![cfg(feature = "tls")]
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

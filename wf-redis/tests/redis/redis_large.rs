@@ -3,7 +3,7 @@
 //! `SYS_ERROR`/`EMSGSIZE`, and the limit does not affect smaller replies or
 //! other connections.
 
-mod support;
+use crate::support;
 
 use support::{exec, int, query, run, status};
 use wf_core::State;

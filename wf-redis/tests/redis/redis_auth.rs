@@ -2,7 +2,7 @@
 //! and an ACL user: the right password works; a wrong one, or none, is
 //! `TASK_ERROR`/`REDIS_ACCESS_DENIED` (3001) and is never retried.
 
-mod support;
+use crate::support;
 
 use support::{connections_received, exec, int, query, run, s, status, task};
 use wf_core::{State, code};

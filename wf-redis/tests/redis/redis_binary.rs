@@ -2,7 +2,7 @@
 //! every byte value (NUL, CR, LF, invalid UTF-8) go out and come back
 //! unchanged, also as a pipeline and inside arrays.
 
-mod support;
+use crate::support;
 
 use support::{int, query, run, status, task};
 use wf_redis::RedisValue;

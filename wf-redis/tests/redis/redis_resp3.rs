@@ -3,7 +3,7 @@
 //! attributes, and an out-of-band push between replies. `DEBUG PROTOCOL`
 //! (enabled with `--enable-debug-command yes`) answers each kind.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;

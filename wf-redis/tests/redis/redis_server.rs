@@ -4,7 +4,7 @@
 //! `SELECT` a task's URL asks for (Workflow's Redis unit test), refuses
 //! oversized requests, and stops.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! (`redis://%2Fpath%2Fto%2Fredis.sock/`), with a database and a password
 //! as over TCP; a subscriber works there too.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 

@@ -5,7 +5,7 @@
 //! a scheme other than `redis`/`rediss` is `URI_SCHEME_INVALID` (1002); a
 //! server that is not there is a `SYS_ERROR`.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

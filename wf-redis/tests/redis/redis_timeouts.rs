@@ -3,7 +3,7 @@
 //! that arrives later is not handed to another task; connection state set
 //! by a task (`CLIENT SETNAME`, `QUIT`) is not inherited by the next one.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::Duration;

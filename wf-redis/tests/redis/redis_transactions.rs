@@ -3,7 +3,7 @@
 //! watching keys does not hand that state to the next task; a `BLPOP`
 //! waiting in one series does not hold up commands of other series.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 

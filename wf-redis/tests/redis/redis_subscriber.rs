@@ -5,7 +5,7 @@
 //! `ETIMEDOUT`; over RESP3 messages are pushes; after the task ended the
 //! handle answers `ENOTCONN`.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::Duration;
