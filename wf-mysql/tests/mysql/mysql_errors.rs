@@ -6,7 +6,7 @@
 //! they have too many connections (retried). An in-process `MySQLServer`
 //! records what reaches a server.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

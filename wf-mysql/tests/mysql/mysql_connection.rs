@@ -6,7 +6,7 @@
 //! statements inside a transaction; a query whose connection is killed
 //! while it runs, and a server restart under pooled connections.
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 

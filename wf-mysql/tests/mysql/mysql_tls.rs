@@ -5,7 +5,7 @@
 //! connections and prepared statements over TLS.
 #![cfg(feature = "tls")]
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

@@ -5,7 +5,7 @@
 //! password itself), result sets, OK and error replies, NULLs, large
 //! replies.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

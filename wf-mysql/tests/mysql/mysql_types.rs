@@ -7,7 +7,7 @@
 //! statements' errors (wrong parameter count, statements that do not
 //! prepare or fail to execute) and write counters.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

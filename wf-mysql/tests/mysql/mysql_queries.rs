@@ -4,7 +4,7 @@
 //! `escape_string` round trips, 1000-row results, and 32 concurrent
 //! series sharing the connection pool.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::mpsc;
