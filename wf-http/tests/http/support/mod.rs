@@ -3,8 +3,6 @@
 //! byte for byte, a blocking raw HTTP server that records what clients
 //! send, a sleep task, and a throwaway PKI for TLS. What is not HTTP's
 //! (waiting, the raw server's accept loop, certificates) is `testkit`'s.
-// Each test binary uses some of these helpers (and re-exports), not all.
-#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::io::{self, Read, Write};

@@ -3,8 +3,6 @@
 //! server's `INFO`, fake in-process `RedisServer`s that record what they
 //! were sent, and the `redis-cli` binary. What is not Redis's (waiting,
 //! finding binaries) is `testkit`'s.
-// Each test binary uses some of these helpers (and re-exports), not all.
-#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
