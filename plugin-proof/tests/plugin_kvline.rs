@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use testkit::WAIT;
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::net::{ClientProtocol, KeepAlive, ServerProtocol, create_client_task};
 use wf_core::{Error, State, series_of};
@@ -15,9 +16,6 @@ use wf_plugin_proof::{
     ACCESS_DENIED, DEFAULT_LINE_LIMIT, DEFAULT_PORT, KvClientCodec, KvLine, KvServer, KvServerCodec, Request, Response,
     create_kv_task,
 };
-
-/// How long a test waits for something that should happen at once.
-const WAIT: Duration = Duration::from_secs(5);
 
 /// A started server on a free loopback port, and its URL with `password`.
 fn serve(passwords: &[&str]) -> (KvServer, String) {

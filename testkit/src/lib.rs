@@ -1,6 +1,22 @@
-//! Hermetic test servers: a real `redis-server` or `mariadbd` started by the
-//! test itself, on a free port of 127.0.0.1, with its files in a temporary
-//! directory of its own, and stopped when the handle is dropped.
+//! What wf's tests share, in one place: hermetic servers, waiting,
+//! callback reports, scratch directories, a scripted TCP peer and
+//! certificates.
+//!
+//! - [`RedisServer`] and [`MariaDb`]: a real `redis-server` or `mariadbd`
+//!   started by the test itself, on a free port of 127.0.0.1, with its files
+//!   in a temporary directory of its own, and stopped when the handle is
+//!   dropped.
+//! - [`WAIT`] and [`wait_until`]: how long a test waits for what should
+//!   happen at once, and polling for a condition.
+//! - [`recv`] and [`capture`]: receiving what a task's callback reported.
+//! - [`TempDir`]: a scratch directory removed afterwards.
+//! - [`RawServer`] and [`drain`]: a blocking TCP peer scripted by the test.
+//! - [`Pki`]: a private CA and certificates it signed.
+//! - [`free_port`]: a port of 127.0.0.1 where nothing listens.
+//!
+//! Helpers that name wf's types (a protocol's `Outcome`, a TLV client
+//! task) stay in the tests of the crate that defines those types: this
+//! crate depends on no wf crate, so that wf-core's own tests can use it.
 //!
 //! Tests never talk to a server somebody started by hand (a machine's own
 //! Redis on 6379 or MariaDB on 3306 is left alone).
@@ -26,14 +42,22 @@
 //! test process that died are removed by the next one.
 
 mod process;
+mod raw_server;
+mod report;
+mod tempdir;
+mod wait;
 
 pub mod mariadb;
 pub mod redis;
 pub mod tls;
 
 pub use mariadb::{MariaDb, MariaDbBuilder};
+pub use raw_server::{RawServer, drain};
 pub use redis::{RedisBuilder, RedisServer};
-pub use tls::Pki;
+pub use report::{capture, recv};
+pub use tempdir::TempDir;
+pub use tls::{Leaf, Pki};
+pub use wait::{WAIT, wait_until};
 
 /// A TCP port of 127.0.0.1 that was free a moment ago: binds port 0, reads
 /// the port the kernel chose and closes the socket.

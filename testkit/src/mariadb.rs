@@ -17,7 +17,8 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, Failure, ServerProcess, TempDir};
+use crate::TempDir;
+use crate::process::{self, Failure, ServerProcess};
 
 /// How long `mariadbd` may take to accept connections (it may have to
 /// recover InnoDB after a kill).
@@ -299,6 +300,17 @@ impl Drop for MariaDb {
 /// The `mariadb` client binary.
 fn client() -> PathBuf {
     process::require_binary(&["mariadb", "mysql"], "mariadb-client")
+}
+
+/// The `mariadb` (or `mysql`) command-line client, searched for as the
+/// server is (the `PATH`, then `/usr/sbin` and `/usr/local/sbin`), for
+/// tests that run it against a server of their own.
+///
+/// # Panics
+///
+/// If the client is not installed (the message says how to install it).
+pub fn client_path() -> PathBuf {
+    client()
 }
 
 /// A data directory made by `mariadb-install-db` once per test process, and

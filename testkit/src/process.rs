@@ -1,23 +1,24 @@
-//! What both servers need: finding binaries, temporary directories, spawning
-//! children that die with the test process, stopping them, reading logs.
+//! What both servers need: finding binaries, spawning children that die
+//! with the test process, stopping them, reading logs, and the registry of
+//! what the process cleans up when it exits (children, and the directories
+//! of [`TempDir`](crate::TempDir)).
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError, TryLockError, mpsc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Directories searched after the `PATH`: daemons live in `sbin`, which is
 /// often not on a normal user's `PATH`.
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/sbin"];
 
 /// Prefix of the temporary directories, followed by the owner's pid.
-const PREFIX: &str = "wf-testkit-";
+pub(crate) const PREFIX: &str = "wf-testkit-";
 
 /// The first of `names` found as an executable file on the `PATH` or in
 /// [`EXTRA_DIRS`].
@@ -50,65 +51,17 @@ pub(crate) fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A directory of its own under [`std::env::temp_dir`], mode 0700, removed
-/// with everything in it on drop.
-#[derive(Debug)]
-pub(crate) struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `wf-testkit-PID-COUNTER-NANOS-KIND`, after removing the
-    /// directories of test processes that are gone.
-    pub(crate) fn new(kind: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        remove_stale_dirs();
-        let base = std::env::temp_dir();
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-            let path = base.join(format!("{PREFIX}{}-{n}-{nanos:x}-{kind}", std::process::id()));
-            match fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => {
-                    live().dirs.push(path.clone());
-                    return TempDir { path };
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => panic!("testkit: cannot create {}: {e}", path.display()),
-            }
-        }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Keeps the directory until the process exits.
-    pub(crate) fn keep_until_exit(self) -> PathBuf {
-        let path = self.path.clone();
-        std::mem::forget(self);
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-        live().dirs.retain(|d| *d != self.path);
-    }
-}
-
 /// What the process must clean up when it exits: servers and directories
 /// still alive then belong to handles that were never dropped (`static`s).
-struct Live {
+pub(crate) struct Live {
     pids: Vec<libc::pid_t>,
-    dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
 }
 
 static LIVE: Mutex<Live> = Mutex::new(Live { pids: Vec::new(), dirs: Vec::new() });
 
 /// The registry of [`Live`] things, with the exit handler installed.
-fn live() -> MutexGuard<'static, Live> {
+pub(crate) fn live() -> MutexGuard<'static, Live> {
     static AT_EXIT: Once = Once::new();
     AT_EXIT.call_once(|| {
         // SAFETY: at_exit is a plain function that never unwinds.
@@ -145,7 +98,7 @@ extern "C" fn at_exit() {
 /// Removes the temporary directories of test processes that are gone (a
 /// server kept in a `static` is never dropped, and a killed test drops
 /// nothing).
-fn remove_stale_dirs() {
+pub(crate) fn remove_stale_dirs() {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();

@@ -16,7 +16,8 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{self, Failure, ServerProcess, TempDir};
+use crate::TempDir;
+use crate::process::{self, Failure, ServerProcess};
 
 /// How long a start may take before it is a failure.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -171,7 +172,7 @@ impl RedisServer {
     ///
     /// If `redis-cli` is not installed.
     pub fn cli(&self, args: &[&str]) -> Output {
-        let cli = process::require_binary(&["redis-cli"], "redis-server");
+        let cli = cli_path();
         let mut cmd = Command::new(&cli);
         cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
         if let Some(p) = &self.config.password {
@@ -247,6 +248,17 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The `redis-cli` binary, searched for as `redis-server` is (the `PATH`,
+/// then `/usr/sbin` and `/usr/local/sbin`), for tests that run it against a
+/// server of their own.
+///
+/// # Panics
+///
+/// If `redis-cli` is not installed (the message says how to install it).
+pub fn cli_path() -> PathBuf {
+    process::require_binary(&["redis-cli"], "redis-server")
 }
 
 /// Connects to 127.0.0.1:`port`, sends `AUTH` (with a password) and

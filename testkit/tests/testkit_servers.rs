@@ -46,14 +46,7 @@ fn process_gone(pid: u32) -> bool {
 }
 
 fn wait_gone(pid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if process_gone(pid) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
+    testkit::wait_until(Duration::from_secs(10), || process_gone(pid))
 }
 
 #[test]
@@ -223,15 +216,11 @@ fn mariadb_start_users_and_restart() {
 
 #[test]
 fn mariadb_tls() {
-    let dir = std::env::temp_dir().join(format!("testkit-tls-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, signing_key.serialize_pem()).unwrap();
+    let dir = testkit::TempDir::new("tls-test");
+    let pki = testkit::Pki::new("testkit test CA");
+    let (cert_path, key_path) = (dir.write("cert.pem", &pki.cert_pem), dir.write("key.pem", &pki.key_pem));
     let db = MariaDb::builder().tls(&cert_path, &key_path).start();
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(dir);
     let tls = tcp_client(
         &db,
         "wf",

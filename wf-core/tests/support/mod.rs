@@ -1,19 +1,18 @@
-//! Helpers shared by the wf-core integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the wf-core integration tests (what other crates'
+//! tests need too, such as [`WAIT`], lives in `testkit`).
+// Each test binary uses some of these helpers (and re-exports), not all.
+#![allow(dead_code, unused_imports)]
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
+pub(crate) use testkit::{WAIT, recv, wait_until};
 use wf_core::{RunContext, Task, TaskKind};
 
 #[cfg(feature = "net")]
 pub(crate) mod net;
-
-/// How long a test waits for something that should happen at once.
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Counts how many of its tokens were dropped.
 #[derive(Clone, Default, Debug)]
@@ -96,23 +95,6 @@ impl Concurrency {
     pub(crate) fn active(&self) -> usize {
         self.active.load(Ordering::SeqCst)
     }
-}
-
-/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
-pub(crate) fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    true
-}
-
-/// Receives one value or fails the test after [`WAIT`].
-pub(crate) fn recv<T>(rx: &mpsc::Receiver<T>) -> T {
-    rx.recv_timeout(WAIT).expect("timed out waiting for a callback")
 }
 
 /// A task kind that runs another task's kind and reports when that kind

@@ -1,15 +1,14 @@
 //! Helpers shared by the `net_*` integration tests: TLV client tasks that
-//! report their outcome on a channel, blocking raw TCP clients and servers
-//! that speak (or refuse to speak) TLV, and scratch directories.
+//! report their outcome on a channel, and blocking raw TCP clients and
+//! servers that speak (or refuse to speak) TLV. The protocol-free parts
+//! (the raw server's accept loop, scratch directories) are `testkit`'s.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::Instant;
 
+pub(crate) use testkit::{TempDir, drain};
 use wf_core::net::tlv::{Tlv, TlvMessage};
 use wf_core::net::{ClientTask, Server, create_client_task};
 use wf_core::{Error, State};
@@ -69,12 +68,9 @@ pub(crate) fn echo_server() -> (Server<Tlv>, SocketAddr) {
     (server, addr)
 }
 
-/// A port on loopback where nothing listens (bound, then closed).
+/// A port on loopback where nothing listens ([`testkit::free_port`]).
 pub(crate) fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    addr
+    SocketAddr::from((Ipv4Addr::LOCALHOST, testkit::free_port()))
 }
 
 /// The wire form of a TLV message.
@@ -143,107 +139,26 @@ pub(crate) fn expect_closed(s: &mut TcpStream) -> Closed {
     }
 }
 
-/// A blocking TCP server on loopback that runs `handler` on a thread per
-/// accepted connection and counts accepts. Dropping it stops accepting.
-pub(crate) struct RawServer {
-    addr: SocketAddr,
-    accepts: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
+/// A blocking TCP server on loopback ([`testkit::RawServer`]) that runs
+/// `handler` on a thread per accepted connection and counts accepts, with
+/// a `tlv://` URL. Dropping it stops accepting.
+pub(crate) struct RawServer(testkit::RawServer);
 
 impl RawServer {
     pub(crate) fn spawn(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepts = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler = Arc::new(handler);
-        let thread = {
-            let (accepts, stop) = (accepts.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((s, _)) => {
-                            accepts.fetch_add(1, Ordering::SeqCst);
-                            s.set_nonblocking(false).unwrap();
-                            let handler = handler.clone();
-                            thread::spawn(move || handler(s));
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(1)),
-                        Err(e) => panic!("accept: {e}"),
-                    }
-                }
-            })
-        };
-        RawServer { addr, accepts, stop, thread: Some(thread) }
+        RawServer(testkit::RawServer::spawn(handler))
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     pub(crate) fn url(&self) -> String {
-        tlv_url(self.addr)
+        tlv_url(self.0.addr())
     }
 
     /// Connections accepted so far.
     pub(crate) fn accepts(&self) -> usize {
-        self.accepts.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Reads and discards until the peer closes (or `WAIT` passes).
-pub(crate) fn drain(mut s: TcpStream) {
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = s.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// A name no other test (or test process) uses.
-pub(crate) fn unique(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("wf-{tag}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-pub(crate) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub(crate) fn write(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, data).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.accepts()
     }
 }

@@ -11,16 +11,13 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
 
+pub(crate) use testkit::WAIT;
 use wf_core::{State, Task, TaskKind, create_parallel_work, create_series_work, series_of};
 use wf_fileio::{
     FileTarget, create_fdatasync_task, create_fsync_task, create_pread_task, create_preadv_task, create_pwrite_task,
     create_pwritev_task,
 };
-
-/// How long a test waits for something that should happen at once.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// One `#[test]` per check below.
 #[allow(unused_macros)]
@@ -54,36 +51,33 @@ macro_rules! suite {
 #[allow(unused_imports)]
 pub(crate) use suite;
 
-/// A file under the temp dir with a unique name, removed on drop.
-pub(crate) struct TempFile(PathBuf);
+/// A path for a file (not created) in a scratch directory of its own
+/// ([`testkit::TempDir`]), removed on drop.
+pub(crate) struct TempFile {
+    path: PathBuf,
+    _dir: testkit::TempDir,
+}
 
 impl TempFile {
     pub(crate) fn new(tag: &str) -> TempFile {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        TempFile(std::env::temp_dir().join(format!("wf-fileio-test-{}-{n}-{tag}", std::process::id())))
+        let dir = testkit::TempDir::new("fileio");
+        TempFile { path: dir.path().join(tag), _dir: dir }
     }
 
     /// A temp file holding `data`.
     pub(crate) fn with(tag: &str, data: &[u8]) -> TempFile {
         let t = TempFile::new(tag);
-        std::fs::write(&t.0, data).unwrap();
+        std::fs::write(&t.path, data).unwrap();
         t
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 
     /// Opened for reading and writing (created if missing).
     pub(crate) fn open_rw(&self) -> File {
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.0).unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path).unwrap()
     }
 }
 
@@ -94,7 +88,7 @@ pub(crate) fn run<K: TaskKind>(task: Task<K>) -> Task<K> {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let _ = tx.send(rt.block_on(task.into_future()));
     });
-    rx.recv_timeout(WAIT).expect("the task finished")
+    testkit::recv(&rx)
 }
 
 fn ok<K: TaskKind>(t: &Task<K>) {

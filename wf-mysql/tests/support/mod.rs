@@ -1,22 +1,20 @@
 //! Helpers shared by the wf-mysql integration tests: MySQL tasks whose
 //! callbacks report their outcome on a channel, readers of a response's
 //! results, one hermetic MariaDB per test binary, and the `mariadb`
-//! command-line client.
-// Each test binary uses some of these helpers, not all.
-#![allow(dead_code)]
+//! command-line client. What is not MySQL's (waiting, finding binaries) is
+//! `testkit`'s.
+// Each test binary uses some of these helpers (and re-exports), not all.
+#![allow(dead_code, unused_imports)]
 
-use std::path::PathBuf;
 use std::sync::{OnceLock, mpsc};
-use std::time::{Duration, Instant};
 
+pub(crate) use testkit::mariadb::client_path as mariadb_client;
+pub(crate) use testkit::{WAIT, wait_until};
 use wf_core::{Error, State};
 use wf_mysql::{
     CursorStatus, MySQLCell, MySQLField, MySQLResponse, MySQLResultCursor, MySQLTask, create_mysql_task,
     create_prepared_task,
 };
-
-/// How long a test waits for something that should happen at once.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// What a `MySQLTask`'s callback saw.
 #[derive(Debug, Clone)]
@@ -114,18 +112,16 @@ pub(crate) fn reporter(tx: mpsc::Sender<Outcome>) -> impl FnOnce(&mut MySQLTask)
 /// waits for it to finish.
 #[track_caller]
 pub(crate) fn run(mut task: MySQLTask) -> Outcome {
-    let (tx, rx) = mpsc::channel();
-    task.set_callback(reporter(tx));
-    task.start();
-    rx.recv_timeout(WAIT).expect("timed out waiting for a MySQLTask's callback")
+    testkit::capture(|tx| {
+        task.set_callback(reporter(tx));
+        task.start();
+    })
 }
 
 /// Starts a task built with a reporting callback and waits for it.
 #[track_caller]
 pub(crate) fn run_with(make: impl FnOnce(Box<dyn FnOnce(&mut MySQLTask) + Send>) -> MySQLTask) -> Outcome {
-    let (tx, rx) = mpsc::channel();
-    make(Box::new(reporter(tx))).start();
-    rx.recv_timeout(WAIT).expect("timed out waiting for a MySQLTask's callback")
+    testkit::capture(|tx| make(Box::new(reporter(tx))).start())
 }
 
 /// Runs `sql` against `url` with `retry_max` retries.
@@ -224,26 +220,4 @@ pub(crate) fn global_status(db: &testkit::MariaDb, name: &str) -> u64 {
 #[track_caller]
 pub(crate) fn root_sql(db: &testkit::MariaDb, statements: &str) -> String {
     db.sql_ok(statements).trim().to_owned()
-}
-
-/// Polls `cond` until it holds or [`WAIT`] passes; returns whether it held.
-pub(crate) fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
-/// The `mariadb` (or `mysql`) client binary, found as testkit finds it.
-pub(crate) fn mariadb_client() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .flat_map(|d| [d.join("mariadb"), d.join("mysql")])
-        .find(|p| p.is_file())
-        .expect("the mariadb client is not installed (apt-get install mariadb-client)")
 }
