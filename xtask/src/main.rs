@@ -5,6 +5,8 @@
 
 #![forbid(unsafe_code)]
 
+mod cycles;
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -32,6 +34,9 @@ tasks:
                     than that crate's (the workspace's, 1.85, for every
                     published crate); the compiler itself is the
                     installed one, not the MSRV, and this says so
+                  * no module cycle in wf-core's net tree nor inside a
+                    protocol crate (wf-http, wf-redis, wf-mysql,
+                    plugin-proof), from the `crate::`/`super::` paths
                   Each step's time is printed at the end.
   ci              same as test
   msrv            the MSRV step of test alone
@@ -45,6 +50,9 @@ tasks:
                   apt-get as root on Debian), mysql (needs taskset and
                   MariaDB, which it starts itself; installed with
                   apt-get as root on Debian)
+  cycles          the module-cycle check alone: no module cycle in
+                  wf-core's net tree nor inside a protocol crate
+                  (also a step of `test`)
   help            this text
 ";
 
@@ -101,6 +109,7 @@ fn main() -> ExitCode {
         Some("test") | Some("ci") => test(),
         Some("msrv") => msrv(),
         Some("bench") => bench(&args[1..]),
+        Some("cycles") => cycles::check(&root()),
         Some("services") => {
             services();
             Ok(())
@@ -210,7 +219,8 @@ fn test_steps(steps: &mut Steps) -> Result<(), String> {
         steps.run(&format!("facade with `{f}` alone"), &mut facade(&["--no-default-features", "--features", f]))?;
     }
     steps.run("facade with `full`", &mut facade(&["--features", "full"]))?;
-    steps.time("MSRV", msrv)
+    steps.time("MSRV", msrv)?;
+    steps.time("module cycles", || cycles::check(&root()))
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
