@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::conn;
 use super::protocol::ServerProtocol;
-use super::shared::{ConnEntry, Shared};
+use super::shared::{Activity, ConnEntry, Shared};
 use super::task::Process;
 use crate::error::Error;
 use crate::net::stream::Plain;
@@ -148,8 +148,22 @@ fn admit<P: ServerProtocol>(
 
 /// The connection to close to admit a new one when the server is full:
 /// the least recently used idle one; `None` refuses the newcomer.
+///
+/// Connections publish what they are doing ([`Activity`]): a rule that
+/// also evicts connections that have not completed a request
+/// ([`Activity::Receiving`], oldest first) before any serving one, or
+/// slow openers ([`Activity::Opening`]), ranks them here. Only idle
+/// connections listen to the kick today (`conn.rs`, `Conn::wait`): one
+/// that moved on since it published takes the kick when it next idles.
 fn victim(conns: &std::collections::HashMap<u64, Arc<ConnEntry>>) -> Option<u64> {
-    conns.iter().filter_map(|(id, c)| c.idle_since().map(|t| (t, *id))).min().map(|(_, id)| id)
+    conns
+        .iter()
+        .filter_map(|(id, c)| match c.activity() {
+            Activity::Idle(since) => Some((since, *id)),
+            Activity::Opening | Activity::Receiving(_) | Activity::Serving => None,
+        })
+        .min()
+        .map(|(_, id)| id)
 }
 
 enum StdStream {

@@ -11,8 +11,8 @@
 //!   tasks share, with the registry of connections admission reads.
 //! - `task`: [`ServerTask`] ([`ServerKind`]), [`ServerPusher`],
 //!   [`ServerConnection`].
-//! - `conn`: a connection: reading, processing, replies in order,
-//!   keep-alive, its deadlines.
+//! - `conn`: a connection as a state machine (reading, serving,
+//!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
 //! - here: [`Server`], the handle.
 

@@ -90,11 +90,31 @@ impl<P: ServerProtocol> ParentHook for Shared<P> {
     }
 }
 
-/// The server's handle on one open connection: whether it is idle, and a
+/// What a connection is doing, as it last published it: what admission
+/// looks at to choose a connection to close when the server is full.
+///
+/// The connection publishes it before each wait, and only when it
+/// changed (see `conn.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Activity {
+    /// Accepted: TLS handshake or the protocol's `on_accept` under way.
+    Opening,
+    /// Waiting for a request since this instant (accepted, or its last
+    /// write). Also a connection whose codec holds the start of a request
+    /// with nothing left in the buffer (e.g. an HTTP body arriving): the
+    /// connection cannot tell it from idleness today.
+    Idle(std::time::Instant),
+    /// Part of a request is in, since this instant, and nothing is in
+    /// flight: it has not completed the request it is sending.
+    Receiving(std::time::Instant),
+    /// Requests in flight: processed, or replies waiting their turn.
+    Serving,
+}
+
+/// The server's handle on one open connection: what it is doing, and a
 /// way to make it close.
 pub(super) struct ConnEntry {
-    /// When the connection became idle, if it is.
-    idle_since: Mutex<Option<std::time::Instant>>,
+    activity: Mutex<Activity>,
     /// Makes an idle connection close (eviction, shutdown).
     pub(super) kick: Notify,
 }
@@ -102,16 +122,16 @@ pub(super) struct ConnEntry {
 impl ConnEntry {
     /// A connection just accepted.
     pub(super) fn new() -> ConnEntry {
-        ConnEntry { idle_since: Mutex::new(None), kick: Notify::new() }
+        ConnEntry { activity: Mutex::new(Activity::Opening), kick: Notify::new() }
     }
 
-    /// When the connection became idle, if it is.
-    pub(super) fn idle_since(&self) -> Option<std::time::Instant> {
-        *lock(&self.idle_since)
+    /// What the connection last said it was doing.
+    pub(super) fn activity(&self) -> Activity {
+        *lock(&self.activity)
     }
 
-    /// Connection side: says whether, and since when, it is idle.
-    pub(super) fn set_idle_since(&self, since: Option<std::time::Instant>) {
-        *lock(&self.idle_since) = since;
+    /// Connection side: says what it is doing now.
+    pub(super) fn publish(&self, activity: Activity) {
+        *lock(&self.activity) = activity;
     }
 }
