@@ -12,7 +12,7 @@ use super::stream::NetStream;
 use crate::error::{Error, TimeoutReason};
 
 /// An open connection with its codec, as a protocol's hooks see it (for
-/// example [`Protocol::on_connect`](super::Protocol::on_connect) sending
+/// example [`ClientProtocol::on_connect`](super::ClientProtocol::on_connect) sending
 /// Redis `AUTH` or running the MySQL handshake).
 ///
 /// Reads and writes give up with `SYS_ERROR`/`ETIMEDOUT`

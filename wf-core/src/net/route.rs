@@ -72,7 +72,7 @@ impl<'a> Pick<'a> {
 /// Decides where requests for a URL go: resolve its host into candidates,
 /// select one per attempt, hear back how it went.
 ///
-/// Implement it with [`async_trait`] (re-exported here) and register it
+/// Implement it with [`async_trait`](macro@async_trait) (re-exported here) and register it
 /// under a host name with [`register_route`], or set it on a task with
 /// [`ClientOptions::set_route`](super::ClientOptions::set_route).
 ///
