@@ -182,8 +182,9 @@ enum Phase<R> {
     /// then close.
     Draining {
         /// The answer to a request the codec rejected, if the protocol
-        /// has one.
-        error_reply: Option<R>,
+        /// has one (boxed: a phase is moved every turn, a response is
+        /// large, and this one is rare).
+        error_reply: Option<Box<R>>,
     },
     /// Close once what is queued is written.
     Closing,
@@ -191,6 +192,7 @@ enum Phase<R> {
 
 impl<R> Phase<R> {
     /// More requests may be read.
+    #[inline]
     fn reads(&self) -> bool {
         matches!(self, Phase::Idle { .. } | Phase::Reading { .. } | Phase::Serving { .. })
     }
@@ -202,6 +204,7 @@ impl<R> Phase<R> {
     /// The place for a header timeout (from `started` until the request
     /// decodes) and a minimum-progress rule (from what
     /// [`Conn::on_read`] counts).
+    #[inline]
     fn deadline(&self, params: &ServerParams, last_read: Instant) -> Option<Instant> {
         match self {
             Phase::Idle { until, .. } => *until,
@@ -246,6 +249,7 @@ struct Timer {
 
 impl Timer {
     /// Makes sure the timer fires by `d`.
+    #[inline]
     fn arm(&mut self, d: Instant) {
         match &mut self.armed {
             Some((at, _)) if *at <= d => {}
@@ -264,6 +268,7 @@ impl Timer {
 
     /// The timer fired for deadline `d`: true if `d` has passed, else the
     /// timer (armed for an earlier deadline that has moved) is set to `d`.
+    #[inline]
     fn passed(&mut self, d: Instant) -> bool {
         if Instant::now() >= d {
             return true;
@@ -315,14 +320,14 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         io: Connection<P::ServerCodec>,
     ) -> Self {
         let now = Instant::now();
-        Conn {
+        let mut conn = Conn {
             shared,
             process,
             entry,
             connection,
             peer,
             io,
-            phase: Phase::Idle { since: now, until: None, begun: None },
+            phase: Phase::Closing, // set below
             pending: VecDeque::new(),
             drivers: Vec::new(),
             acks: Vec::new(),
@@ -332,14 +337,22 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             keep_alive: shared.params.keep_alive_timeout,
             timer: Timer::default(),
             published: Activity::Opening,
-        }
+        };
+        conn.phase = Phase::Idle { since: now, until: conn.idle_until(now), begun: None };
+        conn
     }
 
     /// Turns the machine until the connection closes, then closes it.
     async fn run(&mut self) {
         loop {
             self.decode();
-            self.drive().await;
+            if !self.drivers.is_empty() {
+                std::future::poll_fn(|cx| {
+                    self.drive(cx);
+                    Poll::Ready(())
+                })
+                .await;
+            }
             self.interim();
             self.note_start();
             self.collect();
@@ -373,6 +386,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Requests complete in the buffer become series, while the phase
     /// reads and fewer than [`MAX_PIPELINE`] are in flight.
+    #[inline]
     fn decode(&mut self) {
         while self.phase.reads() && self.pending.len() < MAX_PIPELINE {
             match self.io.codec.decode(&mut self.io.rbuf) {
@@ -385,7 +399,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                     // Answered (if the protocol has an answer) after the
                     // replies before it; then the connection closes.
                     let error_reply = self.shared.protocol.error_reply(&mut self.io.codec, &e.into());
-                    self.phase = Phase::Draining { error_reply };
+                    self.phase = Phase::Draining { error_reply: error_reply.map(Box::new) };
                 }
             }
         }
@@ -394,6 +408,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     /// Starts the series of a request: runs `process` at once, then keeps
     /// the series' driver here, polled by this connection's task (no
     /// spawn, no thread switch for the reply).
+    #[inline]
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
         let mut task = Task::new(ServerKind::new(
@@ -422,19 +437,15 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         self.drivers.push(Driver::new(series));
     }
 
-    /// Polls the request series driven here once.
-    async fn drive(&mut self) {
-        if !self.drivers.is_empty() {
-            let drivers = &mut self.drivers;
-            std::future::poll_fn(|cx| {
-                poll_drivers(drivers, cx);
-                Poll::Ready(())
-            })
-            .await;
-        }
+    /// Polls the request series driven here once (a step of the turn,
+    /// not a wait: `run` calls it inside a `poll_fn` that is ready at once).
+    #[inline]
+    fn drive(&mut self, cx: &mut Context<'_>) {
+        poll_drivers(&mut self.drivers, cx);
     }
 
     /// Interim bytes (100 Continue), which never overtake earlier replies.
+    #[inline]
     fn interim(&mut self) {
         if self.pending.is_empty() {
             self.shared.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
@@ -442,6 +453,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Bytes of a request wait in the buffer: notes when it began.
+    #[inline]
     fn note_start(&mut self) {
         if self.io.rbuf.is_empty() {
             return;
@@ -456,6 +468,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Replies ready, in request order, into the write buffer.
+    #[inline]
     fn collect(&mut self) {
         let params = &self.shared.params;
         while let Some(slot) = self.pending.front() {
@@ -491,6 +504,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// The connection closes after this turn's write: requests after a
     /// closing reply are never answered.
+    #[inline]
     fn close_after_write(&mut self) {
         for slot in self.pending.drain(..) {
             slot.conn_closed();
@@ -500,11 +514,12 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// `Draining` with nothing in flight: the error reply (if any) goes
     /// out with the last replies, then the connection closes.
+    #[inline]
     fn finish_draining(&mut self) {
         if let Phase::Draining { error_reply } = &mut self.phase {
             if self.pending.is_empty() {
                 if let Some(resp) = error_reply.take() {
-                    let _ = self.io.codec.encode(&resp, &mut self.io.wbuf);
+                    let _ = self.io.codec.encode(&*resp, &mut self.io.wbuf);
                 }
                 self.phase = Phase::Closing;
             }
@@ -513,6 +528,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Writes out what the turn queued, in one write, and tells each
     /// reply's task how it went.
+    #[inline]
     async fn write(&mut self) -> Turn {
         if self.io.wbuf.is_empty() {
             return Turn::Go;
@@ -527,32 +543,45 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Picks the phase to wait in, from what is in flight and buffered.
+    #[inline]
     fn settle(&mut self) {
         let begun = match self.phase {
+            // Unchanged: nothing came, nothing was written.
+            Phase::Idle { since, .. } if since == self.last_write && self.io.rbuf.is_empty() => return,
             Phase::Idle { begun, .. } => begun,
             Phase::Reading { started } => Some(started),
+            Phase::Serving { .. } if !self.pending.is_empty() => return,
             Phase::Serving { next } => next,
             Phase::Draining { .. } | Phase::Closing => return,
         };
         self.phase = if !self.pending.is_empty() {
             Phase::Serving { next: begun }
         } else if self.io.rbuf.is_empty() {
-            // No request yet: the first must come within the peer response
-            // timeout (the keep-alive timeout is for idleness after a reply).
-            let limit = if self.seq == 0 { self.shared.params.peer_response_timeout } else { self.keep_alive };
-            Phase::Idle { since: self.last_write, until: limit.map(|t| self.last_write + t), begun }
+            Phase::Idle { since: self.last_write, until: self.idle_until(self.last_write), begun }
         } else {
             Phase::Reading { started: begun.expect("noted when the bytes were buffered") }
         };
     }
 
+    /// When a connection idle since `since` closes: after the keep-alive
+    /// limit (the last reply's), or before the first request after the
+    /// peer response timeout (the keep-alive timeout is for idleness after
+    /// a reply).
+    #[inline]
+    fn idle_until(&self, since: Instant) -> Option<Instant> {
+        let limit = if self.seq == 0 { self.shared.params.peer_response_timeout } else { self.keep_alive };
+        limit.map(|t| since + t)
+    }
+
     /// The server stops and the connection is idle: it closes now (a
     /// connection in any other phase closes when it next idles).
+    #[inline]
     fn stopped(&self) -> bool {
         matches!(self.phase, Phase::Idle { .. }) && self.shared.stopping.load(Ordering::Acquire)
     }
 
     /// What admission sees of a phase.
+    #[inline]
     fn activity(&self) -> Activity {
         match self.phase {
             Phase::Idle { since, .. } => Activity::Idle(since.into_std()),
@@ -562,6 +591,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Tells admission what the connection does, when that changed.
+    #[inline]
     fn publish(&mut self) {
         let now = self.activity();
         if now != self.published {
@@ -593,12 +623,14 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// `n` bytes came.
+    #[inline]
     fn on_read(&mut self, _n: usize) {
         self.last_read = Instant::now();
     }
 
     /// The peer closed its side, or reading failed: what is in flight is
     /// answered, then the connection closes.
+    #[inline]
     fn end_of_input(&mut self) {
         self.phase = Phase::Draining { error_reply: None };
     }

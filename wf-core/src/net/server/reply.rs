@@ -8,7 +8,8 @@
 //! ```text
 //! task side                          connection side
 //! push(bytes)      ─┐
-//! reply(outgoing)  ─┼─ slot ─→ poll_ready / take → encode, write
+//! reply(resp)      ─┤
+//! no_reply()       ─┼─ slot ─→ poll_ready / take → encode, write
 //! task_gone()      ─┘              │
 //! poll_written  ←──────────────────┴─ written(resp, result) / conn_closed()
 //! ```
@@ -47,14 +48,9 @@ struct SlotState<P: ServerProtocol> {
 }
 
 /// What a task hands its connection when its series ends.
-pub(super) enum Outgoing<P: ServerProtocol> {
+enum Outgoing<P: ServerProtocol> {
     /// A reply, and whether the connection stays open after it.
-    Reply {
-        /// The reply.
-        resp: P::Response,
-        /// What the protocol said of the connection after it.
-        keep: KeepAlive,
-    },
+    Reply { resp: P::Response, keep: KeepAlive },
     /// No reply: the connection closes (`ServerTask::noreply`).
     NoReply,
 }
@@ -67,14 +63,6 @@ pub(super) enum Head<P: ServerProtocol> {
     Reply(P::Response, KeepAlive),
     /// No reply will come: close the connection.
     Close,
-}
-
-/// How a task's reply went, as the task learns it.
-pub(super) enum Written<P: ServerProtocol> {
-    /// The connection wrote the reply (or failed to), and hands it back.
-    Done(P::Response, Result<(), Error>),
-    /// The connection closed before writing it.
-    ConnGone,
 }
 
 impl<P: ServerProtocol> ReplySlot<P> {
@@ -96,6 +84,7 @@ impl<P: ServerProtocol> ReplySlot<P> {
     /// Task side: hands over bytes or the reply and wakes the connection;
     /// false (and `f` not run) once the reply was handed over or the
     /// connection closed.
+    #[inline]
     fn send(&self, f: impl FnOnce(&mut SlotState<P>)) -> bool {
         let mut st = lock(&self.state);
         if st.conn_gone || st.reply.is_some() || st.written.is_some() {
@@ -111,15 +100,22 @@ impl<P: ServerProtocol> ReplySlot<P> {
     }
 
     /// Task side: queues raw bytes to write before the reply.
+    #[inline]
     pub(super) fn push(&self, data: Bytes) -> bool {
         self.send(move |st| st.pushes.push(data))
     }
 
-    /// Task side: hands over the reply. When the connection is gone (or a
-    /// reply was handed over already) `out` comes back.
-    pub(super) fn reply(&self, out: Outgoing<P>) -> Result<(), Outgoing<P>> {
-        let mut out = Some(out);
-        if self.send(|st| st.reply = out.take()) { Ok(()) } else { Err(out.take().expect("not handed over")) }
+    /// Task side: moves the reply out of `resp` into the slot; false (and
+    /// `resp` left alone) once the connection closed.
+    #[inline]
+    pub(super) fn reply(&self, resp: &mut P::Response, keep: KeepAlive) -> bool {
+        self.send(|st| st.reply = Some(Outgoing::Reply { resp: std::mem::take(resp), keep }))
+    }
+
+    /// Task side: there will be no reply; the connection closes.
+    #[inline]
+    pub(super) fn no_reply(&self) {
+        self.send(|st| st.reply = Some(Outgoing::NoReply));
     }
 
     /// Task side: the task went away without replying; the connection
@@ -134,20 +130,25 @@ impl<P: ServerProtocol> ReplySlot<P> {
         }
     }
 
-    /// Task side: ready once the connection wrote the reply or closed.
-    pub(super) fn poll_written(&self, cx: &mut Context<'_>) -> Poll<Written<P>> {
+    /// Task side: ready once the connection wrote the reply (handing it
+    /// back into `resp`) or failed to, or closed first (`ECONNRESET`).
+    #[inline]
+    pub(super) fn poll_written(&self, cx: &mut Context<'_>, resp: &mut P::Response) -> Poll<Result<(), Error>> {
         let mut st = lock(&self.state);
-        if let Some((resp, result)) = st.written.take() {
-            return Poll::Ready(Written::Done(resp, result));
+        if let Some((back, result)) = st.written.take() {
+            drop(st);
+            *resp = back;
+            return Poll::Ready(result);
         }
         if st.conn_gone {
-            return Poll::Ready(Written::ConnGone);
+            return Poll::Ready(Err(Error::sys(libc::ECONNRESET)));
         }
         st.task_waker = Some(cx.waker().clone());
         Poll::Pending
     }
 
     /// Connection side: moves pushed bytes into `out` and takes the reply.
+    #[inline]
     pub(super) fn take(&self, out: &mut BytesMut) -> Head<P> {
         let mut st = lock(&self.state);
         for b in st.pushes.drain(..) {
@@ -162,6 +163,7 @@ impl<P: ServerProtocol> ReplySlot<P> {
     }
 
     /// Connection side: ready when there is something to take.
+    #[inline]
     pub(super) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = lock(&self.state);
         if !st.pushes.is_empty() || st.reply.is_some() || st.task_gone {
@@ -173,6 +175,7 @@ impl<P: ServerProtocol> ReplySlot<P> {
     }
 
     /// Connection side: the reply was written (or not); wakes the task.
+    #[inline]
     pub(super) fn written(&self, resp: P::Response, result: Result<(), Error>) {
         let mut st = lock(&self.state);
         st.written = Some((resp, result));

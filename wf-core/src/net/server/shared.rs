@@ -131,6 +131,7 @@ impl ConnEntry {
     }
 
     /// Connection side: says what it is doing now.
+    #[inline]
     pub(super) fn publish(&self, activity: Activity) {
         *lock(&self.activity) = activity;
     }

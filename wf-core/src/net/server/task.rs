@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use super::protocol::ServerProtocol;
-use super::reply::{Outgoing, ReplySlot, Written};
+use super::reply::ReplySlot;
 use super::shared::Shared;
 use crate::error::{Error, State};
 use crate::sync::lock;
@@ -34,6 +34,7 @@ pub struct ServerKind<P: ServerProtocol> {
 
 impl<P: ServerProtocol> ServerKind<P> {
     /// The task of request `seq` on `connection`, answered through `slot`.
+    #[inline]
     pub(super) fn new(
         shared: Arc<Shared<P>>,
         req: P::Request,
@@ -158,37 +159,24 @@ impl<P: ServerProtocol> TaskKind for ServerKind<P> {
         if !self.sent {
             self.sent = true;
             if self.noreply {
-                let _ = self.slot.reply(Outgoing::NoReply);
+                self.slot.no_reply();
                 run.set_state(State::NoReply);
                 return Poll::Ready(());
             }
             let protocol = &self.shared.protocol;
             protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
             let keep = protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
-            let resp = std::mem::take(&mut self.resp);
-            if let Err(back) = self.slot.reply(Outgoing::Reply { resp, keep }) {
-                if let Outgoing::Reply { resp, .. } = back {
-                    self.resp = resp;
-                }
+            if !self.slot.reply(&mut self.resp, keep) {
                 run.set_error(Error::sys(libc::ECONNRESET));
                 return Poll::Ready(());
             }
         }
-        match self.slot.poll_written(cx) {
-            Poll::Ready(Written::Done(resp, result)) => {
-                self.resp = resp;
-                match result {
-                    Ok(()) => run.set_state(State::Success),
-                    Err(e) => run.set_error(e),
-                }
-                Poll::Ready(())
-            }
-            Poll::Ready(Written::ConnGone) => {
-                run.set_error(Error::sys(libc::ECONNRESET));
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
+        match self.slot.poll_written(cx, &mut self.resp) {
+            Poll::Ready(Ok(())) => run.set_state(State::Success),
+            Poll::Ready(Err(e)) => run.set_error(e),
+            Poll::Pending => return Poll::Pending,
         }
+        Poll::Ready(())
     }
 }
 
