@@ -5,7 +5,7 @@ use std::future::Future;
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::ServerParams;
+use super::params::ServerParams;
 use crate::error::Error;
 use crate::net::conn::Connection;
 use crate::net::protocol::{KeepAlive, Protocol};

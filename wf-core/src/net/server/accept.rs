@@ -1,0 +1,172 @@
+//! Listeners, the accept loop, and admission: which accepted connection
+//! gets served, and which open one makes room for it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
+use tokio::sync::Notify;
+
+use super::conn;
+use super::protocol::ServerProtocol;
+use super::shared::{Activity, ConnEntry, Shared};
+use super::task::Process;
+use crate::error::Error;
+use crate::net::stream::Plain;
+use crate::runtime;
+use crate::sync::lock;
+
+/// A listening socket.
+pub(super) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// Listens on `host:port` (address reuse on, backlog 1024).
+    pub(super) fn tcp(host: &str, port: u16) -> Result<Listener, Error> {
+        let addr = (host, port).to_socket_addrs()?.next().ok_or(Error::sys(libc::EADDRNOTAVAIL))?;
+        let _rt = runtime::handle().enter();
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        Ok(Listener::Tcp(socket.listen(1024)?))
+    }
+
+    /// Listens on a Unix socket at `path`.
+    pub(super) fn unix(path: &Path) -> Result<Listener, Error> {
+        let _rt = runtime::handle().enter();
+        Ok(Listener::Unix(UnixListener::bind(path)?))
+    }
+
+    /// A listening socket made elsewhere.
+    pub(super) fn from_std(listener: std::net::TcpListener) -> Result<Listener, Error> {
+        listener.set_nonblocking(true)?;
+        let _rt = runtime::handle().enter();
+        Ok(Listener::Tcp(TcpListener::from_std(listener)?))
+    }
+
+    /// The address it listens on (TCP only).
+    pub(super) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(t) => t.local_addr().ok(),
+            Listener::Unix(_) => None,
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<(Plain, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, a)| {
+                let _ = s.set_nodelay(true);
+                (Plain::Tcp(s), Some(a))
+            }),
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| (Plain::Unix(s), None)),
+        }
+    }
+}
+
+/// Accepts connections until `stop` is notified, then closes the listener.
+pub(super) async fn accept_loop<P: ServerProtocol>(
+    shared: Arc<Shared<P>>,
+    process: Arc<Process<P>>,
+    listener: Listener,
+    stop: Arc<Notify>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.notified() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(&shared, &process, stream, peer),
+            // Out of descriptors or similar: give the system a moment.
+            Err(_e) => {
+                crate::trace::warning!(error = %_e, "accept failed; pausing 10 ms");
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+        }
+    }
+    drop(listener);
+    shared.accepting.store(false, Ordering::Release);
+    shared.notify_quiet();
+}
+
+/// Registers an accepted connection (making room if the server is full, or
+/// refusing it) and starts serving it.
+fn admit<P: ServerProtocol>(
+    shared: &Arc<Shared<P>>,
+    process: &Arc<Process<P>>,
+    stream: Plain,
+    peer: Option<SocketAddr>,
+) {
+    if shared.stopping.load(Ordering::Acquire) {
+        return; // accepted as the server stopped: dropping it closes it
+    }
+    let entry = Arc::new(ConnEntry::new());
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut conns = lock(&shared.conns);
+        if conns.len() >= shared.params.max_connections {
+            match victim(&conns).and_then(|v| conns.remove(&v)) {
+                Some(c) => c.kick.notify_one(),
+                None => return, // refused: dropping the stream closes it
+            }
+        }
+        conns.insert(id, entry.clone());
+    }
+    // With one event loop per poller, connections are spread over them,
+    // each registered with its own loop's reactor.
+    if let Some(h) = runtime::next_loop() {
+        let std_stream = match stream {
+            Plain::Tcp(s) => s.into_std().map(StdStream::Tcp),
+            Plain::Unix(s) => s.into_std().map(StdStream::Unix),
+        };
+        let Ok(std_stream) = std_stream else {
+            lock(&shared.conns).remove(&id);
+            return;
+        };
+        let shared = shared.clone();
+        let process = process.clone();
+        drop(h.spawn(async move {
+            let stream = match std_stream {
+                StdStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(Plain::Tcp),
+                StdStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(Plain::Unix),
+            };
+            match stream {
+                Ok(stream) => conn::serve(shared, process, id, entry, stream, peer).await,
+                Err(_) => shared.conn_closed(id),
+            }
+        }));
+        return;
+    }
+    runtime::spawn(conn::serve(shared.clone(), process.clone(), id, entry, stream, peer));
+}
+
+/// The connection to close to admit a new one when the server is full:
+/// the least recently used idle one; `None` refuses the newcomer.
+///
+/// Connections publish what they are doing ([`Activity`]): a rule that
+/// also evicts connections that have not completed a request
+/// ([`Activity::Receiving`], oldest first) before any serving one, or
+/// slow openers ([`Activity::Opening`]), ranks them here. Only idle
+/// connections listen to the kick today (`conn.rs`, `Conn::wait`): one
+/// that moved on since it published takes the kick when it next idles.
+fn victim(conns: &std::collections::HashMap<u64, Arc<ConnEntry>>) -> Option<u64> {
+    conns
+        .iter()
+        .filter_map(|(id, c)| match c.activity() {
+            Activity::Idle(since) => Some((since, *id)),
+            Activity::Opening | Activity::Receiving(_) | Activity::Serving => None,
+        })
+        .min()
+        .map(|(_, id)| id)
+}
+
+enum StdStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}

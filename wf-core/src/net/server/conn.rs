@@ -1,0 +1,660 @@
+//! A server connection, as a state machine.
+//!
+//! [`serve`] opens the connection (TLS handshake, the protocol's
+//! `on_accept`), then [`Conn::run`] turns the machine until it closes.
+//! Requests are processed inside the connection's task: `process` runs as
+//! soon as a request is decoded and the request's series is polled here
+//! ([`Conn::drive`]), so a reply ready at once leaves in the same turn,
+//! without a spawn or a thread switch; replies of pipelined requests leave
+//! in order, in one write.
+//!
+//! # States
+//!
+//! [`Phase`] is what the connection waits in between turns, with the
+//! deadline of each:
+//!
+//! | phase | means | deadline | kick (eviction, stop) |
+//! |---|---|---|---|
+//! | `Idle { since, until, begun }` | nothing buffered, nothing in flight | `until`: `since` + `keep_alive_timeout` (the reply's, capped), or + `peer_response_timeout` before the first request | closes |
+//! | `Reading { started }` | part of a request buffered, nothing in flight | last read + `peer_response_timeout`, `started` + `receive_timeout` | waits |
+//! | `Serving { next }` | requests in flight; reads ahead while fewer than [`MAX_PIPELINE`] | none | waits |
+//! | `Draining { error_reply }` | no more reading (end of input, or a request the codec rejected): answers what is in flight, then `error_reply`, then closes | none | waits |
+//! | `Closing` | a reply closes the connection (or there is none): close once the write is out | — | — |
+//!
+//! Writing is a step of a turn, not a phase: what the turn queued goes
+//! out in one write, each write making progress within
+//! `peer_response_timeout` (`Connection::flush_within`).
+//!
+//! # A turn
+//!
+//! [`Conn::run`] repeats, each step a small function:
+//!
+//! 1. [`decode`](Conn::decode): requests complete in the buffer become
+//!    series (`process` runs): `Idle | Reading | Serving → Serving`; a
+//!    request the codec rejects: `→ Draining { error_reply }`.
+//! 2. [`drive`](Conn::drive): polls the series once, inline.
+//! 3. [`interim`](Conn::interim): bytes such as `100 Continue`, when
+//!    nothing is in flight.
+//! 4. [`note_start`](Conn::note_start): bytes of a request wait in the
+//!    buffer: `Idle → Reading`, or `Serving` notes when the next request
+//!    began.
+//! 5. [`collect`](Conn::collect): replies ready, in request order, are
+//!    encoded; a closing reply, none, or an encoding error: `→ Closing`.
+//!    [`finish_draining`](Conn::finish_draining): `Draining` with nothing
+//!    in flight queues its error reply: `→ Closing`.
+//! 6. [`write`](Conn::write): one write; each reply's task learns how it
+//!    went. A failed write closes.
+//! 7. `Closing` closes. [`settle`](Conn::settle) picks the phase to wait
+//!    in: `Serving →` `Idle` or `Reading` once all is answered,
+//!    `Reading → Idle` when the codec took every buffered byte. An idle
+//!    connection of a stopping server closes.
+//! 8. [`publish`](Conn::publish) tells admission what the connection does
+//!    ([`Activity`]), when that changed.
+//! 9. [`wait`](Conn::wait) for a series, a reply, bytes (end of input:
+//!    `→ Draining`), the deadline (closes), or a kick (closes; idle only).
+//!
+//! # Where the hardening hooks in
+//!
+//! - **Header (request-start) deadline**: [`Phase::deadline`] for
+//!   `Reading { started }` — a limit from `started` until the request
+//!   decodes. HTTP leaves an incomplete head in the buffer, so `Reading`
+//!   is exactly "head not complete"; a pipelined request started while
+//!   others are in flight carries its start in `Serving { next }`, and
+//!   `settle` hands it to `Reading` when they are answered.
+//!   `Idle { begun: Some(_) }` is a request whose start the codec holds
+//!   (HTTP keeps a partial body in its codec, leaving the buffer empty):
+//!   today that counts as idle (keep-alive deadline, kick, shown as idle
+//!   to admission), as before this machine; a rule that a request must
+//!   finish treats it as `Reading` there and in [`Conn::activity`].
+//! - **Minimum progress for bodies**: [`Conn::on_read`] sees every read
+//!   (bytes, time); a rate rule keeps its count there and
+//!   [`Phase::deadline`] turns it into the `Reading` deadline (today: one
+//!   read every `peer_response_timeout`). Writes have theirs in
+//!   `Connection::flush_within`.
+//! - **Eviction**: [`Conn::activity`] maps phases to the [`Activity`]
+//!   admission sees (`Opening`, `Idle`, `Receiving` — mid-request, no
+//!   request completed —, `Serving`); `accept.rs` ranks victims. Only
+//!   `Idle` listens to the kick today ([`Conn::wait`]); evicting a
+//!   `Receiving` connection makes `Reading` listen too.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, Sleep, sleep_until, timeout};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::params::ServerParams;
+use super::protocol::ServerProtocol;
+use super::reply::{Head, ReplySlot};
+use super::shared::{Activity, ConnEntry, Shared};
+use super::task::{Process, ServerConnection, ServerKind, ServerTask};
+use crate::error::{Error, State};
+use crate::net::conn::Connection;
+use crate::net::protocol::{KeepAlive, Protocol};
+use crate::net::stream::{NetStream, Plain};
+use crate::runtime;
+use crate::series::{self, Driver, End, SeriesWork};
+use crate::task::Task;
+
+/// Requests read ahead on one connection while earlier ones are processed.
+pub(super) const MAX_PIPELINE: usize = 64;
+
+/// Serves an accepted connection until it closes, then unregisters it.
+pub(super) async fn serve<P: ServerProtocol>(
+    shared: Arc<Shared<P>>,
+    process: Arc<Process<P>>,
+    id: u64,
+    entry: Arc<ConnEntry>,
+    stream: Plain,
+    peer: Option<SocketAddr>,
+) {
+    let connection = ServerConnection::new(id);
+    if let Some(io) = open(&shared, stream, peer).await {
+        Conn::new(&shared, &*process, &entry, &connection, peer, io).run().await;
+    }
+    connection.clear_context();
+    shared.conn_closed(id);
+}
+
+/// The TLS handshake (if the server has TLS) and the protocol's
+/// `on_accept`; `None` when either failed.
+async fn open<P: ServerProtocol>(
+    shared: &Shared<P>,
+    stream: Plain,
+    peer: Option<SocketAddr>,
+) -> Option<Connection<P::ServerCodec>> {
+    #[cfg(feature = "tls")]
+    let tls = crate::sync::lock(&shared.tls).clone();
+    #[cfg(feature = "tls")]
+    let stream = match tls {
+        Some(tls) => match crate::net::tls::accept(&tls, stream, shared.params.ssl_accept_timeout).await {
+            Ok(s) => NetStream::TlsServer(Box::new(s)),
+            Err(_e) => {
+                crate::trace::debug!(?peer, error = %_e, "TLS handshake with a client failed; connection closed");
+                return None;
+            }
+        },
+        None => NetStream::Plain(stream),
+    };
+    #[cfg(not(feature = "tls"))]
+    let stream = NetStream::Plain(stream);
+    let codec = shared.protocol.server_codec(&shared.params);
+    let mut io = Connection::new(stream, codec, peer, shared.params.peer_response_timeout);
+    match shared.protocol.on_accept(&mut io).await {
+        Ok(()) => Some(io),
+        Err(_e) => {
+            crate::trace::debug!(?peer, error = %_e, "on_accept refused a connection");
+            None
+        }
+    }
+}
+
+/// What a connection waits in between turns (see the module's table).
+enum Phase<R> {
+    /// Nothing buffered, nothing in flight.
+    Idle {
+        /// Since when: accepted, or the last write.
+        since: Instant,
+        /// When it closes, if nothing comes.
+        until: Option<Instant>,
+        /// A request began then, and the codec holds what came of it
+        /// (nothing is left in the buffer).
+        begun: Option<Instant>,
+    },
+    /// Part of a request is buffered, nothing in flight.
+    Reading {
+        /// The request's first byte.
+        started: Instant,
+    },
+    /// Requests in flight.
+    Serving {
+        /// When the next request's first bytes were seen, if they were.
+        next: Option<Instant>,
+    },
+    /// Reading is over: answer what is in flight, then `error_reply`,
+    /// then close.
+    Draining {
+        /// The answer to a request the codec rejected, if the protocol
+        /// has one (boxed: a phase is moved every turn, a response is
+        /// large, and this one is rare).
+        error_reply: Option<Box<R>>,
+    },
+    /// Close once what is queued is written.
+    Closing,
+}
+
+impl<R> Phase<R> {
+    /// More requests may be read.
+    #[inline]
+    fn reads(&self) -> bool {
+        matches!(self, Phase::Idle { .. } | Phase::Reading { .. } | Phase::Serving { .. })
+    }
+
+    /// When the connection closes if nothing happens: the idle limit, or
+    /// for a request partly in, a read every `peer_response_timeout` and
+    /// the whole of it within `receive_timeout`.
+    ///
+    /// The place for a header timeout (from `started` until the request
+    /// decodes) and a minimum-progress rule (from what
+    /// [`Conn::on_read`] counts).
+    #[inline]
+    fn deadline(&self, params: &ServerParams, last_read: Instant) -> Option<Instant> {
+        match self {
+            Phase::Idle { until, .. } => *until,
+            Phase::Reading { started } => {
+                let by_peer = params.peer_response_timeout.map(|t| last_read + t);
+                let whole = params.receive_timeout.map(|t| *started + t);
+                match (by_peer, whole) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => None,
+        }
+    }
+}
+
+/// Why [`Conn::wait`] returned.
+enum Wake {
+    /// A series moved, or a reply (or pushed bytes) came.
+    Progress,
+    /// A read finished.
+    Read(std::io::Result<usize>),
+    /// The timer fired for this deadline.
+    Deadline(Instant),
+    /// Admission or a stopping server wants the (idle) connection closed.
+    Kick,
+}
+
+/// What a turn asks of [`Conn::run`].
+enum Turn {
+    Go,
+    Close,
+}
+
+/// The connection's one timer, armed lazily: re-armed only when a deadline
+/// comes earlier than the armed one, and checked when it fires, so most
+/// requests touch no timer at all.
+#[derive(Default)]
+struct Timer {
+    armed: Option<(Instant, Pin<Box<Sleep>>)>,
+}
+
+impl Timer {
+    /// Makes sure the timer fires by `d`.
+    #[inline]
+    fn arm(&mut self, d: Instant) {
+        match &mut self.armed {
+            Some((at, _)) if *at <= d => {}
+            Some((at, sleep)) => {
+                sleep.as_mut().reset(d);
+                *at = d;
+            }
+            None => self.armed = Some((d, Box::pin(sleep_until(d)))),
+        }
+    }
+
+    /// Waits for the armed timer.
+    async fn fired(&mut self) {
+        self.armed.as_mut().expect("armed").1.as_mut().await
+    }
+
+    /// The timer fired for deadline `d`: true if `d` has passed, else the
+    /// timer (armed for an earlier deadline that has moved) is set to `d`.
+    #[inline]
+    fn passed(&mut self, d: Instant) -> bool {
+        if Instant::now() >= d {
+            return true;
+        }
+        let (at, sleep) = self.armed.as_mut().expect("armed");
+        sleep.as_mut().reset(d);
+        *at = d;
+        false
+    }
+}
+
+/// A reply encoded and waiting for the write, to hand back with its result.
+type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
+
+/// A connection being served: its I/O, its phase, the requests in flight.
+struct Conn<'a, P: ServerProtocol> {
+    shared: &'a Arc<Shared<P>>,
+    process: &'a Process<P>,
+    entry: &'a ConnEntry,
+    connection: &'a ServerConnection,
+    peer: Option<SocketAddr>,
+    io: Connection<P::ServerCodec>,
+    phase: Phase<P::Response>,
+    /// Requests in flight, in order: the head's reply goes out first.
+    pending: VecDeque<Arc<ReplySlot<P>>>,
+    /// Series of this connection's requests still running here.
+    drivers: Vec<Driver>,
+    /// Replies in the write buffer.
+    acks: Vec<Ack<P>>,
+    /// Requests decoded so far (the next one's `task_seq`).
+    seq: u64,
+    last_read: Instant,
+    /// Accepted, or the last write: when an idle phase starts.
+    last_write: Instant,
+    /// How long the connection may stay idle, as the last reply said.
+    keep_alive: Option<Duration>,
+    timer: Timer,
+    /// What admission was last told.
+    published: Activity,
+}
+
+impl<'a, P: ServerProtocol> Conn<'a, P> {
+    fn new(
+        shared: &'a Arc<Shared<P>>,
+        process: &'a Process<P>,
+        entry: &'a ConnEntry,
+        connection: &'a ServerConnection,
+        peer: Option<SocketAddr>,
+        io: Connection<P::ServerCodec>,
+    ) -> Self {
+        let now = Instant::now();
+        let mut conn = Conn {
+            shared,
+            process,
+            entry,
+            connection,
+            peer,
+            io,
+            phase: Phase::Closing, // set below
+            pending: VecDeque::new(),
+            drivers: Vec::new(),
+            acks: Vec::new(),
+            seq: 0,
+            last_read: now,
+            last_write: now,
+            keep_alive: shared.params.keep_alive_timeout,
+            timer: Timer::default(),
+            published: Activity::Opening,
+        };
+        conn.phase = Phase::Idle { since: now, until: conn.idle_until(now), begun: None };
+        conn
+    }
+
+    /// Turns the machine until the connection closes, then closes it.
+    async fn run(&mut self) {
+        loop {
+            self.decode();
+            if !self.drivers.is_empty() {
+                std::future::poll_fn(|cx| {
+                    self.drive(cx);
+                    Poll::Ready(())
+                })
+                .await;
+            }
+            self.interim();
+            self.note_start();
+            self.collect();
+            self.finish_draining();
+            if let Turn::Close = self.write().await {
+                break;
+            }
+            if let Phase::Closing = self.phase {
+                break;
+            }
+            self.settle();
+            if self.stopped() {
+                break;
+            }
+            self.publish();
+            let deadline = self.phase.deadline(&self.shared.params, self.last_read);
+            match self.wait(deadline).await {
+                Wake::Progress => {}
+                Wake::Read(Ok(n)) if n > 0 => self.on_read(n),
+                Wake::Read(_) => self.end_of_input(),
+                Wake::Deadline(d) => {
+                    if self.timer.passed(d) {
+                        break;
+                    }
+                }
+                Wake::Kick => break,
+            }
+        }
+        self.close().await;
+    }
+
+    /// Requests complete in the buffer become series, while the phase
+    /// reads and fewer than [`MAX_PIPELINE`] are in flight.
+    #[inline]
+    fn decode(&mut self) {
+        while self.phase.reads() && self.pending.len() < MAX_PIPELINE {
+            match self.io.codec.decode(&mut self.io.rbuf) {
+                Ok(Some(req)) => {
+                    self.phase = Phase::Serving { next: None };
+                    self.dispatch(req);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Answered (if the protocol has an answer) after the
+                    // replies before it; then the connection closes.
+                    let error_reply = self.shared.protocol.error_reply(&mut self.io.codec, &e.into());
+                    self.phase = Phase::Draining { error_reply: error_reply.map(Box::new) };
+                }
+            }
+        }
+    }
+
+    /// Starts the series of a request: runs `process` at once, then keeps
+    /// the series' driver here, polled by this connection's task (no
+    /// spawn, no thread switch for the reply).
+    #[inline]
+    fn dispatch(&mut self, req: P::Request) {
+        let slot = ReplySlot::new();
+        let mut task = Task::new(ServerKind::new(
+            self.shared.clone(),
+            req,
+            self.seq,
+            self.peer,
+            self.connection.clone(),
+            slot.clone(),
+        ));
+        task.set_state(State::ToReply);
+        self.seq += 1;
+        self.pending.push_back(slot);
+        let mut series = SeriesWork::empty();
+        let panicked = {
+            let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+            catch_unwind(AssertUnwindSafe(|| (self.process)(&mut task))).is_err()
+        };
+        if panicked {
+            // Dropping the task unanswered closes the connection.
+            return;
+        }
+        series.set_last_task(task);
+        series.set_end(End::Parent(self.shared.clone(), 0));
+        self.shared.inflight.fetch_add(1, Ordering::AcqRel);
+        self.drivers.push(Driver::new(series));
+    }
+
+    /// Polls the request series driven here once (a step of the turn,
+    /// not a wait: `run` calls it inside a `poll_fn` that is ready at once).
+    #[inline]
+    fn drive(&mut self, cx: &mut Context<'_>) {
+        poll_drivers(&mut self.drivers, cx);
+    }
+
+    /// Interim bytes (100 Continue), which never overtake earlier replies.
+    #[inline]
+    fn interim(&mut self) {
+        if self.pending.is_empty() {
+            self.shared.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
+        }
+    }
+
+    /// Bytes of a request wait in the buffer: notes when it began.
+    #[inline]
+    fn note_start(&mut self) {
+        if self.io.rbuf.is_empty() {
+            return;
+        }
+        match &mut self.phase {
+            Phase::Idle { begun, .. } => {
+                self.phase = Phase::Reading { started: begun.unwrap_or_else(Instant::now) };
+            }
+            Phase::Serving { next } if next.is_none() => *next = Some(Instant::now()),
+            Phase::Reading { .. } | Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => {}
+        }
+    }
+
+    /// Replies ready, in request order, into the write buffer.
+    #[inline]
+    fn collect(&mut self) {
+        let params = &self.shared.params;
+        while let Some(slot) = self.pending.front() {
+            match slot.take(&mut self.io.wbuf) {
+                Head::Waiting => return,
+                Head::Reply(resp, keep) => {
+                    let slot = self.pending.pop_front().expect("the head");
+                    let encoded: Result<(), Error> = self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
+                    if let Err(e) = encoded {
+                        slot.written(resp, Err(e));
+                        return self.close_after_write();
+                    }
+                    self.acks.push((slot, resp));
+                    match keep {
+                        KeepAlive::Close => return self.close_after_write(),
+                        KeepAlive::Keep => self.keep_alive = params.keep_alive_timeout,
+                        // Never longer than the server's own limit: a
+                        // client's `Keep-Alive: timeout=300` does not
+                        // hold a connection 300 s.
+                        KeepAlive::KeepFor(d) => {
+                            self.keep_alive = Some(params.keep_alive_timeout.map_or(d, |c| c.min(d)))
+                        }
+                    }
+                }
+                // No reply, or the request's series dropped it: close.
+                Head::Close => {
+                    self.pending.pop_front();
+                    return self.close_after_write();
+                }
+            }
+        }
+    }
+
+    /// The connection closes after this turn's write: requests after a
+    /// closing reply are never answered.
+    #[inline]
+    fn close_after_write(&mut self) {
+        for slot in self.pending.drain(..) {
+            slot.conn_closed();
+        }
+        self.phase = Phase::Closing;
+    }
+
+    /// `Draining` with nothing in flight: the error reply (if any) goes
+    /// out with the last replies, then the connection closes.
+    #[inline]
+    fn finish_draining(&mut self) {
+        if let Phase::Draining { error_reply } = &mut self.phase {
+            if self.pending.is_empty() {
+                if let Some(resp) = error_reply.take() {
+                    let _ = self.io.codec.encode(&*resp, &mut self.io.wbuf);
+                }
+                self.phase = Phase::Closing;
+            }
+        }
+    }
+
+    /// Writes out what the turn queued, in one write, and tells each
+    /// reply's task how it went.
+    #[inline]
+    async fn write(&mut self) -> Turn {
+        if self.io.wbuf.is_empty() {
+            return Turn::Go;
+        }
+        let result = self.io.flush_within(None).await;
+        self.last_write = Instant::now();
+        let failed = result.is_err();
+        for (slot, resp) in self.acks.drain(..) {
+            slot.written(resp, result.clone());
+        }
+        if failed { Turn::Close } else { Turn::Go }
+    }
+
+    /// Picks the phase to wait in, from what is in flight and buffered.
+    #[inline]
+    fn settle(&mut self) {
+        let begun = match self.phase {
+            // Unchanged: nothing came, nothing was written.
+            Phase::Idle { since, .. } if since == self.last_write && self.io.rbuf.is_empty() => return,
+            Phase::Idle { begun, .. } => begun,
+            Phase::Reading { started } => Some(started),
+            Phase::Serving { .. } if !self.pending.is_empty() => return,
+            Phase::Serving { next } => next,
+            Phase::Draining { .. } | Phase::Closing => return,
+        };
+        self.phase = if !self.pending.is_empty() {
+            Phase::Serving { next: begun }
+        } else if self.io.rbuf.is_empty() {
+            Phase::Idle { since: self.last_write, until: self.idle_until(self.last_write), begun }
+        } else {
+            Phase::Reading { started: begun.expect("noted when the bytes were buffered") }
+        };
+    }
+
+    /// When a connection idle since `since` closes: after the keep-alive
+    /// limit (the last reply's), or before the first request after the
+    /// peer response timeout (the keep-alive timeout is for idleness after
+    /// a reply).
+    #[inline]
+    fn idle_until(&self, since: Instant) -> Option<Instant> {
+        let limit = if self.seq == 0 { self.shared.params.peer_response_timeout } else { self.keep_alive };
+        limit.map(|t| since + t)
+    }
+
+    /// The server stops and the connection is idle: it closes now (a
+    /// connection in any other phase closes when it next idles).
+    #[inline]
+    fn stopped(&self) -> bool {
+        matches!(self.phase, Phase::Idle { .. }) && self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// What admission sees of a phase.
+    #[inline]
+    fn activity(&self) -> Activity {
+        match self.phase {
+            Phase::Idle { since, .. } => Activity::Idle(since.into_std()),
+            Phase::Reading { started } => Activity::Receiving(started.into_std()),
+            Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => Activity::Serving,
+        }
+    }
+
+    /// Tells admission what the connection does, when that changed.
+    #[inline]
+    fn publish(&mut self) {
+        let now = self.activity();
+        if now != self.published {
+            self.entry.publish(now);
+            self.published = now;
+        }
+    }
+
+    /// Waits for a series to move, a reply, bytes, the deadline, or (idle
+    /// only) a kick.
+    async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+        if let Some(d) = deadline {
+            self.timer.arm(d);
+        }
+        let idle = matches!(self.phase, Phase::Idle { .. });
+        let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE;
+        let Conn { pending, io, drivers, timer, entry, .. } = self;
+        let stream = &mut io.stream;
+        let rbuf = &mut io.rbuf;
+        let has_drivers = !drivers.is_empty();
+        tokio::select! {
+            biased;
+            _ = std::future::poll_fn(|cx| if poll_drivers(drivers, cx) { Poll::Ready(()) } else { Poll::Pending }), if has_drivers => Wake::Progress,
+            _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => Wake::Progress,
+            n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => Wake::Read(n),
+            _ = timer.fired(), if deadline.is_some() => Wake::Deadline(deadline.expect("deadline")),
+            _ = entry.kick.notified(), if idle => Wake::Kick,
+        }
+    }
+
+    /// `n` bytes came.
+    #[inline]
+    fn on_read(&mut self, _n: usize) {
+        self.last_read = Instant::now();
+    }
+
+    /// The peer closed its side, or reading failed: what is in flight is
+    /// answered, then the connection closes.
+    #[inline]
+    fn end_of_input(&mut self) {
+        self.phase = Phase::Draining { error_reply: None };
+    }
+
+    /// Closes: series still running go on by themselves (a server's stop
+    /// waits for them); their replies learn that the connection is gone.
+    async fn close(&mut self) {
+        for d in self.drivers.drain(..) {
+            runtime::spawn(d);
+        }
+        for slot in self.pending.drain(..) {
+            slot.conn_closed();
+        }
+        for (slot, resp) in self.acks.drain(..) {
+            slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
+        }
+        let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
+    }
+}
+
+/// Polls the request series driven by a connection; true when one
+/// finished.
+fn poll_drivers(drivers: &mut Vec<Driver>, cx: &mut Context<'_>) -> bool {
+    let before = drivers.len();
+    drivers.retain_mut(|d| Pin::new(d).poll(cx).is_pending());
+    drivers.len() != before
+}

@@ -1,0 +1,235 @@
+//! The server task (one per request), its pusher, and the connection
+//! context its tasks share.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use super::protocol::ServerProtocol;
+use super::reply::ReplySlot;
+use super::shared::Shared;
+use crate::error::{Error, State};
+use crate::sync::lock;
+use crate::task::{RunContext, Task, TaskKind};
+
+/// The function a server runs for each request (its `process`).
+pub(super) type Process<P> = dyn Fn(&mut ServerTask<P>) + Send + Sync;
+
+/// A request a server is answering (Workflow's server task).
+pub type ServerTask<P> = Task<ServerKind<P>>;
+
+/// The kind of a [`ServerTask`].
+pub struct ServerKind<P: ServerProtocol> {
+    shared: Arc<Shared<P>>,
+    req: P::Request,
+    resp: P::Response,
+    seq: u64,
+    peer: Option<SocketAddr>,
+    connection: ServerConnection,
+    slot: Arc<ReplySlot<P>>,
+    sent: bool,
+    noreply: bool,
+}
+
+impl<P: ServerProtocol> ServerKind<P> {
+    /// The task of request `seq` on `connection`, answered through `slot`.
+    #[inline]
+    pub(super) fn new(
+        shared: Arc<Shared<P>>,
+        req: P::Request,
+        seq: u64,
+        peer: Option<SocketAddr>,
+        connection: ServerConnection,
+        slot: Arc<ReplySlot<P>>,
+    ) -> ServerKind<P> {
+        ServerKind {
+            shared,
+            req,
+            resp: P::Response::default(),
+            seq,
+            peer,
+            connection,
+            slot,
+            sent: false,
+            noreply: false,
+        }
+    }
+}
+
+impl<P: ServerProtocol> Drop for ServerKind<P> {
+    fn drop(&mut self) {
+        if !self.sent {
+            // Dropped unanswered (its series was canceled): the connection
+            // closes rather than wait forever.
+            self.slot.task_gone();
+        }
+    }
+}
+
+/// Writes raw bytes on a server task's connection before its reply
+/// (Workflow's `push`): for responses produced piece by piece. Cloneable
+/// and sendable, so other tasks and threads can write.
+pub struct ServerPusher<P: ServerProtocol> {
+    slot: Arc<ReplySlot<P>>,
+}
+
+impl<P: ServerProtocol> Clone for ServerPusher<P> {
+    fn clone(&self) -> Self {
+        ServerPusher { slot: self.slot.clone() }
+    }
+}
+
+impl<P: ServerProtocol> std::fmt::Debug for ServerPusher<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerPusher")
+    }
+}
+
+impl<P: ServerProtocol> ServerPusher<P> {
+    /// Queues `data` to be written as soon as every earlier reply on the
+    /// connection is out; false once the reply was sent or the connection
+    /// closed.
+    pub fn push(&self, data: impl Into<bytes::Bytes>) -> bool {
+        self.slot.push(data.into())
+    }
+}
+
+impl<P: ServerProtocol> std::fmt::Debug for ServerKind<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKind").field("seq", &self.seq).field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+impl<P: ServerProtocol> ServerKind<P> {
+    /// The request.
+    pub fn req(&self) -> &P::Request {
+        &self.req
+    }
+
+    /// The request, mutably (e.g. to move it into a client task).
+    pub fn req_mut(&mut self) -> &mut P::Request {
+        &mut self.req
+    }
+
+    /// The reply being built.
+    pub fn resp(&self) -> &P::Response {
+        &self.resp
+    }
+
+    /// The reply, to fill in `process` or in any task of the series.
+    pub fn resp_mut(&mut self) -> &mut P::Response {
+        &mut self.resp
+    }
+
+    /// The request's index on its connection, from 0 (Workflow's
+    /// `get_task_seq`).
+    pub fn task_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The client's address (`None` over a Unix socket).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The connection, for its context.
+    pub fn connection(&self) -> &ServerConnection {
+        &self.connection
+    }
+
+    /// A handle writing raw bytes on the connection before the reply; see
+    /// [`ServerPusher`].
+    pub fn pusher(&self) -> ServerPusher<P> {
+        ServerPusher { slot: self.slot.clone() }
+    }
+}
+
+impl<P: ServerProtocol> Task<ServerKind<P>> {
+    /// Closes the connection instead of replying; the task finishes as
+    /// `NoReply` and its callback still runs.
+    pub fn noreply(&mut self) {
+        self.kind_mut().noreply = true;
+        self.set_state(State::NoReply);
+    }
+}
+
+impl<P: ServerProtocol> TaskKind for ServerKind<P> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if !self.sent {
+            self.sent = true;
+            if self.noreply {
+                self.slot.no_reply();
+                run.set_state(State::NoReply);
+                return Poll::Ready(());
+            }
+            let protocol = &self.shared.protocol;
+            protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
+            let keep = protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
+            if !self.slot.reply(&mut self.resp, keep) {
+                run.set_error(Error::sys(libc::ECONNRESET));
+                return Poll::Ready(());
+            }
+        }
+        match self.slot.poll_written(cx, &mut self.resp) {
+            Poll::Ready(Ok(())) => run.set_state(State::Success),
+            Poll::Ready(Err(e)) => run.set_error(e),
+            Poll::Pending => return Poll::Pending,
+        }
+        Poll::Ready(())
+    }
+}
+
+/// A connection's context, shared by its server tasks and dropped when the
+/// connection closes (Workflow's `WFConnection` context).
+#[derive(Clone)]
+pub struct ServerConnection {
+    id: u64,
+    context: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+}
+
+impl std::fmt::Debug for ServerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConnection").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl ServerConnection {
+    /// Connection `id`, no context yet.
+    pub(super) fn new(id: u64) -> ServerConnection {
+        ServerConnection { id, context: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Drops the context: the connection has closed.
+    pub(super) fn clear_context(&self) {
+        *lock(&self.context) = None;
+    }
+
+    /// A number unique to this connection within its server.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sets the connection's context; it is dropped when the connection
+    /// closes.
+    pub fn set_context<T: Any + Send>(&self, value: T) {
+        *lock(&self.context) = Some(Box::new(value));
+    }
+
+    /// Runs `f` on the context, if there is one of type `T`.
+    pub fn with_context<T: Any, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        lock(&self.context).as_mut()?.downcast_mut::<T>().map(f)
+    }
+
+    /// Takes the context out, if there is one of type `T`.
+    pub fn take_context<T: Any>(&self) -> Option<T> {
+        let mut slot = lock(&self.context);
+        match slot.take()?.downcast::<T>() {
+            Ok(b) => Some(*b),
+            Err(b) => {
+                *slot = Some(b);
+                None
+            }
+        }
+    }
+}
