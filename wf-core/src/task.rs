@@ -75,7 +75,7 @@ pub trait TaskKind: Send + Sized + 'static {
 #[derive(Debug)]
 pub struct RunContext<'a> {
     pub(crate) state: &'a mut State,
-    pub(crate) error: &'a mut Option<Error>,
+    pub(crate) error: &'a mut Option<Box<Error>>,
     pub(crate) panicked: &'a mut bool,
     pub(crate) series: &'a mut SeriesWork,
 }
@@ -84,7 +84,7 @@ impl RunContext<'_> {
     /// Records that the task failed, and why; it is what the callback sees.
     pub fn set_error(&mut self, e: Error) {
         *self.state = e.state();
-        *self.error = Some(e);
+        *self.error = Some(Box::new(e));
     }
 
     /// Records a state that is not a failure (a server task's
@@ -96,7 +96,7 @@ impl RunContext<'_> {
 
     /// The failure recorded so far, if any.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// Marks the task as failed by a panic: its series is canceled after
@@ -136,7 +136,9 @@ type Callback<K> = Box<dyn FnOnce(&mut Task<K>) + Send>;
 pub struct Task<K: TaskKind> {
     kind: K,
     state: State,
-    error: Option<Error>,
+    /// Boxed: failures are rare, and a task is smaller without the room
+    /// for one (every task is an allocation).
+    error: Option<Box<Error>>,
     panicked: bool,
     callback: Option<Callback<K>>,
     /// User data and the awaiter, boxed apart: most tasks have neither, and
@@ -191,13 +193,13 @@ impl<K: TaskKind> Task<K> {
     /// Why the task failed (state, code, timeout reason and cause; its
     /// `Display` is the error text), or `None` when it did not fail.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// The error code, 0 when the task did not fail (Workflow's
     /// `get_error()`).
     pub fn error_code(&self) -> i32 {
-        self.error.as_ref().map_or(0, Error::code)
+        self.error.as_deref().map_or(0, Error::code)
     }
 
     /// The error text, as Workflow's `get_error_string(state, error)`
@@ -211,7 +213,7 @@ impl<K: TaskKind> Task<K> {
 
     /// Why the task timed out, if it did.
     pub fn timeout_reason(&self) -> TimeoutReason {
-        self.error.as_ref().map_or(TimeoutReason::NotTimeout, Error::timeout_reason)
+        self.error.as_deref().map_or(TimeoutReason::NotTimeout, Error::timeout_reason)
     }
 
     /// Attaches a value to the task (Workflow's `user_data`).
@@ -404,7 +406,7 @@ impl<K: TaskKind> SubTask for Task<K> {
     fn compute(&mut self) {
         if catch_unwind(AssertUnwindSafe(|| self.kind.compute())).is_err() {
             self.state = State::TaskError;
-            self.error = Some(Error::task(code::PANICKED));
+            self.error = Some(Box::new(Error::task(code::PANICKED)));
             self.panicked = true;
         }
     }

@@ -1,6 +1,8 @@
 //! The client half of MySQL: the login on a fresh connection, checks
 //! before a query goes out, and prepared statements' exchange.
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,14 +18,22 @@ use crate::protocol::MySql;
 
 impl ClientProtocol for MySql {
     type ClientCodec = ClientCodec;
-    type Handshake = MySqlLogin;
+    type Handshake = Arc<MySqlLogin>;
 
     fn client_codec(&self) -> ClientCodec {
         ClientCodec::new()
     }
 
-    fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<MySqlLogin, Error> {
+    fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<Arc<MySqlLogin>, Error> {
         code::register();
+        // Tasks to one URL parse it once per thread: the login is shared,
+        // and compares and clones as a pointer.
+        thread_local! {
+            static LAST: RefCell<Option<(Uri, Arc<MySqlLogin>)>> = const { RefCell::new(None) };
+        }
+        if let Some(login) = LAST.with_borrow(|last| last.as_ref().filter(|(u, _)| u == uri).map(|(_, l)| l.clone())) {
+            return Ok(login);
+        }
         #[allow(unused_mut)]
         let mut login = MySqlLogin::from_uri(uri)?;
         // TLS set in the task's options is for `mysqls://`, which starts
@@ -31,13 +41,16 @@ impl ClientProtocol for MySql {
         #[cfg(feature = "tls")]
         if login.tls {
             login.tls_config = opts.tls().cloned().map(crate::login::TlsConfig).or_else(|| self.tls.clone());
+            return Ok(Arc::new(login));
         }
         #[cfg(not(feature = "tls"))]
         let _ = opts;
+        let login = Arc::new(login);
+        LAST.with_borrow_mut(|last| *last = Some((uri.clone(), login.clone())));
         Ok(login)
     }
 
-    async fn on_connect(&self, conn: &mut Connection<ClientCodec>, login: &MySqlLogin) -> Result<(), Error> {
+    async fn on_connect(&self, conn: &mut Connection<ClientCodec>, login: &Arc<MySqlLogin>) -> Result<(), Error> {
         if let Some(fixed) = &self.fixed {
             // A fixed connection that connected before was lost: what its
             // transaction did is gone. Say so once.

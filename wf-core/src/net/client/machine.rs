@@ -97,7 +97,11 @@ async fn attempt<P: ClientProtocol>(
         let picked = route.select(setup.via, &candidates, Pick::new(tried, &load));
         picked.and_then(|i| candidates.get(i)).ok_or(Error::task(code::UPSTREAM_UNAVAILABLE))?.clone()
     };
-    tried.push(target.clone());
+    // Remembered only when another attempt may pick again (a push
+    // allocates, and most tasks make one attempt).
+    if opts.retry_max() > 0 {
+        tried.push(target.clone());
+    }
     let limits = Limits { send: opts.send_timeout(), watch: opts.watch_timeout(), receive: opts.receive_timeout() };
     let result = match protocol.mode(req) {
         Mode::Pipelined => super::pipe::request(&setup, req, opts, &target, setup.key(&target)).await,
