@@ -13,7 +13,7 @@ use wf_core::net::{Client, ClientKind, ClientOptions, ClientProtocol, Connection
 use wf_core::{Error, RunContext, Task, TaskKind, TimeoutReason};
 
 use crate::codec::ClientCodec;
-use crate::login::{RedisLogin, log_in};
+use crate::login::RedisLogin;
 use crate::message::{RedisArg, RedisRequest, RedisResponse};
 use crate::protocol::Redis;
 use crate::value::RedisValue;
@@ -273,16 +273,17 @@ impl ClientProtocol for RedisSubscription {
         self.redis.client_codec()
     }
 
-    fn handshake(&self, uri: &Uri, _opts: &ClientOptions) -> Result<RedisLogin, Error> {
-        RedisLogin::from_uri(uri)
+    // The login is plain Redis's.
+    fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<RedisLogin, Error> {
+        self.redis.handshake(uri, opts)
     }
 
     fn on_connect(
         &self,
-        conn: &mut Connection<ClientCodec>,
-        login: &RedisLogin,
+        c: &mut Connection<ClientCodec>,
+        l: &RedisLogin,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        log_in(conn, login)
+        self.redis.on_connect(c, l)
     }
 
     fn mode(&self, _req: &Subscription) -> Mode {
