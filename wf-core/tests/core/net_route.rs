@@ -1,0 +1,93 @@
+//! The route seam: a route registered under a host name decides where a
+//! task's attempts go, is told how each went, and a retry never picks a
+//! target this request already tried when another is left.
+#![cfg(feature = "net")]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use crate::support::net::{closed_port, echo_server, tlv_task};
+use crate::support::recv;
+use wf_core::net::Uri;
+use wf_core::net::route::{Pick, Route, Target, async_trait, register_route, unregister_route};
+use wf_core::{Error, State, code};
+
+/// Fixed candidates, the first untried one picked, every report logged.
+struct Fixed {
+    candidates: Vec<SocketAddr>,
+    log: Mutex<Vec<(SocketAddr, bool)>>,
+}
+
+impl Fixed {
+    fn new(candidates: Vec<SocketAddr>) -> Arc<Fixed> {
+        Arc::new(Fixed { candidates, log: Mutex::default() })
+    }
+
+    fn log(&self) -> Vec<(SocketAddr, bool)> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Route for Fixed {
+    async fn resolve(&self, _uri: &Uri, _retry: bool) -> Result<Vec<Target>, Error> {
+        Ok(self.candidates.iter().map(|a| Target::Inet(*a)).collect())
+    }
+
+    fn select(&self, _uri: &Uri, candidates: &[Target], pick: Pick<'_>) -> Option<usize> {
+        candidates.iter().position(|t| !pick.was_tried(t))
+    }
+
+    fn report(&self, target: &Target, outcome: Result<(), &Error>) {
+        if let Target::Inet(a) = target {
+            self.log.lock().unwrap().push((*a, outcome.is_ok()));
+        }
+    }
+}
+
+#[test]
+fn a_registered_route_decides_where_a_host_name_goes() {
+    let (server, addr) = echo_server();
+    let route = Fixed::new(vec![addr]);
+    register_route("net-route-backend", route.clone());
+    // The port in the URL is not where the task goes: the route is.
+    let (mut t, rx) = tlv_task("tlv://net-route-backend:1/", 0);
+    t.req_mut().set_value("via the route");
+    t.start();
+    let o = recv(&rx);
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    assert_eq!(o.resp.value().as_ref(), b"via the route");
+    assert_eq!(route.log(), [(addr, true)]);
+    assert!(unregister_route("net-route-backend"));
+    assert!(!unregister_route("net-route-backend"));
+    server.stop();
+}
+
+#[test]
+fn a_retry_goes_to_a_target_not_tried_yet() {
+    let (server, addr) = echo_server();
+    let dead = closed_port();
+    let route = Fixed::new(vec![dead, addr]);
+    let (mut t, rx) = tlv_task("tlv://net-route-retry:1/", 1);
+    t.options_mut().set_route(route.clone());
+    t.req_mut().set_value("second try");
+    t.start();
+    let o = recv(&rx);
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    // Refused first, then the other candidate: not the dead one again.
+    assert_eq!(route.log(), [(dead, false), (addr, true)]);
+    server.stop();
+}
+
+#[test]
+fn no_target_left_is_upstream_unavailable() {
+    let route = Fixed::new(vec![closed_port()]);
+    let (mut t, rx) = tlv_task("tlv://net-route-none:1/", 3);
+    t.options_mut().set_route(route.clone());
+    t.start();
+    let o = recv(&rx);
+    // One refused attempt; the retries find nothing untried.
+    assert_eq!((o.state, o.error.code()), (State::TaskError, code::UPSTREAM_UNAVAILABLE), "{}", o.error);
+    assert_eq!(o.error.to_string(), "Upstream Unavailable");
+    assert_eq!(route.log().len(), 1);
+}
