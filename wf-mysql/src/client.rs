@@ -25,7 +25,6 @@ impl ClientProtocol for MySql {
     }
 
     fn handshake(&self, uri: &Uri, opts: &ClientOptions) -> Result<Arc<MySqlLogin>, Error> {
-        code::register();
         // Tasks to one URL parse it once per thread: the login is shared,
         // and compares and clones as a pointer.
         thread_local! {

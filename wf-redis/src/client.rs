@@ -65,7 +65,6 @@ impl ClientProtocol for Redis {
     }
 
     fn prepare(&self, req: &mut RedisRequest, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
-        code::register();
         if req.is_empty() {
             return Err(Error::sys(libc::EINVAL));
         }

@@ -23,7 +23,7 @@ pub struct Redis {
 
 impl Default for Redis {
     fn default() -> Redis {
-        Redis { size_limit: DEFAULT_SIZE_LIMIT }
+        Redis::with_size_limit(DEFAULT_SIZE_LIMIT)
     }
 }
 
@@ -32,6 +32,9 @@ impl Redis {
     /// largest bulk string); a bigger one fails the task with
     /// `SYS_ERROR`/`EMSGSIZE`.
     pub fn with_size_limit(limit: usize) -> Redis {
+        // Every task, the subscriber's included, is made with a protocol
+        // value: its error codes are named by then.
+        crate::code::register();
         Redis { size_limit: limit }
     }
 }

@@ -251,6 +251,7 @@ fn wrong_password_fails_the_subscription() {
     let sub = subscribe(&url, &["x"], |_| {});
     let (state, e) = sub.end();
     assert_eq!((state, e.code()), (State::TaskError, wf_redis::code::ACCESS_DENIED), "{e:?}");
+    assert_eq!(e.to_string(), "Redis Access Denied");
     assert!(sub.values.try_recv().is_err());
 }
 
