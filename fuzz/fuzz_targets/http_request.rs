@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `http_request` (placeholder: filled in by the codec's owner).
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});

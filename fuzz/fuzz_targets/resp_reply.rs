@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `resp_reply` (placeholder: filled in by the codec's owner).
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});
