@@ -50,6 +50,7 @@ pub mod net;
 mod parallel;
 mod runtime;
 mod series;
+pub mod signal;
 mod sync;
 mod task;
 mod trace;
