@@ -23,18 +23,22 @@
 //!   encoding, one 256 KiB pread at a time ([`HttpStream`]), each read
 //!   started when the previous chunk was queued, and stopped when the
 //!   client goes away;
-//! * a reply body over `--max-size` (64 MiB by default) gets 403: wf's
-//!   `HttpStream` cannot tell how much of what was queued the client has
-//!   taken, so a client that stops reading leaves up to one whole reply
-//!   body queued in the server. The cap bounds that; clients fetch bigger
-//!   files in ranges of at most the cap.
+//! * memory is bounded: wf's `HttpStream` cannot tell how much of what
+//!   was queued the client has taken yet, so a client that stops reading
+//!   can leave a whole streamed reply queued in the server. Two limits
+//!   bound that: a reply body over `--max-size` (64 MiB by default) gets
+//!   403 (clients fetch bigger files in ranges of at most that size), and
+//!   streamed replies in progress may together hold at most
+//!   `--stream-budget` bytes (256 MiB by default); a request that would
+//!   go over it gets 503 with `Retry-After: 1`. A reply's share is
+//!   released when its last byte was written or its connection closed.
 //!
 //! Not covered: a local user who can write inside the root and swaps a
 //! directory for a symlink between the check and the open (that needs
 //! `openat2(RESOLVE_BENEATH)`).
 //!
 //! ```text
-//! http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES]
+//! http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES] [--stream-budget BYTES]
 //! ```
 //!
 //! `cargo run -p examples --bin http_file_server -- 8888 ./public` (TLS
@@ -52,6 +56,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wf::fileio::{FileIoTask, create_pread_task};
 use wf::http::{Http, HttpResponse, HttpServer, HttpServerTask, HttpStream};
@@ -64,6 +69,9 @@ const CHUNK: usize = 256 * 1024;
 /// Default cap on a reply's body (`--max-size`).
 const DEFAULT_MAX_SIZE: u64 = 64 << 20;
 
+/// Default cap on the streamed replies in progress (`--stream-budget`).
+const DEFAULT_STREAM_BUDGET: u64 = 256 << 20;
+
 /// The compute queue the opens run on.
 const OPEN_QUEUE: &str = "file-open";
 
@@ -74,6 +82,36 @@ struct Config {
     root: PathBuf,
     /// The largest body sent in one reply.
     max_size: u64,
+    /// The most bytes streamed replies in progress may hold together.
+    stream_budget: u64,
+    /// Bytes of the streamed replies in progress.
+    streaming: AtomicU64,
+}
+
+/// A streamed reply's share of the budget, released when dropped.
+#[derive(Debug)]
+struct Reservation {
+    config: Arc<Config>,
+    bytes: u64,
+}
+
+impl Reservation {
+    /// Takes `bytes` of the budget, or `None` when it would go over.
+    fn take(config: &Arc<Config>, bytes: u64) -> Option<Reservation> {
+        config
+            .streaming
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&total| total <= config.stream_budget)
+            })
+            .ok()?;
+        Some(Reservation { config: config.clone(), bytes })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.config.streaming.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 /// What a `Range` header asks of a file of a given size.
@@ -224,6 +262,7 @@ fn status(resp: &mut HttpResponse, code: u16) {
         404 => "Not Found",
         405 => "Method Not Allowed",
         416 => "Range Not Satisfiable",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     resp.set_status_code(code);
@@ -275,7 +314,7 @@ fn process(config: &Arc<Config>, task: &mut HttpServerTask) {
 /// Fills the reply's head for `file` and returns the first read, if any.
 fn respond(
     reply: &mut HttpServerTask,
-    config: &Config,
+    config: &Arc<Config>,
     file: File,
     size: u64,
     kind: &'static str,
@@ -292,13 +331,20 @@ fn respond(
             return None;
         }
     };
-    if len > config.max_size {
+    let cap = config.max_size.min(config.stream_budget);
+    if len > cap {
         resp.set_status_code(403);
         resp.set_header("Content-Type", "text/plain");
         resp.append_body(format!(
-            "403 Forbidden: {len} bytes is more than this server sends in one reply ({}); ask for a Range\n",
-            config.max_size
+            "403 Forbidden: {len} bytes is more than this server sends in one reply ({cap}); ask for a Range\n"
         ));
+        return None;
+    }
+    let streamed = !head && len > CHUNK as u64;
+    let share = if streamed { Reservation::take(config, len) } else { None };
+    if streamed && share.is_none() {
+        resp.set_header("Retry-After", "1");
+        status(resp, 503);
         return None;
     }
     resp.set_header("Content-Type", kind);
@@ -332,6 +378,9 @@ fn respond(
             }
         }));
     }
+    // The reply task's callback runs once the reply was written or its
+    // connection closed; the share goes with it.
+    reply.set_callback(move |_| drop(share));
     let stream = HttpStream::begin(reply);
     Some(read_chunk(Transfer { file, stream, next: start, end: start + len }))
 }
@@ -375,18 +424,21 @@ struct Args {
     root: PathBuf,
     tls: Option<(PathBuf, PathBuf)>,
     max_size: u64,
+    stream_budget: u64,
 }
 
-const USAGE: &str = "usage: http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES]";
+const USAGE: &str =
+    "usage: http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES] [--stream-budget BYTES]";
 
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
-    let mut max_size = DEFAULT_MAX_SIZE;
+    let (mut max_size, mut stream_budget) = (DEFAULT_MAX_SIZE, DEFAULT_STREAM_BUDGET);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--max-size" {
-            let v = args.next().ok_or("--max-size needs a value")?;
-            max_size = v.parse().map_err(|_| format!("not a size: {v}"))?;
+        if a == "--max-size" || a == "--stream-budget" {
+            let v = args.next().ok_or_else(|| format!("{a} needs a value"))?;
+            let n = v.parse().map_err(|_| format!("not a size: {v}"))?;
+            *(if a == "--max-size" { &mut max_size } else { &mut stream_budget }) = n;
         } else if a.starts_with("--") {
             return Err(format!("unknown option {a}"));
         } else {
@@ -406,7 +458,7 @@ fn parse_args() -> Result<Args, String> {
     if positional.len() > 4 {
         return Err("too many arguments".into());
     }
-    Ok(Args { port, root, tls, max_size })
+    Ok(Args { port, root, tls, max_size, stream_budget })
 }
 
 fn server(config: Config) -> HttpServer {
@@ -431,7 +483,13 @@ fn main() {
         eprintln!("cannot handle signals: {e}");
         std::process::exit(1);
     }
-    let server = server(Config { root: root.clone(), max_size: args.max_size });
+    let config = Config {
+        root: root.clone(),
+        max_size: args.max_size,
+        stream_budget: args.stream_budget,
+        streaming: AtomicU64::new(0),
+    };
+    let server = server(config);
     let started = match &args.tls {
         Some((cert, key)) => server.start_tls("0.0.0.0", args.port, cert, key),
         None => server.start(args.port),

@@ -148,7 +148,7 @@ fn sockets_and_directories_without_index_are_refused() {
 /// and the server never reads it (its peak memory stays far below).
 #[test]
 fn head_does_not_read_the_file() {
-    let (dir, d) = serve(&["--max-size", "1000000000000"]);
+    let (dir, d) = serve(&["--max-size", "1000000000000", "--stream-budget", "1000000000000"]);
     let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
     big.set_len(16 << 30).unwrap();
     let r = request(d.port(), "HEAD", "/big.bin", "");
@@ -192,5 +192,47 @@ fn large_files_are_streamed_in_bounded_chunks() {
     drop(s);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(request(d.port(), "GET", "/hello.txt", "").body, b"hello");
+    d.stop_with(libc::SIGTERM);
+}
+
+/// Clients that stop reading hold at most `--stream-budget` bytes of
+/// streamed replies in the server: past it, 503; the share comes back
+/// when such a client goes away.
+#[test]
+fn stalled_clients_hold_at_most_the_stream_budget() {
+    // 32 MiB: more than loopback socket buffers take, so the reply stays
+    // queued while its client does not read.
+    let (dir, d) = serve(&["--stream-budget", "33554432"]);
+    std::fs::File::create(dir.path().join("big.bin")).unwrap().set_len(32 << 20).unwrap();
+    let before = d.peak_rss();
+    let mut stalled = TcpStream::connect(("127.0.0.1", d.port())).unwrap();
+    stalled.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 64];
+    stalled.set_read_timeout(Some(testkit::WAIT)).unwrap();
+    stalled.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+
+    let r = request(d.port(), "GET", "/big.bin", "");
+    assert_eq!((r.code(), r.header("retry-after")), (503, Some("1")), "over the budget");
+    // Small files and HEAD are not streamed, and still served.
+    assert_eq!(request(d.port(), "GET", "/hello.txt", "").body, b"hello");
+    assert_eq!(request(d.port(), "HEAD", "/big.bin", "").code(), 200);
+    // Give the reads time to queue the whole reply (the bound must hold
+    // then too).
+    std::thread::sleep(Duration::from_millis(500));
+    let held = d.peak_rss().saturating_sub(before);
+    eprintln!("a stalled 32 MiB download: server peak RSS +{} MiB", held >> 20);
+    assert!(held < 96 << 20, "peak RSS grew {} MiB", held >> 20);
+
+    drop(stalled);
+    assert!(
+        testkit::wait_until(testkit::WAIT, || request(d.port(), "GET", "/big.bin", "Range: bytes=0-0\r\n").code()
+            == 206),
+        "a small range is served"
+    );
+    assert!(
+        testkit::wait_until(testkit::WAIT, || request(d.port(), "GET", "/big.bin", "").code() == 200),
+        "the share came back when the stalled client left"
+    );
     d.stop_with(libc::SIGTERM);
 }
