@@ -33,6 +33,9 @@
 //! * waiting again waits for the next signal;
 //! * no signal mask is touched, so it works whatever threads already run.
 //!
+//! The handler replaces any SIGINT or SIGTERM handler installed before
+//! (`tokio::signal`'s included); do not mix the two in one process.
+//!
 //! Install the handler before anything else might receive the signal if
 //! a signal in that window must not kill the process (it then has its
 //! default action: terminate).
