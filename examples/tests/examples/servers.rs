@@ -113,3 +113,42 @@ fn proxy_without_an_allow_list_is_open_and_says_so() {
     proxy.stop_with(libc::SIGINT);
     origin.stop_with(libc::SIGTERM);
 }
+
+/// The subscriber (a long-running client) with no terminal: it prints what
+/// is published and leaves cleanly on SIGTERM.
+#[test]
+fn redis_subscriber_runs_without_a_terminal_and_quits_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let redis = testkit::RedisServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redis_subscriber"))
+        .args([&redis.url(), "news"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis_subscriber starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let published = |msg: &str| {
+        let out = redis.cli(&["PUBLISH", "news", msg]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    };
+    assert!(testkit::wait_until(testkit::WAIT, || published("hello")), "subscribed");
+    let printed = std::iter::from_fn(|| rx.recv_timeout(testkit::WAIT).ok()).find(|l| l.contains("hello"));
+    assert!(printed.is_some(), "the message printed");
+
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory-safety preconditions; our child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(testkit::wait_until(testkit::WAIT, || child.try_wait().unwrap().is_some()), "exits after SIGTERM");
+    assert!(child.wait().unwrap().success());
+    // Until the reader thread sees the end of the output.
+    let rest: Vec<String> = std::iter::from_fn(|| rx.recv_timeout(testkit::WAIT).ok()).collect();
+    assert!(rest.iter().any(|l| l == "subscription ended"), "{rest:?}");
+}
