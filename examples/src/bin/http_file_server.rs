@@ -8,7 +8,8 @@
 //!
 //! * only regular files whose real path (symlinks resolved) is inside the
 //!   root: `..`, and symlinks pointing out of the root, get 403;
-//! * never a FIFO, socket, device or directory (403): the path is
+//! * never a FIFO, socket, device or directory (403; `/dir/` asks for the
+//!   directory's `index.html`, 404 when it has none): the path is
 //!   `stat`ed first and only a regular file is opened (`O_NONBLOCK`,
 //!   `O_NOFOLLOW`, checked again with `fstat`), so a FIFO in the root
 //!   cannot stall anything;
