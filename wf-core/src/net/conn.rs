@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
@@ -17,7 +17,10 @@ use crate::error::{Error, TimeoutReason};
 ///
 /// Reads and writes give up with `SYS_ERROR`/`ETIMEDOUT`
 /// ([`TimeoutReason::Transmit`]) when a single read or write makes no
-/// progress for the endpoint's response timeout.
+/// progress for the endpoint's response timeout. On a client connection,
+/// [`receive`](Connection::receive) gives up with `SYS_ERROR`/`EMSGSIZE`
+/// when more bytes than the task's response size limit come without
+/// decoding into an item; it never reads past the limit.
 #[derive(Debug)]
 pub struct Connection<C> {
     pub(crate) stream: NetStream,
@@ -31,6 +34,9 @@ pub struct Connection<C> {
     limits: Limits,
     /// Bytes read so far, in all.
     read_total: u64,
+    /// Bytes read since the last item decoded (what is left in the buffer
+    /// after a decode belongs to the next one).
+    item_bytes: usize,
 }
 
 /// A client task's limits on one exchange.
@@ -42,6 +48,8 @@ pub(crate) struct Limits {
     pub(crate) watch: Option<Duration>,
     /// On receiving a whole reply.
     pub(crate) receive: Option<Duration>,
+    /// On the bytes of one reply.
+    pub(crate) size: Option<usize>,
 }
 
 fn deadline(t: Option<Duration>) -> Option<Instant> {
@@ -79,6 +87,7 @@ impl<C> Connection<C> {
             response_timeout,
             limits: Limits::default(),
             read_total: 0,
+            item_bytes: 0,
         }
     }
 
@@ -118,6 +127,19 @@ impl<C> Connection<C> {
         self.limits = limits;
     }
 
+    /// Sets the limit on the bytes of one received item alone (e.g. for
+    /// the protocol's handshake, before the task's timeouts apply).
+    pub(crate) fn set_size_limit(&mut self, size: Option<usize>) {
+        self.limits.size = size;
+    }
+
+    /// Bytes read since the last item decoded, and the buffer's capacity
+    /// (for tests that check a connection's memory stays bounded).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> (usize, usize) {
+        (self.item_bytes, self.rbuf.capacity())
+    }
+
     /// Like [`send`](Connection::send), all of it within `limit`.
     pub(crate) async fn send_within<T>(&mut self, item: T, limit: Option<Duration>) -> Result<(), Error>
     where
@@ -143,8 +165,9 @@ impl<C> Connection<C> {
     }
 
     /// Reads one item: the first byte within `watch` (else the response
-    /// timeout), all of it within `whole`. With a watch timeout, `whole`
-    /// counts from the first byte, as in Workflow.
+    /// timeout), all of it within `whole`, at most `limits.size` bytes of
+    /// it (`EMSGSIZE` past that). With a watch timeout, `whole` counts
+    /// from the first byte, as in Workflow.
     pub(crate) async fn receive_within(
         &mut self,
         watch: Option<Duration>,
@@ -156,17 +179,31 @@ impl<C> Connection<C> {
     {
         let mut first = self.rbuf.is_empty();
         let mut whole_at = if first && watch.is_some() { None } else { deadline(whole) };
+        let size = self.limits.size;
         loop {
             if let Some(item) = self.codec.decode(&mut self.rbuf).map_err(Into::into)? {
+                self.item_bytes = self.rbuf.len();
                 return Ok(item);
+            }
+            if size.is_some_and(|max| self.item_bytes > max) {
+                crate::trace::debug!(peer = ?self.peer, limit = size, "response over the size limit");
+                return Err(Error::sys(libc::EMSGSIZE));
             }
             let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
             self.rbuf.reserve(4096);
-            let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
+            // One byte past the limit at most: enough to tell the reply is
+            // too big, nothing more buffered.
+            let room = size.map_or(usize::MAX, |max| max.saturating_sub(self.item_bytes).saturating_add(1));
+            let mut limited = (&mut self.rbuf).limit(room);
+            let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut limited)).await??;
             self.read_total += n as u64;
+            self.item_bytes = self.item_bytes.saturating_add(n);
             if n == 0 {
                 return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
-                    Some(item) => Ok(item),
+                    Some(item) => {
+                        self.item_bytes = self.rbuf.len();
+                        Ok(item)
+                    }
                     None => Err(Error::sys(libc::ECONNRESET)),
                 };
             }
