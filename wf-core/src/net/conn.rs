@@ -262,3 +262,76 @@ impl From<tokio::time::error::Elapsed> for Error {
         Error::timeout(TimeoutReason::Transmit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::net::stream::Plain;
+
+    /// A third party's codec that buffers everything and never decodes.
+    struct Hoarder;
+
+    impl Decoder for Hoarder {
+        type Item = ();
+        type Error = std::io::Error;
+
+        fn decode(&mut self, _: &mut BytesMut) -> std::io::Result<Option<()>> {
+            Ok(None)
+        }
+    }
+
+    /// Connects to a hostile server that writes `prefix`, then zeros
+    /// without end.
+    async fn endless(prefix: &'static [u8]) -> NetStream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(prefix);
+            let zeros = [0u8; 16 << 10];
+            while s.write_all(&zeros).is_ok() {}
+        });
+        NetStream::Plain(Plain::Tcp(tokio::net::TcpStream::connect(addr).await.unwrap()))
+    }
+
+    /// An endless reply: `EMSGSIZE` once past the limit, and the
+    /// connection never buffered more than the limit and one byte.
+    #[tokio::test]
+    async fn endless_reply_stops_at_the_size_limit() {
+        const LIMIT: usize = 256 << 10;
+        let mut conn = Connection::new(endless(b"").await, Hoarder, None, Some(Duration::from_secs(10)));
+        conn.set_size_limit(Some(LIMIT));
+        let e = conn.receive().await.unwrap_err();
+        assert_eq!((e.state(), e.code()), (crate::State::SysError, libc::EMSGSIZE), "{e}");
+        let (read, capacity) = conn.buffered();
+        assert!(read <= LIMIT + 1, "read {read} bytes for one item");
+        assert!(conn.rbuf.len() <= LIMIT + 1, "buffered {}", conn.rbuf.len());
+        assert!(capacity <= 2 * (LIMIT + 4096), "capacity {capacity}");
+    }
+
+    /// The count is per item: bytes left after a decode belong to the
+    /// next one, and a long stream of small items is fine.
+    #[tokio::test]
+    async fn limit_is_per_item() {
+        use crate::net::tlv::TlvCodec;
+        // Items of 8 + 100 bytes; the zeros after them are items of
+        // type 0 and length 0 (8 bytes each).
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            wire.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 100]);
+            wire.extend_from_slice(&[7; 100]);
+        }
+        let wire: &'static [u8] = Vec::leak(wire);
+        let mut conn = Connection::new(endless(wire).await, TlvCodec::new(None), None, Some(Duration::from_secs(10)));
+        conn.set_size_limit(Some(200));
+        for _ in 0..100 {
+            let m = conn.receive().await.unwrap();
+            assert_eq!(m.value().len(), 100);
+        }
+        for _ in 0..1000 {
+            assert_eq!(conn.receive().await.unwrap().value().len(), 0);
+        }
+    }
+}

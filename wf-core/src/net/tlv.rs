@@ -264,7 +264,7 @@ mod tests {
             while let Some(m) = codec.decode(&mut buf).unwrap() {
                 got.push(m);
             }
-            assert_eq!(codec.head_complete(), (8..12).contains(&i), "after byte {i}");
+            assert_eq!(codec.head_complete(), (7..12).contains(&i), "after byte {i}");
         }
         assert_eq!(got, vec![TlvMessage::new(7, "hello"), TlvMessage::new(8, "")]);
         assert!(buf.is_empty());

@@ -88,7 +88,7 @@ where
 fn drip(s: &mut TcpStream, wire: &[u8], step: Duration) -> (Duration, usize) {
     let reader = s.try_clone().unwrap();
     let start = Instant::now();
-    let sent = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let closed = scope.spawn(move || {
             let mut reader = reader;
             let mut b = [0u8; 64];
@@ -109,8 +109,7 @@ fn drip(s: &mut TcpStream, wire: &[u8], step: Duration) -> (Duration, usize) {
             std::thread::sleep(step);
         }
         (closed.join().unwrap(), sent)
-    });
-    sent
+    })
 }
 
 #[test]
@@ -297,9 +296,7 @@ impl Decoder for LineCodec {
                 src.advance(i + 1);
                 Ok(Some(line))
             }
-            None if self.own_limit.is_some_and(|l| src.len() > l) => {
-                Err(io::Error::from_raw_os_error(libc::E2BIG))
-            }
+            None if self.own_limit.is_some_and(|l| src.len() > l) => Err(io::Error::from_raw_os_error(libc::E2BIG)),
             None => Ok(None),
         }
     }
