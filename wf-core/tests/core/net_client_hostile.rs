@@ -216,7 +216,7 @@ fn deadline_bounds_retries() {
     t.start();
     let o = recv(&rx);
     assert_eq!(o.error, Error::timeout(TimeoutReason::Deadline), "{}", o.error);
-    assert!(server.accepts() > 1 && server.accepts() < 1000, "{} attempts", server.accepts());
+    assert!(server.accepts() < 1000, "{} attempts", server.accepts());
 }
 
 /// A task whose reply comes in time is not touched by its deadline.

@@ -738,8 +738,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         if !matches!(self.phase, Phase::Reading) {
             return;
         }
-        let req = self.req;
-        crate::trace::debug!(peer = ?self.peer, ?req, "request in progress ran out of time; closing");
+        crate::trace::debug!(peer = ?self.peer, req = ?self.req, "request in progress ran out of time; closing");
         let e = Error::timeout(crate::error::TimeoutReason::Transmit);
         if let Some(resp) = self.shared.protocol.error_reply(&mut self.io.codec, &e) {
             if self.io.codec.encode(&resp, &mut self.io.wbuf).is_ok() {
@@ -763,7 +762,10 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
         }
         let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
-        if self.peer_done {
+        // Idle, with nothing left unread: nothing the client sends now
+        // could have been answered anyway.
+        let idle = matches!(self.phase, Phase::Idle { .. }) && self.req.is_none() && self.stop == Stop::Running;
+        if self.peer_done || idle {
             return;
         }
         let end = Instant::now() + LINGER_MAX;
