@@ -57,7 +57,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("watch_timeout", &self.watch_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("wait_timeout", &self.wait_timeout)
-            .field("response_size_limit", &self.response_size_limit())
+            .field("response_size_limit", &self.response_size_limit)
             .field("deadline", &self.deadline)
             .field("endpoint", &self.endpoint)
             .field("route", &self.route.is_some())

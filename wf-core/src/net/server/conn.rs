@@ -158,6 +158,9 @@ async fn open<P: ServerProtocol>(
     let stream = NetStream::Plain(stream);
     let codec = shared.protocol.server_codec(&shared.params);
     let mut io = Connection::new(stream, codec, peer, shared.params.peer_response_timeout);
+    // What `on_accept` receives (a login, say) is held to the size
+    // backstop too.
+    io.set_size_limit(shared.params.request_backstop().map(|b| usize::try_from(b).unwrap_or(usize::MAX)));
     match shared.protocol.on_accept(&mut io).await {
         Ok(()) => Some(io),
         Err(_e) => {
@@ -361,6 +364,10 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             peer_done: false,
         };
         conn.phase = Phase::Idle { since: now, until: conn.idle_until(now) };
+        // Bytes `on_accept` read past its own exchange begin a request.
+        if !conn.io.rbuf.is_empty() {
+            conn.req = Some(Progress { started: now, bytes: conn.io.rbuf.len() as u64, body: None });
+        }
         conn
     }
 

@@ -63,6 +63,12 @@ pub struct ServerParams {
     /// ([`ServerProtocol::head_complete`](super::ServerProtocol::head_complete));
     /// a protocol without one is held to the minimum receive rate from the
     /// request's first byte instead.
+    ///
+    /// A request ended by this or any other receiving limit (the minimum
+    /// rate, `receive_timeout`, `peer_response_timeout`) gets the
+    /// protocol's [`error_reply`](super::ServerProtocol::error_reply) for
+    /// `SYS_ERROR`/`ETIMEDOUT` if it has one (HTTP: 408), then the
+    /// connection closes.
     pub header_timeout: Option<Duration>,
     /// Minimum rate, in bytes per second, at which the rest of a request
     /// (its body, or a head-less request) must arrive once its head is
