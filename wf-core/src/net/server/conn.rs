@@ -663,8 +663,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                     None => params.header_timeout.map(|t| from(req.started) + t),
                     Some((at, base)) => match params.min_receive_rate {
                         Some(rate) if rate > 0 => {
-                            let owed = Duration::from_secs_f64((req.bytes - base) as f64 / f64::from(rate));
-                            from(at).checked_add(params.min_receive_rate_grace).and_then(|t| t.checked_add(owed))
+                            let owed = Duration::try_from_secs_f64((req.bytes - base) as f64 / f64::from(rate)).ok();
+                            from(at)
+                                .checked_add(params.min_receive_rate_grace)
+                                .zip(owed)
+                                .and_then(|(t, o)| t.checked_add(o))
                         }
                         _ => None,
                     },
