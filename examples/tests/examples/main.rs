@@ -3,6 +3,7 @@
 //! programs as child processes; `kv_server` runs the tour's key-value
 //! server in this process on an ephemeral port.
 
+mod kv_hostile;
 mod kv_server;
 mod mysql_cli;
 mod tour;
