@@ -216,7 +216,9 @@ impl KvStore {
         let mut db = wf::lock::lock(&self.db);
         let now = db.now();
         db.expire_due(now, ACTIVE_EXPIRY_BUDGET);
-        match run(&mut db, now, &cmd, a) {
+        let reply = run(&mut db, now, &cmd, a);
+        db.shrink_if_sparse();
+        match reply {
             Some(Ok(reply)) | Some(Err(reply)) => reply,
             None if KNOWN.contains(&cmd.as_str()) => wrong_args(&cmd),
             None => {

@@ -113,6 +113,9 @@ pub(crate) const ACTIVE_EXPIRY_BUDGET: usize = 20;
 /// Heap entries allowed beyond twice the number of keys before a rebuild.
 const HEAP_SLACK: usize = 64;
 
+/// Tables at most this big are never shrunk.
+const SHRINK_ABOVE: usize = 1024;
+
 /// One database: records and their expiry heap.
 pub(crate) struct Db {
     records: HashSet<Record>,
@@ -214,6 +217,20 @@ impl Db {
         removed
     }
 
+    /// Gives memory back after mass deletion or expiry: when the table is
+    /// at most one-eighth full, it shrinks to twice its keys (amortised
+    /// O(1): the deletions that emptied it pay for the rehash).
+    pub(crate) fn shrink_if_sparse(&mut self) {
+        let (len, capacity) = (self.records.len(), self.records.capacity());
+        if capacity > SHRINK_ABOVE && len < capacity / 8 {
+            self.records.shrink_to(2 * len);
+        }
+        let (len, capacity) = (self.due.len(), self.due.capacity());
+        if capacity > SHRINK_ABOVE && len < capacity / 8 {
+            self.due.shrink_to(2 * len);
+        }
+    }
+
     /// Live records, in no particular order.
     pub(crate) fn live(&self, now: u64) -> impl Iterator<Item = &Record> {
         self.records.iter().filter(move |r| !r.expired(now))
@@ -223,6 +240,12 @@ impl Db {
     /// `DBSIZE`).
     pub(crate) fn len(&self) -> usize {
         self.records.len()
+    }
+
+    /// Room in the table, in records.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.records.capacity()
     }
 
     /// Heap entries (live and stale).

@@ -226,6 +226,16 @@ fn expiry_pops_only_what_is_due() {
     assert!(commands >= 900 / super::ACTIVE_EXPIRY_BUDGET, "{commands} commands: a scan?");
     assert_eq!(run(&kv, "EXISTS keep0 long999 short999"), RedisValue::Integer(2));
     assert_eq!(kv.with_db(|db| db.heap_len()), 1000, "only the long keys' entries are left");
+    run(&kv, "FLUSHALL");
+    for i in 0..100_000 {
+        run(&kv, &format!("SET k{i} v"));
+    }
+    let full = kv.with_db(|db| db.capacity());
+    for i in 0..99_990 {
+        run(&kv, &format!("DEL k{i}"));
+    }
+    let sparse = kv.with_db(|db| db.capacity());
+    assert!(sparse < full / 100, "the table shrinks: {full} → {sparse} buckets");
 }
 
 #[test]
