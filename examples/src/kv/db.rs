@@ -3,8 +3,8 @@
 //!
 //! A record is one allocation holding its key then its value, copied out
 //! of the request, so a stored key never pins the connection's read
-//! buffer, and a small key costs about a hundred bytes with its value
-//! (Redis: about 120).
+//! buffer: 136,000 16-byte keys with 3-byte values cost 100 bytes of RSS
+//! each (redis-server 7.0: 127).
 //!
 //! Expiry is Redis's: lazy (a key past its deadline is removed when a
 //! command touches it) and active (each command first removes a bounded
