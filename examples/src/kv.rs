@@ -1,35 +1,44 @@
 //! An in-memory key-value server on [`RedisServer`]: strings with
-//! expiry, enough of Redis for `redis-cli`, the tutorials and the tour.
+//! expiry, enough of Redis for `redis-cli`, `redis-benchmark`, the
+//! tutorials and the tour.
 //!
-//! Commands: `PING`, `ECHO`, `GET`, `SET` (`EX`/`PX`/`NX`/`XX`/`GET`),
-//! `SETNX`, `GETDEL`, `MGET`, `MSET`, `DEL`, `UNLINK`, `EXISTS`,
-//! `EXPIRE`, `PEXPIRE`, `TTL`, `PTTL`, `PERSIST`, `INCR`, `INCRBY`, `DECR`,
-//! `DECRBY`, `APPEND`, `STRLEN`, `KEYS` (glob patterns), `DBSIZE`,
-//! `FLUSHDB`, `FLUSHALL`, `TYPE`, `SELECT 0`, `COMMAND`, `INFO`, `HELLO 2`,
-//! `CLIENT` (accepted), `QUIT`.
+//! Commands: `PING`, `ECHO`, `GET`, `SET` (`EX`/`PX`/`EXAT`/`PXAT`/
+//! `KEEPTTL`/`NX`/`XX`/`GET`), `SETNX`, `GETDEL`, `GETEX`, `MGET`, `MSET`,
+//! `DEL`, `UNLINK`, `EXISTS`, `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`
+//! (`NX`/`XX`/`GT`/`LT`), `TTL`, `PTTL`, `PERSIST`, `INCR`, `INCRBY`,
+//! `DECR`, `DECRBY`, `APPEND`, `STRLEN`, `TYPE`, `KEYS` (glob patterns),
+//! `DBSIZE`, `FLUSHDB`, `FLUSHALL`, `SELECT 0`, `HELLO 2`, `COMMAND`,
+//! `CONFIG GET`, `INFO`, `CLIENT` (accepted), `QUIT`.
+//!
+//! It behaves as Redis 7 does with hostile input: numbers are parsed and
+//! combined with checked arithmetic and refused with Redis's errors;
+//! expiry is lazy plus a bounded active sweep (no command scans the
+//! database, see `db.rs`); keys and values are copied out of the request
+//! into storage of their own size; `KEYS` matches globs in
+//! O(len(pattern) × len(key)) steps without recursion (`glob.rs`).
 
-use std::collections::HashMap;
+mod db;
+mod glob;
+
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wf::redis::{RedisServer, RedisServerTask, RedisValue};
 
-struct Entry {
-    value: Bytes,
-    expires: Option<Instant>,
-}
-
-impl Entry {
-    fn live(&self, now: Instant) -> bool {
-        self.expires.is_none_or(|e| e > now)
-    }
-}
+use db::{ACTIVE_EXPIRY_BUDGET, Db, Deadline, Record};
+use glob::glob;
 
 /// The data of a [`KvServer`]: one database of strings.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct KvStore {
-    map: Arc<Mutex<HashMap<Bytes, Entry>>>,
+    db: Arc<Mutex<Db>>,
+}
+
+impl Default for KvStore {
+    fn default() -> KvStore {
+        KvStore { db: Arc::new(Mutex::new(Db::new())) }
+    }
 }
 
 impl std::fmt::Debug for KvStore {
@@ -39,53 +48,160 @@ impl std::fmt::Debug for KvStore {
     }
 }
 
-fn err(text: &str) -> RedisValue {
-    RedisValue::error(text.to_owned())
+/// The largest string `APPEND` makes (Redis's `proto-max-bulk-len`).
+const MAX_STRING: usize = 512 << 20;
+
+const NOT_INT: &str = "ERR value is not an integer or out of range";
+const SYNTAX: &str = "ERR syntax error";
+
+/// An error reply; CR and LF become spaces (as Redis does), so text from
+/// the client cannot end the line early and forge a reply.
+fn err(text: impl Into<String>) -> RedisValue {
+    let text: String = text.into().chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+    RedisValue::error(text)
 }
 
 fn wrong_args(cmd: &str) -> RedisValue {
-    RedisValue::error(format!("ERR wrong number of arguments for '{}' command", cmd.to_ascii_lowercase()))
+    err(format!("ERR wrong number of arguments for '{}' command", cmd.to_ascii_lowercase()))
 }
 
+fn invalid_expire(cmd: &str) -> RedisValue {
+    err(format!("ERR invalid expire time in '{}' command", cmd.to_ascii_lowercase()))
+}
+
+/// A 64-bit integer in canonical decimal (Redis's `string2ll`: no `+`, no
+/// spaces, no leading zeros, no `-0`).
 fn int_arg(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    let n: i64 = std::str::from_utf8(b).ok()?.parse().ok()?;
+    (n.to_string().as_bytes() == b).then_some(n)
 }
 
-const NOT_INT: &str = "ERR value is not an integer or out of range";
+fn int_or_err(b: &[u8]) -> Result<i64, RedisValue> {
+    int_arg(b).ok_or_else(|| err(NOT_INT))
+}
 
-/// Redis glob: `*`, `?`, `[abc]`, `[^a]`, `[a-z]`, `\x`.
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (None, Some(_)) => false,
-        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-        (Some(_), None) => false,
-        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-        (Some(b'['), Some(&c)) => {
-            let Some(end) = p.iter().skip(1).position(|&x| x == b']').map(|i| i + 1) else {
-                return p[0] == c && glob(&p[1..], &s[1..]);
-            };
-            let (neg, set) = match &p[1..end] {
-                [b'^', rest @ ..] => (true, rest),
-                set => (false, set),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < set.len() {
-                if i + 2 < set.len() && set[i + 1] == b'-' {
-                    hit |= (set[i]..=set[i + 2]).contains(&c);
-                    i += 3;
-                } else {
-                    hit |= set[i] == c;
+fn upper(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_uppercase()
+}
+
+/// Up to `max` bytes of `b`, as text, for error messages.
+fn shown(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+fn time_ms(now: u64) -> i64 {
+    i64::try_from(now).unwrap_or(i64::MAX)
+}
+
+/// A deadline `t` seconds or milliseconds from `base` (0 for Unix
+/// times), as `EXPIRE`-like commands compute it: `None` on overflow.
+/// The result may lie in the past (the key is then deleted).
+fn deadline(t: i64, millis: bool, base: i64) -> Option<i64> {
+    let ms = if millis { t } else { t.checked_mul(1000)? };
+    ms.checked_add(base)
+}
+
+/// What a stored deadline `at` means for a key at `now`: `Some` to keep
+/// the key with that deadline, `None` if it has already passed.
+fn future(at: i64, now: u64) -> Option<Deadline> {
+    u64::try_from(at).ok().filter(|&at| at > now).and_then(NonZeroU64::new)
+}
+
+/// The expiry options of `SET` and `GETEX`.
+#[derive(Default)]
+struct SetOptions<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    /// `(unit is milliseconds, absolute, argument)`.
+    expire: Option<(bool, bool, &'a [u8])>,
+}
+
+impl<'a> SetOptions<'a> {
+    /// Parses `opts` as Redis does (`getex`: the options of `GETEX`),
+    /// then checks the expire time: its deadline, `Ok(None)` for none.
+    fn parse(cmd: &str, opts: &'a [Bytes], getex: bool, now: u64) -> Result<(SetOptions<'a>, Option<i64>), RedisValue> {
+        let mut o = SetOptions::default();
+        let mut i = 0;
+        while i < opts.len() {
+            let next = opts.get(i + 1);
+            let no_ttl_yet = !o.keep_ttl && !o.persist && o.expire.is_none();
+            match upper(&opts[i]).as_str() {
+                "NX" if !getex && !o.xx => o.nx = true,
+                "XX" if !getex && !o.nx => o.xx = true,
+                "GET" if !getex => o.get = true,
+                "KEEPTTL" if !getex && no_ttl_yet => o.keep_ttl = true,
+                "PERSIST" if getex && no_ttl_yet => o.persist = true,
+                unit @ ("EX" | "PX" | "EXAT" | "PXAT") if next.is_some() => {
+                    let kind = (unit.starts_with('P'), unit.ends_with("AT"));
+                    if o.keep_ttl || o.persist || o.expire.is_some_and(|(m, a, _)| (m, a) != kind) {
+                        return Err(err(SYNTAX));
+                    }
+                    o.expire = next.map(|t| (kind.0, kind.1, &t[..]));
                     i += 1;
                 }
+                _ => return Err(err(SYNTAX)),
             }
-            hit != neg && glob(&p[end + 1..], &s[1..])
+            i += 1;
         }
-        (Some(b'\\'), Some(&c)) if p.len() > 1 => p[1] == c && glob(&p[2..], &s[1..]),
-        (Some(&x), Some(&c)) => x == c && glob(&p[1..], &s[1..]),
+        let Some((millis, absolute, arg)) = o.expire else { return Ok((o, None)) };
+        let t = int_or_err(arg)?;
+        if t <= 0 {
+            return Err(invalid_expire(cmd));
+        }
+        let at = deadline(t, millis, if absolute { 0 } else { time_ms(now) }).ok_or_else(|| invalid_expire(cmd))?;
+        Ok((o, Some(at)))
     }
 }
+
+/// Commands whose arity the dispatcher checks; others get
+/// `unknown command`.
+const KNOWN: &[&str] = &[
+    "PING",
+    "ECHO",
+    "GET",
+    "GETDEL",
+    "GETEX",
+    "SET",
+    "SETNX",
+    "MGET",
+    "MSET",
+    "DEL",
+    "UNLINK",
+    "EXISTS",
+    "EXPIRE",
+    "PEXPIRE",
+    "EXPIREAT",
+    "PEXPIREAT",
+    "TTL",
+    "PTTL",
+    "PERSIST",
+    "INCR",
+    "DECR",
+    "INCRBY",
+    "DECRBY",
+    "APPEND",
+    "STRLEN",
+    "TYPE",
+    "KEYS",
+    "DBSIZE",
+    "FLUSHDB",
+    "FLUSHALL",
+    "SELECT",
+    "HELLO",
+    "AUTH",
+    "COMMAND",
+    "CONFIG",
+    "CLIENT",
+    "INFO",
+    "QUIT",
+];
+
+/// What `CONFIG GET` reports (`redis-benchmark` asks for `save` and
+/// `appendonly`).
+const CONFIG: &[(&str, &str)] = &[("save", ""), ("appendonly", "no"), ("databases", "1")];
 
 impl KvStore {
     /// An empty store.
@@ -95,167 +211,264 @@ impl KvStore {
 
     /// Runs one command and returns its reply.
     pub fn execute(&self, args: &[Bytes]) -> RedisValue {
-        let Some(name) = args.first() else { return err("ERR empty command") };
-        let cmd = String::from_utf8_lossy(name).to_ascii_uppercase();
-        let a = &args[1..];
-        let now = Instant::now();
-        let mut map = wf::lock::lock(&self.map);
-        map.retain(|_, e| e.live(now)); // cheap enough for an example
-        let get = |map: &HashMap<Bytes, Entry>, k: &Bytes| map.get(k).map(|e| e.value.clone());
-        match (cmd.as_str(), a.len()) {
-            ("PING", 0) => RedisValue::status("PONG"),
-            ("PING", 1) | ("ECHO", 1) => RedisValue::String(a[0].clone()),
-            ("GET", 1) => get(&map, &a[0]).into(),
-            ("GETDEL", 1) => map.remove(&a[0]).map(|e| e.value).into(),
-            ("SET", n) if n >= 2 => {
-                let (mut expires, mut nx, mut xx, mut want_old) = (None, false, false, false);
-                let mut i = 2;
-                while i < n {
-                    match String::from_utf8_lossy(&a[i]).to_ascii_uppercase().as_str() {
-                        "NX" => nx = true,
-                        "XX" => xx = true,
-                        "GET" => want_old = true,
-                        unit @ ("EX" | "PX") if i + 1 < n => {
-                            let Some(t) = int_arg(&a[i + 1]).filter(|t| *t > 0) else {
-                                return err("ERR invalid expire time in 'set' command");
-                            };
-                            let t = if unit == "EX" {
-                                Duration::from_secs(t as u64)
-                            } else {
-                                Duration::from_millis(t as u64)
-                            };
-                            expires = Some(now + t);
-                            i += 1;
-                        }
-                        _ => return err("ERR syntax error"),
+        let Some((name, a)) = args.split_first() else { return err("ERR empty command") };
+        let cmd = upper(name);
+        let mut db = wf::lock::lock(&self.db);
+        let now = db.now();
+        db.expire_due(now, ACTIVE_EXPIRY_BUDGET);
+        let reply = run(&mut db, now, &cmd, a);
+        db.shrink_if_sparse();
+        match reply {
+            Some(Ok(reply)) | Some(Err(reply)) => reply,
+            None if KNOWN.contains(&cmd.as_str()) => wrong_args(&cmd),
+            None => {
+                // Redis shows the name and up to 128 bytes of arguments.
+                let mut args = String::new();
+                for p in a {
+                    if args.len() >= 128 {
+                        break;
                     }
-                    i += 1;
+                    args += &format!("'{}' ", shown(p, 128 - args.len()));
                 }
-                let old = get(&map, &a[0]);
-                if (nx && old.is_some()) || (xx && old.is_none()) {
-                    return if want_old { old.into() } else { RedisValue::Nil };
-                }
-                map.insert(a[0].clone(), Entry { value: a[1].clone(), expires });
-                if want_old { old.into() } else { RedisValue::ok() }
-            }
-            ("SETNX", 2) => {
-                if map.contains_key(&a[0]) {
-                    RedisValue::Integer(0)
-                } else {
-                    map.insert(a[0].clone(), Entry { value: a[1].clone(), expires: None });
-                    RedisValue::Integer(1)
-                }
-            }
-            ("MGET", n) if n >= 1 => RedisValue::Array(a.iter().map(|k| get(&map, k).into()).collect()),
-            ("MSET", n) if n >= 2 && n % 2 == 0 => {
-                for kv in a.chunks(2) {
-                    map.insert(kv[0].clone(), Entry { value: kv[1].clone(), expires: None });
-                }
-                RedisValue::ok()
-            }
-            ("DEL" | "UNLINK", n) if n >= 1 => {
-                RedisValue::Integer(a.iter().filter(|k| map.remove(*k).is_some()).count() as i64)
-            }
-            ("EXISTS", n) if n >= 1 => RedisValue::Integer(a.iter().filter(|k| map.contains_key(*k)).count() as i64),
-            ("EXPIRE" | "PEXPIRE", 2) => {
-                let Some(t) = int_arg(&a[1]) else { return err(NOT_INT) };
-                let Some(e) = map.get_mut(&a[0]) else { return RedisValue::Integer(0) };
-                if t <= 0 {
-                    map.remove(&a[0]);
-                } else {
-                    let t =
-                        if cmd == "EXPIRE" { Duration::from_secs(t as u64) } else { Duration::from_millis(t as u64) };
-                    e.expires = Some(now + t);
-                }
-                RedisValue::Integer(1)
-            }
-            ("TTL" | "PTTL", 1) => match map.get(&a[0]) {
-                None => RedisValue::Integer(-2),
-                Some(Entry { expires: None, .. }) => RedisValue::Integer(-1),
-                Some(Entry { expires: Some(at), .. }) => {
-                    let left = at.duration_since(now);
-                    RedisValue::Integer(if cmd == "TTL" {
-                        left.as_secs_f64().round() as i64
-                    } else {
-                        left.as_millis() as i64
-                    })
-                }
-            },
-            ("PERSIST", 1) => match map.get_mut(&a[0]) {
-                Some(e) if e.expires.is_some() => {
-                    e.expires = None;
-                    RedisValue::Integer(1)
-                }
-                _ => RedisValue::Integer(0),
-            },
-            ("INCR" | "DECR", 1) | ("INCRBY" | "DECRBY", 2) => {
-                let by = if a.len() == 2 {
-                    match int_arg(&a[1]) {
-                        Some(b) => b,
-                        None => return err(NOT_INT),
-                    }
-                } else {
-                    1
-                };
-                let by = if cmd.starts_with('D') { by.checked_neg() } else { Some(by) };
-                let cur = match map.get(&a[0]) {
-                    None => Some(0),
-                    Some(e) => int_arg(&e.value),
-                };
-                let Some(n) = cur.zip(by).and_then(|(c, b)| c.checked_add(b)) else { return err(NOT_INT) };
-                let expires = map.get(&a[0]).and_then(|e| e.expires);
-                map.insert(a[0].clone(), Entry { value: Bytes::from(n.to_string()), expires });
-                RedisValue::Integer(n)
-            }
-            ("APPEND", 2) => {
-                let e = map.entry(a[0].clone()).or_insert(Entry { value: Bytes::new(), expires: None });
-                let mut v = e.value.to_vec();
-                v.extend_from_slice(&a[1]);
-                e.value = Bytes::from(v);
-                RedisValue::Integer(e.value.len() as i64)
-            }
-            ("STRLEN", 1) => RedisValue::Integer(map.get(&a[0]).map_or(0, |e| e.value.len()) as i64),
-            ("TYPE", 1) => RedisValue::status(if map.contains_key(&a[0]) { "string" } else { "none" }),
-            ("KEYS", 1) => {
-                let mut keys: Vec<RedisValue> =
-                    map.keys().filter(|k| glob(&a[0], k)).map(|k| RedisValue::String(k.clone())).collect();
-                keys.sort_by(|x, y| x.as_bytes().cmp(&y.as_bytes()));
-                RedisValue::Array(keys)
-            }
-            ("DBSIZE", 0) => RedisValue::Integer(map.len() as i64),
-            ("FLUSHDB" | "FLUSHALL", _) => {
-                map.clear();
-                RedisValue::ok()
-            }
-            ("SELECT", 1) if &a[0][..] == b"0" => RedisValue::ok(),
-            ("SELECT", 1) => err("ERR DB index is out of range"),
-            ("HELLO", 0) => {
-                RedisValue::Array(vec!["server".into(), "wf-kv".into(), "proto".into(), RedisValue::Integer(2)])
-            }
-            ("HELLO", _) => err("NOPROTO unsupported protocol version"),
-            ("AUTH", _) => err("ERR AUTH <password> called without any password configured for the default user"),
-            ("COMMAND", _) => RedisValue::Array(Vec::new()),
-            ("CLIENT", _) => RedisValue::ok(),
-            ("INFO", _) => {
-                RedisValue::string(format!("# Server\r\nredis_mode:standalone\r\nwf_kv_keys:{}\r\n", map.len()))
-            }
-            (
-                "PING" | "ECHO" | "GET" | "GETDEL" | "SET" | "SETNX" | "MGET" | "MSET" | "DEL" | "UNLINK" | "EXISTS"
-                | "EXPIRE" | "PEXPIRE" | "TTL" | "PTTL" | "PERSIST" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "APPEND"
-                | "STRLEN" | "TYPE" | "KEYS" | "DBSIZE" | "SELECT",
-                _,
-            ) => wrong_args(&cmd),
-            _ => {
-                let shown: Vec<String> =
-                    a.iter().take(3).map(|p| format!("'{}'", String::from_utf8_lossy(p))).collect();
-                RedisValue::error(format!(
-                    "ERR unknown command '{}', with args beginning with: {}",
-                    String::from_utf8_lossy(name),
-                    shown.join(" ")
-                ))
+                err(format!("ERR unknown command '{}', with args beginning with: {args}", shown(name, 128)))
             }
         }
     }
+
+    #[cfg(test)]
+    fn with_db<R>(&self, f: impl FnOnce(&mut Db) -> R) -> R {
+        f(&mut wf::lock::lock(&self.db))
+    }
+}
+
+fn string(b: &[u8]) -> RedisValue {
+    RedisValue::String(Bytes::copy_from_slice(b))
+}
+
+fn get(db: &mut Db, key: &[u8], now: u64) -> RedisValue {
+    db.get(key, now).map_or(RedisValue::Nil, |r| string(r.value()))
+}
+
+fn count(n: usize) -> RedisValue {
+    RedisValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Runs `cmd` with arguments `a`: `None` if the arity is wrong or the
+/// command unknown.
+fn run(db: &mut Db, now: u64, cmd: &str, a: &[Bytes]) -> Option<Result<RedisValue, RedisValue>> {
+    let reply = match (cmd, a.len()) {
+        ("PING", 0) => RedisValue::status("PONG"),
+        ("PING", 1) | ("ECHO", 1) => RedisValue::String(a[0].clone()),
+        ("QUIT", _) => RedisValue::ok(), // the server closes the connection after the reply
+        ("GET", 1) => get(db, &a[0], now),
+        ("GETDEL", 1) => db.remove(&a[0], now).map_or(RedisValue::Nil, |r| string(r.value())),
+        ("GETEX", n) if n >= 1 => return Some(getex(db, now, a)),
+        ("SET", n) if n >= 2 => return Some(set(db, now, a)),
+        ("SETNX", 2) => {
+            if db.contains(&a[0], now) {
+                RedisValue::Integer(0)
+            } else {
+                db.insert(&a[0], &a[1], None);
+                RedisValue::Integer(1)
+            }
+        }
+        ("MGET", n) if n >= 1 => RedisValue::Array(a.iter().map(|k| get(db, k, now)).collect()),
+        ("MSET", n) if n >= 2 && n % 2 == 0 => {
+            for kv in a.chunks_exact(2) {
+                db.insert(&kv[0], &kv[1], None);
+            }
+            RedisValue::ok()
+        }
+        ("DEL" | "UNLINK", n) if n >= 1 => count(a.iter().filter(|k| db.remove(k, now).is_some()).count()),
+        ("EXISTS", n) if n >= 1 => count(a.iter().filter(|k| db.contains(k, now)).count()),
+        ("EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT", n) if n >= 2 => return Some(expire(db, now, cmd, a)),
+        ("TTL" | "PTTL", 1) => match db.get(&a[0], now) {
+            None => RedisValue::Integer(-2),
+            Some(r) => match r.expires() {
+                None => RedisValue::Integer(-1),
+                Some(at) => {
+                    let ms = at.get().saturating_sub(now);
+                    let left = if cmd == "TTL" { ms.saturating_add(500) / 1000 } else { ms };
+                    RedisValue::Integer(i64::try_from(left).unwrap_or(i64::MAX))
+                }
+            },
+        },
+        ("PERSIST", 1) => {
+            let had = db.get(&a[0], now).is_some_and(|r| r.expires().is_some());
+            RedisValue::Integer(i64::from(had && db.set_expiry(&a[0], now, None)))
+        }
+        ("INCR" | "DECR", 1) | ("INCRBY" | "DECRBY", 2) => return Some(incr(db, now, cmd, a)),
+        ("APPEND", 2) => {
+            let old = db.get(&a[0], now).map_or(&[][..], Record::value);
+            let len = old.len().saturating_add(a[1].len());
+            if len > MAX_STRING {
+                return Some(Err(err("ERR string exceeds maximum allowed size (proto-max-bulk-len)")));
+            }
+            let mut value = Vec::with_capacity(len);
+            value.extend_from_slice(old);
+            value.extend_from_slice(&a[1]);
+            db.replace_value(&a[0], &value, now);
+            count(len)
+        }
+        ("STRLEN", 1) => count(db.get(&a[0], now).map_or(0, |r| r.value().len())),
+        ("TYPE", 1) => RedisValue::status(if db.contains(&a[0], now) { "string" } else { "none" }),
+        ("KEYS", 1) => {
+            let all = &a[0][..] == b"*";
+            let mut keys: Vec<&[u8]> = db.live(now).map(Record::key).filter(|k| all || glob(&a[0], k)).collect();
+            keys.sort_unstable();
+            RedisValue::Array(keys.into_iter().map(string).collect())
+        }
+        ("DBSIZE", 0) => count(db.len()),
+        ("FLUSHDB" | "FLUSHALL", _) => {
+            db.clear();
+            RedisValue::ok()
+        }
+        ("SELECT", 1) => match int_or_err(&a[0]) {
+            Ok(0) => RedisValue::ok(),
+            Ok(_) => err("ERR DB index is out of range"),
+            Err(e) => e,
+        },
+        // HELLO's AUTH and SETNAME options are accepted and ignored.
+        ("HELLO", _) => match a.first().map(|v| int_arg(v)) {
+            None | Some(Some(2)) => RedisValue::Array(vec![
+                "server".into(),
+                "wf-kv".into(),
+                "version".into(),
+                env!("CARGO_PKG_VERSION").into(),
+                "proto".into(),
+                RedisValue::Integer(2),
+                "mode".into(),
+                "standalone".into(),
+                "role".into(),
+                "master".into(),
+                "modules".into(),
+                RedisValue::Array(Vec::new()),
+            ]),
+            Some(None) => err("ERR Protocol version is not an integer or out of range"),
+            _ => err("NOPROTO sorry, this protocol version is not supported"),
+        },
+        ("AUTH", n) if n >= 1 => err("ERR AUTH <password> called without any password configured for the default user"),
+        ("COMMAND", 0) => RedisValue::Array(Vec::new()),
+        ("COMMAND", _) => match upper(&a[0]).as_str() {
+            "COUNT" => count(KNOWN.len()),
+            _ => RedisValue::Array(Vec::new()), // DOCS, INFO…: nothing to tell
+        },
+        ("CONFIG", n) if n >= 2 && upper(&a[0]) == "GET" => {
+            let mut reply = Vec::new();
+            for (name, value) in CONFIG {
+                if a[1..].iter().any(|p| glob(&p.to_ascii_lowercase(), name.as_bytes())) {
+                    reply.extend([RedisValue::from(*name), RedisValue::from(*value)]);
+                }
+            }
+            RedisValue::Array(reply)
+        }
+        ("CONFIG", n) if n >= 1 => err(format!("ERR unknown subcommand '{}'", shown(&a[0], 128))),
+        ("CLIENT", n) if n >= 1 => match upper(&a[0]).as_str() {
+            "GETNAME" => RedisValue::Nil,
+            _ => RedisValue::ok(), // SETNAME, SETINFO…: accepted
+        },
+        ("INFO", _) => RedisValue::string(format!(
+            "# Server\r\nredis_mode:standalone\r\nwf_kv_keys:{}\r\n\r\n# Keyspace\r\ndb0:keys={}\r\n",
+            db.len(),
+            db.len()
+        )),
+        _ => return None,
+    };
+    Some(Ok(reply))
+}
+
+fn set(db: &mut Db, now: u64, a: &[Bytes]) -> Result<RedisValue, RedisValue> {
+    let (o, at) = SetOptions::parse("SET", &a[2..], false, now)?;
+    let old = db.get(&a[0], now);
+    let exists = old.is_some();
+    let reply_old = o.get.then(|| old.map_or(RedisValue::Nil, |r| string(r.value())));
+    if (o.nx && exists) || (o.xx && !exists) {
+        return Ok(reply_old.unwrap_or(RedisValue::Nil));
+    }
+    match at.map(|at| future(at, now)) {
+        // A deadline already past (EXAT/PXAT): the key goes, old value too.
+        Some(None) => {
+            db.remove(&a[0], now);
+        }
+        Some(Some(at)) => db.insert(&a[0], &a[1], Some(at)),
+        None if o.keep_ttl => db.replace_value(&a[0], &a[1], now),
+        None => db.insert(&a[0], &a[1], None),
+    }
+    Ok(reply_old.unwrap_or_else(RedisValue::ok))
+}
+
+fn getex(db: &mut Db, now: u64, a: &[Bytes]) -> Result<RedisValue, RedisValue> {
+    let (o, at) = SetOptions::parse("GETEX", &a[1..], true, now)?;
+    let Some(value) = db.get(&a[0], now).map(|r| string(r.value())) else { return Ok(RedisValue::Nil) };
+    match at.map(|at| future(at, now)) {
+        Some(None) => {
+            db.remove(&a[0], now);
+        }
+        Some(Some(at)) => {
+            db.set_expiry(&a[0], now, Some(at));
+        }
+        None if o.persist => {
+            db.set_expiry(&a[0], now, None);
+        }
+        None => {}
+    }
+    Ok(value)
+}
+
+fn expire(db: &mut Db, now: u64, cmd: &str, a: &[Bytes]) -> Result<RedisValue, RedisValue> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &a[2..] {
+        match upper(opt).as_str() {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GT" => gt = true,
+            "LT" => lt = true,
+            _ => return Err(err(format!("ERR Unsupported option {}", shown(opt, 128)))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(err("ERR GT and LT options at the same time are not compatible"));
+    }
+    let t = int_or_err(&a[1])?;
+    let base = if cmd.ends_with("AT") { 0 } else { time_ms(now) };
+    let at = deadline(t, cmd.starts_with('P'), base).ok_or_else(|| invalid_expire(cmd))?;
+    let Some(record) = db.get(&a[0], now) else { return Ok(RedisValue::Integer(0)) };
+    let current = record.expires().map(|d| time_ms(d.get()));
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| at <= c))
+        || (lt && current.is_some_and(|c| at >= c));
+    if refused {
+        return Ok(RedisValue::Integer(0));
+    }
+    match future(at, now) {
+        None => {
+            db.remove(&a[0], now);
+        }
+        Some(at) => {
+            db.set_expiry(&a[0], now, Some(at));
+        }
+    }
+    Ok(RedisValue::Integer(1))
+}
+
+fn incr(db: &mut Db, now: u64, cmd: &str, a: &[Bytes]) -> Result<RedisValue, RedisValue> {
+    let by = match a.get(1) {
+        Some(b) => int_or_err(b)?,
+        None => 1,
+    };
+    let by =
+        if cmd.starts_with('D') { by.checked_neg().ok_or_else(|| err("ERR decrement would overflow"))? } else { by };
+    let cur = match db.get(&a[0], now) {
+        Some(r) => int_or_err(r.value())?,
+        None => 0,
+    };
+    let n = cur.checked_add(by).ok_or_else(|| err("ERR increment or decrement would overflow"))?;
+    db.replace_value(&a[0], n.to_string().as_bytes(), now);
+    Ok(RedisValue::Integer(n))
 }
 
 /// A [`RedisServer`] answering from a [`KvStore`].
@@ -271,11 +484,10 @@ impl KvServer {
         let store = KvStore::new();
         let data = store.clone();
         let server = RedisServer::new(move |task: &mut RedisServerTask| {
-            let mut args: Vec<Bytes> = Vec::new();
-            if let Some(c) = task.req().commands().next() {
-                args.extend(c.iter().cloned());
-            }
-            let reply = data.execute(&args);
+            let reply = match task.req().commands().next() {
+                Some(c) => data.execute(c),
+                None => err("ERR empty command"),
+            };
             task.resp_mut().set_result(reply);
         });
         KvServer { server, store }
@@ -301,45 +513,4 @@ impl std::ops::Deref for KvServer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(kv: &KvStore, line: &str) -> RedisValue {
-        let args: Vec<Bytes> = line.split(' ').map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
-        kv.execute(&args)
-    }
-
-    #[test]
-    fn strings_counters_and_expiry() {
-        let kv = KvStore::new();
-        assert_eq!(run(&kv, "SET a 1"), RedisValue::ok());
-        assert_eq!(run(&kv, "INCRBY a 41"), RedisValue::Integer(42));
-        assert_eq!(run(&kv, "GET a"), RedisValue::from("42"));
-        assert_eq!(run(&kv, "SET a x NX"), RedisValue::Nil);
-        assert_eq!(run(&kv, "APPEND a !"), RedisValue::Integer(3));
-        assert!(run(&kv, "INCR a").is_error());
-        assert_eq!(run(&kv, "TTL a"), RedisValue::Integer(-1));
-        assert_eq!(run(&kv, "PEXPIRE a 1"), RedisValue::Integer(1));
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(run(&kv, "GET a"), RedisValue::Nil);
-        assert_eq!(run(&kv, "TTL a"), RedisValue::Integer(-2));
-        assert_eq!(run(&kv, "MSET k1 v1 k2 v2 x3 v3"), RedisValue::ok());
-        assert_eq!(run(&kv, "KEYS k*").len(), 2);
-        assert_eq!(run(&kv, "KEYS [kx][13]").len(), 2);
-        assert_eq!(run(&kv, "DEL k1 k2 nope"), RedisValue::Integer(2));
-        assert_eq!(run(&kv, "DBSIZE"), RedisValue::Integer(1));
-        assert!(run(&kv, "GET").is_error());
-        assert!(run(&kv, "NOSUCH x").is_error());
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob(b"h?llo", b"hello"));
-        assert!(glob(b"h*llo", b"heeeello"));
-        assert!(glob(b"h[ae]llo", b"hallo"));
-        assert!(!glob(b"h[^e]llo", b"hello"));
-        assert!(glob(b"h[a-b]llo", b"hbllo"));
-        assert!(glob(b"a\\*", b"a*"));
-        assert!(!glob(b"a", b"ab"));
-    }
-}
+mod tests;

@@ -7,6 +7,7 @@
 
 mod daemon;
 mod file_server;
+mod kv_hostile;
 mod kv_server;
 mod mysql_cli;
 mod servers;
