@@ -31,6 +31,8 @@ pub struct Connection<C> {
     limits: Limits,
     /// Bytes read so far, in all.
     read_total: u64,
+    /// Bytes written so far, in all.
+    write_total: u64,
 }
 
 /// A client task's limits on one exchange.
@@ -79,6 +81,7 @@ impl<C> Connection<C> {
             response_timeout,
             limits: Limits::default(),
             read_total: 0,
+            write_total: 0,
         }
     }
 
@@ -137,6 +140,7 @@ impl<C> Connection<C> {
             if n == 0 {
                 return Err(Error::sys(libc::EPIPE));
             }
+            self.write_total += n as u64;
         }
         until(earliest(whole, deadline(self.response_timeout)), self.stream.flush()).await??;
         Ok(())
@@ -165,9 +169,15 @@ impl<C> Connection<C> {
             let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
             self.read_total += n as u64;
             if n == 0 {
-                return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
-                    Some(item) => Ok(item),
-                    None => Err(Error::sys(libc::ECONNRESET)),
+                return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into) {
+                    Ok(Some(item)) => Ok(item),
+                    Ok(None) => Err(Error::sys(libc::ECONNRESET)),
+                    // tokio-util's default for a reply cut short ("bytes
+                    // remaining on stream", no errno): the peer closed.
+                    Err(e) if e.state() == crate::State::SysError && e.code() == libc::EIO => {
+                        Err(Error::sys(libc::ECONNRESET).with_cause(e))
+                    }
+                    Err(e) => Err(e),
                 };
             }
             if first {
@@ -200,6 +210,11 @@ impl<C> Connection<C> {
     /// Bytes read on this connection so far.
     pub(crate) fn read_total(&self) -> u64 {
         self.read_total
+    }
+
+    /// Bytes written on this connection so far.
+    pub(crate) fn write_total(&self) -> u64 {
+        self.write_total
     }
 
     /// Whether an idle connection can be handed out again.

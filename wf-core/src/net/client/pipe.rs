@@ -49,6 +49,9 @@ struct Shared<C: Decoder> {
     codec: C,
     wbuf: BytesMut,
     waiting: VecDeque<Slot<C::Item>>,
+    /// How many of the last `waiting` have their bytes in `wbuf` still:
+    /// none of them reached the socket.
+    queued: usize,
     /// Set once the pipe takes no more requests.
     closed: Option<Error>,
     driver: Option<Waker>,
@@ -245,7 +248,7 @@ where
     let response_timeout = conn.response_timeout();
     let Connection { stream, rbuf, wbuf, codec, .. } = conn;
     let pipe = Arc::new(Pipe {
-        shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), closed: None, driver: None }),
+        shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), queued: 0, closed: None, driver: None }),
         in_flight: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         peer,
@@ -292,6 +295,7 @@ pub(crate) async fn request<P: ClientProtocol>(
             }
             let (tx, rx) = oneshot::channel();
             s.waiting.push_back(tx);
+            s.queued += 1;
             pipe.in_flight.fetch_add(1, Ordering::Relaxed);
             let waker = s.driver.take();
             drop(s);
@@ -307,16 +311,18 @@ pub(crate) async fn request<P: ClientProtocol>(
                 }
                 return Ok((response, pipe.peer));
             }
-            // The server had closed the connection before this request
-            // went out on it: not this request's failure.
-            Err(e) if reused && stale_retry && is_stale(&e) => stale_retry = false,
+            // The connection died before any byte of this request reached
+            // it: not this request's failure. (One that went out may have
+            // been run by the server: it fails, see `fail`.)
+            Err(e) if reused && stale_retry && is_unsent(&e) => stale_retry = false,
             Err(e) => return Err(e),
         }
     }
 }
 
-fn is_stale(e: &Error) -> bool {
-    e.state() == TaskState::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
+/// The error of a request that never reached the connection (see `fail`).
+fn is_unsent(e: &Error) -> bool {
+    e.state() == TaskState::SysError && e.code() == libc::ENOTCONN
 }
 
 /// Waits for a reply. A dead connection is the driver's to notice (no
@@ -388,6 +394,7 @@ where
             if self.out.is_empty() {
                 let mut s = self.pipe.lock();
                 std::mem::swap(&mut self.out, &mut s.wbuf);
+                s.queued = 0;
                 if self.out.is_empty() && s.waiting.is_empty() && s.closed.is_some() {
                     return Ok(Step::Done);
                 }
@@ -498,22 +505,27 @@ where
         }
     }
 
-    /// Closes the pipe: what is waiting fails with `e`.
+    /// Closes the pipe: what is waiting fails with `e`, but requests none
+    /// of whose bytes were handed to the socket fail with `ENOTCONN` (safe
+    /// to send again), and only they do.
     fn fail(&mut self, e: Error) {
         self.pipe.closed.store(true, Ordering::Release);
-        let waiting = {
+        let e = if is_unsent(&e) { Error::sys(libc::ECONNRESET) } else { e };
+        let (waiting, unsent) = {
             let mut s = self.pipe.lock();
             s.closed.get_or_insert(e.clone());
             s.wbuf.clear();
             s.driver = None;
-            std::mem::take(&mut s.waiting)
+            let unsent = std::mem::take(&mut s.queued);
+            (std::mem::take(&mut s.waiting), unsent)
         };
+        let sent = waiting.len().saturating_sub(unsent);
         self.pipe.in_flight.store(0, Ordering::Relaxed);
         if !waiting.is_empty() {
             crate::trace::debug!(peer = ?self.pipe.peer, error = %e, failed = waiting.len(), "pipelined connection closed with requests in flight");
         }
-        for slot in waiting {
-            let _ = slot.send(Err(e.clone()));
+        for (i, slot) in waiting.into_iter().enumerate() {
+            let _ = slot.send(Err(if i < sent { e.clone() } else { Error::sys(libc::ENOTCONN) }));
         }
         remove(&self.pipe);
     }
