@@ -11,7 +11,8 @@
 //!   (pinned to core 0 with `taskset` when there is one), drives REQUESTS
 //!   keep-alive GETs (default 1,000,000) over 16 connections, then CYCLES
 //!   connect/request/close cycles (default 10,000), sampling the child's
-//!   `VmRSS`; prints start, peak and end RSS of each phase.
+//!   `VmRSS`; prints start, warm (after the first 10,000 requests or
+//!   1,000 cycles), peak and end RSS of each phase, and the growth.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -170,22 +171,26 @@ fn get(s: &mut TcpStream, buf: &mut Vec<u8>, close: bool) {
     }
 }
 
-/// Start, peak and end RSS of a phase, in KiB.
+/// Start, warm (after the first sampling interval), peak and end RSS of
+/// a phase, in KiB.
 struct Phase {
     name: String,
     start: u64,
+    warm: u64,
     peak: u64,
     end: u64,
 }
 
 fn print_phase(p: &Phase) {
     println!(
-        "{:<28} start {:>7} KiB  peak {:>7} KiB  end {:>7} KiB  growth {:>+7} KiB",
+        "{:<24} start {:>6} KiB  warm {:>6} KiB  peak {:>6} KiB  end {:>6} KiB  growth {:>+6} KiB ({:>+6} KiB after warm-up)",
         p.name,
         p.start,
+        p.warm,
         p.peak,
         p.end,
-        p.end as i64 - p.start as i64
+        p.end as i64 - p.start as i64,
+        p.end as i64 - p.warm as i64
     );
 }
 
@@ -195,6 +200,7 @@ fn phase(name: &str, pid: u32, total: usize, threads: usize, every: usize, work:
     let start = rss_kib(pid);
     let done = AtomicUsize::new(0);
     let peak = AtomicUsize::new(start as usize);
+    let warm = AtomicUsize::new(0);
     let t0 = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -208,6 +214,9 @@ fn phase(name: &str, pid: u32, total: usize, threads: usize, every: usize, work:
                     if i % every == 0 {
                         let now = rss_kib(pid) as usize;
                         peak.fetch_max(now, Ordering::Relaxed);
+                        if i == every {
+                            warm.store(now, Ordering::Relaxed);
+                        }
                         if i % (every * 10) == 0 {
                             eprintln!("  {name}: {i:>8} done, RSS {now} KiB");
                         }
@@ -219,7 +228,11 @@ fn phase(name: &str, pid: u32, total: usize, threads: usize, every: usize, work:
     let end = rss_kib(pid);
     let took = t0.elapsed().as_secs_f64();
     eprintln!("  {name}: {total} in {took:.1} s ({:.0}/s)", total as f64 / took);
-    Phase { name: name.to_owned(), start, peak: (peak.load(Ordering::Relaxed) as u64).max(end), end }
+    let warm = match warm.load(Ordering::Relaxed) as u64 {
+        0 => start,
+        w => w,
+    };
+    Phase { name: name.to_owned(), start, warm, peak: (peak.load(Ordering::Relaxed) as u64).max(end), end }
 }
 
 fn rss(requests: usize, cycles: usize) {

@@ -93,7 +93,7 @@ fn head_cut_in_the_middle_fails_once() {
 
 fn echo_server() -> HttpServer {
     HttpServer::new(|task| {
-        let body = format!("{}", task.req().request_uri());
+        let body = task.req().request_uri().to_owned();
         task.resp_mut().append_body(body);
     })
 }
