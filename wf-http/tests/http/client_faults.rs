@@ -75,13 +75,13 @@ fn response_cut_in_the_middle_is_never_sent_again() {
         Reply::SendAndClose(r)
     });
     let o = fetch(&server.url("/"), 0, 0, |_| {});
-    assert_eq!(o.state, State::SysError, "{}", o.error);
-    assert!([libc::ECONNRESET, libc::EBADMSG].contains(&o.error.code()), "{:?}: {}", o.error, o.error);
+    assert_eq!((o.state, o.error.code()), (State::SysError, libc::ECONNRESET), "{}", o.error);
     assert_eq!(server.accepts(), 1);
     assert_eq!(server.seen().len(), 1);
 }
 
-/// A head cut in the middle, then a close: the same.
+/// A head cut in the middle, then a close: the same (the codec calls a
+/// partial head at the end of the stream a bad message today).
 #[test]
 fn head_cut_in_the_middle_fails_once() {
     let server = RawServer::spawn(|_| Reply::SendAndClose(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec()));
