@@ -191,6 +191,16 @@ impl MariaDb {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Kills the server at once (SIGKILL, as a crash would): connections
+    /// are reset, nothing is flushed. The port (and the data directory) are
+    /// kept for [`restart`](Self::restart). Does nothing if it is not
+    /// running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.terminate(Duration::ZERO);
+        }
+    }
+
     /// Shuts the server down (SIGTERM, then SIGKILL after 30 seconds). The
     /// port and the data are kept for [`restart`](Self::restart). Does
     /// nothing if it is not running.

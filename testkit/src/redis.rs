@@ -142,6 +142,16 @@ impl RedisServer {
         self.socket.as_deref()
     }
 
+    /// Kills the server at once (SIGKILL, as a crash would): connections
+    /// are reset, nothing is flushed. The port (and the data directory) are
+    /// kept for [`restart`](Self::restart). Does nothing if it is not
+    /// running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.terminate(Duration::ZERO);
+        }
+    }
+
     /// Kills the server (SIGTERM, then SIGKILL after 5 seconds). The port
     /// number is kept for [`restart`](Self::restart). Does nothing if it is
     /// not running.

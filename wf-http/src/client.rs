@@ -85,6 +85,16 @@ impl ClientProtocol for Http {
         Ok(())
     }
 
+    /// RFC 9110 §9.2.2's idempotent methods: such a request is sent again
+    /// when a reused keep-alive connection turns out to be closed; a
+    /// `POST` or `PATCH` the server may have run is not.
+    fn is_idempotent(&self, req: &HttpRequest) -> bool {
+        matches!(
+            req.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+        )
+    }
+
     fn on_reply(&self, req: &mut HttpRequest, resp: &HttpResponse, uri: &Uri, may_redirect: bool) -> Next {
         if !may_redirect || !is_redirect(resp.status_code()) {
             return Next::Done;

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cycles;
+mod leakcheck;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,19 @@ tasks:
                   apt-get as root on Debian), mysql (needs taskset and
                   MariaDB, which it starts itself; installed with
                   apt-get as root on Debian)
+  leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
+                  a short in-process server load (wf/examples/
+                  memory_load.rs: an HttpServer and a RedisServer, 2000
+                  requests of each kind from wf clients) under valgrind
+                  --leak-check=full; fails on any byte definitely lost
+                  (suppressions, for third-party code only, in
+                  xtask/valgrind.supp); logs in target/leakcheck-*.log
+  leakcheck rss [REQUESTS] [CYCLES]
+                  a release build of the same program on core 1 drives
+                  REQUESTS keep-alive GETs (default 1,000,000) and CYCLES
+                  connect/GET/close cycles (default 10,000) at an
+                  HttpServer child on core 0 (taskset), sampling its
+                  VmRSS; prints start, peak, end and growth per phase
   cycles          the module-cycle check alone: no module cycle in
                   wf-core's net tree nor inside a protocol crate
                   (also a step of `test`)
@@ -110,6 +124,7 @@ fn main() -> ExitCode {
         Some("msrv") => msrv(),
         Some("bench") => bench(&args[1..]),
         Some("cycles") => cycles::check(&root()),
+        Some("leakcheck") => leakcheck::leakcheck(&args[1..]),
         Some("services") => {
             services();
             Ok(())
@@ -286,6 +301,7 @@ fn debian_package(tool: &str) -> &'static str {
     }
     match tool {
         "wrk" => "wrk",
+        "valgrind" => "valgrind",
         "redis-benchmark" => "redis-tools",
         _ => "util-linux", // taskset
     }

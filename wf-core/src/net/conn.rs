@@ -37,6 +37,8 @@ pub struct Connection<C> {
     /// Bytes read since the last item decoded (what is left in the buffer
     /// after a decode belongs to the next one).
     item_bytes: usize,
+    /// Bytes written so far, in all.
+    write_total: u64,
 }
 
 /// A client task's limits on one exchange.
@@ -88,6 +90,7 @@ impl<C> Connection<C> {
             limits: Limits::default(),
             read_total: 0,
             item_bytes: 0,
+            write_total: 0,
         }
     }
 
@@ -159,6 +162,7 @@ impl<C> Connection<C> {
             if n == 0 {
                 return Err(Error::sys(libc::EPIPE));
             }
+            self.write_total += n as u64;
         }
         until(earliest(whole, deadline(self.response_timeout)), self.stream.flush()).await??;
         Ok(())
@@ -199,12 +203,18 @@ impl<C> Connection<C> {
             self.read_total += n as u64;
             self.item_bytes = self.item_bytes.saturating_add(n);
             if n == 0 {
-                return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
-                    Some(item) => {
+                return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into) {
+                    Ok(Some(item)) => {
                         self.item_bytes = self.rbuf.len();
                         Ok(item)
                     }
-                    None => Err(Error::sys(libc::ECONNRESET)),
+                    Ok(None) => Err(Error::sys(libc::ECONNRESET)),
+                    // tokio-util's default for a reply cut short ("bytes
+                    // remaining on stream", no errno): the peer closed.
+                    Err(e) if e.state() == crate::State::SysError && e.code() == libc::EIO => {
+                        Err(Error::sys(libc::ECONNRESET).with_cause(e))
+                    }
+                    Err(e) => Err(e),
                 };
             }
             if first {
@@ -237,6 +247,11 @@ impl<C> Connection<C> {
     /// Bytes read on this connection so far.
     pub(crate) fn read_total(&self) -> u64 {
         self.read_total
+    }
+
+    /// Bytes written on this connection so far.
+    pub(crate) fn write_total(&self) -> u64 {
+        self.write_total
     }
 
     /// Whether an idle connection can be handed out again.

@@ -31,6 +31,7 @@ mod graph_cancel;
 mod graph_order;
 mod net_client_decision;
 mod net_client_errors;
+mod net_client_faults;
 mod net_client_hostile;
 mod net_client_keepalive;
 mod net_client_pool_limit;

@@ -7,6 +7,7 @@
 mod support;
 
 mod client_basic;
+mod client_faults;
 mod client_proxy;
 mod client_redirect;
 mod codec_request;

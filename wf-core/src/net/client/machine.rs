@@ -162,6 +162,7 @@ async fn pooled<P: ClientProtocol>(
         let conn = lease.conn().expect("connected");
         conn.set_limits(limits);
         let read_before = conn.read_total();
+        let written_before = conn.write_total();
         match setup.protocol.exchange(conn, req).await {
             Ok(resp) => {
                 let peer = conn.peer_addr();
@@ -172,8 +173,16 @@ async fn pooled<P: ClientProtocol>(
             // The server closed an idle connection as it was reused: not a
             // failure of this request; try again on another connection.
             // (Not when any byte of a reply came: the server was running the
-            // request, a MySQL statement say, when the connection broke.)
-            Err(e) if reused && conn.read_total() == read_before && conn.nothing_received() && is_stale(&e) => {
+            // request, a MySQL statement say, when the connection broke. Nor
+            // when the request went out, unless it is idempotent: the server
+            // may have run it before it closed.)
+            Err(e)
+                if reused
+                    && conn.read_total() == read_before
+                    && conn.nothing_received()
+                    && is_stale(&e)
+                    && (conn.write_total() == written_before || setup.protocol.is_idempotent(req)) =>
+            {
                 trace::debug!(?target, error = %e, "reused connection was closed by the server; reconnecting");
                 lease.discard_conn();
             }

@@ -1,5 +1,7 @@
 //! The client side: the client half of a protocol, the options of a task,
-//! the task, and the machine every client task runs.
+//! the task, and the machine every client task runs. What is sent again
+//! when a connection fails (and what never is) is written down in
+//! [`ClientProtocol`]'s "Retry rules".
 
 mod machine;
 mod options;

@@ -50,6 +50,9 @@ struct Shared<C: Decoder> {
     codec: C,
     wbuf: BytesMut,
     waiting: VecDeque<(Slot<C::Item>, Option<usize>)>,
+    /// How many of the last `waiting` have their bytes in `wbuf` still:
+    /// none of them reached the socket.
+    queued: usize,
     /// Set once the pipe takes no more requests.
     closed: Option<Error>,
     driver: Option<Waker>,
@@ -248,7 +251,7 @@ where
     let Connection { stream, rbuf, wbuf, codec, .. } = conn;
     let rbuf_len = rbuf.len();
     let pipe = Arc::new(Pipe {
-        shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), closed: None, driver: None }),
+        shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), queued: 0, closed: None, driver: None }),
         in_flight: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         peer,
@@ -298,6 +301,7 @@ pub(crate) async fn request<P: ClientProtocol>(
             }
             let (tx, rx) = oneshot::channel();
             s.waiting.push_back((tx, opts.response_size_limit()));
+            s.queued += 1;
             pipe.in_flight.fetch_add(1, Ordering::Relaxed);
             let waker = s.driver.take();
             drop(s);
@@ -319,9 +323,10 @@ pub(crate) async fn request<P: ClientProtocol>(
                 }
                 return Ok((response, pipe.peer));
             }
-            // The server had closed the connection before this request
-            // went out on it: not this request's failure.
-            Err(e) if reused && stale_retry && is_stale(&e) => stale_retry = false,
+            // The connection died before any byte of this request reached
+            // it: not this request's failure. (One that went out may have
+            // been run by the server: it fails, see `fail`.)
+            Err(e) if reused && stale_retry && is_unsent(&e) => stale_retry = false,
             Err(e) => return Err(e),
         }
     }
@@ -336,8 +341,9 @@ impl<C: Decoder> Drop for CloseOnDrop<'_, C> {
     }
 }
 
-fn is_stale(e: &Error) -> bool {
-    e.state() == TaskState::SysError && [libc::ECONNRESET, libc::EPIPE, libc::ENOTCONN].contains(&e.code())
+/// The error of a request that never reached the connection (see `fail`).
+fn is_unsent(e: &Error) -> bool {
+    e.state() == TaskState::SysError && e.code() == libc::ENOTCONN
 }
 
 /// Waits for a reply. A dead connection is the driver's to notice (no
@@ -416,6 +422,7 @@ where
             if self.out.is_empty() {
                 let mut s = self.pipe.lock();
                 std::mem::swap(&mut self.out, &mut s.wbuf);
+                s.queued = 0;
                 if self.out.is_empty() && s.waiting.is_empty() && s.closed.is_some() {
                     return Ok(Step::Done);
                 }
@@ -542,23 +549,35 @@ where
 
     /// Closes the pipe: what is waiting fails with `e` (over the size
     /// limit: the oldest with `EMSGSIZE`, the others with `ECONNRESET`,
-    /// their replies never having come).
+    /// their replies never having come), but requests none of whose bytes
+    /// were handed to the socket fail with `ENOTCONN` (safe to send
+    /// again), and only they do.
     fn fail(&mut self, e: Error) {
         self.pipe.closed.store(true, Ordering::Release);
-        let waiting = {
+        let e = if is_unsent(&e) { Error::sys(libc::ECONNRESET) } else { e };
+        let (waiting, unsent) = {
             let mut s = self.pipe.lock();
             s.closed.get_or_insert(e.clone());
             s.wbuf.clear();
             s.driver = None;
-            std::mem::take(&mut s.waiting)
+            let unsent = std::mem::take(&mut s.queued);
+            (std::mem::take(&mut s.waiting), unsent)
         };
+        let sent = waiting.len().saturating_sub(unsent);
         self.pipe.in_flight.store(0, Ordering::Relaxed);
         if !waiting.is_empty() {
             crate::trace::debug!(peer = ?self.pipe.peer, error = %e, failed = waiting.len(), "pipelined connection closed with requests in flight");
         }
         let rest = if self.oversize { Error::sys(libc::ECONNRESET) } else { e.clone() };
         for (i, (slot, _)) in waiting.into_iter().enumerate() {
-            let _ = slot.send(Err(if i == 0 { e.clone() } else { rest.clone() }));
+            let err = if i >= sent {
+                Error::sys(libc::ENOTCONN)
+            } else if i == 0 {
+                e.clone()
+            } else {
+                rest.clone()
+            };
+            let _ = slot.send(Err(err));
         }
         remove(&self.pipe);
     }

@@ -67,6 +67,40 @@ pub enum Next {
 /// | [`exchange`](ClientProtocol::exchange): what one attempt sends and reads | one request, one reply | a MySQL prepared statement |
 /// | [`on_reply`](ClientProtocol::on_reply): what the reply means | done | redirects, `MOVED`, access denied |
 /// | [`is_retryable`](ClientProtocol::is_retryable): whether an error is worth another attempt | `SYS_ERROR` | not a lost MySQL session |
+/// | [`is_idempotent`](ClientProtocol::is_idempotent): whether a request may be sent twice unasked | no | HTTP `GET` |
+///
+/// # Retry rules
+///
+/// What the machine sends again when a connection fails, and what it never
+/// does. Every task's callback runs exactly once, whatever happened.
+///
+/// 1. **A task's `retry_max`** (default 0): an attempt that fails with an
+///    error [`is_retryable`](ClientProtocol::is_retryable) accepts
+///    (`SYS_ERROR` by default: `ECONNREFUSED`, `ECONNRESET`, `EPIPE`,
+///    `EMSGSIZE`...) is made again from the start, routed afresh (another
+///    address of the name if there is one), at once and with no back-off,
+///    up to `retry_max` times. This re-sends the request even when it was
+///    written in full, or part of its reply had come, so the server may
+///    have run it: as in Workflow, a task asks for it by setting
+///    `retry_max`; set it only for requests that are safe to repeat.
+///    Timeouts, DNS and task errors are not retried.
+/// 2. **A stale keep-alive connection** (without `retry_max`, not counted
+///    against it): a pooled connection is checked before it is reused (one
+///    the server closed, or with bytes nobody asked for, is dropped). If
+///    the server closes a reused connection anyway (`ECONNRESET`, `EPIPE`,
+///    `ENOTCONN`) before any byte of the reply, the request is sent again
+///    on another connection only if none of it had been written, or if it
+///    [`is_idempotent`](ClientProtocol::is_idempotent): a request the
+///    server may have run is never re-sent unasked. Once a byte of the
+///    reply came, never.
+/// 3. **Pipelined requests** ([`Mode::Pipelined`]): when a shared
+///    connection dies, every request in flight on it fails once, with the
+///    connection's error (`ECONNRESET`...), and is retried only by rule 1.
+///    Requests still queued in the client, none of whose bytes reached the
+///    socket, fail with `ENOTCONN` and are sent once more on another
+///    connection when the dead one had been reused (rule 2).
+/// 4. **Dedicated connections** (a subscription) are never re-sent but by
+///    rule 1.
 pub trait ClientProtocol: Protocol + Eq + Hash {
     /// The client codec: encodes requests, decodes responses. Decode
     /// errors become the task's error (an `io::Error` maps to `SYS_ERROR`
@@ -175,5 +209,17 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     /// `SYS_ERROR` only.
     fn is_retryable(&self, error: &Error) -> bool {
         error.state() == State::SysError
+    }
+
+    /// Whether sending `req` twice has the effect of sending it once, so
+    /// that it may be sent again without the task asking (by its
+    /// `retry_max`) when a reused keep-alive connection turns out to be
+    /// closed after the request was written (see the retry rules above).
+    /// Default `false`: such a request fails with the connection's error.
+    /// HTTP says `true` for `GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` and
+    /// `DELETE` (RFC 9110 §9.2.2).
+    fn is_idempotent(&self, req: &Self::Request) -> bool {
+        let _ = req;
+        false
     }
 }
