@@ -453,7 +453,7 @@ fn table(outcomes: &[Outcome]) {
         let crashes =
             if o.artifacts.is_empty() && o.error.is_some() { "failed".into() } else { o.artifacts.len().to_string() };
         eprintln!(
-            "| {} | {} | {:.0} | {:.0} | {crashes} |",
+            "| {} | {} | {:.1} | {:.0} | {crashes} |",
             o.target,
             o.execs,
             o.secs,
