@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cycles;
+mod fuzz;
 mod leakcheck;
 
 use std::env;
@@ -38,6 +39,11 @@ tasks:
                   * no module cycle in wf-core's net tree nor inside a
                     protocol crate (wf-http, wf-redis, wf-mysql,
                     plugin-proof), from the `crate::`/`super::` paths
+                  * the fuzz crate (fuzz/, not a workspace member):
+                    cargo fmt --check (with the first step), cargo
+                    clippy -D warnings, `cargo fuzz build`, then each
+                    target for 10 s after its seed corpus; a crash,
+                    hang or out-of-memory fails the run
                   Each step's time is printed at the end.
   ci              same as test
   msrv            the MSRV step of test alone
@@ -64,6 +70,23 @@ tasks:
                   connect/GET/close cycles (default 10,000) at an
                   HttpServer child on core 0 (taskset), sampling its
                   VmRSS; prints start, peak, end and growth per phase
+  fuzz <target|all> [seconds] [--runs N] [--merge]
+                  build the fuzz targets of fuzz/ (`cargo fuzz build
+                  -s none`; cargo-fuzz is installed with `cargo install`
+                  as root on Debian, else the command is printed) and
+                  run libFuzzer on each, one after another, for
+                  [seconds] (default 60) or, with --runs, N executions
+                  each (the campaign: prints a Markdown table of
+                  execs, seconds, exec/s, crashes). Starts from the
+                  committed seeds fuzz/corpus/<target>/, keeps new
+                  inputs in fuzz/corpus-run/<target>/ (not committed;
+                  --merge adds those that reach new code to the
+                  seeds), findings in fuzz/artifacts/<target>/; per
+                  input: 10 s timeout, 2048 MB RSS. A finding fails
+                  the command and prints how to reproduce it. Targets:
+                  the [[bin]]s of fuzz/Cargo.toml (see fuzz/README.md)
+  fuzz-smoke      the fuzz steps of test alone (fmt check, clippy,
+                  build, 10 s per target), with their times
   cycles          the module-cycle check alone: no module cycle in
                   wf-core's net tree nor inside a protocol crate
                   (also a step of `test`)
@@ -125,6 +148,8 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("cycles") => cycles::check(&root()),
         Some("leakcheck") => leakcheck::leakcheck(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("fuzz-smoke") => fuzz_smoke(),
         Some("services") => {
             services();
             Ok(())
@@ -199,6 +224,7 @@ fn test() -> Result<(), String> {
     for (tool, _) in SERVICES {
         ensure_tool(tool)?;
     }
+    fuzz::ensure_cargo_fuzz()?;
     let mut steps = Steps::default();
     let r = test_steps(&mut steps);
     steps.report();
@@ -208,7 +234,10 @@ fn test() -> Result<(), String> {
 }
 
 fn test_steps(steps: &mut Steps) -> Result<(), String> {
-    steps.run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    steps.time("cargo fmt --check", || {
+        run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+        fuzz::fmt_check()
+    })?;
     steps.run(
         "cargo clippy",
         cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
@@ -235,7 +264,18 @@ fn test_steps(steps: &mut Steps) -> Result<(), String> {
     }
     steps.run("facade with `full`", &mut facade(&["--features", "full"]))?;
     steps.time("MSRV", msrv)?;
-    steps.time("module cycles", || cycles::check(&root()))
+    steps.time("module cycles", || cycles::check(&root()))?;
+    // Last: the slowest of the extra steps, and independent of the others.
+    fuzz::smoke(steps)
+}
+
+/// The fuzz steps of `cargo xtask test` alone, timed the same way.
+fn fuzz_smoke() -> Result<(), String> {
+    fuzz::ensure_cargo_fuzz()?;
+    let mut steps = Steps::default();
+    let r = steps.time("cargo fmt --check (fuzz crate)", fuzz::fmt_check).and_then(|()| fuzz::smoke(&mut steps));
+    steps.report();
+    r
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
