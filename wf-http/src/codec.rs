@@ -2,13 +2,29 @@
 //! framed by `Content-Length`, chunked transfer coding (with trailers) or,
 //! for responses, the end of the connection.
 //!
-//! Defences against request smuggling: a request with both
-//! `Content-Length` and `Transfer-Encoding`, with differing `Content-Length`
-//! values, with a transfer coding other than a final `chunked`, with a bad
-//! chunk size, or with obsolete line folding is rejected (400). Heads
-//! bigger than the limit or with too many headers get 431, bodies bigger
-//! than the limit 413 (417 when the client asked to `Expect:
-//! 100-continue`).
+//! Defences against request smuggling (RFC 9112), each a 400 that closes
+//! the connection: an HTTP/1.1 request without `Host`, any request with
+//! two `Host` fields or one that is not `host[:port]`; `Content-Length`
+//! with `Transfer-Encoding`, differing `Content-Length` values, a transfer
+//! coding other than exactly `chunked` (or any in HTTP/1.0); a chunk size
+//! that is not bare hex digits or does not fit 64 bits (refused at once,
+//! before its line ends), a malformed chunk extension, a chunk-size line
+//! over 1 KiB, chunk data not followed by CRLF; obsolete line folding,
+//! white space before a colon, a bare LF or CR anywhere in a head or
+//! chunk line. Empty lines before a request line are skipped.
+//!
+//! Limits: heads (and trailers) bigger than `max_head_bytes` or with more
+//! than `max_headers` fields get 431, found without waiting for the head
+//! to end; a body over `max_body` gets 413 as soon as the head or a chunk
+//! size announces it, before any of it is read — 417 when the request
+//! asked to `Expect: 100-continue` with a `Content-Length` over it, and
+//! no `100 Continue` is ever owed for it.
+//!
+//! Memory grows with the bytes that arrive: a declared length or chunk
+//! size reserves nothing, body bytes are shared with the read buffer, and
+//! both decoders resume where they stopped (a head is scanned for its end
+//! once, a chunk-size line parsed byte by byte), never re-parsing from the
+//! start.
 
 use std::collections::VecDeque;
 use std::io;
@@ -1093,5 +1109,155 @@ mod tests {
         let mut out = BytesMut::new();
         ServerCodec::default().encode(&chunked, &mut out).unwrap();
         assert_eq!(&out[..], b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_declared_length_reserves_nothing() {
+        let limits = Limits { max_body: Some(1 << 20), ..Limits::default() };
+        // 10 GB announced: refused from the head alone, nothing held.
+        let mut codec = ServerCodec::new(limits);
+        let mut buf = BytesMut::from(&b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n\r\n"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap_err(), CodecError::BodyTooLarge);
+        assert_eq!(codec.buffered(), 0);
+        // Under the limit, the body held grows with what arrives only.
+        let mut codec = ServerCodec::new(limits);
+        let mut buf = BytesMut::from(&b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(codec.head_complete());
+        assert_eq!((codec.buffered(), buf.capacity() < 4096), (3, true));
+        let mut codec = ServerCodec::new(limits);
+        let mut buf =
+            BytesMut::from(&b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\nab"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(codec.buffered(), 2);
+    }
+
+    #[test]
+    fn an_endless_chunked_body_stops_at_the_limit() {
+        let limit = 64 * 1024;
+        let mut codec = ServerCodec::new(Limits { max_body: Some(limit), ..Limits::default() });
+        let mut buf = BytesMut::from(&b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        let mut chunk = b"1000\r\n".to_vec();
+        chunk.extend_from_slice(&[b'a'; 4096]);
+        chunk.extend_from_slice(b"\r\n");
+        let err = loop {
+            buf.extend_from_slice(&chunk);
+            match codec.decode(&mut buf) {
+                Ok(None) => assert!(codec.buffered() <= limit),
+                Ok(Some(_)) => panic!("an endless body ended"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, CodecError::BodyTooLarge);
+        assert_eq!(codec.buffered(), limit, "nothing held past the limit");
+    }
+
+    #[test]
+    fn head_complete_follows_the_request() {
+        let mut codec = ServerCodec::default();
+        let mut buf = BytesMut::from(&b"POST / HTTP/1.1\r\nHost: x\r\nContent-"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(!codec.head_complete(), "the head is still arriving");
+        buf.extend_from_slice(b"Length: 2\r\n\r\na");
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(codec.head_complete(), "the body is arriving");
+        buf.extend_from_slice(b"b");
+        assert!(codec.decode(&mut buf).unwrap().is_some());
+        assert!(!codec.head_complete(), "between requests");
+    }
+
+    #[test]
+    fn chunk_lines_parse_byte_by_byte() {
+        let ok: &[(&[u8], u64)] = &[
+            (b"0\r\n", 0),
+            (b"A\r\n", 10),
+            (b"00ff\r\n", 255),
+            (b"ffffffffffffffff\r\n", u64::MAX),
+            (b"5;a\r\n", 5),
+            (b"5 ;a=b\r\n", 5),
+            (b"5;a = \"x\\\"y\" ; b\r\n", 5),
+        ];
+        for (line, size) in ok {
+            let mut parse = SizeLine::NEW;
+            let got: Vec<_> = line.iter().map(|&b| parse.step(b).unwrap()).collect();
+            assert_eq!(got.last(), Some(&Some(*size)), "{}", String::from_utf8_lossy(line));
+        }
+        for line in [&b" 5\r\n"[..], b"5 \r\n", b"+5\r\n", b"0x5\r\n", b"\r\n", b"5\n", b"5;\r\n", b"10000000000000000"]
+        {
+            let mut parse = SizeLine::NEW;
+            assert!(
+                line.iter().try_for_each(|&b| parse.step(b).map(drop)).is_err(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_responses() {
+        let bad = |raw: &[u8]| ClientCodec::default().decode_eof(&mut BytesMut::from(raw)).unwrap_err();
+        for raw in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nab",
+        ] {
+            let e = bad(raw);
+            assert_eq!(e, CodecError::BadMessage, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(Error::from(e).code(), libc::EBADMSG);
+        }
+        // An overflowing size fails at once, before any line end.
+        let mut c = ClientCodec::default();
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff"[..]);
+        assert_eq!(c.decode(&mut buf).unwrap_err(), CodecError::BadMessage);
+        // Heads: too many fields, too many bytes (without waiting for the end).
+        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(bad(format!("HTTP/1.1 200 OK\r\n{many}\r\n").as_bytes()), CodecError::HeadTooLarge);
+        let mut c = ClientCodec::default();
+        let mut buf = BytesMut::from(format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(64 * 1024)).as_bytes());
+        assert_eq!(c.decode(&mut buf).unwrap_err(), CodecError::HeadTooLarge);
+        assert_eq!(Error::from(CodecError::HeadTooLarge).code(), libc::EMSGSIZE);
+        // Declared lengths reserve nothing: the body is what arrived.
+        let mut c = ClientCodec::default();
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\n\r\nabc"[..]);
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        assert_eq!(c.reading.as_ref().map(|(r, _)| r.body.len()), Some(3));
+        let mut c = ClientCodec::default();
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc"[..]);
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        assert_eq!(c.reading.as_ref().map(|(r, _)| r.body.len()), Some(3));
+        // A transfer coding not ending in chunked reads to the end.
+        let r = ClientCodec::default()
+            .decode_eof(&mut BytesMut::from(
+                &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 1\r\n\r\nabc"[..],
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&r.body()[..], b"abc");
+    }
+
+    #[test]
+    fn a_head_dripped_byte_by_byte_is_scanned_once() {
+        let head = format!("HTTP/1.1 200 OK\r\nX: {}\r\nContent-Length: 2\r\n\r\nok", "a".repeat(60 * 1024));
+        let mut c = ClientCodec::default();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in head.as_bytes() {
+            buf.extend_from_slice(&[b]);
+            if let Some(r) = c.decode(&mut buf).unwrap() {
+                got = Some(r);
+            }
+            // The scan resumes where it stopped (never re-reads the head).
+            assert!(c.scanned == 0 || c.scanned == buf.len());
+        }
+        assert_eq!(&got.unwrap().body()[..], b"ok");
+        // Bare LF ends response lines (RFC 9112 §2.2), not request lines.
+        let r = ClientCodec::default().decode(&mut BytesMut::from(&b"HTTP/1.1 200 OK\nContent-Length: 1\n\nz"[..]));
+        assert_eq!(&r.unwrap().unwrap().body()[..], b"z");
+        let r = decode_req(b"GET / HTTP/1.1\nHost: x\n\n", Limits::default());
+        assert_eq!(r.unwrap_err(), CodecError::BadMessage);
     }
 }
