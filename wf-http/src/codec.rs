@@ -1260,4 +1260,21 @@ mod tests {
         let r = decode_req(b"GET / HTTP/1.1\nHost: x\n\n", Limits::default());
         assert_eq!(r.unwrap_err(), CodecError::BadMessage);
     }
+
+    #[test]
+    fn a_coding_list_with_an_empty_element_stays_chunked() {
+        // Found by the `http_request` fuzz target: `chunked,` was read as
+        // chunked but encoded again without the chunked framing (the last
+        // element, empty, was taken for the coding): a request forwarded
+        // by wf would have been framed differently.
+        let raw = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n2\r\nab\r\n0\r\n\r\n";
+        let req = decode_req(raw, Limits::default()).unwrap().unwrap();
+        assert!(req.is_chunked());
+        let mut out = BytesMut::new();
+        ClientCodec::default().encode(&req, &mut out).unwrap();
+        assert!(out.ends_with(b"\r\n\r\n2\r\nab\r\n0\r\n\r\n"), "{:?}", String::from_utf8_lossy(&out));
+        let again = ServerCodec::default().decode(&mut out).unwrap().unwrap();
+        assert_eq!(&again.body()[..], b"ab");
+        assert!(out.is_empty());
+    }
 }
