@@ -378,8 +378,7 @@ pub(crate) fn is_chunked(headers: &HeaderMap) -> bool {
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
-        .filter(|t| !t.is_empty())
-        .next_back()
+        .rfind(|t| !t.is_empty())
         .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
 }
 
