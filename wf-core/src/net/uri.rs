@@ -327,6 +327,11 @@ impl Uri {
         })?;
 
         let (host, host_str) = if is_unix {
+            // The raw host is kept as written in the normalized URL: no
+            // control characters (trimmed away when that is parsed again).
+            if raw.host.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+                return Err(parse_failed());
+            }
             let bytes = percent_decode(raw.host);
             let path = String::from_utf8(bytes).map_err(|_| parse_failed())?;
             if path.contains('\0') || !path.starts_with('/') {
@@ -949,5 +954,15 @@ mod tests {
         // In http a backslash is a slash.
         let u = Uri::parse("http://h:81\\path").unwrap();
         assert_eq!((u.host_str(), u.port(), u.path()), ("h", 81, "/path"));
+    }
+
+    #[test]
+    fn a_unix_socket_host_has_no_control_characters() {
+        // Found by the `url` fuzz target: a control character ending the
+        // raw host stayed in the normalized URL, which then parsed to
+        // another path (trimmed).
+        assert_eq!(Uri::parse("x://%2Fs\u{1}:").unwrap_err().code(), code::URI_PARSE_FAILED);
+        assert_eq!(Uri::parse("x://%2Fs\u{7f}/").unwrap_err().code(), code::URI_PARSE_FAILED);
+        assert_eq!(Uri::parse("x://%2Fs/").unwrap().host(), &Host::Unix("/s".into()));
     }
 }
