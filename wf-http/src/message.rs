@@ -370,14 +370,16 @@ pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Whether the last transfer coding is `chunked` (empty list elements, as
+/// in `chunked,`, do not count: RFC 9110 §5.6.1).
 pub(crate) fn is_chunked(headers: &HeaderMap) -> bool {
     headers
         .get_all(TRANSFER_ENCODING)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"))
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .rfind(|t| !t.is_empty())
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
 }
 
 pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {

@@ -194,7 +194,11 @@ fn scan_authority(s: &str) -> Result<RawAuthority<'_>, Error> {
     }
     let auth_start = colon + 3;
     let after = &s[auth_start..];
-    let auth_len = after.find(['/', '?', '#', '\\']).unwrap_or(after.len());
+    // A backslash ends the authority in the `url` crate's special schemes
+    // only; elsewhere it is data (as `url` reads it: the two must agree).
+    let special = ["http", "https", "ws", "wss", "ftp", "file"].iter().any(|k| scheme.eq_ignore_ascii_case(k));
+    let auth_len =
+        if special { after.find(['/', '?', '#', '\\']) } else { after.find(['/', '?', '#']) }.unwrap_or(after.len());
     let authority = &after[..auth_len];
     let hp_start = authority.rfind('@').map_or(0, |i| i + 1);
     let hostport = &authority[hp_start..];
@@ -308,7 +312,8 @@ impl Uri {
         let s: &str = &s;
         let raw = scan_authority(s)?;
         let explicit = parse_port(raw.port)?;
-        let is_unix = raw.host.len() >= 3 && raw.host[..3].eq_ignore_ascii_case("%2F");
+        // Bytes: the host may start with a character of several bytes.
+        let is_unix = raw.host.as_bytes().get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"%2F"));
 
         let mut url = if is_unix {
             let substituted = format!("{}{UNIX_PLACEHOLDER}{}", &s[..raw.host_start], &s[raw.host_end..]);
@@ -322,6 +327,11 @@ impl Uri {
         })?;
 
         let (host, host_str) = if is_unix {
+            // The raw host is kept as written in the normalized URL: no
+            // control characters (trimmed away when that is parsed again).
+            if raw.host.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+                return Err(parse_failed());
+            }
             let bytes = percent_decode(raw.host);
             let path = String::from_utf8(bytes).map_err(|_| parse_failed())?;
             if path.contains('\0') || !path.starts_with('/') {
@@ -357,6 +367,11 @@ impl Uri {
             url.set_host(Some(&lower)).map_err(|_| parse_failed())?;
         }
 
+        // The port scanned here must be the one `url` read (it drops a
+        // special scheme's default port).
+        if url.port().is_some_and(|p| explicit != Some(p)) {
+            return Err(parse_failed());
+        }
         let port = match explicit {
             Some(p) if p != 0 || is_unix => p,
             Some(_) => return Err(port_invalid()),
@@ -908,6 +923,11 @@ mod tests {
             "http://é:1/",
             "x://[v1.x]:1/",
             "http://1.2.3.4.5/",
+            // Found by the `url` fuzz target: a host starting with a
+            // character of several bytes panicked (a slice inside it).
+            "mysql://root:pw@db\u{493}ochcarset=utf2",
+            "http://\u{e9}\u{e9}/",
+            "http://a\u{10348}/",
         ];
         for s in samples {
             let _ = Uri::parse(s);
@@ -920,5 +940,29 @@ mod tests {
         assert_eq!(percent_decode("%"), b"%");
         assert_eq!(percent_decode("%2"), b"%2");
         assert_eq!(percent_decode("%41%4a%zz"), b"AJ%zz");
+    }
+
+    #[test]
+    fn a_backslash_is_data_outside_special_schemes() {
+        // Found by the `url` fuzz target: wf's scan ended the authority at
+        // the backslash, `url` did not: wf saw no port (3306) where the
+        // URL, once normalized, named 16.
+        let u = Uri::parse("mysql://r@d\\x@db.al:16").unwrap();
+        assert_eq!((u.host_str(), u.port(), u.user()), ("db.al", 16, Some("r@d\\x")));
+        let again = Uri::parse(u.as_str()).unwrap();
+        assert_eq!((again.host_str(), again.port(), again.user()), ("db.al", 16, Some("r@d\\x")));
+        // In http a backslash is a slash.
+        let u = Uri::parse("http://h:81\\path").unwrap();
+        assert_eq!((u.host_str(), u.port(), u.path()), ("h", 81, "/path"));
+    }
+
+    #[test]
+    fn a_unix_socket_host_has_no_control_characters() {
+        // Found by the `url` fuzz target: a control character ending the
+        // raw host stayed in the normalized URL, which then parsed to
+        // another path (trimmed).
+        assert_eq!(Uri::parse("x://%2Fs\u{1}:").unwrap_err().code(), code::URI_PARSE_FAILED);
+        assert_eq!(Uri::parse("x://%2Fs\u{7f}/").unwrap_err().code(), code::URI_PARSE_FAILED);
+        assert_eq!(Uri::parse("x://%2Fs/").unwrap().host(), &Host::Unix("/s".into()));
     }
 }

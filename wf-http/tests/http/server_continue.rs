@@ -30,7 +30,7 @@ fn echo(limit: Option<usize>) -> (HttpServer, std::net::SocketAddr) {
 fn continue_then_the_reply() {
     let (server, addr) = echo(Some(100));
     let mut w = Wire::connect(addr);
-    w.send("POST /upload HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    w.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(w.read_head(), b"HTTP/1.1 100 Continue\r\n\r\n");
     w.send("hello");
     assert_eq!(
@@ -38,7 +38,7 @@ fn continue_then_the_reply() {
         "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nhello"
     );
     // The next request on the connection owes nothing.
-    w.send("POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+    w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
     assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\n"));
     server.stop();
 }
@@ -47,7 +47,7 @@ fn continue_then_the_reply() {
 fn continue_without_a_limit() {
     let (server, addr) = echo(None);
     let mut w = Wire::connect(addr);
-    w.send("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+    w.send("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(w.read_head(), b"HTTP/1.1 100 Continue\r\n\r\n");
     w.send("3\r\nabc\r\n0\r\n\r\n");
     assert!(w.read_response().ends_with(b"\r\n\r\nabc"));
@@ -58,7 +58,7 @@ fn continue_without_a_limit() {
 fn no_continue_when_the_body_came_along() {
     let (server, addr) = echo(Some(100));
     let mut w = Wire::connect(addr);
-    w.send("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello");
+    w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello");
     let reply = w.read_response();
     assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&reply));
     assert!(reply.ends_with(b"hello"));
@@ -70,7 +70,7 @@ fn no_continue_when_the_body_came_along() {
 fn no_continue_for_a_bodiless_request() {
     let (server, addr) = echo(Some(100));
     let mut w = Wire::connect(addr);
-    w.send("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n");
     assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\n"));
     server.stop();
 }
@@ -79,7 +79,7 @@ fn no_continue_for_a_bodiless_request() {
 fn too_large_gets_417_instead_of_continue() {
     let (server, addr) = echo(Some(4));
     let mut w = Wire::connect(addr);
-    w.send("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 417 Expectation Failed\r\nconnection: close\r\ncontent-length: 0\r\ndate: <date>\r\n\r\n"
@@ -95,7 +95,7 @@ fn continue_waits_for_earlier_replies() {
     // reads responses in request order.
     let (server, addr) = echo(Some(100));
     let mut w = Wire::connect(addr);
-    w.send("POST /slow HTTP/1.1\r\nContent-Length: 4\r\n\r\nslowPOST /fast HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    w.send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nslowPOST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
     let first = w.read_response();
     assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"), "first came {:?}", String::from_utf8_lossy(&first));
     assert!(first.ends_with(b"\r\n\r\nslow"));

@@ -39,7 +39,7 @@ fn pushed_task_fills_the_reply() {
     let addr = start(&server);
     let t0 = Instant::now();
     let mut w = Wire::connect(addr);
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let reply = w.read_response();
     assert!(t0.elapsed() >= Duration::from_millis(190), "the reply waited for the pushed task");
     assert_eq!(

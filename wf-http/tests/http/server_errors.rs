@@ -41,11 +41,11 @@ fn expect_error(addr: std::net::SocketAddr, request: &[u8], status: &str) {
 fn malformed_requests_get_400_and_close() {
     let (server, addr, calls) = limited();
     for raw in [
-        &b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"[..],
-        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        b"GET / HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
+        &b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
         b"NOT HTTP AT ALL\r\n\r\n",
     ] {
         expect_error(addr, raw, "400 Bad Request");
@@ -57,16 +57,16 @@ fn malformed_requests_get_400_and_close() {
 #[test]
 fn oversized_body_gets_413_and_close() {
     let (server, addr, calls) = limited();
-    expect_error(addr, b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", "413 Payload Too Large");
+    expect_error(addr, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", "413 Payload Too Large");
     expect_error(
         addr,
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
         "413 Payload Too Large",
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     // At the limit it is served.
     let mut w = Wire::connect(addr);
-    w.send("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
+    w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
     assert!(w.read_response().ends_with(b"\r\n\r\n0123456789"));
     server.stop();
 }
@@ -76,7 +76,7 @@ fn oversized_body_after_expect_gets_417_and_close() {
     let (server, addr, calls) = limited();
     expect_error(
         addr,
-        b"POST / HTTP/1.1\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
         "417 Expectation Failed",
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -87,14 +87,18 @@ fn oversized_body_after_expect_gets_417_and_close() {
 fn too_many_headers_get_431_and_close() {
     let (server, addr, _) = limited();
     let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
-    expect_error(addr, format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes(), "431 Request Header Fields Too Large");
+    expect_error(
+        addr,
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+        "431 Request Header Fields Too Large",
+    );
     server.stop();
 }
 
 #[test]
 fn oversized_head_gets_431_and_close() {
     let (server, addr, _) = limited();
-    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024));
+    let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024));
     expect_error(addr, big.as_bytes(), "431 Request Header Fields Too Large");
     server.stop();
 }
@@ -103,7 +107,7 @@ fn oversized_head_gets_431_and_close() {
 fn replies_before_the_bad_request_still_go_out_in_order() {
     let (server, addr, calls) = limited();
     let mut w = Wire::connect(addr);
-    w.send("POST /1 HTTP/1.1\r\nContent-Length: 1\r\n\r\naPOST /2 HTTP/1.1\r\nContent-Length: 1\r\n\r\nbGET / HTTP/1.1\r\nBad Header: 1\r\n\r\n");
+    w.send("POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\naPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nbGET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n");
     assert!(w.read_response().ends_with(b"\r\n\r\na"));
     assert!(w.read_response().ends_with(b"\r\n\r\nb"));
     assert_eq!(mask_date(&w.read_response()), error_reply("400 Bad Request"));

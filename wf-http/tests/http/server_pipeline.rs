@@ -32,7 +32,7 @@ fn delay_server() -> (HttpServer, std::net::SocketAddr, Arc<Mutex<Vec<String>>>)
 fn replies_in_request_order() {
     let (server, addr, finished) = delay_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /300 HTTP/1.1\r\n\r\nGET /0 HTTP/1.1\r\n\r\nPOST /150 HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /10 HTTP/1.1\r\n\r\n");
+    w.send("GET /300 HTTP/1.1\r\nHost: x\r\n\r\nGET /0 HTTP/1.1\r\nHost: x\r\n\r\nPOST /150 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nxGET /10 HTTP/1.1\r\nHost: x\r\n\r\n");
     for expected in ["/300", "/0", "/150", "/10"] {
         let reply = w.read_response();
         assert!(reply.ends_with(expected.as_bytes()), "expected {expected}, got {:?}", String::from_utf8_lossy(&reply));
@@ -46,9 +46,9 @@ fn replies_ready_together_arrive_together() {
     let (server, addr, _) = delay_server();
     let mut w = Wire::connect(addr);
     let n = 5;
-    let mut requests = String::from("GET /200 HTTP/1.1\r\n\r\n");
+    let mut requests = String::from("GET /200 HTTP/1.1\r\nHost: x\r\n\r\n");
     for _ in 1..n {
-        requests.push_str("GET /0 HTTP/1.1\r\n\r\n");
+        requests.push_str("GET /0 HTTP/1.1\r\nHost: x\r\n\r\n");
     }
     w.send(&requests);
     // All replies wait behind the first; once it is ready all go out.
@@ -76,7 +76,7 @@ fn many_pipelined_requests() {
     });
     let addr = start(&server);
     let mut w = Wire::connect(addr);
-    let all: String = (0..200).map(|i| format!("GET /{i} HTTP/1.1\r\n\r\n")).collect();
+    let all: String = (0..200).map(|i| format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n")).collect();
     w.send(&all);
     for i in 0..200 {
         let reply = w.read_response();

@@ -81,10 +81,10 @@ fn default_reply_is_filled_in() {
 fn date_is_refreshed_every_second() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let first = header_value(&w.read_response(), "date").unwrap();
     std::thread::sleep(Duration::from_millis(1100));
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let second = header_value(&w.read_response(), "date").unwrap();
     assert_ne!(first, second, "a cached date must not outlive its second");
     let (a, b) = (httpdate::parse_http_date(&first).unwrap(), httpdate::parse_http_date(&second).unwrap());
@@ -96,7 +96,7 @@ fn date_is_refreshed_every_second() {
 fn status_and_reason_filled() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /404 HTTP/1.1\r\n\r\nGET /reason HTTP/1.1\r\n\r\n");
+    w.send("GET /404 HTTP/1.1\r\nHost: x\r\n\r\nGET /reason HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
@@ -139,7 +139,7 @@ fn http_10_keep_alive_is_honoured() {
 fn client_connection_close() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /body HTTP/1.1\r\nConnection: close\r\n\r\n");
+    w.send("GET /body HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\ndate: <date>\r\n\r\nhello"
@@ -153,7 +153,7 @@ fn server_connection_close() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
     // The request after the closing reply is never answered.
-    w.send("GET /close HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    w.send("GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\ndate: <date>\r\n\r\nbye"
@@ -166,13 +166,13 @@ fn server_connection_close() {
 fn head_has_length_but_no_body() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("HEAD /body HTTP/1.1\r\n\r\n");
+    w.send("HEAD /body HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_head_response()),
         "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
     );
     // No body bytes follow: the next reply starts right away.
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"));
     server.stop();
 }
@@ -181,12 +181,12 @@ fn head_has_length_but_no_body() {
 fn no_content_has_no_length() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /204 HTTP/1.1\r\n\r\n");
+    w.send("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 204 No Content\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
     );
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\n"));
     server.stop();
 }
@@ -195,7 +195,7 @@ fn no_content_has_no_length() {
 fn chunked_reply_gets_no_length() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /chunked HTTP/1.1\r\n\r\n");
+    w.send("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n"
@@ -207,7 +207,7 @@ fn chunked_reply_gets_no_length() {
 fn headers_set_by_process_are_kept() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /own-headers HTTP/1.1\r\n\r\n");
+    w.send("GET /own-headers HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         String::from_utf8(w.read_response()).unwrap(),
         "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-mine: 1\r\nconnection: Keep-Alive\r\n\r\nok"
@@ -219,12 +219,12 @@ fn headers_set_by_process_are_kept() {
 fn request_bodies_reach_process() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\nlength");
+    w.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nlength");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nlength"
     );
-    w.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nchu\r\n4\r\nnked\r\n0\r\nX-T: 1\r\n\r\n");
+    w.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nchu\r\n4\r\nnked\r\n0\r\nX-T: 1\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nchunked"
@@ -236,13 +236,13 @@ fn request_bodies_reach_process() {
 fn head_of_a_chunked_reply_has_no_body() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("HEAD /chunked HTTP/1.1\r\n\r\n");
+    w.send("HEAD /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_head_response()),
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
     );
     // Not even the last-chunk: the next bytes are the next reply.
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let next = w.read_head();
     assert!(next.starts_with(b"HTTP/1.1 200 OK\r\n"), "after HEAD came {:?}", String::from_utf8_lossy(&next));
     server.stop();
@@ -252,12 +252,12 @@ fn head_of_a_chunked_reply_has_no_body() {
 fn not_modified_never_carries_a_body() {
     let (server, addr) = echo_server();
     let mut w = Wire::connect(addr);
-    w.send("GET /304-with-body HTTP/1.1\r\n\r\n");
+    w.send("GET /304-with-body HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
         "HTTP/1.1 304 Not Modified\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
     );
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let next = w.read_head();
     assert!(next.starts_with(b"HTTP/1.1 200 OK\r\n"), "after 304 came {:?}", String::from_utf8_lossy(&next));
     server.stop();
@@ -268,7 +268,7 @@ fn connection_tokens_are_case_insensitive_lists() {
     let (server, addr) = echo_server();
     for header in ["Connection: CLOSE", "Connection: TE, close", "Connection: te\r\nConnection: Close"] {
         let mut w = Wire::connect(addr);
-        w.send(format!("GET / HTTP/1.1\r\n{header}\r\n\r\n"));
+        w.send(format!("GET / HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n"));
         let reply = w.read_response();
         assert_eq!(header_value(&reply, "connection").as_deref(), Some("close"), "{header}");
         w.expect_closed();

@@ -24,7 +24,7 @@ fn stop_waits_for_requests_in_flight() {
     let addr = start(&server);
     let client = thread::spawn(move || {
         let mut w = Wire::connect(addr);
-        w.send("GET / HTTP/1.1\r\n\r\n");
+        w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         let reply = w.read_response();
         // After the reply of a stopping server, the connection closes.
         w.expect_closed();
@@ -46,7 +46,7 @@ fn stop_closes_idle_keep_alive_connections_at_once() {
     let server = HttpServer::new(|task| task.resp_mut().append_body("x"));
     let addr = start(&server);
     let mut idle = Wire::connect(addr);
-    idle.send("GET / HTTP/1.1\r\n\r\n");
+    idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     idle.read_response();
     assert_eq!(server.conn_count(), 1);
     let t0 = Instant::now();
@@ -64,7 +64,7 @@ fn stop_then_start_again() {
     assert!(TcpStream::connect(first).is_err());
     let second = start(&server);
     let mut w = Wire::connect(second);
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().ends_with(b"again"));
     server.stop();
 }
@@ -79,7 +79,7 @@ fn shutdown_does_not_wait() {
     let addr = start(&server);
     let client = thread::spawn(move || {
         let mut w = Wire::connect(addr);
-        w.send("GET / HTTP/1.1\r\n\r\n");
+        w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         w.read_response()
     });
     started.recv_timeout(support::WAIT).unwrap();

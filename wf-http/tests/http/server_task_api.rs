@@ -61,12 +61,14 @@ fn noreply_closes_without_a_byte() {
     });
     let addr = start(&server);
     let mut w = Wire::connect(addr);
-    w.send("GET /silent HTTP/1.1\r\n\r\n");
+    w.send("GET /silent HTTP/1.1\r\nHost: x\r\n\r\n");
     w.expect_closed();
     assert_eq!(rx.recv_timeout(support::WAIT).unwrap(), State::NoReply, "the callback still runs");
     // Replies before the silent one still go out.
     let mut w = Wire::connect(addr);
-    w.send("GET /a HTTP/1.1\r\n\r\nGET /silent HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    w.send(
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /silent HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     assert!(w.read_response().ends_with(b"spoken"));
     w.expect_closed();
     server.stop();
@@ -92,11 +94,11 @@ fn connection_context_lives_with_the_connection() {
     let addr = start(&server);
     let mut a = Wire::connect(addr);
     for expected in ["1", "2", "3"] {
-        a.send("GET / HTTP/1.1\r\n\r\n");
+        a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(a.read_response().ends_with(expected.as_bytes()));
     }
     let mut b = Wire::connect(addr);
-    b.send("GET / HTTP/1.1\r\n\r\n");
+    b.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(b.read_response().ends_with(b"\r\n\r\n1"), "each connection has its own context");
     server.stop();
 }
@@ -111,10 +113,10 @@ fn a_panic_in_process_closes_only_that_connection() {
     });
     let addr = start(&server);
     let mut w = Wire::connect(addr);
-    w.send("GET /panic HTTP/1.1\r\n\r\n");
+    w.send("GET /panic HTTP/1.1\r\nHost: x\r\n\r\n");
     w.expect_closed();
     let mut w = Wire::connect(addr);
-    w.send("GET / HTTP/1.1\r\n\r\n");
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().ends_with(b"fine"), "the server goes on");
     server.stop();
 }
