@@ -581,8 +581,6 @@ impl ServerCodec {
     /// longer applies; its body-progress rule does). False between
     /// requests and while a head is still arriving; a request with no body
     /// is decoded whole as soon as its head is, so it never shows here.
-    // Used by `ServerProtocol::head_complete` once wf-core has the hook.
-    #[allow(dead_code)]
     pub(crate) fn head_complete(&self) -> bool {
         self.reading.is_some()
     }

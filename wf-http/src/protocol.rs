@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue};
 use http::{Method, StatusCode, Version};
-use wf_core::Error;
 use wf_core::net::{KeepAlive, Protocol, ServerParams, ServerProtocol, Uri};
+use wf_core::{Error, State};
 
 use crate::codec::{Limits, ServerCodec};
 use crate::date::date_header;
@@ -72,6 +72,12 @@ impl ServerProtocol for Http {
 
     fn server_codec(&self, params: &ServerParams) -> ServerCodec {
         ServerCodec::new(Limits { max_body: params.request_size_limit, ..Limits::default() })
+    }
+
+    /// Past the header block: wf-core's header timeout gives way to its
+    /// minimum receive rate for the body.
+    fn head_complete(&self, codec: &ServerCodec) -> bool {
+        codec.head_complete()
     }
 
     fn prepare_reply(&self, req: &HttpRequest, resp: &mut HttpResponse, seq: u64) {
@@ -151,8 +157,17 @@ impl ServerProtocol for Http {
         }
     }
 
-    fn error_reply(&self, codec: &mut ServerCodec, _error: &Error) -> Option<HttpResponse> {
-        let status = codec.last_error()?.status();
+    /// A request the codec refused gets its status (400, 413, 417, 431…);
+    /// one that wf-core ended gets 408 when it came too slowly
+    /// (`ETIMEDOUT`: the header timeout, the minimum receive rate) and 413
+    /// when it outgrew wf-core's size backstop (`EMSGSIZE`).
+    fn error_reply(&self, codec: &mut ServerCodec, error: &Error) -> Option<HttpResponse> {
+        let status = match codec.last_error() {
+            Some(e) => e.status(),
+            None if error.state() == State::SysError && error.code() == libc::ETIMEDOUT => 408,
+            None if error.state() == State::SysError && error.code() == libc::EMSGSIZE => 413,
+            None => return None,
+        };
         let mut resp = HttpResponse {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             ..HttpResponse::default()

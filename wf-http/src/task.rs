@@ -143,7 +143,9 @@ pub fn create_http_task_with_proxy(
 /// LLM token streams; the callback runs at the end, with the head in
 /// `resp()` and an empty body. Redirects are followed; there are no
 /// retries. Bound the wait for the first byte with `set_watch_timeout` and
-/// the silence between pieces with `set_chunk_timeout`.
+/// the silence between pieces with `set_chunk_timeout`. The body is never
+/// buffered whole, so the task has no response size limit unless you set
+/// one (`set_response_size_limit`); its head keeps the codec's limits.
 pub fn create_http_chunked_task(
     url: &str,
     redirect_max: u32,
@@ -152,5 +154,10 @@ pub fn create_http_chunked_task(
 ) -> HttpTask {
     let mut t = new_task(url, None, redirect_max, 0, callback);
     t.kind_mut().extract = Some(Box::new(extract));
+    // The body goes to `extract` piece by piece, never buffered whole, so
+    // the default response size limit (which counts every byte of a
+    // response) would only cut long streams; the head keeps the codec's
+    // own limits.
+    t.kind_mut().client_options().set_response_size_limit(None);
     t
 }

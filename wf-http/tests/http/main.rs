@@ -8,6 +8,7 @@ mod support;
 
 mod client_basic;
 mod client_faults;
+mod client_hostile;
 mod client_proxy;
 mod client_redirect;
 mod codec_request;
@@ -22,6 +23,7 @@ mod server_errors;
 mod server_keepalive;
 mod server_pipeline;
 mod server_raw;
+mod server_slow;
 mod server_smuggling;
 mod server_stop;
 mod server_task_api;

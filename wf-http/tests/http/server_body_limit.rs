@@ -59,7 +59,6 @@ fn a_10_gb_content_length_gets_413_at_once() {
 }
 
 #[test]
-#[ignore = "needs wf-core's default request_size_limit of 1 MiB (branch h-core): un-ignore at merge"]
 fn the_default_params_limit_bodies() {
     // wf-core's default request_size_limit (1 MiB after issue 12).
     let limit = ServerParams::default().request_size_limit.expect("a default request size limit");

@@ -216,6 +216,21 @@ impl<K: ClientKind> Task<K> {
     pub fn set_wait_timeout(&mut self, t: Duration) {
         self.options_mut().set_wait_timeout(Some(t));
     }
+
+    /// The largest reply accepted, in bytes (`None`: no limit; default
+    /// 64 MiB); over it the task fails with `SYS_ERROR`/`EMSGSIZE`
+    /// (Workflow's `set_size_limit` on the response). See
+    /// [`ClientOptions::set_response_size_limit`].
+    pub fn set_response_size_limit(&mut self, limit: Option<usize>) {
+        self.options_mut().set_response_size_limit(limit);
+    }
+
+    /// An overall limit on the task, from its start to its callback,
+    /// retries and redirects included (none by default). See
+    /// [`ClientOptions::set_deadline`].
+    pub fn set_deadline(&mut self, t: Duration) {
+        self.options_mut().set_deadline(Some(t));
+    }
 }
 
 /// Creates a client task of `protocol` for `url` (Workflow's

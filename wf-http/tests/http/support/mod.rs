@@ -148,6 +148,18 @@ impl Wire {
         self.stream.write_all(bytes.as_ref()).expect("send");
     }
 
+    /// Like [`send`](Wire::send), reporting a closed connection instead
+    /// of panicking.
+    pub(crate) fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// A second handle on the same connection, to read on one thread while
+    /// another writes.
+    pub(crate) fn clone_reader(&self) -> Wire {
+        Wire { stream: self.stream.try_clone().expect("clone"), buf: Vec::new() }
+    }
+
     /// Reads more bytes into the buffer; panics on the end of the stream.
     fn fill(&mut self) {
         let mut chunk = [0u8; 16 * 1024];
