@@ -185,10 +185,7 @@ fn the_drain_task_fails_when_the_client_goes_away() {
     let server = streaming_server(&probe);
     let s = stall(&probe, &server);
     drop(s);
-    assert!(
-        wait_until(WAIT, || probe.drain_failed.lock().unwrap().is_some()),
-        "the waiting drain task finishes"
-    );
+    assert!(wait_until(WAIT, || probe.drain_failed.lock().unwrap().is_some()), "the waiting drain task finishes");
     assert_eq!(*probe.drain_failed.lock().unwrap(), Some((State::SysError, libc::ECONNRESET)));
     assert!(!probe.waiting.load(Ordering::SeqCst));
     assert!(wait_until(WAIT, || probe.reply.lock().unwrap().is_some()));
