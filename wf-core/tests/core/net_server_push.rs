@@ -11,9 +11,10 @@ use std::io::Read;
 use std::io::Write;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use support::net::{connect, encode, read_tlv, start_local};
 use support::{WAIT, wait_until};
 use wf_core::net::tlv::{Tlv, TlvMessage};
@@ -24,17 +25,24 @@ use wf_core::{State, create_counter_task, series_of};
 const PIECE: usize = 64 << 10;
 /// The producer pushes the next piece once at most this much is queued.
 const MARK: usize = 256 << 10;
-/// Pieces in a reply: 64 MiB, far more than loopback socket buffers hold.
-const PIECES: usize = 1024;
+/// Pieces in a reply: 32 MiB, far more than loopback socket buffers hold
+/// (about 4 MiB here while the client does not read).
+const PIECES: usize = 512;
+/// The most read at a time.
+const READ: usize = 1 << 20;
 
-/// Byte `i` of a pushed stream.
-fn byte(i: usize) -> u8 {
-    (i % 251) as u8
+/// Byte `i` of a pushed stream is `PATTERN[i % 251]`: bytes `i..i + n`
+/// are `PATTERN[i % 251..][..n]` for `n` up to [`READ`].
+static PATTERN: LazyLock<Bytes> = LazyLock::new(|| (0..READ + 251).map(|i| (i % 251) as u8).collect());
+
+/// Bytes `at..at + n` of a pushed stream.
+fn expected(at: usize, n: usize) -> Bytes {
+    PATTERN.slice(at % 251..at % 251 + n)
 }
 
-/// Piece `k` of a pushed stream.
-fn piece(k: usize) -> Vec<u8> {
-    (k * PIECE..(k + 1) * PIECE).map(byte).collect()
+/// Piece `k` of a pushed stream (no copy).
+fn piece(k: usize) -> Bytes {
+    expected(k * PIECE, PIECE)
 }
 
 /// What the server side saw.
@@ -125,15 +133,13 @@ fn stall(probe: &Probe, server: &Server<Tlv>) -> TcpStream {
 
 /// Reads the pushed stream and the reply after it, checking every byte.
 fn read_all(s: &mut TcpStream) -> TlvMessage {
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; READ];
     let mut at = 0;
     while at < PIECES * PIECE {
         let want = buf.len().min(PIECES * PIECE - at);
         let n = s.read(&mut buf[..want]).expect("the stream goes on");
         assert!(n > 0, "the stream ended after {at} bytes");
-        if let Some(bad) = (0..n).find(|&j| buf[j] != byte(at + j)) {
-            panic!("byte {} is {}, not {}", at + bad, buf[bad], byte(at + bad));
-        }
+        assert!(buf[..n] == expected(at, n), "bytes {at}..{} differ from what was pushed", at + n);
         at += n;
     }
     read_tlv(s).unwrap().expect("the reply after the pushed bytes")
@@ -148,7 +154,9 @@ fn a_client_that_does_not_read_holds_the_producer_at_its_mark() {
     let server = streaming_server(&probe);
     let s = stall(&probe, &server);
     let pushed = probe.pushed.load(Ordering::SeqCst);
-    assert!(pushed < PIECES * PIECE / 2, "pushed {pushed} bytes into a stalled connection");
+    // Held back before the end (a producer that was not would have pushed
+    // everything and be waiting for nothing).
+    assert!(pushed < PIECES * PIECE, "pushed all {pushed} bytes into a stalled connection");
     let max = probe.max_queued.load(Ordering::SeqCst);
     assert!(max <= MARK + PIECE, "{max} bytes queued at most, more than the mark and a piece");
     assert!(probe.queued() <= MARK + PIECE);

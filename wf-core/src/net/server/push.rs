@@ -31,7 +31,7 @@ use crate::task::{RunContext, Task, TaskKind};
 /// /// Pushes `left` more 64 KiB pieces, each once at most 256 KiB are
 /// /// waiting to be written.
 /// fn produce(pusher: ServerPusher<Tlv>, left: usize) -> wf_core::net::DrainTask<Tlv> {
-///     pusher.clone().drain_task(256 << 10).with_callback(move |t| {
+///     pusher.drain_task(256 << 10).with_callback(move |t| {
 ///         // An error: the connection closed; stop producing.
 ///         if t.state() == State::Success && left > 0 && pusher.push(vec![b'x'; 64 << 10]) {
 ///             series_of(t).push_back(produce(pusher, left - 1));
@@ -99,13 +99,6 @@ pub type DrainTask<P> = Task<DrainKind<P>>;
 pub struct DrainKind<P: ServerProtocol> {
     slot: Arc<ReplySlot<P>>,
     limit: usize,
-}
-
-impl<P: ServerProtocol> DrainKind<P> {
-    /// The most pushed bytes left to write with which the task finishes.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
 }
 
 impl<P: ServerProtocol> std::fmt::Debug for DrainKind<P> {

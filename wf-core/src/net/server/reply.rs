@@ -254,7 +254,6 @@ impl<P: ServerProtocol> ReplySlot<P> {
         let mut st = lock(&self.state);
         if result.is_err() {
             st.conn_gone = true;
-            st.pushes = Vec::new();
         }
         st.written = Some((resp, result));
         let w = st.task_waker.take();
