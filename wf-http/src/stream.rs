@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue, TRANSFER_ENCODING};
-use wf_core::net::ServerPusher;
+use wf_core::net::{DrainTask, ServerPusher};
 
 use crate::codec::{encode_head, write_chunk};
 use crate::date::date_header;
@@ -12,6 +12,12 @@ use crate::server::HttpServerTask;
 /// Writes an HTTP response piece by piece (server-sent events, a large
 /// file, tokens from a model), each piece as a chunk as soon as it is
 /// ready; the response ends when the request's series ends.
+///
+/// Sent chunks wait in the server until the connection has written them
+/// ([`queued`](Self::queued)); a producer of a large body waits for a
+/// [`drain_task`](Self::drain_task) before the next piece, so a client that
+/// reads slowly, or not at all, holds at most that mark and a piece in the
+/// server (see `ServerPusher`'s backpressure).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -70,5 +76,33 @@ impl HttpStream {
         let mut out = BytesMut::with_capacity(data.len() + 12);
         write_chunk(&mut out, &[data]);
         self.pusher.push(out.freeze())
+    }
+
+    /// Bytes sent (head and chunk framing included) and not yet written to
+    /// the connection.
+    pub fn queued(&self) -> usize {
+        self.pusher.queued()
+    }
+
+    /// A task that finishes once at most `limit` sent bytes are left to
+    /// write, or fails (`State::SysError`, `ECONNRESET`) once the
+    /// connection closed: push it into the request's series before making
+    /// the next piece, or await it.
+    ///
+    /// ```no_run
+    /// use wf_core::State;
+    /// use wf_http::HttpStream;
+    ///
+    /// /// Sends `left` more 64 KiB pieces, each once at most 256 KiB wait.
+    /// fn produce(stream: HttpStream, left: usize) -> wf_core::net::DrainTask<wf_http::Http> {
+    ///     stream.drain_task(256 << 10).with_callback(move |t| {
+    ///         if t.state() == State::Success && left > 0 && stream.send(vec![b'x'; 64 << 10]) {
+    ///             wf_core::series_of(t).push_back(produce(stream, left - 1));
+    ///         }
+    ///     })
+    /// }
+    /// ```
+    pub fn drain_task(&self, limit: usize) -> DrainTask<Http> {
+        self.pusher.drain_task(limit)
     }
 }

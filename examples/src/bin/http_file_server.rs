@@ -21,25 +21,25 @@
 //!   file;
 //! * bodies up to 256 KiB are read at once and sent with a
 //!   `Content-Length`; larger ones are streamed as chunked transfer
-//!   encoding, one 256 KiB pread at a time ([`HttpStream`]), each read
-//!   started when the previous chunk was queued, and stopped when the
-//!   client goes away;
-//! * memory is bounded: wf's `HttpStream` cannot tell how much of what
-//!   was queued the client has taken yet, so a client that stops reading
-//!   can leave a whole streamed reply queued in the server. Two limits
-//!   bound that: a reply body over `--max-size` (64 MiB by default) gets
-//!   403 (clients fetch bigger files in ranges of at most that size), and
-//!   streamed replies in progress may together hold at most
-//!   `--stream-budget` bytes (256 MiB by default); a request that would
-//!   go over it gets 503 with `Retry-After: 1`. A reply's share is
-//!   released when its last byte was written or its connection closed.
+//!   encoding, one 256 KiB pread at a time ([`HttpStream`]), and stopped
+//!   when the client goes away;
+//! * memory is bounded whatever the file's size and however slowly the
+//!   client reads: the next pread starts only once at most 512 KiB of what
+//!   was sent is still waiting to be written (`HttpStream::drain_task`),
+//!   so a download holds about 1 MiB in the server at most (that mark,
+//!   the chunk just sent, the chunk being read). A client that stops
+//!   reading altogether is dropped by the server's write timeout
+//!   (`peer_response_timeout`, 10 s);
+//! * `--max-size BYTES` (no limit by default) refuses with 403 a reply
+//!   body larger than that (clients may still fetch ranges of at most
+//!   that size): a policy knob, not a memory bound.
 //!
 //! Not covered: a local user who can write inside the root and swaps a
 //! directory for a symlink between the check and the open (that needs
 //! `openat2(RESOLVE_BENEATH)`).
 //!
 //! ```text
-//! http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES] [--stream-budget BYTES]
+//! http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES]
 //! ```
 //!
 //! `cargo run -p examples --bin http_file_server -- 8888 ./public` (TLS
@@ -57,7 +57,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use wf::fileio::{FileIoTask, create_pread_task};
 use wf::http::{Http, HttpResponse, HttpServer, HttpServerTask, HttpStream};
@@ -67,11 +66,9 @@ use wf::{State, create_go_task, series_of};
 /// Bytes read (and sent) at a time.
 const CHUNK: usize = 256 * 1024;
 
-/// Default cap on a reply's body (`--max-size`).
-const DEFAULT_MAX_SIZE: u64 = 64 << 20;
-
-/// Default cap on the streamed replies in progress (`--stream-budget`).
-const DEFAULT_STREAM_BUDGET: u64 = 256 << 20;
+/// A streamed reply's next read starts once at most this much of what it
+/// sent is left to write.
+const DRAIN_MARK: usize = 2 * CHUNK;
 
 /// The compute queue the opens run on.
 const OPEN_QUEUE: &str = "file-open";
@@ -81,38 +78,8 @@ const OPEN_QUEUE: &str = "file-open";
 struct Config {
     /// The root, canonical (symlinks resolved).
     root: PathBuf,
-    /// The largest body sent in one reply.
-    max_size: u64,
-    /// The most bytes streamed replies in progress may hold together.
-    stream_budget: u64,
-    /// Bytes of the streamed replies in progress.
-    streaming: AtomicU64,
-}
-
-/// A streamed reply's share of the budget, released when dropped.
-#[derive(Debug)]
-struct Reservation {
-    config: Arc<Config>,
-    bytes: u64,
-}
-
-impl Reservation {
-    /// Takes `bytes` of the budget, or `None` when it would go over.
-    fn take(config: &Arc<Config>, bytes: u64) -> Option<Reservation> {
-        config
-            .streaming
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|&total| total <= config.stream_budget)
-            })
-            .ok()?;
-        Some(Reservation { config: config.clone(), bytes })
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.config.streaming.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
+    /// The largest body sent in one reply, if limited.
+    max_size: Option<u64>,
 }
 
 /// What a `Range` header asks of a file of a given size.
@@ -263,7 +230,6 @@ fn status(resp: &mut HttpResponse, code: u16) {
         404 => "Not Found",
         405 => "Method Not Allowed",
         416 => "Range Not Satisfiable",
-        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     resp.set_status_code(code);
@@ -332,20 +298,12 @@ fn respond(
             return None;
         }
     };
-    let cap = config.max_size.min(config.stream_budget);
-    if len > cap {
+    if let Some(cap) = config.max_size.filter(|&cap| len > cap) {
         resp.set_status_code(403);
         resp.set_header("Content-Type", "text/plain");
         resp.append_body(format!(
             "403 Forbidden: {len} bytes is more than this server sends in one reply ({cap}); ask for a Range\n"
         ));
-        return None;
-    }
-    let streamed = !head && len > CHUNK as u64;
-    let share = if streamed { Reservation::take(config, len) } else { None };
-    if streamed && share.is_none() {
-        resp.set_header("Retry-After", "1");
-        status(resp, 503);
         return None;
     }
     resp.set_header("Content-Type", kind);
@@ -379,9 +337,6 @@ fn respond(
             }
         }));
     }
-    // The reply task's callback runs once the reply was written or its
-    // connection closed; the share goes with it.
-    reply.set_callback(move |_| drop(share));
     let stream = HttpStream::begin(reply);
     Some(read_chunk(Transfer { file, stream, next: start, end: start + len }))
 }
@@ -395,7 +350,8 @@ struct Transfer {
     end: u64,
 }
 
-/// Reads the next chunk; its callback sends it and pushes the read after.
+/// Reads the next chunk; its callback sends it and pushes the read after,
+/// behind a wait for the connection to write what was sent.
 fn read_chunk(transfer: Transfer) -> FileIoTask {
     let count = (transfer.end - transfer.next).min(CHUNK as u64) as usize;
     let fd = transfer.file.as_raw_fd();
@@ -412,9 +368,18 @@ fn read_chunk(transfer: Transfer) -> FileIoTask {
         let data = t.take_buf();
         transfer.next += data.len() as u64;
         // false: the client went away; stop reading.
-        if transfer.stream.send(data) && transfer.next < transfer.end {
-            series_of(t).push_back(read_chunk(transfer));
+        if !transfer.stream.send(data) || transfer.next >= transfer.end {
+            return;
         }
+        // The next read once at most `DRAIN_MARK` bytes wait: a client
+        // that reads slowly (or not at all) holds back the reads.
+        let drained = transfer.stream.drain_task(DRAIN_MARK).with_callback(move |t| {
+            // Failed: the connection closed; stop reading.
+            if t.state() == State::Success {
+                series_of(t).push_back(read_chunk(transfer));
+            }
+        });
+        series_of(t).push_back(drained);
     })
 }
 
@@ -424,22 +389,19 @@ struct Args {
     port: u16,
     root: PathBuf,
     tls: Option<(PathBuf, PathBuf)>,
-    max_size: u64,
-    stream_budget: u64,
+    max_size: Option<u64>,
 }
 
-const USAGE: &str =
-    "usage: http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES] [--stream-budget BYTES]";
+const USAGE: &str = "usage: http_file_server [port] [root] [cert.pem key.pem] [--max-size BYTES]";
 
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
-    let (mut max_size, mut stream_budget) = (DEFAULT_MAX_SIZE, DEFAULT_STREAM_BUDGET);
+    let mut max_size = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--max-size" || a == "--stream-budget" {
+        if a == "--max-size" {
             let v = args.next().ok_or_else(|| format!("{a} needs a value"))?;
-            let n = v.parse().map_err(|_| format!("not a size: {v}"))?;
-            *(if a == "--max-size" { &mut max_size } else { &mut stream_budget }) = n;
+            max_size = Some(v.parse().map_err(|_| format!("not a size: {v}"))?);
         } else if a.starts_with("--") {
             return Err(format!("unknown option {a}"));
         } else {
@@ -459,7 +421,7 @@ fn parse_args() -> Result<Args, String> {
     if positional.len() > 4 {
         return Err("too many arguments".into());
     }
-    Ok(Args { port, root, tls, max_size, stream_budget })
+    Ok(Args { port, root, tls, max_size })
 }
 
 fn server(config: Config) -> HttpServer {
@@ -484,12 +446,7 @@ fn main() {
         eprintln!("cannot handle signals: {e}");
         std::process::exit(1);
     }
-    let config = Config {
-        root: root.clone(),
-        max_size: args.max_size,
-        stream_budget: args.stream_budget,
-        streaming: AtomicU64::new(0),
-    };
+    let config = Config { root: root.clone(), max_size: args.max_size };
     let server = server(config);
     let started = match &args.tls {
         Some((cert, key)) => server.start_tls("0.0.0.0", args.port, cert, key),

@@ -155,6 +155,17 @@ impl<C> Connection<C> {
 
     /// Writes out what is buffered.
     pub(crate) async fn flush_within(&mut self, limit: Option<Duration>) -> Result<(), Error> {
+        self.flush_reporting(limit, |_| {}).await
+    }
+
+    /// Writes out what is buffered, telling `wrote` how many bytes each
+    /// write took from the front of the buffer (a server's pushed bytes
+    /// are counted down as they go out).
+    pub(crate) async fn flush_reporting(
+        &mut self,
+        limit: Option<Duration>,
+        mut wrote: impl FnMut(usize),
+    ) -> Result<(), Error> {
         let whole = deadline(limit);
         while !self.wbuf.is_empty() {
             let at = earliest(whole, deadline(self.response_timeout));
@@ -163,6 +174,7 @@ impl<C> Connection<C> {
                 return Err(Error::sys(libc::EPIPE));
             }
             self.write_total += n as u64;
+            wrote(n);
         }
         until(earliest(whole, deadline(self.response_timeout)), self.stream.flush()).await??;
         Ok(())

@@ -33,5 +33,7 @@ pub use client::{
 pub use conn::Connection;
 pub use protocol::{KeepAlive, Protocol};
 pub use route::Target;
-pub use server::{Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask};
+pub use server::{
+    DrainKind, DrainTask, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask,
+};
 pub use uri::{Host, Uri, default_port, register_scheme_port};

@@ -45,6 +45,7 @@ mod net_server_hostile;
 mod net_server_limits;
 mod net_server_max_connections;
 mod net_server_noreply;
+mod net_server_push;
 mod net_server_stop;
 mod net_server_stop_load;
 mod net_server_unix;

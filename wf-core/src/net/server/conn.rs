@@ -30,7 +30,12 @@
 //!
 //! Writing is a step of a turn, not a phase: what the turn queued goes
 //! out in one write, each write making progress within
-//! `peer_response_timeout` (`Connection::flush_within`).
+//! `peer_response_timeout` (`Connection::flush_reporting`). Bytes a
+//! request's series pushes ([`ServerPusher`](super::ServerPusher)) are
+//! taken as they come, while the request is the oldest in flight, and
+//! counted down as each write takes them ([`Pushed`]), so a producer
+//! waiting for its backlog to drain learns of every write, not only of
+//! the reply's.
 //!
 //! # A turn
 //!
@@ -49,7 +54,8 @@
 //!    [`finish_draining`](Conn::finish_draining): `Draining` with nothing
 //!    in flight queues its error reply: `→ Closing`.
 //! 5. [`write`](Conn::write): one write; each reply's task learns how it
-//!    went. A failed write closes.
+//!    went. A failed write closes. While the socket is full, the series
+//!    are polled too (their replies and pushes wait for the next turn).
 //! 6. `Closing` closes. [`settle`](Conn::settle) picks the phase to wait
 //!    in: `Serving →` `Idle` or `Reading` once all is answered, `Idle →
 //!    Reading` when a request began.
@@ -300,6 +306,35 @@ impl Timer {
 /// A reply encoded and waiting for the write, to hand back with its result.
 type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
 
+/// Pushed bytes of one request in the write buffer, counted down in their
+/// slot as writes take them.
+struct Pushed<P: ServerProtocol> {
+    slot: Arc<ReplySlot<P>>,
+    /// Where they start in the write buffer.
+    start: usize,
+    /// How many are left to write.
+    len: usize,
+}
+
+/// `n` bytes left the front of the write buffer: credits the pushed bytes
+/// among them to their slots.
+#[inline]
+fn credit<P: ServerProtocol>(pushed: &mut VecDeque<Pushed<P>>, n: usize) {
+    for m in pushed.iter_mut() {
+        if m.start >= n {
+            m.start -= n;
+            continue;
+        }
+        let done = (n - m.start).min(m.len);
+        m.start = 0;
+        m.len -= done;
+        m.slot.wrote(done);
+    }
+    while pushed.front().is_some_and(|m| m.len == 0) {
+        pushed.pop_front();
+    }
+}
+
 /// A connection being served: its I/O, its phase, the requests in flight.
 struct Conn<'a, P: ServerProtocol> {
     shared: &'a Arc<Shared<P>>,
@@ -317,6 +352,8 @@ struct Conn<'a, P: ServerProtocol> {
     drivers: Vec<Driver>,
     /// Replies in the write buffer.
     acks: Vec<Ack<P>>,
+    /// Pushed bytes in the write buffer, in order.
+    pushed: VecDeque<Pushed<P>>,
     /// Requests decoded so far (the next one's `task_seq`).
     seq: u64,
     last_read: Instant,
@@ -354,6 +391,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             pending: VecDeque::new(),
             drivers: Vec::new(),
             acks: Vec::new(),
+            pushed: VecDeque::new(),
             seq: 0,
             last_read: now,
             last_write: now,
@@ -519,7 +557,12 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn collect(&mut self) {
         let params = &self.shared.params;
         while let Some(slot) = self.pending.front() {
-            match slot.take(&mut self.io.wbuf) {
+            let start = self.io.wbuf.len();
+            let (head, moved) = slot.take(&mut self.io.wbuf);
+            if moved > 0 {
+                self.pushed.push_back(Pushed { slot: slot.clone(), start, len: moved });
+            }
+            match head {
                 Head::Waiting => return,
                 Head::Reply(resp, keep) => {
                     let slot = self.pending.pop_front().expect("the head");
@@ -542,7 +585,9 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
                 // No reply, or the request's series dropped it: close.
                 Head::Close => {
-                    self.pending.pop_front();
+                    if let Some(slot) = self.pending.pop_front() {
+                        slot.conn_closed();
+                    }
                     return self.close_after_write();
                 }
             }
@@ -574,13 +619,25 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Writes out what the turn queued, in one write, and tells each
-    /// reply's task how it went.
+    /// reply's task how it went. While the socket is full the request
+    /// series go on (a producer learns its pushed bytes drained as the
+    /// client reads, and can make the next piece), taking no more from
+    /// them until the next turn.
     #[inline]
     async fn write(&mut self) -> Turn {
         if self.io.wbuf.is_empty() {
             return Turn::Go;
         }
-        let result = self.io.flush_within(None).await;
+        let Conn { io, pushed, drivers, .. } = self;
+        let mut flush = std::pin::pin!(io.flush_reporting(None, |n| credit(pushed, n)));
+        let result = std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
+            Poll::Pending => {
+                poll_drivers(drivers, cx);
+                Poll::Pending
+            }
+            done => done,
+        })
+        .await;
         self.last_write = Instant::now();
         let failed = result.is_err();
         for (slot, resp) in self.acks.drain(..) {
@@ -770,6 +827,9 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         }
         for (slot, resp) in self.acks.drain(..) {
             slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
+        }
+        for m in self.pushed.drain(..) {
+            m.slot.conn_closed();
         }
         let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
         // Idle, with nothing left unread: nothing the client sends now

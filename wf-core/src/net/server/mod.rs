@@ -9,8 +9,9 @@
 //!   the connection.
 //! - `shared`: what the server, its accept loop, its connections and its
 //!   tasks share, with the registry of connections admission reads.
-//! - `task`: [`ServerTask`] ([`ServerKind`]), [`ServerPusher`],
-//!   [`ServerConnection`].
+//! - `push`: [`ServerPusher`], and the [`DrainTask`] that holds a
+//!   producer back until the connection has written what it pushed.
+//! - `task`: [`ServerTask`] ([`ServerKind`]), [`ServerConnection`].
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
@@ -28,13 +29,15 @@ mod accept;
 mod conn;
 mod params;
 mod protocol;
+mod push;
 mod reply;
 mod shared;
 mod task;
 
 pub use params::ServerParams;
 pub use protocol::ServerProtocol;
-pub use task::{ServerConnection, ServerKind, ServerPusher, ServerTask};
+pub use push::{DrainKind, DrainTask, ServerPusher};
+pub use task::{ServerConnection, ServerKind, ServerTask};
 
 use accept::Listener;
 use shared::Shared;

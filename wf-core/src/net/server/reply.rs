@@ -11,13 +11,20 @@
 //! reply(resp)      ─┤
 //! no_reply()       ─┼─ slot ─→ poll_ready / take → encode, write
 //! task_gone()      ─┘              │
-//! poll_written  ←──────────────────┴─ written(resp, result) / conn_closed()
+//! poll_written  ←──────────────────┼─ written(resp, result) / conn_closed()
+//! poll_drained  ←──────────────────┴─ wrote(n)
 //! ```
 //!
 //! The connection takes replies from the slot at the head of its queue
 //! only, so replies leave in request order; it hands the response back
 //! with the write's result, and the task finishes with it (its callback
 //! sees the reply it sent).
+//!
+//! Pushed bytes are counted from `push` until the connection wrote them
+//! (`queued`); the connection reports each write's share (`wrote`), and
+//! producers waiting for the count to fall to their mark (`poll_drained`,
+//! the drain task) are woken then, or with an error when the connection
+//! closes. An ordinary reply never touches this: no push, no count.
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -37,7 +44,16 @@ pub(super) struct ReplySlot<P: ServerProtocol> {
 struct SlotState<P: ServerProtocol> {
     /// Raw bytes to write before the reply, in order.
     pushes: Vec<Bytes>,
+    /// Pushed bytes not written yet (in `pushes`, or taken by the
+    /// connection and not yet out).
+    queued: usize,
+    /// Producers waiting for `queued` to fall to a mark: the mark and the
+    /// waker (one entry per waker).
+    drains: Vec<(usize, Waker)>,
     reply: Option<Outgoing<P>>,
+    /// The reply (or the lack of one) was handed over: nothing more may
+    /// be pushed.
+    sealed: bool,
     /// The task went away without replying (its series was canceled).
     task_gone: bool,
     /// The connection's verdict, with the response handed back.
@@ -71,7 +87,10 @@ impl<P: ServerProtocol> ReplySlot<P> {
         Arc::new(ReplySlot {
             state: Mutex::new(SlotState {
                 pushes: Vec::new(),
+                queued: 0,
+                drains: Vec::new(),
                 reply: None,
+                sealed: false,
                 task_gone: false,
                 written: None,
                 conn_gone: false,
@@ -87,7 +106,7 @@ impl<P: ServerProtocol> ReplySlot<P> {
     #[inline]
     fn send(&self, f: impl FnOnce(&mut SlotState<P>)) -> bool {
         let mut st = lock(&self.state);
-        if st.conn_gone || st.reply.is_some() || st.written.is_some() {
+        if st.conn_gone || st.sealed {
             return false;
         }
         f(&mut st);
@@ -102,20 +121,57 @@ impl<P: ServerProtocol> ReplySlot<P> {
     /// Task side: queues raw bytes to write before the reply.
     #[inline]
     pub(super) fn push(&self, data: Bytes) -> bool {
-        self.send(move |st| st.pushes.push(data))
+        self.send(move |st| {
+            st.queued += data.len();
+            st.pushes.push(data);
+        })
+    }
+
+    /// Pushed bytes not written to the connection yet.
+    #[inline]
+    pub(super) fn queued(&self) -> usize {
+        lock(&self.state).queued
+    }
+
+    /// Producer side: ready once at most `limit` pushed bytes are left to
+    /// write; an error (`ECONNRESET`) once the connection closed (or its
+    /// write failed) first.
+    pub(super) fn poll_drained(&self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
+        let mut st = lock(&self.state);
+        if st.conn_gone {
+            return Poll::Ready(Err(Error::sys(libc::ECONNRESET)));
+        }
+        if st.queued <= limit {
+            return Poll::Ready(Ok(()));
+        }
+        let waker = cx.waker();
+        match st.drains.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+            // One waker for several waiters (tasks of one series driver):
+            // woken at the first mark reached, as the highest is reached
+            // first; each then polls again.
+            Some((mark, _)) => *mark = (*mark).max(limit),
+            None => st.drains.push((limit, waker.clone())),
+        }
+        Poll::Pending
     }
 
     /// Task side: moves the reply out of `resp` into the slot; false (and
     /// `resp` left alone) once the connection closed.
     #[inline]
     pub(super) fn reply(&self, resp: &mut P::Response, keep: KeepAlive) -> bool {
-        self.send(|st| st.reply = Some(Outgoing::Reply { resp: std::mem::take(resp), keep }))
+        self.send(|st| {
+            st.reply = Some(Outgoing::Reply { resp: std::mem::take(resp), keep });
+            st.sealed = true;
+        })
     }
 
     /// Task side: there will be no reply; the connection closes.
     #[inline]
     pub(super) fn no_reply(&self) {
-        self.send(|st| st.reply = Some(Outgoing::NoReply));
+        self.send(|st| {
+            st.reply = Some(Outgoing::NoReply);
+            st.sealed = true;
+        });
     }
 
     /// Task side: the task went away without replying; the connection
@@ -147,19 +203,35 @@ impl<P: ServerProtocol> ReplySlot<P> {
         Poll::Pending
     }
 
-    /// Connection side: moves pushed bytes into `out` and takes the reply.
+    /// Connection side: moves pushed bytes into `out` and takes the reply;
+    /// also says how many pushed bytes were moved (they stay counted in
+    /// `queued` until [`wrote`](Self::wrote) reports them written).
     #[inline]
-    pub(super) fn take(&self, out: &mut BytesMut) -> Head<P> {
+    pub(super) fn take(&self, out: &mut BytesMut) -> (Head<P>, usize) {
         let mut st = lock(&self.state);
+        let mut moved = 0;
         for b in st.pushes.drain(..) {
+            moved += b.len();
             out.extend_from_slice(&b);
         }
-        match st.reply.take() {
+        let head = match st.reply.take() {
             Some(Outgoing::Reply { resp, keep }) => Head::Reply(resp, keep),
             Some(Outgoing::NoReply) => Head::Close,
             None if st.task_gone => Head::Close,
             None => Head::Waiting,
-        }
+        };
+        (head, moved)
+    }
+
+    /// Connection side: `n` pushed bytes were written; wakes the producers
+    /// whose mark is reached.
+    pub(super) fn wrote(&self, n: usize) {
+        let mut st = lock(&self.state);
+        st.queued = st.queued.saturating_sub(n);
+        let queued = st.queued;
+        let ready = take_ready(&mut st.drains, |mark| mark >= queued);
+        drop(st);
+        ready.into_iter().for_each(Waker::wake);
     }
 
     /// Connection side: ready when there is something to take.
@@ -175,25 +247,55 @@ impl<P: ServerProtocol> ReplySlot<P> {
     }
 
     /// Connection side: the reply was written (or not); wakes the task.
+    /// A failed write closes the connection: producers still waiting
+    /// fail too.
     #[inline]
     pub(super) fn written(&self, resp: P::Response, result: Result<(), Error>) {
         let mut st = lock(&self.state);
+        if result.is_err() {
+            st.conn_gone = true;
+        }
         st.written = Some((resp, result));
         let w = st.task_waker.take();
+        let drains = std::mem::take(&mut st.drains);
         drop(st);
         if let Some(w) = w {
             w.wake();
         }
+        drains.into_iter().for_each(|(_, w)| w.wake());
     }
 
-    /// Connection side: the connection closed; a task still waiting fails.
+    /// Connection side: the connection closed; a task or producer still
+    /// waiting fails, and bytes pushed but not taken are dropped (they
+    /// stay counted in `queued`: they were never written).
     pub(super) fn conn_closed(&self) {
         let mut st = lock(&self.state);
         st.conn_gone = true;
+        let pushes = std::mem::take(&mut st.pushes);
         let w = st.task_waker.take();
+        let drains = std::mem::take(&mut st.drains);
         drop(st);
+        drop(pushes);
         if let Some(w) = w {
             w.wake();
         }
+        drains.into_iter().for_each(|(_, w)| w.wake());
     }
+}
+
+/// Removes the waiters whose mark `reached` says is reached and returns
+/// their wakers (no allocation when there is none, nor when all are).
+fn take_ready(drains: &mut Vec<(usize, Waker)>, reached: impl Fn(usize) -> bool) -> Vec<Waker> {
+    if drains.iter().all(|(mark, _)| reached(*mark)) {
+        return std::mem::take(drains).into_iter().map(|(_, w)| w).collect();
+    }
+    let mut ready = Vec::new();
+    drains.retain(|(mark, w)| {
+        let r = reached(*mark);
+        if r {
+            ready.push(w.clone());
+        }
+        !r
+    });
+    ready
 }

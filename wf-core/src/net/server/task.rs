@@ -1,5 +1,5 @@
-//! The server task (one per request), its pusher, and the connection
-//! context its tasks share.
+//! The server task (one per request) and the connection context its tasks
+//! share.
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use super::protocol::ServerProtocol;
+use super::push::ServerPusher;
 use super::reply::ReplySlot;
 use super::shared::Shared;
 use crate::error::{Error, State};
@@ -67,34 +68,6 @@ impl<P: ServerProtocol> Drop for ServerKind<P> {
     }
 }
 
-/// Writes raw bytes on a server task's connection before its reply
-/// (Workflow's `push`): for responses produced piece by piece. Cloneable
-/// and sendable, so other tasks and threads can write.
-pub struct ServerPusher<P: ServerProtocol> {
-    slot: Arc<ReplySlot<P>>,
-}
-
-impl<P: ServerProtocol> Clone for ServerPusher<P> {
-    fn clone(&self) -> Self {
-        ServerPusher { slot: self.slot.clone() }
-    }
-}
-
-impl<P: ServerProtocol> std::fmt::Debug for ServerPusher<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ServerPusher")
-    }
-}
-
-impl<P: ServerProtocol> ServerPusher<P> {
-    /// Queues `data` to be written as soon as every earlier reply on the
-    /// connection is out; false once the reply was sent or the connection
-    /// closed.
-    pub fn push(&self, data: impl Into<bytes::Bytes>) -> bool {
-        self.slot.push(data.into())
-    }
-}
-
 impl<P: ServerProtocol> std::fmt::Debug for ServerKind<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerKind").field("seq", &self.seq).field("peer", &self.peer).finish_non_exhaustive()
@@ -141,7 +114,7 @@ impl<P: ServerProtocol> ServerKind<P> {
     /// A handle writing raw bytes on the connection before the reply; see
     /// [`ServerPusher`].
     pub fn pusher(&self) -> ServerPusher<P> {
-        ServerPusher { slot: self.slot.clone() }
+        ServerPusher::new(self.slot.clone())
     }
 }
 
