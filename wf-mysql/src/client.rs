@@ -99,6 +99,9 @@ impl ClientProtocol for MySql {
         // Not a fixed connection (its session would be lost), and not a
         // request that is wrong in itself (a prepared statement's parameter
         // count).
-        self.fixed.is_none() && error.state() == wf_core::State::SysError && error.code() != libc::EINVAL
+        self.fixed.is_none()
+            && error.state() == wf_core::State::SysError
+            && error.code() != libc::EINVAL
+            && error.code() != libc::EMSGSIZE
     }
 }

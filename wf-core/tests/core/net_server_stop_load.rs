@@ -62,8 +62,10 @@ fn stop_is_bounded_by_the_header_timeout() {
         let mut s = s.try_clone().unwrap();
         let dripping = dripping.clone();
         std::thread::spawn(move || {
+            // A byte a second: the head could only complete after 7 s,
+            // far past the 500 ms timeout even on a loaded machine.
             for b in &wire[1..] {
-                std::thread::sleep(200 * MS);
+                std::thread::sleep(1000 * MS);
                 if !dripping.load(Ordering::SeqCst) || s.write_all(&[*b]).is_err() {
                     return;
                 }

@@ -128,3 +128,25 @@ fn a_streaming_task_has_no_size_limit() {
     assert_eq!((state, code), (State::Success, 0));
     assert_eq!(got.load(Ordering::Relaxed), pieces * (64 << 10));
 }
+
+#[test]
+fn an_oversized_reply_is_not_retried() {
+    // The same request would get the same reply: retry_max does not
+    // apply to EMSGSIZE.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { return };
+            counted.fetch_add(1, Ordering::SeqCst);
+            thread::spawn(move || {
+                serve(&mut s, "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n", &[b'z'; 4096], 256, Duration::ZERO)
+            });
+        }
+    });
+    let o = fetch(&format!("http://127.0.0.1:{port}/"), 0, 3, |t| t.set_response_size_limit(Some(64 << 10)));
+    assert_eq!((o.state, o.error.code()), (State::SysError, libc::EMSGSIZE), "{}", o.error);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}

@@ -83,7 +83,10 @@ pub enum Next {
 ///    written in full, or part of its reply had come, so the server may
 ///    have run it: as in Workflow, a task asks for it by setting
 ///    `retry_max`; set it only for requests that are safe to repeat.
-///    Timeouts, DNS and task errors are not retried.
+///    A timeout is a `SYS_ERROR` (`ETIMEDOUT`) and is retried like the
+///    others, as in Workflow; the task's deadline is not (it ends the
+///    task), nor is a reply over the response size limit (`EMSGSIZE`: the
+///    same reply would be refused again), nor DNS and task errors.
 /// 2. **A stale keep-alive connection** (without `retry_max`, not counted
 ///    against it): a pooled connection is checked before it is reused (one
 ///    the server closed, or with bytes nobody asked for, is dropped). If
@@ -206,9 +209,10 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     }
 
     /// Whether a failed attempt may be retried. Workflow retries
-    /// `SYS_ERROR` only.
+    /// `SYS_ERROR` only; wf also leaves out `EMSGSIZE`, a reply over the
+    /// task's size limit, which the same request would get again.
     fn is_retryable(&self, error: &Error) -> bool {
-        error.state() == State::SysError
+        error.state() == State::SysError && error.code() != libc::EMSGSIZE
     }
 
     /// Whether sending `req` twice has the effect of sending it once, so
