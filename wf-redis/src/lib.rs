@@ -52,6 +52,7 @@ mod command;
 mod login;
 mod message;
 mod protocol;
+mod resp;
 mod server;
 mod subscriber;
 mod task;
