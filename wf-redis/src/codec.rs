@@ -244,8 +244,8 @@ impl Decoder for ClientCodec {
 /// The server side: decodes commands (RESP arrays of bulk strings, or
 /// inline commands as typed into telnet) by redis-server's rules,
 /// encodes replies in RESP2. A request it refuses is answered with
-/// redis-server's error text ([`ServerCodec::refusal_reply`]) and the
-/// connection closes.
+/// redis-server's error text (`-ERR Protocol error: invalid bulk
+/// length`, …) and the connection closes.
 #[derive(Debug)]
 pub struct ServerCodec {
     reader: RequestDecoder,

@@ -394,3 +394,286 @@ fn build(items: &[Item], frame: &Bytes) -> RedisValue {
     debug_assert!(false, "an incomplete frame was built");
     RedisValue::Nil
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BufMut;
+
+    use super::*;
+
+    const LIMIT: usize = 512 << 20;
+
+    fn whole(wire: &[u8], resp3: bool) -> Result<Option<RedisValue>, ReplyError> {
+        ReplyDecoder::new(resp3).decode(&mut BytesMut::from(wire), LIMIT)
+    }
+
+    fn one(wire: &[u8], resp3: bool) -> RedisValue {
+        let mut buf = BytesMut::from(wire);
+        let v = ReplyDecoder::new(resp3).decode(&mut buf, LIMIT).unwrap().expect("a whole reply");
+        assert!(buf.is_empty(), "left over: {buf:?}");
+        v
+    }
+
+    /// Fed one byte at a time: the same values as whole, nothing before
+    /// a frame's last byte.
+    fn bytewise(wire: &[u8], resp3: bool) -> Vec<RedisValue> {
+        let mut d = ReplyDecoder::new(resp3);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for &b in wire {
+            buf.put_u8(b);
+            while let Some(v) = d.decode(&mut buf, LIMIT).unwrap() {
+                out.push(v);
+            }
+        }
+        assert!(buf.is_empty());
+        out
+    }
+
+    fn s(v: &str) -> RedisValue {
+        RedisValue::from(v)
+    }
+
+    #[test]
+    fn resp2_kinds() {
+        assert_eq!(one(b"+OK\r\n", false), RedisValue::status("OK"));
+        assert_eq!(one(b"-ERR no\r\n", false), RedisValue::error("ERR no"));
+        assert_eq!(one(b":-42\r\n", false), RedisValue::Integer(-42));
+        assert_eq!(one(b"$5\r\nhe\r\no\r\n", false), s("he\r\no"));
+        assert_eq!(one(b"$0\r\n\r\n", false), s(""));
+        assert_eq!(one(b"$-1\r\n", false), RedisValue::Nil);
+        assert_eq!(one(b"*-1\r\n", false), RedisValue::Nil);
+        assert_eq!(one(b"*0\r\n", false), RedisValue::Array(vec![]));
+        assert_eq!(one(b"+\r\n", false), RedisValue::status(""));
+        assert_eq!(
+            one(b"*3\r\n*2\r\n:1\r\n*0\r\n$-1\r\n*1\r\n+x\r\n", false),
+            RedisValue::Array(vec![
+                RedisValue::Array(vec![RedisValue::Integer(1), RedisValue::Array(vec![])]),
+                RedisValue::Nil,
+                RedisValue::Array(vec![RedisValue::status("x")]),
+            ])
+        );
+    }
+
+    #[test]
+    fn resp3_kinds() {
+        assert_eq!(one(b"_\r\n", true), RedisValue::Nil);
+        assert_eq!(one(b"#t\r\n", true), RedisValue::Boolean(true));
+        assert_eq!(one(b"#f\r\n", true), RedisValue::Boolean(false));
+        assert_eq!(one(b",1.5\r\n", true), RedisValue::Double(1.5));
+        assert_eq!(one(b",-inf\r\n", true), RedisValue::Double(f64::NEG_INFINITY));
+        assert!(one(b",nan\r\n", true).as_double().unwrap().is_nan());
+        assert_eq!(one(b"(12345678901234567890\r\n", true), RedisValue::BigNumber("12345678901234567890".into()));
+        assert_eq!(one(b"!5\r\nERR x\r\n", true), RedisValue::error("ERR x"));
+        assert_eq!(
+            one(b"=8\r\nmkd:a\r\nb\r\n", true),
+            RedisValue::Verbatim { format: "mkd".into(), text: "a\r\nb".into() }
+        );
+        assert_eq!(one(b"=4\r\ntxt:\r\n", true), RedisValue::Verbatim { format: "txt".into(), text: "".into() });
+        assert_eq!(
+            one(b"%2\r\n+a\r\n~2\r\n:1\r\n:1\r\n$1\r\nb\r\n>1\r\n_\r\n", true),
+            RedisValue::Map(vec![
+                (RedisValue::status("a"), RedisValue::Set(vec![RedisValue::Integer(1), RedisValue::Integer(1)])),
+                (s("b"), RedisValue::Push(vec![RedisValue::Nil])),
+            ])
+        );
+        assert_eq!(one(b"%0\r\n", true), RedisValue::Map(vec![]));
+        assert_eq!(one(b"~0\r\n", true), RedisValue::Set(vec![]));
+        assert_eq!(one(b">0\r\n", true), RedisValue::Push(vec![]));
+        // RESP2's nulls are read in RESP3 too.
+        assert_eq!(one(b"$-1\r\n", true), RedisValue::Nil);
+        assert_eq!(one(b"*-1\r\n", true), RedisValue::Nil);
+    }
+
+    #[test]
+    fn attributes_are_dropped() {
+        // Outside: the value after it is the reply.
+        assert_eq!(one(b"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n", true), s("v"));
+        // Inside an aggregate: not an element.
+        assert_eq!(
+            one(b"*2\r\n:1\r\n|1\r\n+k\r\n*1\r\n:9\r\n:2\r\n", true),
+            RedisValue::Array(vec![RedisValue::Integer(1), RedisValue::Integer(2)])
+        );
+        assert_eq!(one(b"|0\r\n:7\r\n", true), RedisValue::Integer(7));
+        // Attributes of attributes.
+        assert_eq!(one(b"|1\r\n|1\r\n:0\r\n:0\r\n+k\r\n+v\r\n:5\r\n", true), RedisValue::Integer(5));
+    }
+
+    #[test]
+    fn every_split_decodes_alike() {
+        let wires: &[(&[u8], bool)] = &[
+            (b"+OK\r\n:1\r\n$3\r\nabc\r\n*2\r\n$-1\r\n*1\r\n-E\r\n", false),
+            (b"%1\r\n+a\r\n|1\r\n+x\r\n+y\r\n~1\r\n=5\r\ntxt:a\r\n,2.5\r\n(7\r\n#t\r\n_\r\n>1\r\n!1\r\nE\r\n", true),
+        ];
+        for &(wire, resp3) in wires {
+            let mut d = ReplyDecoder::new(resp3);
+            let mut buf = BytesMut::from(wire);
+            let mut expected = Vec::new();
+            while let Some(v) = d.decode(&mut buf, LIMIT).unwrap() {
+                expected.push(v);
+            }
+            assert!(buf.is_empty());
+            assert_eq!(bytewise(wire, resp3), expected);
+            for cut in 0..wire.len() {
+                let mut d = ReplyDecoder::new(resp3);
+                let mut buf = BytesMut::from(&wire[..cut]);
+                let mut got = Vec::new();
+                while let Some(v) = d.decode(&mut buf, LIMIT).unwrap() {
+                    got.push(v);
+                }
+                buf.extend_from_slice(&wire[cut..]);
+                while let Some(v) = d.decode(&mut buf, LIMIT).unwrap() {
+                    got.push(v);
+                }
+                assert_eq!(got, expected, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_share_the_read_buffer() {
+        let mut buf = BytesMut::from(&b"*2\r\n$5\r\nhello\r\n+OK\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let v = ReplyDecoder::new(false).decode(&mut buf, LIMIT).unwrap().unwrap();
+        let RedisValue::Array(items) = v else { panic!() };
+        let (RedisValue::String(a), RedisValue::Status(b)) = (&items[0], &items[1]) else { panic!() };
+        assert_eq!(a.as_ptr() as usize, base + 8);
+        assert_eq!(b.as_ptr() as usize, base + 16);
+    }
+
+    #[test]
+    fn malformed_replies_are_refused() {
+        let bad: &[(&[u8], bool)] = &[
+            (b"?x\r\n", false),
+            (b"%1\r\n", false), // RESP3 in RESP2
+            (b"_\r\n", false),
+            (b"$3\r\nabcd\r\n", false),
+            (b"$3\r\nabc\n\n", false),
+            (b"+OK\n", false),
+            (b":12a\r\n", false),
+            (b":\r\n", false),
+            (b"$-2\r\n", false),
+            (b"*-2\r\n", false),
+            (b"$abc\r\n", false),
+            (b"#x\r\n", true),
+            (b"_x\r\n", true),
+            (b",1.5.5\r\n", true),
+            (b"=3\r\ntxt\r\n", true),
+            (b"=4\r\ntxt-\r\n", true),
+            (b"!-1\r\n", true),
+            (b"%-1\r\n", true),
+            (b"$?\r\n", true), // streamed strings are not read
+            (b"*?\r\n", true),
+            (b";3\r\n", true),
+        ];
+        for &(wire, resp3) in bad {
+            assert!(
+                matches!(whole(wire, resp3), Err(ReplyError::Malformed(_))),
+                "{:?}",
+                wire.escape_ascii().to_string()
+            );
+        }
+        // A number line that does not end is refused before the limit.
+        let long = [b":".as_slice(), &[b'1'; 100]].concat();
+        assert!(matches!(whole(&long, false), Err(ReplyError::Malformed(_))));
+    }
+
+    #[test]
+    fn nesting_deeper_than_128_is_refused() {
+        let bomb = b"*1\r\n".repeat(10_000);
+        assert_eq!(whole(&bomb, false), Err(ReplyError::Malformed("nested deeper than 128")));
+        // Byte by byte as well: refused as the 129th level opens.
+        let mut d = ReplyDecoder::new(false);
+        let mut buf = BytesMut::new();
+        let mut fed = 0;
+        let e = loop {
+            buf.put_u8(bomb[fed]);
+            fed += 1;
+            match d.decode(&mut buf, LIMIT) {
+                Ok(None) => {}
+                Ok(Some(v)) => panic!("{v:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(e, ReplyError::Malformed("nested deeper than 128"));
+        assert_eq!(fed, 129 * 4);
+        // 128 levels are fine, in RESP3 kinds too.
+        let mut ok = b"*1\r\n".repeat(126);
+        ok.extend(b"%1\r\n$0\r\n\r\n~1\r\n:1\r\n");
+        let mut v = one(&ok, true);
+        let mut depth = 0;
+        loop {
+            v = match v {
+                RedisValue::Array(mut a) | RedisValue::Set(mut a) => a.pop().unwrap(),
+                RedisValue::Map(mut m) => m.pop().unwrap().1,
+                _ => break,
+            };
+            depth += 1;
+        }
+        assert_eq!(depth, 128);
+        assert!(matches!(whole(&b"|1\r\n".repeat(200), true), Err(ReplyError::Malformed(_))));
+    }
+
+    #[test]
+    fn declared_sizes_over_the_limit_are_refused_at_once() {
+        let mut d = ReplyDecoder::new(false);
+        assert_eq!(d.decode(&mut BytesMut::from(&b"$536870913\r\n"[..]), LIMIT), Err(ReplyError::TooLarge));
+        assert_eq!(d.decode(&mut BytesMut::from(&b"*2147483648\r\n"[..]), usize::MAX), Err(ReplyError::TooLarge));
+        assert_eq!(d.decode(&mut BytesMut::from(&b"*200000000\r\n"[..]), LIMIT), Err(ReplyError::TooLarge));
+        assert_eq!(d.decode(&mut BytesMut::from(&b"*1\r\n*1\r\n$100\r\n"[..]), 100), Err(ReplyError::TooLarge));
+        assert_eq!(d.decode(&mut BytesMut::from(&b"*40\r\n"[..]), 100), Err(ReplyError::TooLarge));
+        // A map's pairs count twice.
+        let mut d = ReplyDecoder::new(true);
+        assert_eq!(d.decode(&mut BytesMut::from(&b"%20\r\n"[..]), 100), Err(ReplyError::TooLarge));
+        // What fits waits for its data.
+        assert_eq!(ReplyDecoder::new(true).decode(&mut BytesMut::from(&b"%15\r\n"[..]), 100), Ok(None));
+        // Arrived whole but over the limit.
+        assert_eq!(
+            ReplyDecoder::new(false).decode(&mut BytesMut::from(&b"+0123456789\r\n"[..]), 8),
+            Err(ReplyError::TooLarge)
+        );
+        assert_eq!(
+            ReplyDecoder::new(false).decode(&mut BytesMut::from(&b"+0123456789"[..]), 8),
+            Err(ReplyError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn a_declared_huge_array_allocates_for_what_arrived() {
+        let mut d = ReplyDecoder::new(false);
+        let mut buf = BytesMut::from(&b"*100000000\r\n"[..]);
+        assert_eq!(d.decode(&mut buf, LIMIT), Ok(None));
+        for _ in 0..10 {
+            buf.extend_from_slice(b":1\r\n");
+            assert_eq!(d.decode(&mut buf, LIMIT), Ok(None));
+        }
+        assert!(d.items.capacity() < 64, "{}", d.items.capacity());
+    }
+
+    /// Each byte is examined once (and CRLFs after blobs twice): a frame
+    /// of 200,000 elements fed one byte at a time, which would take
+    /// hours were the frame parsed again on each read.
+    #[test]
+    fn decoding_is_linear_in_the_bytes() {
+        const N: usize = 200_000;
+        let mut wire = format!("*{N}\r\n").into_bytes();
+        for i in 0..N {
+            match i % 4 {
+                0 => wire.extend_from_slice(b"$1\r\nx\r\n"),
+                1 => wire.extend_from_slice(b":12\r\n"),
+                2 => wire.extend_from_slice(b"*1\r\n+ok\r\n"),
+                _ => wire.extend_from_slice(b"$-1\r\n"),
+            }
+        }
+        let mut d = ReplyDecoder::new(false);
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in &wire {
+            assert!(got.is_none());
+            buf.put_u8(b);
+            got = d.decode(&mut buf, LIMIT).unwrap();
+        }
+        assert_eq!(got.unwrap().len(), N);
+        assert!(d.examined <= wire.len() + 2 * N, "examined {} bytes of {}", d.examined, wire.len());
+    }
+}

@@ -300,3 +300,186 @@ impl RequestDecoder {
 fn number(line: &[u8]) -> Option<i64> {
     string2ll(line.strip_suffix(b"\r")?)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BufMut;
+
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    /// Requests decoded from `wire` arriving whole, then the refusal if
+    /// any.
+    fn decode_all(wire: &[u8], limit: usize) -> (Vec<Vec<Bytes>>, Option<Refusal>) {
+        let mut d = RequestDecoder::new(limit);
+        let mut buf = BytesMut::from(wire);
+        let mut out = Vec::new();
+        loop {
+            match d.decode(&mut buf) {
+                Ok(Some(r)) => out.push(r),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    fn words(r: &[Bytes]) -> Vec<&str> {
+        r.iter().map(|w| std::str::from_utf8(w).unwrap()).collect()
+    }
+
+    fn refusal(wire: &[u8]) -> Option<Refusal> {
+        decode_all(wire, MIB).1
+    }
+
+    #[test]
+    fn redis_servers_refusals_and_texts() {
+        use Refusal::*;
+        let cases: &[(&[u8], Refusal, &str)] = &[
+            (b"*1\r\n*1\r\n", ExpectedBulk(b'*'), "ERR Protocol error: expected '$', got '*'"),
+            (b"*1\r\n:4\r\n", ExpectedBulk(b':'), "ERR Protocol error: expected '$', got ':'"),
+            (b"*2147483648\r\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*01\r\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*-0\r\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*\r\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*1x\r\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*1\n", InvalidMultibulkLength, "ERR Protocol error: invalid multibulk length"),
+            (b"*1\r\n$536870913\r\n", InvalidBulkLength, "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$-1\r\n", InvalidBulkLength, "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$04\r\n", InvalidBulkLength, "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$\r\n", InvalidBulkLength, "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$4\r\nPINGxx", MissingCrlf, "ERR Protocol error: expected CRLF after bulk data"),
+        ];
+        for &(wire, r, text) in cases {
+            assert_eq!(refusal(wire), Some(r), "{}", wire.escape_ascii());
+            assert_eq!(r.reply(), text.as_bytes());
+            assert_eq!(r.to_string(), text);
+            assert_eq!(r.code(), libc::EBADMSG);
+        }
+        let long = [b"*".as_slice(), &[b'1'; 70_000]].concat();
+        assert_eq!(decode_all(&long, usize::MAX).1, Some(TooBigCount));
+        let long = [b"*1\r\n$".as_slice(), &[b'1'; 70_000]].concat();
+        assert_eq!(decode_all(&long, usize::MAX).1, Some(TooBigBulkCount));
+        assert_eq!(decode_all(&[b'x'; 70_000], usize::MAX).1, Some(TooBigInline));
+        assert_eq!(TooBigInline.code(), libc::EMSGSIZE);
+        assert_eq!(TooBigInline.to_string(), "ERR Protocol error: too big inline request");
+        // A byte that would end the error line is sent as it came (the
+        // encoder makes it a space).
+        assert_eq!(&ExpectedBulk(b'\r').reply()[..], b"ERR Protocol error: expected '$', got '\r'");
+    }
+
+    #[test]
+    fn refusals_stick() {
+        let mut d = RequestDecoder::new(MIB);
+        let mut buf = BytesMut::from(&b"*1\r\n:1\r\n*1\r\n$4\r\nPING\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Err(Refusal::ExpectedBulk(b':')));
+        assert_eq!(d.decode(&mut buf), Err(Refusal::ExpectedBulk(b':')));
+        assert_eq!(d.refused(), Some(Refusal::ExpectedBulk(b':')));
+    }
+
+    #[test]
+    fn commands_inline_and_empty() {
+        let wire = b"*-5\r\n*0\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n\r\n\n  PING  a\tb\r\nQUIT\n*1\r\n$0\r\n\r\n";
+        let (reqs, refused) = decode_all(wire, MIB);
+        assert_eq!(refused, None);
+        let got: Vec<Vec<&str>> = reqs.iter().map(|r| words(r)).collect();
+        assert_eq!(got, [vec!["GET", "k"], vec!["PING", "a", "b"], vec!["QUIT"], vec![""]]);
+        // Split anywhere, the same requests.
+        for cut in 0..wire.len() {
+            let mut d = RequestDecoder::new(MIB);
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut out = Vec::new();
+            while let Some(r) = d.decode(&mut buf).unwrap() {
+                out.push(r);
+            }
+            buf.extend_from_slice(&wire[cut..]);
+            while let Some(r) = d.decode(&mut buf).unwrap() {
+                out.push(r);
+            }
+            assert_eq!(out, reqs, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn arguments_share_the_read_buffer() {
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let r = RequestDecoder::new(MIB).decode(&mut buf).unwrap().unwrap();
+        assert_eq!((r[0].as_ptr() as usize, r[1].as_ptr() as usize), (base + 8, base + 17));
+    }
+
+    #[test]
+    fn the_size_limit_holds_however_a_request_arrives() {
+        // Declared: refused at the header, before any data.
+        assert_eq!(decode_all(b"*1\r\n$2000\r\n", 1024).1, Some(Refusal::TooLarge { limit: 1024 }));
+        assert_eq!(decode_all(b"*1000\r\n", 1024).1, Some(Refusal::TooLarge { limit: 1024 }));
+        assert_eq!(decode_all(b"*2\r\n$1017\r\n", 1024).1, Some(Refusal::TooLarge { limit: 1024 }));
+        assert_eq!(decode_all(b"*1\r\n$1010\r\n", 1024).1, None);
+        // Arrived whole.
+        let big = [b"*1\r\n$1014\r\n".as_slice(), &[b'x'; 1014], b"\r\n"].concat();
+        assert_eq!(big.len(), 1027);
+        assert_eq!(decode_all(&big, 1026).1, Some(Refusal::TooLarge { limit: 1026 }));
+        assert_eq!(decode_all(&big, 1027).0.len(), 1);
+        // Streamed in small arguments: refused once the buffer holds more
+        // than the limit, nothing kept past it.
+        let mut d = RequestDecoder::new(1024);
+        let mut buf = BytesMut::from(&b"*1000000\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Err(Refusal::TooLarge { limit: 1024 }));
+        let mut d = RequestDecoder::new(MIB);
+        // 170,000 arguments of at least 6 bytes fit 1 MiB, of 7 do not.
+        let mut buf = BytesMut::from(&b"*170000\r\n"[..]);
+        let e = loop {
+            buf.extend_from_slice(b"$1\r\nx\r\n");
+            match d.decode(&mut buf) {
+                Ok(None) => {}
+                Ok(Some(_)) => panic!("a request over the limit"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(e, Refusal::TooLarge { limit: MIB });
+        assert!(buf.len() <= MIB + 7, "{} bytes buffered", buf.len());
+        assert_eq!(e.code(), libc::EMSGSIZE);
+        assert_eq!(e.to_string(), "ERR Protocol error: request too large (limit 1048576 bytes)");
+        // Inline: the smaller of the limit and 64 KiB.
+        assert_eq!(decode_all(&[b'x'; 200], 100).1, Some(Refusal::TooBigInline));
+    }
+
+    #[test]
+    fn a_declared_huge_count_allocates_for_what_arrived() {
+        let mut d = RequestDecoder::new(usize::MAX);
+        let mut buf = BytesMut::from(&b"*2147483647\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        for _ in 0..10 {
+            buf.extend_from_slice(b"$1\r\nx\r\n");
+            assert_eq!(d.decode(&mut buf), Ok(None));
+        }
+        assert!(d.args.capacity() <= 2 * PREALLOCATED_ARGS, "{}", d.args.capacity());
+    }
+
+    /// Each byte is examined once (CRLFs after data twice): a request of
+    /// 200,000 arguments fed one byte at a time, which would take hours
+    /// were it parsed again on each read.
+    #[test]
+    fn decoding_is_linear_in_the_bytes() {
+        const N: usize = 200_000;
+        let mut wire = format!("*{N}\r\n").into_bytes();
+        for i in 0..N {
+            let arg = (i % 1000).to_string();
+            wire.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+        let mut d = RequestDecoder::new(wire.len());
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for &b in &wire {
+            assert!(got.is_none());
+            buf.put_u8(b);
+            got = d.decode(&mut buf).unwrap();
+        }
+        let got = got.unwrap();
+        assert_eq!(got.len(), N);
+        assert_eq!(&got[N - 1][..], b"999");
+        assert!(d.examined <= wire.len() + 2 * N, "examined {} bytes of {}", d.examined, wire.len());
+        // Its memory is not kept for the next request.
+        assert!(d.args.capacity() <= 4 * PREALLOCATED_ARGS);
+    }
+}

@@ -12,6 +12,7 @@ mod redis_auth;
 mod redis_binary;
 mod redis_dismiss;
 mod redis_errors;
+mod redis_hostile;
 mod redis_large;
 mod redis_pipelining;
 mod redis_redirects;
