@@ -48,10 +48,33 @@ pub(crate) use request::{Refusal, RequestDecoder};
 /// Deepest nesting of aggregates a reply may have (a request has none).
 pub(crate) const MAX_DEPTH: usize = 128;
 
-/// The index of the first `\n` in `buf` at or after `from`.
-#[inline]
-fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.iter().position(|&c| c == b'\n').map(|i| from + i)
+/// How the search for the end of a line went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Line {
+    /// The index of its `\n`.
+    End(usize),
+    /// Not yet arrived.
+    More,
+    /// Longer than it may be.
+    TooLong,
+}
+
+/// Searches `buf` for the `\n` ending the line that starts at `start`,
+/// from `*scan` on (where the last search stopped; updated), the `\n`
+/// at most `max` bytes after `start`. The answer depends only on the
+/// bytes, not on how they arrived: a line is too long when `buf` holds
+/// more than `max` bytes after `start` and none of them is its end.
+fn find_line(buf: &[u8], start: usize, scan: &mut usize, max: usize) -> Line {
+    let window = start.saturating_add(max).saturating_add(1);
+    let end = buf.len().min(window);
+    let from = (*scan).max(start);
+    if from < end {
+        if let Some(i) = buf[from..end].iter().position(|&c| c == b'\n') {
+            return Line::End(from + i);
+        }
+    }
+    *scan = end.max(from);
+    if buf.len() >= window { Line::TooLong } else { Line::More }
 }
 
 /// redis-server's `string2ll`: an optional `-` and decimal digits, no
@@ -143,9 +166,18 @@ mod tests {
 
     #[test]
     fn lines_are_found_from_where_the_search_stopped() {
-        assert_eq!(find_lf(b"ab\r\ncd\n", 0), Some(3));
-        assert_eq!(find_lf(b"ab\r\ncd\n", 4), Some(6));
-        assert_eq!(find_lf(b"ab", 2), None);
-        assert_eq!(find_lf(b"ab", 9), None);
+        let mut scan = 0;
+        assert_eq!(find_line(b"ab\r\ncd\n", 0, &mut scan, 100), Line::End(3));
+        assert_eq!(find_line(b"ab\r\ncd\n", 4, &mut scan, 100), Line::End(6));
+        assert_eq!(find_line(b"ab", 0, &mut scan, 100), Line::More);
+        assert_eq!(scan, 2);
+        assert_eq!(find_line(b"abc\n", 0, &mut scan, 100), Line::End(3));
+        // At most `max` bytes after the start.
+        let mut scan = 0;
+        assert_eq!(find_line(b"abc\n", 0, &mut scan, 3), Line::End(3));
+        assert_eq!(find_line(b"abcd\n", 0, &mut scan, 3), Line::TooLong);
+        let mut scan = 0;
+        assert_eq!(find_line(b"abc", 0, &mut scan, 3), Line::More);
+        assert_eq!(find_line(b"abcd", 0, &mut scan, 3), Line::TooLong);
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{MAX_DEPTH, find_lf, parse_int};
+use super::{Line, MAX_DEPTH, find_line, parse_int};
 use crate::value::RedisValue;
 
 /// Fewest bytes an element takes (`+\r\n`, `_\r\n`): a declared count
@@ -116,7 +116,10 @@ impl ReplyDecoder {
             // afresh.
             self.reset();
         }
-        match self.advance(buf, limit) {
+        // Bytes past the limit are never looked at: what is decided
+        // depends on the bytes, not on how they arrived.
+        let view = &buf[..buf.len().min(limit.saturating_add(1))];
+        match self.advance(view, limit) {
             Ok(true) if self.pos > limit => {
                 self.reset();
                 Err(ReplyError::TooLarge)
@@ -177,18 +180,11 @@ impl ReplyDecoder {
                 b'_' | b'#' | b'!' | b'=' | b'%' | b'~' | b'>' | b'|' if self.resp3 => true,
                 _ => return Err(ReplyError::Malformed("not a RESP type")),
             };
-            let from = self.scan.max(self.pos + 1);
-            let found = find_lf(buf, from);
-            #[cfg(test)]
-            {
-                self.examined += found.map_or(buf.len(), |lf| lf + 1) - from;
-            }
-            let Some(lf) = found else {
-                self.scan = buf.len();
-                if number && buf.len() - self.pos > MAX_NUMBER_LINE {
-                    return Err(ReplyError::Malformed("a number line too long"));
-                }
-                return Ok(false);
+            let max = if number { MAX_NUMBER_LINE } else { usize::MAX };
+            let lf = match self.line(buf, max) {
+                Line::End(lf) => lf,
+                Line::More => return Ok(false),
+                Line::TooLong => return Err(ReplyError::Malformed("a number line too long")),
             };
             if lf < self.pos + 2 || buf[lf - 1] != b'\r' {
                 return Err(ReplyError::Malformed("a line not ended by CRLF"));
@@ -262,6 +258,21 @@ impl ReplyDecoder {
                 return Ok(true);
             }
         }
+    }
+
+    /// Where the line starting at `pos` ends, at most `max` bytes on.
+    fn line(&mut self, buf: &[u8], max: usize) -> Line {
+        #[cfg(test)]
+        let from = self.scan.max(self.pos);
+        let line = find_line(buf, self.pos, &mut self.scan, max);
+        #[cfg(test)]
+        {
+            self.examined += match line {
+                Line::End(lf) => lf + 1 - from,
+                _ => self.scan - from,
+            };
+        }
+        line
     }
 
     /// Opens an aggregate of `elements` elements (`n` as declared).
@@ -675,5 +686,28 @@ mod tests {
         }
         assert_eq!(got.unwrap().len(), N);
         assert!(d.examined <= wire.len() + 2 * N, "examined {} bytes of {}", d.examined, wire.len());
+    }
+
+    /// The same bytes give the same answer however they arrive (a line
+    /// ending past the limit is over the limit, whole or in pieces).
+    #[test]
+    fn the_answer_does_not_depend_on_how_bytes_arrive() {
+        let cases: &[(&[u8], usize)] =
+            &[(b"+0123456789abcdef\r\n", 8), (b"*1\r\n:12345678901234567890123456789\r\n", 16), (b"$1\r\nabc", 16)];
+        for &(wire, limit) in cases {
+            let whole = ReplyDecoder::new(false).decode(&mut BytesMut::from(wire), limit);
+            let mut d = ReplyDecoder::new(false);
+            let mut buf = BytesMut::new();
+            let mut got = Ok(None);
+            for &b in wire {
+                buf.put_u8(b);
+                got = d.decode(&mut buf, limit);
+                if got.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(got, whole, "{}", wire.escape_ascii());
+            assert!(whole.is_err());
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{find_lf, string2ll};
+use super::{Line, find_line, string2ll};
 
 /// redis-server's `PROTO_INLINE_MAX_SIZE`: the longest inline command,
 /// and the longest a count line may grow without its end.
@@ -167,132 +167,157 @@ impl RequestDecoder {
         }
     }
 
-    /// The end of the line beginning at `pos` (its `\n`), searching from
-    /// where the last search stopped.
-    fn line_end(&mut self, buf: &[u8]) -> Option<usize> {
+    /// Where the line starting at `pos` ends, at most `max` bytes on.
+    fn line(&mut self, view: &[u8], max: usize) -> Line {
+        #[cfg(test)]
         let from = self.scan.max(self.pos);
-        let found = find_lf(buf, from);
+        let line = find_line(view, self.pos, &mut self.scan, max);
         #[cfg(test)]
         {
-            self.examined += found.map_or(buf.len(), |lf| lf + 1).saturating_sub(from);
+            self.examined += match line {
+                Line::End(lf) => lf + 1 - from,
+                _ => self.scan - from,
+            };
         }
-        if found.is_none() {
-            self.scan = buf.len();
-        }
-        found
-    }
-
-    /// `None` while the request is incomplete, refusing it once it holds
-    /// more than the limit.
-    fn incomplete(&self, buf: &[u8]) -> Result<Option<Vec<Bytes>>, Refusal> {
-        if buf.len() > self.limit { Err(Refusal::TooLarge { limit: self.limit }) } else { Ok(None) }
+        line
     }
 
     fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, Refusal> {
         loop {
-            if self.left == 0 {
-                let Some(&first) = buf.first() else { return Ok(None) };
-                if first != b'*' {
-                    match self.inline(buf)? {
-                        Some(words) if words.is_empty() => continue,
-                        other => return Ok(other),
-                    }
-                }
-                let Some(lf) = self.line_end(buf) else {
-                    if buf.len() > INLINE_MAX {
-                        return Err(Refusal::TooBigCount);
-                    }
-                    return self.incomplete(buf);
-                };
-                let n =
-                    number(&buf[1..lf]).filter(|&n| n <= i64::from(i32::MAX)).ok_or(Refusal::InvalidMultibulkLength)?;
-                if n <= 0 {
-                    // redis-server: no command, the next one follows.
-                    buf.advance(lf + 1);
+            // Bytes past the limit are never looked at: what is decided
+            // depends on the bytes, not on how they arrived.
+            let view = &buf[..buf.len().min(self.limit.saturating_add(1))];
+            match self.parse(view)? {
+                Step::More if buf.len() > self.limit => return Err(Refusal::TooLarge { limit: self.limit }),
+                Step::More => return Ok(None),
+                Step::Nothing(n) => {
+                    buf.advance(n);
                     self.restart();
-                    continue;
                 }
-                let n = n as usize;
-                self.pos = lf + 1;
-                self.scan = self.pos;
-                if self.pos.saturating_add(n.saturating_mul(MIN_ARG)) > self.limit {
-                    return Err(Refusal::TooLarge { limit: self.limit });
+                Step::Inline(lf) => {
+                    let words = words(buf.split_to(lf + 1).freeze());
+                    self.restart();
+                    if !words.is_empty() {
+                        return Ok(Some(words));
+                    }
                 }
-                self.left = n;
-                self.args.reserve(n.min(PREALLOCATED_ARGS));
+                Step::Multibulk => {
+                    if self.pos > self.limit {
+                        return Err(Refusal::TooLarge { limit: self.limit });
+                    }
+                    let frame = buf.split_to(self.pos).freeze();
+                    let words = self.args.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+                    self.restart();
+                    return Ok(Some(words));
+                }
             }
-            while self.left > 0 {
-                if let Some(len) = self.bulk {
-                    let end = self.pos + len;
-                    if buf.len() < end + 2 {
-                        return self.incomplete(buf);
-                    }
-                    #[cfg(test)]
-                    {
-                        self.examined += 2;
-                    }
-                    if buf[end..end + 2] != *b"\r\n" {
-                        return Err(Refusal::MissingCrlf);
-                    }
-                    self.args.push((self.pos, end));
-                    self.pos = end + 2;
-                    self.scan = self.pos;
-                    self.bulk = None;
-                    self.left -= 1;
-                    continue;
-                }
-                let Some(&c) = buf.get(self.pos) else { return self.incomplete(buf) };
-                if c != b'$' {
-                    return Err(Refusal::ExpectedBulk(c));
-                }
-                let Some(lf) = self.line_end(buf) else {
-                    if buf.len() - self.pos > INLINE_MAX {
-                        return Err(Refusal::TooBigBulkCount);
-                    }
-                    return self.incomplete(buf);
-                };
-                let len = number(&buf[self.pos + 1..lf])
-                    .filter(|&n| (0..=MAX_BULK).contains(&n))
-                    .ok_or(Refusal::InvalidBulkLength)? as usize;
-                self.pos = lf + 1;
-                self.scan = self.pos;
-                // This argument, and the shortest the others could be.
-                let least = (self.left - 1).saturating_mul(MIN_ARG);
-                if self.pos.saturating_add(len + 2).saturating_add(least) > self.limit {
-                    return Err(Refusal::TooLarge { limit: self.limit });
-                }
-                self.bulk = Some(len);
-            }
-            if self.pos > self.limit {
-                return Err(Refusal::TooLarge { limit: self.limit });
-            }
-            let frame = buf.split_to(self.pos).freeze();
-            let words = self.args.iter().map(|&(s, e)| frame.slice(s..e)).collect();
-            self.restart();
-            return Ok(Some(words));
         }
     }
 
-    /// An inline command (`PING hello` as typed into telnet): its words,
-    /// empty for a blank line.
-    fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, Refusal> {
-        let Some(lf) = self.line_end(buf) else {
-            return if buf.len() > self.limit.min(INLINE_MAX) { Err(Refusal::TooBigInline) } else { Ok(None) };
-        };
-        let line = buf.split_to(lf + 1).freeze();
-        self.restart();
-        let text = line.slice(..lf);
-        let text = if text.ends_with(b"\r") { text.slice(..lf - 1) } else { text };
-        let mut words = Vec::new();
-        let mut at = 0;
-        for word in text.split(|c| *c == b' ' || *c == b'\t') {
-            if !word.is_empty() {
-                words.push(text.slice(at..at + word.len()));
+    /// Reads the request at the front of `view` from where it stopped.
+    fn parse(&mut self, view: &[u8]) -> Result<Step, Refusal> {
+        if self.left == 0 {
+            let Some(&first) = view.first() else { return Ok(Step::More) };
+            if first != b'*' {
+                return match self.line(view, self.limit.min(INLINE_MAX)) {
+                    Line::End(lf) => Ok(Step::Inline(lf)),
+                    Line::More => Ok(Step::More),
+                    Line::TooLong => Err(Refusal::TooBigInline),
+                };
             }
-            at += word.len() + 1;
+            let lf = match self.line(view, INLINE_MAX) {
+                Line::End(lf) => lf,
+                Line::More => return Ok(Step::More),
+                Line::TooLong => return Err(Refusal::TooBigCount),
+            };
+            let n =
+                number(&view[1..lf]).filter(|&n| n <= i64::from(i32::MAX)).ok_or(Refusal::InvalidMultibulkLength)?;
+            if n <= 0 {
+                // redis-server: no command, the next one follows.
+                return Ok(Step::Nothing(lf + 1));
+            }
+            let n = n as usize;
+            self.pos = lf + 1;
+            self.scan = self.pos;
+            if self.pos.saturating_add(n.saturating_mul(MIN_ARG)) > self.limit {
+                return Err(Refusal::TooLarge { limit: self.limit });
+            }
+            self.left = n;
+            self.args.reserve(n.min(PREALLOCATED_ARGS));
         }
-        Ok(Some(words))
+        while self.left > 0 {
+            if let Some(len) = self.bulk {
+                let end = self.pos + len;
+                if view.len() < end + 2 {
+                    return Ok(Step::More);
+                }
+                #[cfg(test)]
+                {
+                    self.examined += 2;
+                }
+                if view[end..end + 2] != *b"\r\n" {
+                    return Err(Refusal::MissingCrlf);
+                }
+                self.args.push((self.pos, end));
+                self.pos = end + 2;
+                self.scan = self.pos;
+                self.bulk = None;
+                self.left -= 1;
+                continue;
+            }
+            let Some(&c) = view.get(self.pos) else { return Ok(Step::More) };
+            if c != b'$' {
+                return Err(Refusal::ExpectedBulk(c));
+            }
+            let lf = match self.line(view, INLINE_MAX) {
+                Line::End(lf) => lf,
+                Line::More => return Ok(Step::More),
+                Line::TooLong => return Err(Refusal::TooBigBulkCount),
+            };
+            let len = number(&view[self.pos + 1..lf])
+                .filter(|&n| (0..=MAX_BULK).contains(&n))
+                .ok_or(Refusal::InvalidBulkLength)? as usize;
+            self.pos = lf + 1;
+            self.scan = self.pos;
+            // This argument, and the shortest the others could be.
+            let least = (self.left - 1).saturating_mul(MIN_ARG);
+            if self.pos.saturating_add(len + 2).saturating_add(least) > self.limit {
+                return Err(Refusal::TooLarge { limit: self.limit });
+            }
+            self.bulk = Some(len);
+        }
+        Ok(Step::Multibulk)
     }
+}
+
+/// What [`RequestDecoder::parse`] found.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// The request goes on past what arrived.
+    More,
+    /// A multibulk, `pos` bytes.
+    Multibulk,
+    /// An inline command, its `\n` at this index.
+    Inline(usize),
+    /// No command (`*0`, `*-1`) in these bytes.
+    Nothing(usize),
+}
+
+/// The words of an inline command's line (blank: none).
+fn words(line: Bytes) -> Vec<Bytes> {
+    let mut text = line.slice(..line.len() - 1);
+    if text.ends_with(b"\r") {
+        text.truncate(text.len() - 1);
+    }
+    let mut words = Vec::new();
+    let mut at = 0;
+    for word in text.split(|c| *c == b' ' || *c == b'\t') {
+        if !word.is_empty() {
+            words.push(text.slice(at..at + word.len()));
+        }
+        at += word.len() + 1;
+    }
+    words
 }
 
 /// A count or length line's number (`\r` included at its end), as
@@ -481,5 +506,40 @@ mod tests {
         assert!(d.examined <= wire.len() + 2 * N, "examined {} bytes of {}", d.examined, wire.len());
         // Its memory is not kept for the next request.
         assert!(d.args.capacity() <= 4 * PREALLOCATED_ARGS);
+    }
+
+    /// The same bytes give the same answer however they arrive: a length
+    /// line that ends past the limit is refused for the limit, not read
+    /// when it arrived whole (and refused for its number).
+    #[test]
+    fn the_answer_does_not_depend_on_how_bytes_arrive() {
+        let cases: &[(&[u8], usize)] = &[
+            (b"*1\r\n$111111111111111111111111111111\r\n", 20),
+            (b"*111111111111111111111111111111\r\n", 20),
+            (b"PING aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 20),
+            (b"*1\r\n$4\r\nPING\r\n*1\r\n$3\r\nabcdefghijkl", 20),
+        ];
+        for &(wire, limit) in cases {
+            let whole = decode_all(wire, limit);
+            let mut d = RequestDecoder::new(limit);
+            let mut buf = BytesMut::new();
+            let mut out = Vec::new();
+            let mut refused = None;
+            'feed: for &b in wire {
+                buf.put_u8(b);
+                loop {
+                    match d.decode(&mut buf) {
+                        Ok(Some(r)) => out.push(r),
+                        Ok(None) => break,
+                        Err(e) => {
+                            refused = Some(e);
+                            break 'feed;
+                        }
+                    }
+                }
+            }
+            assert_eq!((out, refused), whole, "{}", wire.escape_ascii());
+            assert!(whole.1.is_some());
+        }
     }
 }
