@@ -30,7 +30,8 @@ impl Default for Redis {
 impl Redis {
     /// Largest reply a client accepts (default 512 MiB, Redis's own
     /// largest bulk string); a bigger one fails the task with
-    /// `SYS_ERROR`/`EMSGSIZE`.
+    /// `SYS_ERROR`/`EMSGSIZE`, as soon as it is known: a length or count
+    /// that cannot fit is refused when read, before its data.
     pub fn with_size_limit(limit: usize) -> Redis {
         // Every task, the subscriber's included, is made with a protocol
         // value: its error codes are named by then.
