@@ -14,6 +14,9 @@ const MIN_ELEMENT: usize = 3;
 /// sign): one longer is not RESP, whatever follows.
 const MAX_NUMBER_LINE: usize = 64;
 
+/// Items a decoder keeps room for between replies.
+const KEPT_ITEMS: usize = 1024;
+
 /// Counts above this are refused, whatever the size limit (Redis's
 /// multibulk limit, 2^31 - 1).
 const MAX_COUNT: i64 = i32::MAX as i64;
@@ -103,6 +106,10 @@ impl ReplyDecoder {
         self.scan = 0;
         self.blob = None;
         self.items.clear();
+        if self.items.capacity() > KEPT_ITEMS {
+            // A huge reply does not keep its memory for the next.
+            self.items = Vec::new();
+        }
         self.open.clear();
         self.owed = 0;
     }
@@ -686,6 +693,8 @@ mod tests {
         }
         assert_eq!(got.unwrap().len(), N);
         assert!(d.examined <= wire.len() + 2 * N, "examined {} bytes of {}", d.examined, wire.len());
+        // Its memory is not kept for the next reply.
+        assert!(d.items.capacity() <= KEPT_ITEMS);
     }
 
     /// The same bytes give the same answer however they arrive (a line
