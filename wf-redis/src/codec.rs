@@ -1,22 +1,31 @@
-//! The RESP codecs: redis-protocol parses frames (RESP2, or RESP3 after
-//! `HELLO 3`); frames become [`RedisValue`]s that share the read buffer
-//! (no copies); commands and replies are written directly.
+//! The RESP codecs: wf's own resumable decoders ([`crate::resp`], which
+//! replaced the `redis-protocol` crate DESIGN.md names: it recursed on
+//! nesting and re-parsed a frame from its start on every read) read
+//! replies (RESP2, or RESP3 after `HELLO 3`) and requests; values share
+//! the read buffer (no copies); commands and replies are written
+//! directly.
 
 use std::collections::VecDeque;
-use std::io;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use redis_protocol::resp2::types::RangeFrame as Frame2;
-use redis_protocol::resp3::types::{RangeFrame as Frame3, VerbatimStringFormat};
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::message::{RedisRequest, RedisResponse};
+use crate::resp::{Refusal, ReplyDecoder, ReplyError, RequestDecoder};
 use crate::value::RedisValue;
 
 /// Largest reply a client accepts by default: Redis's own largest bulk
 /// string (`proto-max-bulk-len`, 512 MiB).
 pub(crate) const DEFAULT_SIZE_LIMIT: usize = 512 << 20;
+
+/// A Redis server's default request size limit (wf's default for every
+/// server: nginx's `client_max_body_size`).
+pub(crate) const DEFAULT_REQUEST_LIMIT: usize = 1 << 20;
+
+/// The request size limit when a server sets none: redis-server's own
+/// `client-query-buffer-limit` (1 GiB).
+pub(crate) const UNSET_REQUEST_LIMIT: usize = 1 << 30;
 
 /// Which RESP a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -26,88 +35,15 @@ pub(crate) enum Resp {
     V3,
 }
 
-fn bad_message(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
-fn too_large() -> Error {
-    Error::sys(libc::EMSGSIZE)
-}
-
-fn invalid(_: io::Error) -> Error {
-    Error::sys(libc::EBADMSG)
-}
-
-/// Parses one frame from the front of `buf`, returning it as a value.
-/// `None`: the frame is not complete yet. A frame over `limit` bytes is
-/// an error (`EMSGSIZE`), however it arrived.
-pub(crate) fn decode_value(buf: &mut BytesMut, resp: Resp, limit: usize) -> Result<Option<RedisValue>, Error> {
-    let too_big = |n: usize| if n > limit { Err(too_large()) } else { Ok(()) };
-    match resp {
-        Resp::V2 => {
-            let Some((frame, n)) =
-                redis_protocol::resp2::decode::decode_range(buf).map_err(bad_message).map_err(invalid)?
-            else {
-                return Ok(None);
-            };
-            too_big(n)?;
-            let bytes = buf.split_to(n).freeze();
-            Ok(Some(from_frame2(&bytes, frame)))
-        }
-        Resp::V3 => {
-            let Some((frame, n)) =
-                redis_protocol::resp3::decode::complete::decode_range(buf).map_err(bad_message).map_err(invalid)?
-            else {
-                return Ok(None);
-            };
-            too_big(n)?;
-            let bytes = buf.split_to(n).freeze();
-            from_frame3(&bytes, frame).map(Some).map_err(invalid)
-        }
+fn reply_error(e: ReplyError) -> Error {
+    match e {
+        ReplyError::Malformed(what) => Error::sys(libc::EBADMSG).with_cause(format!("a malformed reply: {what}")),
+        ReplyError::TooLarge => Error::sys(libc::EMSGSIZE).with_cause("a reply over the size limit"),
     }
 }
 
-fn from_frame2(b: &Bytes, f: Frame2) -> RedisValue {
-    match f {
-        Frame2::SimpleString((s, e)) => RedisValue::Status(b.slice(s..e)),
-        Frame2::Error((s, e)) => RedisValue::Error(b.slice(s..e)),
-        Frame2::Integer(i) => RedisValue::Integer(i),
-        Frame2::BulkString((s, e)) => RedisValue::String(b.slice(s..e)),
-        Frame2::Array(a) => RedisValue::Array(a.into_iter().map(|f| from_frame2(b, f)).collect()),
-        Frame2::Null => RedisValue::Nil,
-    }
-}
-
-fn from_frame3(b: &Bytes, f: Frame3) -> Result<RedisValue, io::Error> {
-    let all = |v: Vec<Frame3>| v.into_iter().map(|f| from_frame3(b, f)).collect::<Result<Vec<_>, _>>();
-    Ok(match f {
-        Frame3::BlobString { data: (s, e), .. } => RedisValue::String(b.slice(s..e)),
-        Frame3::SimpleString { data: (s, e), .. } => RedisValue::Status(b.slice(s..e)),
-        Frame3::BlobError { data: (s, e), .. } | Frame3::SimpleError { data: (s, e), .. } => {
-            RedisValue::Error(b.slice(s..e))
-        }
-        Frame3::Boolean { data, .. } => RedisValue::Boolean(data),
-        Frame3::Null => RedisValue::Nil,
-        Frame3::Number { data, .. } => RedisValue::Integer(data),
-        Frame3::Double { data, .. } => RedisValue::Double(data),
-        Frame3::BigNumber { data: (s, e), .. } => RedisValue::BigNumber(b.slice(s..e)),
-        Frame3::VerbatimString { data: (s, e), format, .. } => RedisValue::Verbatim {
-            format: match format {
-                VerbatimStringFormat::Text => "txt".into(),
-                VerbatimStringFormat::Markdown => "mkd".into(),
-            },
-            text: b.slice(s..e),
-        },
-        Frame3::Array { data, .. } => RedisValue::Array(all(data)?),
-        Frame3::Push { data, .. } => RedisValue::Push(all(data)?),
-        Frame3::Set { data, .. } => RedisValue::Set(all(data.into_iter().collect())?),
-        Frame3::Map { data, .. } => RedisValue::Map(
-            data.into_iter()
-                .map(|(k, v)| Ok::<_, io::Error>((from_frame3(b, k)?, from_frame3(b, v)?)))
-                .collect::<Result<_, _>>()?,
-        ),
-        Frame3::Hello { .. } | Frame3::ChunkedString(_) => return Err(bad_message("unexpected RESP3 frame")),
-    })
+fn refusal_error(r: Refusal) -> Error {
+    Error::sys(r.code()).with_cause(r)
 }
 
 fn put_len(buf: &mut BytesMut, tag: u8, n: usize) {
@@ -208,7 +144,7 @@ struct Expect {
 /// ahead of decoding, so it remembers what each request expects.
 #[derive(Debug)]
 pub struct ClientCodec {
-    resp: Resp,
+    reader: ReplyDecoder,
     limit: usize,
     expect: VecDeque<Expect>,
     partial: Vec<RedisValue>,
@@ -218,7 +154,13 @@ pub struct ClientCodec {
 
 impl ClientCodec {
     pub(crate) fn new(limit: usize) -> ClientCodec {
-        ClientCodec { resp: Resp::V2, limit, expect: VecDeque::new(), partial: Vec::new(), raw: false }
+        ClientCodec {
+            reader: ReplyDecoder::new(false),
+            limit,
+            expect: VecDeque::new(),
+            partial: Vec::new(),
+            raw: false,
+        }
     }
 
     /// For a subscriber: values are not replies to requests but pushed
@@ -230,7 +172,17 @@ impl ClientCodec {
 
     /// After `HELLO 3`: replies are RESP3 from now on.
     pub(crate) fn set_resp(&mut self, resp: Resp) {
-        self.resp = resp;
+        self.reader.set_resp3(resp == Resp::V3);
+    }
+
+    /// For fuzz targets and tests from outside the crate: this codec
+    /// reading RESP3 (or RESP2) and every value as it comes, each a
+    /// response of its own, as a subscriber's does.
+    #[doc(hidden)]
+    pub fn every_value(mut self, resp3: bool) -> ClientCodec {
+        self.set_resp(if resp3 { Resp::V3 } else { Resp::V2 });
+        self.set_raw(true);
+        self
     }
 }
 
@@ -262,10 +214,7 @@ impl Decoder for ClientCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RedisResponse>, Error> {
         loop {
-            let Some(v) = decode_value(buf, self.resp, self.limit)? else {
-                if buf.len() > self.limit {
-                    return Err(too_large());
-                }
+            let Some(v) = self.reader.decode(buf, self.limit).map_err(reply_error)? else {
                 return Ok(None);
             };
             if self.raw {
@@ -276,7 +225,7 @@ impl Decoder for ClientCodec {
                 continue;
             }
             let Some(e) = self.expect.front_mut() else {
-                return Err(Error::sys(libc::EBADMSG));
+                return Err(Error::sys(libc::EBADMSG).with_cause("a reply to no request"));
             };
             e.left -= 1;
             if e.skip > 0 {
@@ -293,34 +242,27 @@ impl Decoder for ClientCodec {
 }
 
 /// The server side: decodes commands (RESP arrays of bulk strings, or
-/// inline commands as typed into telnet), encodes replies in RESP2.
+/// inline commands as typed into telnet) by redis-server's rules,
+/// encodes replies in RESP2. A request it refuses is answered with
+/// redis-server's error text (`-ERR Protocol error: invalid bulk
+/// length`, …) and the connection closes.
 #[derive(Debug)]
 pub struct ServerCodec {
-    limit: usize,
+    reader: RequestDecoder,
 }
 
 impl ServerCodec {
+    /// A codec refusing requests over `limit` bytes (`None`:
+    /// redis-server's own query buffer limit, 1 GiB).
     pub(crate) fn new(limit: Option<usize>) -> ServerCodec {
-        ServerCodec { limit: limit.unwrap_or(DEFAULT_SIZE_LIMIT) }
+        ServerCodec { reader: RequestDecoder::new(limit.unwrap_or(UNSET_REQUEST_LIMIT)) }
     }
-}
 
-fn inline(buf: &mut BytesMut, limit: usize) -> Result<Option<Vec<Bytes>>, Error> {
-    let Some(nl) = buf.iter().position(|&c| c == b'\n') else {
-        return if buf.len() > limit.min(64 << 10) { Err(too_large()) } else { Ok(None) };
-    };
-    let line = buf.split_to(nl + 1).freeze();
-    let text = line.slice(..line.len() - 1);
-    let text = text.strip_suffix(b"\r").map_or(text.clone(), |t| text.slice(..t.len()));
-    let mut parts = Vec::new();
-    let mut at = 0;
-    for word in text.split(|c| *c == b' ' || *c == b'\t') {
-        if !word.is_empty() {
-            parts.push(text.slice(at..at + word.len()));
-        }
-        at += word.len() + 1;
+    /// The error reply to the request this codec refused, if it refused
+    /// one: redis-server's `-ERR Protocol error: …`.
+    pub(crate) fn refusal_reply(&self) -> Option<RedisValue> {
+        self.reader.refused().map(|r| RedisValue::Error(r.reply()))
     }
-    Ok(Some(parts))
 }
 
 impl Decoder for ServerCodec {
@@ -328,31 +270,7 @@ impl Decoder for ServerCodec {
     type Error = Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RedisRequest>, Error> {
-        loop {
-            let Some(&first) = buf.first() else { return Ok(None) };
-            let parts = if first == b'*' {
-                let Some(v) = decode_value(buf, Resp::V2, self.limit)? else {
-                    return if buf.len() > self.limit { Err(too_large()) } else { Ok(None) };
-                };
-                let RedisValue::Array(items) = v else { return Err(Error::sys(libc::EBADMSG)) };
-                items
-                    .into_iter()
-                    .map(|i| match i {
-                        RedisValue::String(b) => Ok(b),
-                        _ => Err(Error::sys(libc::EBADMSG)),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            } else {
-                match inline(buf, self.limit)? {
-                    Some(p) => p,
-                    None => return Ok(None),
-                }
-            };
-            // Empty lines and empty arrays are no command: skip them.
-            if !parts.is_empty() {
-                return Ok(Some(RedisRequest::from_parts(parts)));
-            }
-        }
+        Ok(self.reader.decode(buf).map_err(refusal_error)?.map(RedisRequest::from_parts))
     }
 }
 

@@ -40,7 +40,7 @@
 //! | `AUTH`/`SELECT` refused, `NOAUTH` | `TASK_ERROR` 3001 (no retry) |
 //! | `AUTH`, `SELECT`, `HELLO`, `RESET`, `ASKING`, `SUBSCRIBE`… sent by hand | `TASK_ERROR` 3002 |
 //! | no command set | `SYS_ERROR` `EINVAL` |
-//! | reply over the size limit / not RESP | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
+//! | reply over the size limit (arrived, or declared by a length or count) / not RESP, or nested deeper than 128 | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
 //! | an error reply (`-ERR …`) | `SUCCESS`: the value is [`RedisValue::Error`] |
 
 #![forbid(unsafe_code)]
@@ -52,6 +52,7 @@ mod command;
 mod login;
 mod message;
 mod protocol;
+mod resp;
 mod server;
 mod subscriber;
 mod task;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use wf_core::Error;
 use wf_core::net::{KeepAlive, Protocol, ServerParams, ServerProtocol};
 
-use crate::codec::{DEFAULT_SIZE_LIMIT, ServerCodec};
+use crate::codec::{DEFAULT_REQUEST_LIMIT, DEFAULT_SIZE_LIMIT, ServerCodec};
 use crate::message::{RedisRequest, RedisResponse};
 use crate::value::RedisValue;
 
@@ -30,7 +30,8 @@ impl Default for Redis {
 impl Redis {
     /// Largest reply a client accepts (default 512 MiB, Redis's own
     /// largest bulk string); a bigger one fails the task with
-    /// `SYS_ERROR`/`EMSGSIZE`.
+    /// `SYS_ERROR`/`EMSGSIZE`, as soon as it is known: a length or count
+    /// that cannot fit is refused when read, before its data.
     pub fn with_size_limit(limit: usize) -> Redis {
         // Every task, the subscriber's included, is made with a protocol
         // value: its error codes are named by then.
@@ -69,21 +70,30 @@ impl ServerProtocol for Redis {
         if req.command().is_some_and(|c| c.eq_ignore_ascii_case("QUIT")) { KeepAlive::Close } else { KeepAlive::Keep }
     }
 
-    fn error_reply(&self, _codec: &mut ServerCodec, error: &Error) -> Option<RedisResponse> {
+    /// redis-server's answer to a request it cannot read
+    /// (`-ERR Protocol error: invalid multibulk length`, `expected '$',
+    /// got '*'`, …, or `request too large` over the size limit); the
+    /// connection then closes, as redis-server closes it.
+    fn error_reply(&self, codec: &mut ServerCodec, error: &Error) -> Option<RedisResponse> {
         let mut resp = RedisResponse::default();
-        let text = if error.code() == libc::EMSGSIZE {
-            "ERR Protocol error: request too large"
-        } else {
-            "ERR Protocol error: invalid request"
-        };
-        resp.set_result(RedisValue::error(text));
+        let value = codec.refusal_reply().unwrap_or_else(|| {
+            RedisValue::error(if error.code() == libc::EMSGSIZE {
+                "ERR Protocol error: request too large"
+            } else {
+                "ERR Protocol error: invalid request"
+            })
+        });
+        resp.set_result(value);
         Some(resp)
     }
 
     fn server_params(&self) -> ServerParams {
         // Workflow's Redis server: idle connections kept 5 minutes, TLS
-        // handshakes within 5 s.
+        // handshakes within 5 s. Requests up to 1 MiB, wf's default for
+        // every server (redis-server's own limits, 512 MiB an argument
+        // and 1 GiB a client's buffer, are for a trusted network).
         let mut params = ServerParams::default();
+        params.request_size_limit = Some(DEFAULT_REQUEST_LIMIT);
         params.keep_alive_timeout = Some(Duration::from_secs(300));
         params.ssl_accept_timeout = Some(Duration::from_secs(5));
         params

@@ -20,6 +20,13 @@ pub type RedisServerTask = ServerTask<Redis>;
 /// Replies are RESP2: RESP3 values (maps, doubles…) are sent in their
 /// RESP2 forms, as Redis does for a RESP2 client.
 ///
+/// Requests are read by redis-server's rules: a multibulk of bulk
+/// strings or an inline command. One that breaks them (`*1\r\n*1\r\n`,
+/// a bulk length above 512 MiB, a count above 2^31 - 1…) or is larger
+/// than `request_size_limit` (1 MiB by default) is answered with
+/// redis-server's `-ERR Protocol error: …` and the connection closes,
+/// after the replies to the requests before it.
+///
 /// ```no_run
 /// use wf_redis::{RedisServer, RedisValue};
 ///
@@ -45,13 +52,15 @@ impl std::fmt::Debug for RedisServer {
 
 impl RedisServer {
     /// A server with Workflow's Redis defaults (2000 connections, 300 s
-    /// keep-alive, 10 s peer response timeout, 5 s TLS handshake).
+    /// keep-alive, 10 s peer response timeout, 5 s TLS handshake) and
+    /// requests up to 1 MiB.
     pub fn new(process: impl Fn(&mut RedisServerTask) + Send + Sync + 'static) -> RedisServer {
         RedisServer { server: Server::new(Redis::default(), process) }
     }
 
     /// A server with `params` (`request_size_limit` answers an error and
-    /// closes the connection).
+    /// closes the connection; `None` is redis-server's own limit on a
+    /// client's buffer, 1 GiB).
     pub fn with_params(
         params: ServerParams,
         process: impl Fn(&mut RedisServerTask) + Send + Sync + 'static,

@@ -13,6 +13,7 @@ mod redis_binary;
 mod redis_dismiss;
 mod redis_errors;
 mod redis_faults;
+mod redis_hostile;
 mod redis_large;
 mod redis_pipelining;
 mod redis_redirects;
