@@ -735,7 +735,7 @@ mod tests {
         buf.extend_from_slice(&[b'x'; 99]);
         assert_eq!(c.decode(&mut buf).unwrap().unwrap().query().len(), 99);
         let mut c = ServerCodec::new(None);
-        let mut buf = BytesMut::from(&b"\x01\0\x01\x01"[..]);
+        let mut buf = BytesMut::from(&b"\x01\0\x01\0"[..]);
         assert_eq!(c.decode(&mut buf).unwrap_err().code(), libc::EMSGSIZE);
         // An empty command.
         let mut c = ServerCodec::new(None);
