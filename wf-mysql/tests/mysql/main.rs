@@ -16,6 +16,7 @@ mod support;
 mod mysql_caching_sha2;
 mod mysql_connection;
 mod mysql_errors;
+mod mysql_hostile;
 mod mysql_queries;
 mod mysql_server;
 mod mysql_smoke;
