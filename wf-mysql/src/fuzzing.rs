@@ -85,3 +85,18 @@ pub fn client_login(greeting: &[u8], then: &[&[u8]]) -> bool {
 pub fn server_login(packet: &[u8]) -> Option<Vec<u8>> {
     crate::server_login::parse_login(packet).map(|l| l.user.to_vec())
 }
+
+/// The packet a login-phase client codec handed out (empty otherwise).
+pub fn raw_packet(resp: &crate::MySQLResponse) -> &[u8] {
+    resp.raw.as_deref().unwrap_or_default()
+}
+
+/// The payload of a request a server codec decoded (a login packet, a
+/// command's bytes after its command byte for queries).
+pub fn request_packet(req: &MySQLRequest) -> &[u8] {
+    match &req.command {
+        crate::message::Command::Handshake(p) | crate::message::Command::Packet { payload: p, .. } => p,
+        crate::message::Command::Query(q) => q,
+        crate::message::Command::Unset => &[],
+    }
+}
