@@ -358,7 +358,7 @@ impl Decoder for ClientCodec {
 /// The server side: reads commands, writes responses in the text
 /// protocol. A command over the server's `request_size_limit` is refused
 /// at its header (`ER_NET_PACKET_TOO_LARGE`, then the connection closes);
-/// the login exchange's packets are bounded by [`HANDSHAKE_PACKET`].
+/// the login exchange's packets are bounded at 64 KiB.
 #[derive(Debug)]
 pub struct ServerCodec {
     packets: Framer,
@@ -683,7 +683,10 @@ mod tests {
         let rs = |row: &'static [u8]| decode(Reply::Binary, &[b"\x01", &long, EOF, row, EOF]);
         let ok = rs(b"\x00\x00\x2a\0\0\0").unwrap().unwrap();
         assert_eq!(crate::MySQLResultCursor::new(&ok).fetch_all()[0][0], MySQLCell::Int(42));
-        assert_eq!(crate::MySQLResultCursor::new(&rs(b"\x00\x04").unwrap().unwrap()).fetch_all()[0][0], MySQLCell::Null);
+        assert_eq!(
+            crate::MySQLResultCursor::new(&rs(b"\x00\x04").unwrap().unwrap()).fetch_all()[0][0],
+            MySQLCell::Null
+        );
         for bad_row in [
             &b"\x00\x01\x2a\0\0\0"[..], // a reserved bit set
             b"\x00\x08\x2a\0\0\0",      // a padding bit set
@@ -706,7 +709,10 @@ mod tests {
         // of order, a prepare answered with a result set.
         assert_eq!(failed(decode(Reply::Text, &[b""])), libc::EBADMSG);
         assert_eq!(failed(decode(Reply::Text, &[EOF])), libc::EBADMSG);
-        assert_eq!(codec(Reply::Text).decode(&mut BytesMut::from(&b"\x01\0\0\x05\x01"[..])).unwrap_err().code(), libc::EBADMSG);
+        assert_eq!(
+            codec(Reply::Text).decode(&mut BytesMut::from(&b"\x01\0\0\x05\x01"[..])).unwrap_err().code(),
+            libc::EBADMSG
+        );
         assert_eq!(failed(decode(Reply::Prepare, &[b"\x01"])), libc::EBADMSG);
         // An OK packet cut short.
         assert_eq!(failed(decode(Reply::Text, &[b"\x00\x01"])), libc::EBADMSG);

@@ -461,8 +461,7 @@ mod tests {
     #[test]
     fn clear_text_passwords_only_over_a_secure_transport() {
         let switch = b"\xfemysql_clear_password\0";
-        let mut auth =
-            ClientAuth::new(b"pw", false, false, AuthPlugin::MysqlNativePassword, vec![1; 20]).unwrap();
+        let mut auth = ClientAuth::new(b"pw", false, false, AuthPlugin::MysqlNativePassword, vec![1; 20]).unwrap();
         assert_eq!(auth.on_packet(switch).unwrap_err().code(), crate::code::ACCESS_DENIED);
         let mut auth = ClientAuth::new(b"pw", true, false, AuthPlugin::MysqlNativePassword, vec![1; 20]).unwrap();
         assert!(matches!(auth.on_packet(switch).unwrap(), Next::Send(p) if p == b"pw\0"));

@@ -137,8 +137,8 @@ pub(crate) fn parse_login(mut p: &[u8]) -> Option<LoginPacket<'_>> {
         true => Some(nul_str(p)?),
         false => None,
     };
-    let plugin = (caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !p.is_empty())
-        .then(|| nul_str(&mut *p).unwrap_or(p));
+    let plugin =
+        (caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !p.is_empty()).then(|| nul_str(&mut *p).unwrap_or(p));
     Some(LoginPacket { user, auth_data, db, plugin })
 }
 
