@@ -38,8 +38,11 @@ pub(crate) const MAX_PACKET: usize = 1 << 30;
 pub(crate) const HANDSHAKE_PACKET: usize = 64 << 10;
 
 /// Most columns a result set may declare: MySQL's (and MariaDB's) limit of
-/// 4096 columns per table. A count above it is refused before anything is
-/// allocated for it.
+/// 4096 columns per table. A count above it is refused (`EBADMSG`) before
+/// anything is allocated for it. A bare `SELECT` list is not bound by the
+/// table limit (MariaDB 10.11 returns 200,000 constant columns): such a
+/// result is refused too. Nothing is reserved by the count, so raising
+/// this bound costs no memory up front.
 pub(crate) const MAX_COLUMNS: u64 = 4096;
 
 /// What is reserved at most for a declared number of items before they
