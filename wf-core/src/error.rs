@@ -78,6 +78,24 @@ pub enum TimeoutReason {
     Connect = 2,
     /// Sending or receiving took too long (`TOR_TRANSMIT_TIMEOUT`, 3).
     Transmit = 3,
+    /// wf only, not in Workflow: the task's overall deadline
+    /// (`ClientOptions::set_deadline`) passed, whatever it was doing
+    /// (connecting, retrying, redirecting, sending or receiving), 4.
+    Deadline = 4,
+}
+
+impl fmt::Display for TimeoutReason {
+    /// `"Not Timeout"`, `"Wait Timeout"`, `"Connect Timeout"`,
+    /// `"Transmit Timeout"`, `"Deadline Timeout"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutReason::NotTimeout => "Not Timeout",
+            TimeoutReason::Wait => "Wait Timeout",
+            TimeoutReason::Connect => "Connect Timeout",
+            TimeoutReason::Transmit => "Transmit Timeout",
+            TimeoutReason::Deadline => "Deadline Timeout",
+        })
+    }
 }
 
 /// Task error codes of wf-core used with [`State::TaskError`] (Workflow's
@@ -378,6 +396,8 @@ mod tests {
         }
         assert_eq!(State::from_i32(5), None);
         assert_eq!(TimeoutReason::Transmit as i32, 3);
+        assert_eq!(TimeoutReason::Deadline as i32, 4);
+        assert_eq!(TimeoutReason::Deadline.to_string(), "Deadline Timeout");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
 //! | [`pipes`] | shared (pipelined) client connections per target | `net::client::pipe` |
 //! | [`tls_provider`], [`tls_verified`], [`tls_insecure`], [`tls_next_id`] | the rustls crypto provider, the two shared client configurations, and the id counter that keys pooled connections by TLS configuration | `net::tls` |
+//! | [`shutdown_pipe`] | the self-pipe of the SIGINT/SIGTERM handler: its read end (set once the handler is installed) and its write end (read by the handler) | `signal` |
 //!
 //! Per-thread state, by design not shared: the series a callback runs in
 //! (`series::CURRENT`, for `series_of`), each thread's cache of parsed
@@ -31,7 +32,7 @@
 //! connections, each in one documented `static` of its crate.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicI32, AtomicUsize};
 use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 
 use crate::runtime::{Pollers, Settings};
@@ -169,4 +170,14 @@ pub(crate) fn tls_insecure() -> &'static OnceLock<crate::net::tls::TlsClient> {
 pub(crate) fn tls_next_id() -> &'static AtomicUsize {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     &NEXT
+}
+
+/// The shutdown handler's self-pipe: the read end under the lock the
+/// installation holds (`None` until installed), and the write end for
+/// the signal handler (-1 until installed; an atomic, as a handler may
+/// read nothing else). Both stay open for the life of the process.
+pub(crate) fn shutdown_pipe() -> (&'static Mutex<Option<std::os::fd::RawFd>>, &'static AtomicI32) {
+    static READ: Mutex<Option<std::os::fd::RawFd>> = Mutex::new(None);
+    static WRITE: AtomicI32 = AtomicI32::new(-1);
+    (&READ, &WRITE)
 }

@@ -35,6 +35,9 @@
 //! others, so CPU work belongs in a go task. A panic in a callback is
 //! caught; it cancels that task's series (whose callback still runs) and
 //! the process keeps going.
+//!
+//! A server runs until [`signal::wait_for_shutdown`] returns (SIGTERM or
+//! SIGINT), then stops gracefully.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -50,6 +53,7 @@ pub mod net;
 mod parallel;
 mod runtime;
 mod series;
+pub mod signal;
 mod sync;
 mod task;
 mod trace;

@@ -60,12 +60,24 @@ pub struct EndpointParams {
     pub response_timeout: Option<Duration>,
     /// Limit on the TLS handshake (10 s).
     pub ssl_connect_timeout: Option<Duration>,
+    /// wf: the largest response a client task accepts, in bytes on the
+    /// wire (64 MiB), unless the task sets its own
+    /// (`ClientOptions::set_response_size_limit`).
+    /// Over it the task fails with `SYS_ERROR`/`EMSGSIZE` and the
+    /// connection is closed; nothing past it is buffered.
+    pub response_size_limit: Option<usize>,
 }
 
 impl Default for EndpointParams {
     fn default() -> EndpointParams {
         let ten = Some(Duration::from_secs(10));
-        EndpointParams { max_connections: 200, connect_timeout: ten, response_timeout: ten, ssl_connect_timeout: ten }
+        EndpointParams {
+            max_connections: 200,
+            connect_timeout: ten,
+            response_timeout: ten,
+            ssl_connect_timeout: ten,
+            response_size_limit: Some(64 << 20),
+        }
     }
 }
 

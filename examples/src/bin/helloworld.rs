@@ -1,7 +1,10 @@
 //! Tutorial 00: the smallest HTTP server.
 //!
-//! `cargo run --release -p examples --bin helloworld [port]` (default 8888),
-//! then `curl -i http://127.0.0.1:8888/`. Stops on Enter.
+//! `cargo run --release -p examples --bin helloworld [port]` (default 8888;
+//! 0 picks a free port), then `curl -i http://127.0.0.1:8888/`. Runs until
+//! SIGTERM or SIGINT (Ctrl-C), then stops gracefully: it runs the same in
+//! a terminal, under systemd, `nohup` or in a container (standard input
+//! is not read).
 
 #![forbid(unsafe_code)]
 
@@ -9,6 +12,11 @@ use wf::http::HttpServer;
 
 fn main() {
     let port = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(8888);
+    // First, so that a stop request during start-up is not lost.
+    if let Err(e) = wf::signal::install_shutdown_handler() {
+        eprintln!("cannot handle signals: {e}");
+        std::process::exit(1);
+    }
     let server = HttpServer::new(|task| {
         task.resp_mut().add_header("Content-Type", "text/html");
         task.resp_mut().append_body("<html>Hello World!</html>");
@@ -17,7 +25,11 @@ fn main() {
         eprintln!("cannot start the server on port {port}: {e}");
         std::process::exit(1);
     }
-    println!("listening on http://127.0.0.1:{port}/ ; press Enter to stop");
-    let _ = std::io::stdin().read_line(&mut String::new());
+    let addr = server.listen_addr().expect("listening");
+    println!("listening on {addr}; stop with Ctrl-C or SIGTERM");
+    match wf::signal::wait_for_shutdown() {
+        Ok(signal) => println!("{signal}: stopping"),
+        Err(e) => eprintln!("cannot wait for signals ({e}): stopping"),
+    }
     server.stop();
 }

@@ -1,7 +1,9 @@
 //! An in-memory key-value server speaking RESP, built on `RedisServer`
 //! (see `examples::kv`): try it with `redis-cli -p 6380`.
 //!
-//! `cargo run -p examples --bin redis_kv_server -- 6380`
+//! `cargo run -p examples --bin redis_kv_server -- [port]` (default 6380;
+//! 0 picks a free port). Runs until SIGTERM or SIGINT (Ctrl-C), then stops
+//! gracefully; standard input is not read.
 
 #![forbid(unsafe_code)]
 
@@ -13,15 +15,24 @@ fn main() {
         None => 6380,
         Some(Err(_)) => {
             eprintln!("usage: redis_kv_server [port]");
-            std::process::exit(1);
+            std::process::exit(2);
         }
     };
+    // First, so that a stop request during start-up is not lost.
+    if let Err(e) = wf::signal::install_shutdown_handler() {
+        eprintln!("cannot handle signals: {e}");
+        std::process::exit(1);
+    }
     let server = KvServer::new();
     if let Err(e) = server.start(port) {
         eprintln!("Cannot start server: {e}");
         std::process::exit(1);
     }
-    println!("wf key-value server on port {port}; press Enter to stop");
-    let _ = std::io::stdin().read_line(&mut String::new());
+    let addr = server.listen_addr().expect("listening");
+    println!("wf key-value server listening on {addr}; stop with Ctrl-C or SIGTERM");
+    match wf::signal::wait_for_shutdown() {
+        Ok(signal) => println!("{signal}: stopping"),
+        Err(e) => eprintln!("cannot wait for signals ({e}): stopping"),
+    }
     server.stop();
 }

@@ -1,7 +1,9 @@
 //! Tutorial 18: subscribe to channels and print every message; type
 //! commands to change the subscription while it runs:
 //! `sub <ch>…`, `unsub [<ch>…]`, `psub <pattern>…`, `punsub [<pattern>…]`,
-//! `ping [msg]`, `quit`. The task ends when nothing is subscribed.
+//! `ping [msg]`, `quit`. The task ends when nothing is subscribed, and on
+//! SIGTERM or SIGINT (Ctrl-C), which unsubscribe cleanly (`QUIT`). Without
+//! a terminal (standard input closed or `/dev/null`) it just prints.
 //!
 //! `cargo run -p examples --bin redis_subscriber -- redis://127.0.0.1:6379 news sport`
 
@@ -17,6 +19,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!("usage: {} <redis URL> <channel>...", args[0]);
+        std::process::exit(1);
+    }
+    // First, so that a stop request during start-up is not lost.
+    if let Err(e) = wf::signal::install_shutdown_handler() {
+        eprintln!("cannot handle signals: {e}");
         std::process::exit(1);
     }
     let subscriber = RedisSubscriber::new(&args[1]);
@@ -36,6 +43,15 @@ fn main() {
     task.set_watch_timeout(Duration::from_secs(300));
     let handle = task.handle();
     task.start();
+
+    // SIGTERM or SIGINT: leave cleanly.
+    let on_signal = handle.clone();
+    std::thread::spawn(move || {
+        if let Ok(signal) = wf::signal::wait_for_shutdown() {
+            eprintln!("{signal}: quitting");
+            let _ = on_signal.quit();
+        }
+    });
 
     // Read commands until the task ends.
     std::thread::spawn(move || {

@@ -6,8 +6,9 @@
 //! cargo run -p examples --bin tlv_server -- /tmp/tlv.sock   # Unix socket
 //! ```
 //!
-//! It answers each message with the value upper-cased and the type plus one,
-//! and stops on Enter (or end of input).
+//! It answers each message with the value upper-cased and the type plus one.
+//! Port 0 picks a free port; the address is printed. Runs until SIGTERM or
+//! SIGINT (Ctrl-C), then stops gracefully; standard input is not read.
 
 #![forbid(unsafe_code)]
 
@@ -17,8 +18,13 @@ use wf::net::tlv::{Tlv, TlvMessage};
 fn main() {
     let Some(addr) = std::env::args().nth(1) else {
         eprintln!("usage: tlv_server <port | /path/to/unix.sock>");
-        std::process::exit(1);
+        std::process::exit(2);
     };
+    // First, so that a stop request during start-up is not lost.
+    if let Err(e) = wf::signal::install_shutdown_handler() {
+        eprintln!("cannot handle signals: {e}");
+        std::process::exit(1);
+    }
     let server = Server::new(Tlv::default(), |task| {
         let req = task.req();
         let reply = TlvMessage::new(req.tlv_type() + 1, req.value().to_ascii_uppercase());
@@ -41,8 +47,14 @@ fn main() {
         eprintln!("cannot start the server: {e}");
         std::process::exit(1);
     }
-    println!("TLV server on {addr}; press Enter to stop");
-    let _ = std::io::stdin().read_line(&mut String::new());
+    match server.listen_addr() {
+        Some(tcp) => println!("TLV server listening on {tcp}; stop with Ctrl-C or SIGTERM"),
+        None => println!("TLV server listening on {addr}; stop with Ctrl-C or SIGTERM"),
+    }
+    match wf::signal::wait_for_shutdown() {
+        Ok(signal) => println!("{signal}: stopping"),
+        Err(e) => eprintln!("cannot wait for signals ({e}): stopping"),
+    }
     server.stop();
     if addr.starts_with('/') {
         let _ = std::fs::remove_file(&addr);

@@ -1,8 +1,13 @@
 //! The examples' integration tests, in one process: one test binary (one
-//! link) instead of one per file. `tour` and `mysql_cli` run the example
-//! programs as child processes; `kv_server` runs the tour's key-value
-//! server in this process on an ephemeral port.
+//! link) instead of one per file. `tour`, `mysql_cli`, `servers` and
+//! `file_server` run the example programs as child processes (`daemon`
+//! starts a server binary, reads its address and stops it with a real
+//! signal); `kv_server` runs the tour's key-value server in this process
+//! on an ephemeral port.
 
+mod daemon;
+mod file_server;
 mod kv_server;
 mod mysql_cli;
+mod servers;
 mod tour;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
@@ -17,7 +17,10 @@ use crate::error::{Error, TimeoutReason};
 ///
 /// Reads and writes give up with `SYS_ERROR`/`ETIMEDOUT`
 /// ([`TimeoutReason::Transmit`]) when a single read or write makes no
-/// progress for the endpoint's response timeout.
+/// progress for the endpoint's response timeout. On a client connection,
+/// [`receive`](Connection::receive) gives up with `SYS_ERROR`/`EMSGSIZE`
+/// when more bytes than the task's response size limit come without
+/// decoding into an item; it never reads past the limit.
 #[derive(Debug)]
 pub struct Connection<C> {
     pub(crate) stream: NetStream,
@@ -31,6 +34,9 @@ pub struct Connection<C> {
     limits: Limits,
     /// Bytes read so far, in all.
     read_total: u64,
+    /// Bytes read since the last item decoded (what is left in the buffer
+    /// after a decode belongs to the next one).
+    item_bytes: usize,
 }
 
 /// A client task's limits on one exchange.
@@ -42,6 +48,8 @@ pub(crate) struct Limits {
     pub(crate) watch: Option<Duration>,
     /// On receiving a whole reply.
     pub(crate) receive: Option<Duration>,
+    /// On the bytes of one reply.
+    pub(crate) size: Option<usize>,
 }
 
 fn deadline(t: Option<Duration>) -> Option<Instant> {
@@ -79,6 +87,7 @@ impl<C> Connection<C> {
             response_timeout,
             limits: Limits::default(),
             read_total: 0,
+            item_bytes: 0,
         }
     }
 
@@ -118,6 +127,19 @@ impl<C> Connection<C> {
         self.limits = limits;
     }
 
+    /// Sets the limit on the bytes of one received item alone (e.g. for
+    /// the protocol's handshake, before the task's timeouts apply).
+    pub(crate) fn set_size_limit(&mut self, size: Option<usize>) {
+        self.limits.size = size;
+    }
+
+    /// Bytes read since the last item decoded, and the buffer's capacity
+    /// (for tests that check a connection's memory stays bounded).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> (usize, usize) {
+        (self.item_bytes, self.rbuf.capacity())
+    }
+
     /// Like [`send`](Connection::send), all of it within `limit`.
     pub(crate) async fn send_within<T>(&mut self, item: T, limit: Option<Duration>) -> Result<(), Error>
     where
@@ -143,8 +165,9 @@ impl<C> Connection<C> {
     }
 
     /// Reads one item: the first byte within `watch` (else the response
-    /// timeout), all of it within `whole`. With a watch timeout, `whole`
-    /// counts from the first byte, as in Workflow.
+    /// timeout), all of it within `whole`, at most `limits.size` bytes of
+    /// it (`EMSGSIZE` past that). With a watch timeout, `whole` counts
+    /// from the first byte, as in Workflow.
     pub(crate) async fn receive_within(
         &mut self,
         watch: Option<Duration>,
@@ -156,17 +179,31 @@ impl<C> Connection<C> {
     {
         let mut first = self.rbuf.is_empty();
         let mut whole_at = if first && watch.is_some() { None } else { deadline(whole) };
+        let size = self.limits.size;
         loop {
             if let Some(item) = self.codec.decode(&mut self.rbuf).map_err(Into::into)? {
+                self.item_bytes = self.rbuf.len();
                 return Ok(item);
+            }
+            if size.is_some_and(|max| self.item_bytes > max) {
+                crate::trace::debug!(peer = ?self.peer, limit = size, "response over the size limit");
+                return Err(Error::sys(libc::EMSGSIZE));
             }
             let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
             self.rbuf.reserve(4096);
-            let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut self.rbuf)).await??;
+            // One byte past the limit at most: enough to tell the reply is
+            // too big, nothing more buffered.
+            let room = size.map_or(usize::MAX, |max| max.saturating_sub(self.item_bytes).saturating_add(1));
+            let mut limited = (&mut self.rbuf).limit(room);
+            let n = until(earliest(whole_at, deadline(step)), self.stream.read_buf(&mut limited)).await??;
             self.read_total += n as u64;
+            self.item_bytes = self.item_bytes.saturating_add(n);
             if n == 0 {
                 return match self.codec.decode_eof(&mut self.rbuf).map_err(Into::into)? {
-                    Some(item) => Ok(item),
+                    Some(item) => {
+                        self.item_bytes = self.rbuf.len();
+                        Ok(item)
+                    }
                     None => Err(Error::sys(libc::ECONNRESET)),
                 };
             }
@@ -223,5 +260,78 @@ impl<C> Connection<C> {
 impl From<tokio::time::error::Elapsed> for Error {
     fn from(_: tokio::time::error::Elapsed) -> Error {
         Error::timeout(TimeoutReason::Transmit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::net::stream::Plain;
+
+    /// A third party's codec that buffers everything and never decodes.
+    struct Hoarder;
+
+    impl Decoder for Hoarder {
+        type Item = ();
+        type Error = std::io::Error;
+
+        fn decode(&mut self, _: &mut BytesMut) -> std::io::Result<Option<()>> {
+            Ok(None)
+        }
+    }
+
+    /// Connects to a hostile server that writes `prefix`, then zeros
+    /// without end.
+    async fn endless(prefix: &'static [u8]) -> NetStream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(prefix);
+            let zeros = [0u8; 16 << 10];
+            while s.write_all(&zeros).is_ok() {}
+        });
+        NetStream::Plain(Plain::Tcp(tokio::net::TcpStream::connect(addr).await.unwrap()))
+    }
+
+    /// An endless reply: `EMSGSIZE` once past the limit, and the
+    /// connection never buffered more than the limit and one byte.
+    #[tokio::test]
+    async fn endless_reply_stops_at_the_size_limit() {
+        const LIMIT: usize = 256 << 10;
+        let mut conn = Connection::new(endless(b"").await, Hoarder, None, Some(Duration::from_secs(10)));
+        conn.set_size_limit(Some(LIMIT));
+        let e = conn.receive().await.unwrap_err();
+        assert_eq!((e.state(), e.code()), (crate::State::SysError, libc::EMSGSIZE), "{e}");
+        let (read, capacity) = conn.buffered();
+        assert!(read <= LIMIT + 1, "read {read} bytes for one item");
+        assert!(conn.rbuf.len() <= LIMIT + 1, "buffered {}", conn.rbuf.len());
+        assert!(capacity <= 2 * (LIMIT + 4096), "capacity {capacity}");
+    }
+
+    /// The count is per item: bytes left after a decode belong to the
+    /// next one, and a long stream of small items is fine.
+    #[tokio::test]
+    async fn limit_is_per_item() {
+        use crate::net::tlv::TlvCodec;
+        // Items of 8 + 100 bytes; the zeros after them are items of
+        // type 0 and length 0 (8 bytes each).
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            wire.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 100]);
+            wire.extend_from_slice(&[7; 100]);
+        }
+        let wire: &'static [u8] = Vec::leak(wire);
+        let mut conn = Connection::new(endless(wire).await, TlvCodec::new(None), None, Some(Duration::from_secs(10)));
+        conn.set_size_limit(Some(200));
+        for _ in 0..100 {
+            let m = conn.receive().await.unwrap();
+            assert_eq!(m.value().len(), 100);
+        }
+        for _ in 0..1000 {
+            assert_eq!(conn.receive().await.unwrap().value().len(), 0);
+        }
     }
 }

@@ -68,15 +68,27 @@ impl TlvMessage {
 
 /// Encodes and decodes [`TlvMessage`]s, refusing values longer than a
 /// limit with `EMSGSIZE`.
+///
+/// The decoder is resumable and never trusts a declared length: it takes
+/// the 8-byte header as soon as it is in (refusing at once a length over
+/// the limit), then waits for the value without reserving room for it;
+/// the buffer grows with the bytes that actually arrive.
 #[derive(Clone, Debug, Default)]
 pub struct TlvCodec {
     size_limit: Option<usize>,
+    /// The header of the message being received: type and length.
+    head: Option<(u32, usize)>,
 }
 
 impl TlvCodec {
     /// A codec refusing values longer than `size_limit` bytes.
     pub fn new(size_limit: Option<usize>) -> TlvCodec {
-        TlvCodec { size_limit }
+        TlvCodec { size_limit, head: None }
+    }
+
+    /// Whether the header of a message being received has been read.
+    pub fn head_complete(&self) -> bool {
+        self.head.is_some()
     }
 }
 
@@ -89,19 +101,28 @@ impl Decoder for TlvCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<TlvMessage>> {
-        if src.len() < HEADER {
+        let (kind, len) = match self.head {
+            Some(head) => head,
+            None => {
+                if src.len() < HEADER {
+                    return Ok(None);
+                }
+                let kind = u32::from_be_bytes(src[0..4].try_into().expect("4 bytes"));
+                let len = u32::from_be_bytes(src[4..8].try_into().expect("4 bytes")) as usize;
+                if self.size_limit.is_some_and(|limit| len > limit) {
+                    return Err(too_big());
+                }
+                src.advance(HEADER);
+                self.head = Some((kind, len));
+                (kind, len)
+            }
+        };
+        if src.len() < len {
+            // No reserve for the declared length: the buffer grows with
+            // the bytes that come.
             return Ok(None);
         }
-        let kind = u32::from_be_bytes(src[0..4].try_into().expect("4 bytes"));
-        let len = u32::from_be_bytes(src[4..8].try_into().expect("4 bytes")) as usize;
-        if self.size_limit.is_some_and(|limit| len > limit) {
-            return Err(too_big());
-        }
-        if src.len() < HEADER + len {
-            src.reserve(HEADER + len - src.len());
-            return Ok(None);
-        }
-        src.advance(HEADER);
+        self.head = None;
         Ok(Some(TlvMessage { kind, value: src.split_to(len).freeze() }))
     }
 }
@@ -149,6 +170,13 @@ pub struct Tlv {
 impl Tlv {
     /// A TLV protocol whose clients refuse replies longer than
     /// `size_limit` bytes (servers use `request_size_limit`).
+    ///
+    /// Without one, clients refuse replies longer than the default
+    /// response size limit of the settings
+    /// ([`EndpointParams::response_size_limit`](crate::EndpointParams::response_size_limit),
+    /// 64 MiB) as soon as the header says so; a task's own
+    /// [`response_size_limit`](super::client::ClientOptions::set_response_size_limit)
+    /// is kept by its connection in any case.
     pub fn with_size_limit(size_limit: usize) -> Tlv {
         Tlv { size_limit: Some(size_limit) }
     }
@@ -172,7 +200,7 @@ impl ClientProtocol for Tlv {
     type Handshake = ();
 
     fn client_codec(&self) -> TlvCodec {
-        TlvCodec::new(self.size_limit)
+        TlvCodec::new(self.size_limit.or(crate::runtime::settings().endpoint_params.response_size_limit))
     }
 
     fn handshake(&self, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
@@ -185,5 +213,71 @@ impl ServerProtocol for Tlv {
 
     fn server_codec(&self, params: &ServerParams) -> TlvCodec {
         TlvCodec::new(params.request_size_limit)
+    }
+
+    /// The head is the 8-byte header.
+    fn head_complete(&self, codec: &TlvCodec) -> bool {
+        codec.head_complete()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(kind: u32, len: u32) -> Vec<u8> {
+        let mut v = kind.to_be_bytes().to_vec();
+        v.extend_from_slice(&len.to_be_bytes());
+        v
+    }
+
+    /// A header declaring 4 GiB reserves nothing: refused at once over the
+    /// limit, and without a limit the buffer stays as small as what came.
+    #[test]
+    fn declared_length_reserves_nothing() {
+        let mut codec = TlvCodec::new(Some(1 << 20));
+        let mut buf = BytesMut::from(&header(1, u32::MAX)[..]);
+        let e = codec.decode(&mut buf).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EMSGSIZE));
+        assert!(buf.capacity() < 4096, "capacity {}", buf.capacity());
+
+        let mut codec = TlvCodec::new(None);
+        let mut buf = BytesMut::from(&header(1, u32::MAX)[..]);
+        buf.extend_from_slice(b"abc");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert!(codec.head_complete());
+        assert!(buf.capacity() < 4096, "capacity {}", buf.capacity());
+        assert_eq!(&buf[..], b"abc");
+    }
+
+    /// Byte by byte, the codec resumes where it stopped.
+    #[test]
+    fn resumes_byte_by_byte() {
+        let mut codec = TlvCodec::new(Some(16));
+        let mut wire = header(7, 5);
+        wire.extend_from_slice(b"hello");
+        wire.extend_from_slice(&header(8, 0));
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for (i, b) in wire.iter().enumerate() {
+            buf.extend_from_slice(&[*b]);
+            while let Some(m) = codec.decode(&mut buf).unwrap() {
+                got.push(m);
+            }
+            assert_eq!(codec.head_complete(), (7..12).contains(&i), "after byte {i}");
+        }
+        assert_eq!(got, vec![TlvMessage::new(7, "hello"), TlvMessage::new(8, "")]);
+        assert!(buf.is_empty());
+    }
+
+    /// A value exactly at the limit is taken; one byte more is refused.
+    #[test]
+    fn limit_is_inclusive() {
+        let mut codec = TlvCodec::new(Some(4));
+        let mut buf = BytesMut::from(&header(1, 4)[..]);
+        buf.extend_from_slice(b"four");
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(TlvMessage::new(1, "four")));
+        buf.extend_from_slice(&header(1, 5));
+        assert_eq!(codec.decode(&mut buf).unwrap_err().raw_os_error(), Some(libc::EMSGSIZE));
     }
 }

@@ -16,7 +16,7 @@ use super::options::ClientOptions;
 use super::pool::{self, PoolKey};
 use super::protocol::{ClientProtocol, Mode, Next};
 use super::setup::Setup;
-use crate::error::{Error, State, code};
+use crate::error::{Error, State, TimeoutReason, code};
 use crate::net::conn::Limits;
 use crate::net::route::{self, Pick, Target};
 use crate::net::uri::Uri;
@@ -33,21 +33,43 @@ pub(crate) struct Outcome<R> {
     pub(crate) result: Result<(R, Option<SocketAddr>), Error>,
 }
 
-/// Runs the machine for `req` to `uri`.
+/// Runs the machine for `req` to `uri`, within the task's deadline if it
+/// has one (dropping the machine's future drops the connection it holds).
 pub(crate) async fn run<P: ClientProtocol>(
     protocol: &P,
-    mut uri: Uri,
+    uri: Uri,
     req: &mut P::Request,
     opts: &ClientOptions,
 ) -> Outcome<P::Response> {
+    let mut at = (uri, 0);
+    let result = match opts.deadline() {
+        None => attempts(protocol, &mut at, req, opts).await,
+        Some(limit) => match tokio::time::timeout(limit, attempts(protocol, &mut at, req, opts)).await {
+            Ok(r) => r,
+            Err(_) => {
+                trace::debug!(url = at.0.as_str(), ?limit, "task deadline passed");
+                Err(Error::timeout(TimeoutReason::Deadline))
+            }
+        },
+    };
+    let (uri, redirects) = at;
+    Outcome { uri, redirects, result }
+}
+
+/// Attempts, retries and redirects until the task is done; `at` keeps the
+/// URL and the redirects followed so far.
+async fn attempts<P: ClientProtocol>(
+    protocol: &P,
+    at: &mut (Uri, u32),
+    req: &mut P::Request,
+    opts: &ClientOptions,
+) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut retries = 0;
-    let mut redirects = 0;
     let mut tried: Vec<Target> = Vec::new();
     loop {
-        if let Err(e) = protocol.prepare(req, &uri, opts) {
-            return Outcome { uri, redirects, result: Err(e) };
-        }
-        let result = attempt(protocol, &uri, req, opts, &mut tried, retries > 0).await;
+        let (uri, redirects) = (&at.0, at.1);
+        protocol.prepare(req, uri, opts)?;
+        let result = attempt(protocol, uri, req, opts, &mut tried, retries > 0).await;
         let (resp, peer) = match result {
             Ok(r) => r,
             Err(e) if retries < opts.retry_max() && protocol.is_retryable(&e) => {
@@ -55,24 +77,21 @@ pub(crate) async fn run<P: ClientProtocol>(
                 trace::debug!(url = uri.as_str(), retry = retries, error = %e, "retrying a failed attempt");
                 continue;
             }
-            Err(e) => return Outcome { uri, redirects, result: Err(e) },
+            Err(e) => return Err(e),
         };
         let may_redirect = redirects < opts.redirect_max();
-        match protocol.on_reply(req, &resp, &uri, may_redirect) {
-            Next::Fail(e) => return Outcome { uri, redirects, result: Err(e) },
+        match protocol.on_reply(req, &resp, uri, may_redirect) {
+            Next::Fail(e) => return Err(e),
             Next::Retry if retries < opts.retry_max() => {
                 retries += 1;
                 trace::debug!(url = uri.as_str(), retry = retries, "retrying as the reply asks");
             }
             Next::Redirect(next) if may_redirect => {
-                redirects += 1;
                 trace::debug!(from = uri.as_str(), to = next.as_str(), "redirected");
-                uri = next;
+                *at = (next, redirects + 1);
                 tried.clear();
             }
-            Next::Done | Next::Retry | Next::Redirect(_) => {
-                return Outcome { uri, redirects, result: Ok((resp, peer)) };
-            }
+            Next::Done | Next::Retry | Next::Redirect(_) => return Ok((resp, peer)),
         }
     }
 }
@@ -102,7 +121,12 @@ async fn attempt<P: ClientProtocol>(
     if opts.retry_max() > 0 {
         tried.push(target.clone());
     }
-    let limits = Limits { send: opts.send_timeout(), watch: opts.watch_timeout(), receive: opts.receive_timeout() };
+    let limits = Limits {
+        send: opts.send_timeout(),
+        watch: opts.watch_timeout(),
+        receive: opts.receive_timeout(),
+        size: opts.response_size_limit(),
+    };
     let result = match protocol.mode(req) {
         Mode::Pipelined => super::pipe::request(&setup, req, opts, &target, setup.key(&target)).await,
         Mode::Pooled => pooled(&setup, req, opts, &target, setup.key(&target), limits).await,

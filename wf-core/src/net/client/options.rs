@@ -6,9 +6,29 @@ use std::time::Duration;
 use crate::net::route::Route;
 use crate::runtime::{self, EndpointParams};
 
-/// A task's retries, redirects, timeouts, keep-alive, route and TLS (the
-/// settings of Workflow's `WFNetworkTask`). Every client task carries one;
-/// [`Task::options_mut`](crate::Task::options_mut) reaches it.
+/// A task's retries, redirects, timeouts, limits, keep-alive, route and
+/// TLS (the settings of Workflow's `WFNetworkTask`). Every client task
+/// carries one; [`Task::options_mut`](crate::Task::options_mut) reaches
+/// it.
+///
+/// # Against a hostile or broken server
+///
+/// With the defaults, each read and write must make progress within the
+/// endpoint's response timeout (10 s), and a response may be at most
+/// [`response_size_limit`](ClientOptions::response_size_limit) bytes
+/// (64 MiB, from [`EndpointParams`]). So:
+///
+/// - a server that **never stops sending** fails the task with
+///   `SYS_ERROR`/`EMSGSIZE` once the response passes the limit; nothing
+///   past it is buffered, and the connection is closed;
+/// - a server that **drips** (a byte every few seconds, each within the
+///   response timeout) is *not* cut by the defaults: set a
+///   [`deadline`](ClientOptions::set_deadline) (the whole task) or a
+///   [`receive timeout`](ClientOptions::set_receive_timeout) (the whole
+///   response) to bound it. Both end the task with
+///   `SYS_ERROR`/`ETIMEDOUT`, the deadline with
+///   [`TimeoutReason::Deadline`](crate::TimeoutReason::Deadline), the
+///   receive timeout with `Transmit`.
 #[derive(Clone, Default)]
 pub struct ClientOptions {
     retry_max: u32,
@@ -18,6 +38,9 @@ pub struct ClientOptions {
     watch_timeout: Option<Duration>,
     keep_alive: Option<Duration>,
     wait_timeout: Option<Duration>,
+    /// `None`: the endpoint's.
+    response_size_limit: Option<Option<usize>>,
+    deadline: Option<Duration>,
     endpoint: Option<EndpointParams>,
     route: Option<Arc<dyn Route>>,
     #[cfg(feature = "tls")]
@@ -34,6 +57,8 @@ impl std::fmt::Debug for ClientOptions {
             .field("watch_timeout", &self.watch_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("wait_timeout", &self.wait_timeout)
+            .field("response_size_limit", &self.response_size_limit)
+            .field("deadline", &self.deadline)
             .field("endpoint", &self.endpoint)
             .field("route", &self.route.is_some())
             .finish_non_exhaustive()
@@ -100,6 +125,40 @@ impl ClientOptions {
     pub fn set_wait_timeout(&mut self, t: Option<Duration>) -> &mut Self {
         self.wait_timeout = t;
         self
+    }
+
+    /// The largest response this task accepts, in bytes as read from the
+    /// connection (framing included), counted from the end of the
+    /// previous response: over it the task fails with
+    /// `SYS_ERROR`/`EMSGSIZE`, nothing past it is buffered, and the
+    /// connection is closed. `None` sets no limit. Default: the endpoint
+    /// parameters' (64 MiB).
+    pub fn set_response_size_limit(&mut self, limit: Option<usize>) -> &mut Self {
+        self.response_size_limit = Some(limit);
+        self
+    }
+
+    /// The response size limit in force for this task (see
+    /// [`set_response_size_limit`](ClientOptions::set_response_size_limit)).
+    pub fn response_size_limit(&self) -> Option<usize> {
+        self.response_size_limit.unwrap_or_else(|| self.endpoint().response_size_limit)
+    }
+
+    /// An overall limit on the task, from its start to its callback:
+    /// resolving, waiting for a connection, connecting, every retry and
+    /// redirect, every exchange. When it passes, the task ends with
+    /// `SYS_ERROR`/`ETIMEDOUT` and
+    /// [`TimeoutReason::Deadline`](crate::TimeoutReason::Deadline), and the
+    /// connection it was using is closed. Default: none (wf only; Workflow
+    /// has none).
+    pub fn set_deadline(&mut self, t: Option<Duration>) -> &mut Self {
+        self.deadline = t;
+        self
+    }
+
+    /// The task's overall deadline, if it has one.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     /// Per-task endpoint parameters instead of the global settings'.

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
@@ -45,10 +45,11 @@ const DELIVER_BATCH: usize = 16;
 
 struct Shared<C: Decoder> {
     /// The codec (requests are encoded by callers, replies decoded by the
-    /// driver), the bytes waiting to be written and the waiting slots.
+    /// driver), the bytes waiting to be written and the waiting slots,
+    /// each with its task's response size limit.
     codec: C,
     wbuf: BytesMut,
-    waiting: VecDeque<Slot<C::Item>>,
+    waiting: VecDeque<(Slot<C::Item>, Option<usize>)>,
     /// Set once the pipe takes no more requests.
     closed: Option<Error>,
     driver: Option<Waker>,
@@ -229,14 +230,15 @@ async fn acquire<P: ClientProtocol>(
     };
     // Boxed: connecting is rare, and its future would make every
     // request's future as large.
-    let conn = Box::pin(setup.open(target, endpoint, Limits::default())).await;
+    let size = opts.response_size_limit();
+    let conn = Box::pin(setup.open(target, endpoint, Limits { size, ..Limits::default() })).await;
     let keep_alive = opts.keep_alive().unwrap_or_else(|| setup.protocol.default_keep_alive());
-    let outcome = conn.map(|c| start(c, key.clone(), keep_alive));
+    let outcome = conn.map(|c| start(c, key.clone(), keep_alive, size));
     guard.finish(outcome).map(|p| (p, false))
 }
 
 /// Turns a fresh connection into a pipe and starts its driver.
-fn start<C>(conn: Connection<C>, key: Arc<PoolKey>, keep_alive: Duration) -> Arc<Pipe<C>>
+fn start<C>(conn: Connection<C>, key: Arc<PoolKey>, keep_alive: Duration, size: Option<usize>) -> Arc<Pipe<C>>
 where
     C: Decoder<Error: Into<Error>> + Send + 'static,
     C::Item: Send,
@@ -244,6 +246,7 @@ where
     let peer = conn.peer_addr();
     let response_timeout = conn.response_timeout();
     let Connection { stream, rbuf, wbuf, codec, .. } = conn;
+    let rbuf_len = rbuf.len();
     let pipe = Arc::new(Pipe {
         shared: Mutex::new(Shared { codec, wbuf, waiting: VecDeque::new(), closed: None, driver: None }),
         in_flight: AtomicUsize::new(0),
@@ -262,6 +265,9 @@ where
         timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         timer_at: None,
         last_io: Instant::now(),
+        item_bytes: rbuf_len,
+        size_limit: size,
+        oversize: false,
     };
     runtime::spawn(driver);
     pipe
@@ -291,7 +297,7 @@ pub(crate) async fn request<P: ClientProtocol>(
                 return Err(e.into());
             }
             let (tx, rx) = oneshot::channel();
-            s.waiting.push_back(tx);
+            s.waiting.push_back((tx, opts.response_size_limit()));
             pipe.in_flight.fetch_add(1, Ordering::Relaxed);
             let waker = s.driver.take();
             drop(s);
@@ -300,7 +306,13 @@ pub(crate) async fn request<P: ClientProtocol>(
             }
             rx
         };
-        match wait(rx, opts, &pipe).await {
+        // A task whose future is dropped while its reply is due (its
+        // deadline passed, say) leaves the pipe closing: the replies
+        // still due on it are suspect.
+        let guard = CloseOnDrop(&*pipe);
+        let got = wait(rx, opts, &pipe).await;
+        std::mem::forget(guard);
+        match got {
             Ok(response) => {
                 if setup.protocol.keep_alive(req, &response) == KeepAlive::Close {
                     pipe.close(Error::sys(libc::ECONNRESET));
@@ -312,6 +324,15 @@ pub(crate) async fn request<P: ClientProtocol>(
             Err(e) if reused && stale_retry && is_stale(&e) => stale_retry = false,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Closes a pipe if dropped (see `request`).
+struct CloseOnDrop<'a, C: Decoder>(&'a Pipe<C>);
+
+impl<C: Decoder> Drop for CloseOnDrop<'_, C> {
+    fn drop(&mut self) {
+        self.0.close(Error::timeout(TimeoutReason::Deadline));
     }
 }
 
@@ -367,6 +388,13 @@ struct Driver<C: Decoder> {
     /// When bytes last moved (for the response timeout while replies are
     /// due) or the last reply arrived (for the keep-alive when idle).
     last_io: Instant,
+    /// Bytes read since the last reply decoded.
+    item_bytes: usize,
+    /// The response size limit of the oldest request waiting (the last
+    /// one seen when none waits).
+    size_limit: Option<usize>,
+    /// The oldest reply went over its size limit.
+    oversize: bool,
 }
 
 enum Step {
@@ -429,15 +457,25 @@ where
                 cx.waker().wake_by_ref();
                 return Ok(Step::Parked);
             }
+            if self.size_limit.is_some_and(|max| self.item_bytes > max) {
+                self.oversize = true;
+                crate::trace::debug!(peer = ?self.pipe.peer, limit = self.size_limit, "pipelined response over the size limit");
+                return Err(Error::sys(libc::EMSGSIZE));
+            }
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
                 self.rbuf.reserve(8192);
             }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+            // One byte past the limit at most: enough to tell the reply is
+            // too big, nothing more buffered.
+            let room = self.size_limit.map_or(usize::MAX, |max| max.saturating_sub(self.item_bytes).saturating_add(1));
+            let mut limited = (&mut self.rbuf).limit(room);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut limited) {
                 Poll::Ready(Ok(0)) => {
                     let done = self.pipe.lock().waiting.is_empty();
                     return Err(Error::sys(if done { libc::ENOTCONN } else { libc::ECONNRESET }));
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(n)) => {
+                    self.item_bytes = self.item_bytes.saturating_add(n);
                     self.last_io = Instant::now();
                     moved = true;
                 }
@@ -459,11 +497,15 @@ where
             let mut s = self.pipe.lock();
             while ready.len() < DELIVER_BATCH {
                 let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? else { break };
+                self.item_bytes = self.rbuf.len();
                 match s.waiting.pop_front() {
-                    Some(slot) => ready.push((slot, item)),
+                    Some((slot, _)) => ready.push((slot, item)),
                     // A reply nobody asked for: the stream is out of step.
                     None => return Err(Error::sys(libc::EBADMSG)),
                 }
+            }
+            if let Some((_, limit)) = s.waiting.front() {
+                self.size_limit = *limit;
             }
         }
         let n = ready.len();
@@ -498,7 +540,9 @@ where
         }
     }
 
-    /// Closes the pipe: what is waiting fails with `e`.
+    /// Closes the pipe: what is waiting fails with `e` (over the size
+    /// limit: the oldest with `EMSGSIZE`, the others with `ECONNRESET`,
+    /// their replies never having come).
     fn fail(&mut self, e: Error) {
         self.pipe.closed.store(true, Ordering::Release);
         let waiting = {
@@ -512,8 +556,9 @@ where
         if !waiting.is_empty() {
             crate::trace::debug!(peer = ?self.pipe.peer, error = %e, failed = waiting.len(), "pipelined connection closed with requests in flight");
         }
-        for slot in waiting {
-            let _ = slot.send(Err(e.clone()));
+        let rest = if self.oversize { Error::sys(libc::ECONNRESET) } else { e.clone() };
+        for (i, (slot, _)) in waiting.into_iter().enumerate() {
+            let _ = slot.send(Err(if i == 0 { e.clone() } else { rest.clone() }));
         }
         remove(&self.pipe);
     }

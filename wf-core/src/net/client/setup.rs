@@ -107,6 +107,8 @@ impl<'a, P: ClientProtocol> Setup<'a, P> {
             Target::Unix(_) => None,
         };
         let mut conn = Connection::new(stream, self.protocol.client_codec(), peer, endpoint.response_timeout);
+        // The handshake's replies are held to the size limit too.
+        conn.set_size_limit(limits.size);
         self.protocol.on_connect(&mut conn, &self.handshake).await?;
         conn.set_limits(limits);
         Ok(conn)

@@ -147,20 +147,23 @@ fn admit<P: ServerProtocol>(
 }
 
 /// The connection to close to admit a new one when the server is full:
-/// the least recently used idle one; `None` refuses the newcomer.
+/// the least recently used idle one; else the one receiving a request
+/// (not completed yet) that began the longest ago; `None` refuses the
+/// newcomer. A connection serving requests, or still opening (TLS
+/// handshake, `on_accept`: bounded by their own timeouts), is never
+/// closed for it.
 ///
-/// Connections publish what they are doing ([`Activity`]): a rule that
-/// also evicts connections that have not completed a request
-/// ([`Activity::Receiving`], oldest first) before any serving one, or
-/// slow openers ([`Activity::Opening`]), ranks them here. Only idle
-/// connections listen to the kick today (`conn.rs`, `Conn::wait`): one
-/// that moved on since it published takes the kick when it next idles.
+/// Connections publish what they are doing ([`Activity`]) before they
+/// wait; idle and receiving ones listen to the kick (`conn.rs`,
+/// `Conn::wait`). One that moved on since it published takes the kick
+/// when it next idles or receives.
 fn victim(conns: &std::collections::HashMap<u64, Arc<ConnEntry>>) -> Option<u64> {
     conns
         .iter()
         .filter_map(|(id, c)| match c.activity() {
-            Activity::Idle(since) => Some((since, *id)),
-            Activity::Opening | Activity::Receiving(_) | Activity::Serving => None,
+            Activity::Idle(since) => Some(((0, since), *id)),
+            Activity::Receiving(started) => Some(((1, started), *id)),
+            Activity::Opening | Activity::Serving => None,
         })
         .min()
         .map(|(_, id)| id)

@@ -11,15 +11,22 @@
 //! # States
 //!
 //! [`Phase`] is what the connection waits in between turns, with the
-//! deadline of each:
+//! deadline of each. A request *in progress* is one whose first bytes came
+//! and that has not decoded yet, wherever its bytes are (the read buffer,
+//! or the codec: HTTP keeps a partial body there, TLV its header);
+//! [`Progress`] follows it, counting its bytes as they are read.
 //!
-//! | phase | means | deadline | kick (eviction, stop) |
+//! | phase | means | deadline | kick: eviction / stop |
 //! |---|---|---|---|
-//! | `Idle { since, until, begun }` | nothing buffered, nothing in flight | `until`: `since` + `keep_alive_timeout` (the reply's, capped), or + `peer_response_timeout` before the first request | closes |
-//! | `Reading { started }` | part of a request buffered, nothing in flight | last read + `peer_response_timeout`, `started` + `receive_timeout` | waits |
-//! | `Serving { next }` | requests in flight; reads ahead while fewer than [`MAX_PIPELINE`] | none | waits |
-//! | `Draining { error_reply }` | no more reading (end of input, or a request the codec rejected): answers what is in flight, then `error_reply`, then closes | none | waits |
+//! | `Idle { since, until }` | no request in progress, nothing in flight | `until`: `since` + `keep_alive_timeout` (the reply's, capped), or + `peer_response_timeout` before the first request | closes / closes |
+//! | `Reading` | a request in progress, nothing in flight | head: its start + `header_timeout`; body: the minimum receive rate; always: the last read + `peer_response_timeout`, its start + `receive_timeout` | closes / finishes that request, answers, closes |
+//! | `Serving` | requests in flight; reads ahead while fewer than [`MAX_PIPELINE`] | none | — (not kicked) / answers what it read, then closes |
+//! | `Draining { error_reply }` | no more reading (end of input, or a request the codec rejected): answers what is in flight, then `error_reply`, then closes | none | — / — |
 //! | `Closing` | a reply closes the connection (or there is none): close once the write is out | — | — |
+//!
+//! Clocks of a request in progress do not run while the server works on
+//! requests before it: the header, rate and per-read limits count from
+//! the last write at the earliest.
 //!
 //! Writing is a step of a turn, not a phase: what the turn queued goes
 //! out in one write, each write making progress within
@@ -31,51 +38,56 @@
 //!
 //! 1. [`decode`](Conn::decode): requests complete in the buffer become
 //!    series (`process` runs): `Idle | Reading | Serving → Serving`; a
-//!    request the codec rejects: `→ Draining { error_reply }`.
+//!    request the codec rejects, or one past the size backstop:
+//!    `→ Draining { error_reply }`. Notes when the request in progress
+//!    is past its head ([`ServerProtocol::head_complete`]).
 //! 2. [`drive`](Conn::drive): polls the series once, inline.
 //! 3. [`interim`](Conn::interim): bytes such as `100 Continue`, when
 //!    nothing is in flight.
-//! 4. [`note_start`](Conn::note_start): bytes of a request wait in the
-//!    buffer: `Idle → Reading`, or `Serving` notes when the next request
-//!    began.
-//! 5. [`collect`](Conn::collect): replies ready, in request order, are
+//! 4. [`collect`](Conn::collect): replies ready, in request order, are
 //!    encoded; a closing reply, none, or an encoding error: `→ Closing`.
 //!    [`finish_draining`](Conn::finish_draining): `Draining` with nothing
 //!    in flight queues its error reply: `→ Closing`.
-//! 6. [`write`](Conn::write): one write; each reply's task learns how it
+//! 5. [`write`](Conn::write): one write; each reply's task learns how it
 //!    went. A failed write closes.
-//! 7. `Closing` closes. [`settle`](Conn::settle) picks the phase to wait
-//!    in: `Serving →` `Idle` or `Reading` once all is answered,
-//!    `Reading → Idle` when the codec took every buffered byte. An idle
-//!    connection of a stopping server closes.
+//! 6. `Closing` closes. [`settle`](Conn::settle) picks the phase to wait
+//!    in: `Serving →` `Idle` or `Reading` once all is answered, `Idle →
+//!    Reading` when a request began.
+//! 7. [`stop_turn`](Conn::stop_turn): the server stops (see below).
 //! 8. [`publish`](Conn::publish) tells admission what the connection does
 //!    ([`Activity`]), when that changed.
 //! 9. [`wait`](Conn::wait) for a series, a reply, bytes (end of input:
-//!    `→ Draining`), the deadline (closes), or a kick (closes; idle only).
+//!    `→ Draining`), the deadline ([`expire`](Conn::expire): closes, a
+//!    request in progress first getting the protocol's timeout reply), or
+//!    a kick.
 //!
-//! # Where the hardening hooks in
+//! # The limits against hostile clients
 //!
-//! - **Header (request-start) deadline**: [`Phase::deadline`] for
-//!   `Reading { started }` — a limit from `started` until the request
-//!   decodes. HTTP leaves an incomplete head in the buffer, so `Reading`
-//!   is exactly "head not complete"; a pipelined request started while
-//!   others are in flight carries its start in `Serving { next }`, and
-//!   `settle` hands it to `Reading` when they are answered.
-//!   `Idle { begun: Some(_) }` is a request whose start the codec holds
-//!   (HTTP keeps a partial body in its codec, leaving the buffer empty):
-//!   today that counts as idle (keep-alive deadline, kick, shown as idle
-//!   to admission), as before this machine; a rule that a request must
-//!   finish treats it as `Reading` there and in [`Conn::activity`].
-//! - **Minimum progress for bodies**: [`Conn::on_read`] sees every read
-//!   (bytes, time); a rate rule keeps its count there and
-//!   [`Phase::deadline`] turns it into the `Reading` deadline (today: one
-//!   read every `peer_response_timeout`). Writes have theirs in
-//!   `Connection::flush_within`.
+//! - **Header timeout**: a request in progress whose head is not complete
+//!   (`Progress::body` unset) must complete it within `header_timeout`
+//!   of its first byte.
+//! - **Minimum receive rate**: once the head is complete (for a protocol
+//!   without a head, from the first byte), the rest must come at
+//!   `min_receive_rate` bytes/s after `min_receive_rate_grace`:
+//!   [`Conn::deadline`] is `body start + grace + received / rate`, which
+//!   moves on with every byte read ([`Conn::on_read`] counts them).
+//! - **Size backstop**: the bytes of the request in progress are counted
+//!   whatever the codec does with them; past
+//!   `ServerParams::request_backstop` (2 × `request_size_limit` + 64 KiB)
+//!   the request gets the protocol's `EMSGSIZE` reply and the connection
+//!   closes. A codec's own, precise limit answers first.
 //! - **Eviction**: [`Conn::activity`] maps phases to the [`Activity`]
-//!   admission sees (`Opening`, `Idle`, `Receiving` — mid-request, no
-//!   request completed —, `Serving`); `accept.rs` ranks victims. Only
-//!   `Idle` listens to the kick today ([`Conn::wait`]); evicting a
-//!   `Receiving` connection makes `Reading` listen too.
+//!   admission sees (`Opening`, `Idle`, `Receiving` for `Reading`,
+//!   `Serving`); `accept.rs` evicts idle connections first (least
+//!   recently used), then receiving ones (oldest request first), never a
+//!   serving one. `Idle` and `Reading` listen to the kick.
+//! - **Graceful stop**: an idle connection closes at once; one `Reading`
+//!   finishes that request (within its limits), and one `Serving` reads
+//!   nothing more; each answers every request it decoded, then closes
+//!   (after the write: no reply is cut). On closing while the client may
+//!   still be sending, the connection reads and drops its bytes for a
+//!   moment ([`LINGER_IDLE`], at most [`LINGER_MAX`]) so that the
+//!   client's unread replies are not lost to a reset.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -87,10 +99,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{Instant, Sleep, sleep_until, timeout};
+use tokio::time::{Instant, Sleep, sleep_until, timeout, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::params::ServerParams;
 use super::protocol::ServerProtocol;
 use super::reply::{Head, ReplySlot};
 use super::shared::{Activity, ConnEntry, Shared};
@@ -147,6 +158,9 @@ async fn open<P: ServerProtocol>(
     let stream = NetStream::Plain(stream);
     let codec = shared.protocol.server_codec(&shared.params);
     let mut io = Connection::new(stream, codec, peer, shared.params.peer_response_timeout);
+    // What `on_accept` receives (a login, say) is held to the size
+    // backstop too.
+    io.set_size_limit(shared.params.request_backstop().map(|b| usize::try_from(b).unwrap_or(usize::MAX)));
     match shared.protocol.on_accept(&mut io).await {
         Ok(()) => Some(io),
         Err(_e) => {
@@ -158,26 +172,17 @@ async fn open<P: ServerProtocol>(
 
 /// What a connection waits in between turns (see the module's table).
 enum Phase<R> {
-    /// Nothing buffered, nothing in flight.
+    /// No request in progress, nothing in flight.
     Idle {
         /// Since when: accepted, or the last write.
         since: Instant,
         /// When it closes, if nothing comes.
         until: Option<Instant>,
-        /// A request began then, and the codec holds what came of it
-        /// (nothing is left in the buffer).
-        begun: Option<Instant>,
     },
-    /// Part of a request is buffered, nothing in flight.
-    Reading {
-        /// The request's first byte.
-        started: Instant,
-    },
+    /// A request in progress ([`Conn::req`]), nothing in flight.
+    Reading,
     /// Requests in flight.
-    Serving {
-        /// When the next request's first bytes were seen, if they were.
-        next: Option<Instant>,
-    },
+    Serving,
     /// Reading is over: answer what is in flight, then `error_reply`,
     /// then close.
     Draining {
@@ -194,32 +199,43 @@ impl<R> Phase<R> {
     /// More requests may be read.
     #[inline]
     fn reads(&self) -> bool {
-        matches!(self, Phase::Idle { .. } | Phase::Reading { .. } | Phase::Serving { .. })
-    }
-
-    /// When the connection closes if nothing happens: the idle limit, or
-    /// for a request partly in, a read every `peer_response_timeout` and
-    /// the whole of it within `receive_timeout`.
-    ///
-    /// The place for a header timeout (from `started` until the request
-    /// decodes) and a minimum-progress rule (from what
-    /// [`Conn::on_read`] counts).
-    #[inline]
-    fn deadline(&self, params: &ServerParams, last_read: Instant) -> Option<Instant> {
-        match self {
-            Phase::Idle { until, .. } => *until,
-            Phase::Reading { started } => {
-                let by_peer = params.peer_response_timeout.map(|t| last_read + t);
-                let whole = params.receive_timeout.map(|t| *started + t);
-                match (by_peer, whole) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
-            Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => None,
-        }
+        matches!(self, Phase::Idle { .. } | Phase::Reading | Phase::Serving)
     }
 }
+
+/// The request in progress: begun, not decoded yet.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    /// When its first byte was read.
+    started: Instant,
+    /// Its bytes read so far (in the buffer, or taken by the codec).
+    bytes: u64,
+    /// When its head was seen complete, and `bytes` then.
+    body: Option<(Instant, u64)>,
+}
+
+/// How far a stopping server lets the connection go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The server runs.
+    Running,
+    /// Stopping: the request in progress may finish coming in.
+    FinishCurrent,
+    /// Stopping: nothing more is read; what was decoded is answered.
+    NoMoreReads,
+}
+
+/// After closing its side, how long a connection waits for more bytes
+/// from a client that may still be sending before it drops them and
+/// closes (a close with unread bytes resets the connection, and a reset
+/// can make the client lose replies it has not read yet).
+pub(super) const LINGER_IDLE: Duration = Duration::from_millis(200);
+
+/// The most a closing connection lingers in all.
+pub(super) const LINGER_MAX: Duration = Duration::from_secs(1);
+
+/// How long the reply to a request ended by a deadline may take to write.
+const EXPIRY_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why [`Conn::wait`] returned.
 enum Wake {
@@ -229,7 +245,8 @@ enum Wake {
     Read(std::io::Result<usize>),
     /// The timer fired for this deadline.
     Deadline(Instant),
-    /// Admission or a stopping server wants the (idle) connection closed.
+    /// Admission wants the (idle or receiving) connection closed, or the
+    /// server stops.
     Kick,
 }
 
@@ -292,6 +309,8 @@ struct Conn<'a, P: ServerProtocol> {
     peer: Option<SocketAddr>,
     io: Connection<P::ServerCodec>,
     phase: Phase<P::Response>,
+    /// The request in progress, if one began.
+    req: Option<Progress>,
     /// Requests in flight, in order: the head's reply goes out first.
     pending: VecDeque<Arc<ReplySlot<P>>>,
     /// Series of this connection's requests still running here.
@@ -308,6 +327,9 @@ struct Conn<'a, P: ServerProtocol> {
     timer: Timer,
     /// What admission was last told.
     published: Activity,
+    stop: Stop,
+    /// The client closed its side (or reading failed).
+    peer_done: bool,
 }
 
 impl<'a, P: ServerProtocol> Conn<'a, P> {
@@ -328,6 +350,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             peer,
             io,
             phase: Phase::Closing, // set below
+            req: None,
             pending: VecDeque::new(),
             drivers: Vec::new(),
             acks: Vec::new(),
@@ -337,8 +360,14 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             keep_alive: shared.params.keep_alive_timeout,
             timer: Timer::default(),
             published: Activity::Opening,
+            stop: Stop::Running,
+            peer_done: false,
         };
-        conn.phase = Phase::Idle { since: now, until: conn.idle_until(now), begun: None };
+        conn.phase = Phase::Idle { since: now, until: conn.idle_until(now) };
+        // Bytes `on_accept` read past its own exchange begin a request.
+        if !conn.io.rbuf.is_empty() {
+            conn.req = Some(Progress { started: now, bytes: conn.io.rbuf.len() as u64, body: None });
+        }
         conn
     }
 
@@ -354,7 +383,6 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 .await;
             }
             self.interim();
-            self.note_start();
             self.collect();
             self.finish_draining();
             if let Turn::Close = self.write().await {
@@ -364,37 +392,58 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 break;
             }
             self.settle();
-            if self.stopped() {
+            if let Turn::Close = self.stop_turn() {
                 break;
             }
             self.publish();
-            let deadline = self.phase.deadline(&self.shared.params, self.last_read);
+            let deadline = self.deadline();
             match self.wait(deadline).await {
                 Wake::Progress => {}
                 Wake::Read(Ok(n)) if n > 0 => self.on_read(n),
                 Wake::Read(_) => self.end_of_input(),
                 Wake::Deadline(d) => {
                     if self.timer.passed(d) {
+                        self.expire().await;
                         break;
                     }
                 }
-                Wake::Kick => break,
+                // A stopping server: `stop_turn` decides.
+                Wake::Kick if self.shared.stopping.load(Ordering::Acquire) => {}
+                Wake::Kick => {
+                    crate::trace::debug!(peer = ?self.peer, "connection evicted to admit another");
+                    break;
+                }
             }
         }
         self.close().await;
     }
 
     /// Requests complete in the buffer become series, while the phase
-    /// reads and fewer than [`MAX_PIPELINE`] are in flight.
+    /// reads and fewer than [`MAX_PIPELINE`] are in flight; then notes
+    /// whether the request in progress is past its head, and holds it to
+    /// the size backstop.
     #[inline]
     fn decode(&mut self) {
+        let mut wants_more = false;
         while self.phase.reads() && self.pending.len() < MAX_PIPELINE {
             match self.io.codec.decode(&mut self.io.rbuf) {
                 Ok(Some(req)) => {
-                    self.phase = Phase::Serving { next: None };
+                    self.phase = Phase::Serving;
+                    // Bytes left over belong to the next request.
+                    self.req = (!self.io.rbuf.is_empty()).then(|| Progress {
+                        started: self.last_read,
+                        bytes: self.io.rbuf.len() as u64,
+                        body: None,
+                    });
+                    if self.stop == Stop::FinishCurrent {
+                        self.stop = Stop::NoMoreReads;
+                    }
                     self.dispatch(req);
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    wants_more = true;
+                    break;
+                }
                 Err(e) => {
                     // Answered (if the protocol has an answer) after the
                     // replies before it; then the connection closes.
@@ -402,6 +451,19 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                     self.phase = Phase::Draining { error_reply: error_reply.map(Box::new) };
                 }
             }
+        }
+        let Some(req) = &mut self.req else { return };
+        if !wants_more {
+            return;
+        }
+        if req.body.is_none() && self.shared.protocol.head_complete(&self.io.codec) {
+            req.body = Some((Instant::now(), req.bytes));
+        }
+        if self.shared.params.request_backstop().is_some_and(|max| req.bytes > max) {
+            crate::trace::debug!(peer = ?self.peer, bytes = req.bytes, "request over the size backstop; closing");
+            let e = Error::sys(libc::EMSGSIZE);
+            let error_reply = self.shared.protocol.error_reply(&mut self.io.codec, &e);
+            self.phase = Phase::Draining { error_reply: error_reply.map(Box::new) };
         }
     }
 
@@ -449,21 +511,6 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn interim(&mut self) {
         if self.pending.is_empty() {
             self.shared.protocol.server_interim(&mut self.io.codec, &mut self.io.wbuf);
-        }
-    }
-
-    /// Bytes of a request wait in the buffer: notes when it began.
-    #[inline]
-    fn note_start(&mut self) {
-        if self.io.rbuf.is_empty() {
-            return;
-        }
-        match &mut self.phase {
-            Phase::Idle { begun, .. } => {
-                self.phase = Phase::Reading { started: begun.unwrap_or_else(Instant::now) };
-            }
-            Phase::Serving { next } if next.is_none() => *next = Some(Instant::now()),
-            Phase::Reading { .. } | Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => {}
         }
     }
 
@@ -542,24 +589,23 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         if failed { Turn::Close } else { Turn::Go }
     }
 
-    /// Picks the phase to wait in, from what is in flight and buffered.
+    /// Picks the phase to wait in, from what is in flight and what has
+    /// begun.
     #[inline]
     fn settle(&mut self) {
-        let begun = match self.phase {
+        match self.phase {
             // Unchanged: nothing came, nothing was written.
-            Phase::Idle { since, .. } if since == self.last_write && self.io.rbuf.is_empty() => return,
-            Phase::Idle { begun, .. } => begun,
-            Phase::Reading { started } => Some(started),
-            Phase::Serving { .. } if !self.pending.is_empty() => return,
-            Phase::Serving { next } => next,
+            Phase::Idle { since, .. } if since == self.last_write && self.req.is_none() => return,
+            Phase::Serving if !self.pending.is_empty() => return,
             Phase::Draining { .. } | Phase::Closing => return,
-        };
+            Phase::Idle { .. } | Phase::Reading | Phase::Serving => {}
+        }
         self.phase = if !self.pending.is_empty() {
-            Phase::Serving { next: begun }
-        } else if self.io.rbuf.is_empty() {
-            Phase::Idle { since: self.last_write, until: self.idle_until(self.last_write), begun }
+            Phase::Serving
+        } else if self.req.is_some() {
+            Phase::Reading
         } else {
-            Phase::Reading { started: begun.expect("noted when the bytes were buffered") }
+            Phase::Idle { since: self.last_write, until: self.idle_until(self.last_write) }
         };
     }
 
@@ -573,20 +619,73 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         limit.map(|t| since + t)
     }
 
-    /// The server stops and the connection is idle: it closes now (a
-    /// connection in any other phase closes when it next idles).
+    /// The server stops: an idle connection closes now; one receiving a
+    /// request lets that request finish coming in (within its limits);
+    /// one serving reads nothing more. Each closes once everything it
+    /// decoded is answered.
     #[inline]
-    fn stopped(&self) -> bool {
-        matches!(self.phase, Phase::Idle { .. }) && self.shared.stopping.load(Ordering::Acquire)
+    fn stop_turn(&mut self) -> Turn {
+        if self.stop == Stop::Running {
+            if !self.shared.stopping.load(Ordering::Acquire) {
+                return Turn::Go;
+            }
+            self.stop = match self.phase {
+                Phase::Reading => Stop::FinishCurrent,
+                _ => Stop::NoMoreReads,
+            };
+        }
+        let done = match self.phase {
+            Phase::Idle { .. } => true,
+            Phase::Reading => self.stop == Stop::NoMoreReads,
+            Phase::Serving | Phase::Draining { .. } | Phase::Closing => false,
+        };
+        if done { Turn::Close } else { Turn::Go }
+    }
+
+    /// When the connection closes if nothing happens: the idle limit; for
+    /// a request in progress, the header timeout until its head is
+    /// complete, then the minimum receive rate, and always a read every
+    /// `peer_response_timeout` and the whole of it within
+    /// `receive_timeout`.
+    #[inline]
+    fn deadline(&self) -> Option<Instant> {
+        let params = &self.shared.params;
+        match self.phase {
+            Phase::Idle { until, .. } => until,
+            Phase::Reading => {
+                let req = self.req.as_ref()?;
+                // The client is not to blame for the time the server took
+                // answering the requests before this one.
+                let from = |t: Instant| t.max(self.last_write);
+                let by_peer = params.peer_response_timeout.map(|t| from(self.last_read) + t);
+                let whole = params.receive_timeout.map(|t| req.started + t);
+                let rule = match req.body {
+                    None => params.header_timeout.map(|t| from(req.started) + t),
+                    Some((at, base)) => match params.min_receive_rate {
+                        Some(rate) if rate > 0 => {
+                            let owed = Duration::try_from_secs_f64((req.bytes - base) as f64 / f64::from(rate)).ok();
+                            from(at)
+                                .checked_add(params.min_receive_rate_grace)
+                                .zip(owed)
+                                .and_then(|(t, o)| t.checked_add(o))
+                        }
+                        _ => None,
+                    },
+                };
+                [by_peer, whole, rule].into_iter().flatten().min()
+            }
+            Phase::Serving | Phase::Draining { .. } | Phase::Closing => None,
+        }
     }
 
     /// What admission sees of a phase.
     #[inline]
     fn activity(&self) -> Activity {
-        match self.phase {
-            Phase::Idle { since, .. } => Activity::Idle(since.into_std()),
-            Phase::Reading { started } => Activity::Receiving(started.into_std()),
-            Phase::Serving { .. } | Phase::Draining { .. } | Phase::Closing => Activity::Serving,
+        match (&self.phase, &self.req) {
+            (Phase::Idle { since, .. }, _) => Activity::Idle(since.into_std()),
+            (Phase::Reading, Some(req)) => Activity::Receiving(req.started.into_std()),
+            (Phase::Reading, None) => Activity::Receiving(self.last_read.into_std()),
+            (Phase::Serving | Phase::Draining { .. } | Phase::Closing, _) => Activity::Serving,
         }
     }
 
@@ -601,13 +700,13 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Waits for a series to move, a reply, bytes, the deadline, or (idle
-    /// only) a kick.
+    /// or receiving) a kick.
     async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
         if let Some(d) = deadline {
             self.timer.arm(d);
         }
-        let idle = matches!(self.phase, Phase::Idle { .. });
-        let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE;
+        let kickable = matches!(self.phase, Phase::Idle { .. } | Phase::Reading);
+        let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE && self.stop != Stop::NoMoreReads;
         let Conn { pending, io, drivers, timer, entry, .. } = self;
         let stream = &mut io.stream;
         let rbuf = &mut io.rbuf;
@@ -618,25 +717,50 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => Wake::Progress,
             n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => Wake::Read(n),
             _ = timer.fired(), if deadline.is_some() => Wake::Deadline(deadline.expect("deadline")),
-            _ = entry.kick.notified(), if idle => Wake::Kick,
+            _ = entry.kick.notified(), if kickable => Wake::Kick,
         }
     }
 
-    /// `n` bytes came.
+    /// `n` bytes came: they belong to the request in progress, or begin
+    /// one.
     #[inline]
-    fn on_read(&mut self, _n: usize) {
-        self.last_read = Instant::now();
+    fn on_read(&mut self, n: usize) {
+        let now = Instant::now();
+        self.last_read = now;
+        match &mut self.req {
+            Some(req) => req.bytes += n as u64,
+            None => self.req = Some(Progress { started: now, bytes: n as u64, body: None }),
+        }
     }
 
     /// The peer closed its side, or reading failed: what is in flight is
     /// answered, then the connection closes.
     #[inline]
     fn end_of_input(&mut self) {
+        self.peer_done = true;
         self.phase = Phase::Draining { error_reply: None };
+    }
+
+    /// The deadline passed. A request in progress gets the protocol's
+    /// answer to a timeout, if it has one (HTTP: 408), written within
+    /// [`EXPIRY_REPLY_TIMEOUT`]; then the connection closes.
+    async fn expire(&mut self) {
+        if !matches!(self.phase, Phase::Reading) {
+            return;
+        }
+        crate::trace::debug!(peer = ?self.peer, req = ?self.req, "request in progress ran out of time; closing");
+        let e = Error::timeout(crate::error::TimeoutReason::Transmit);
+        if let Some(resp) = self.shared.protocol.error_reply(&mut self.io.codec, &e) {
+            if self.io.codec.encode(&resp, &mut self.io.wbuf).is_ok() {
+                let _ = self.io.flush_within(Some(EXPIRY_REPLY_TIMEOUT)).await;
+            }
+        }
     }
 
     /// Closes: series still running go on by themselves (a server's stop
     /// waits for them); their replies learn that the connection is gone.
+    /// A client that may still be sending gets a moment for it to end
+    /// ([`LINGER_IDLE`], [`LINGER_MAX`]).
     async fn close(&mut self) {
         for d in self.drivers.drain(..) {
             runtime::spawn(d);
@@ -648,6 +772,22 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
         }
         let _ = timeout(Duration::from_millis(100), self.io.stream.shutdown()).await;
+        // Idle, with nothing left unread: nothing the client sends now
+        // could have been answered anyway.
+        let idle = matches!(self.phase, Phase::Idle { .. }) && self.req.is_none() && self.stop == Stop::Running;
+        if self.peer_done || idle {
+            return;
+        }
+        let end = Instant::now() + LINGER_MAX;
+        loop {
+            self.io.rbuf.clear();
+            self.io.rbuf.reserve(4096);
+            let at = (Instant::now() + LINGER_IDLE).min(end);
+            match timeout_at(at, self.io.stream.read_buf(&mut self.io.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => break,
+            }
+        }
     }
 }
 

@@ -150,6 +150,13 @@ impl<P: ServerProtocol> Server<P> {
 
     /// Stops accepting and closes idle connections; requests in flight go
     /// on. Does not wait (see [`wait_finish`](Server::wait_finish)).
+    ///
+    /// Every request a connection has read is answered, each reply
+    /// written whole, then the connection closes: a connection receiving
+    /// a request lets it finish coming in (within the header timeout and
+    /// the minimum receive rate, so a client dripping its request holds
+    /// the stop no longer than those), one with requests in flight reads
+    /// nothing more.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
         if let Some(stop) = lock(&self.shared.listen).stop.take() {

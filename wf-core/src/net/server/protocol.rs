@@ -27,6 +27,7 @@ use crate::net::protocol::{KeepAlive, Protocol};
 /// | [`keep_alive_after_reply`](ServerProtocol::keep_alive_after_reply): whether the connection stays open | yes | HTTP/1.0, `Connection: close` |
 /// | [`server_interim`](ServerProtocol::server_interim): bytes to send while a request is still arriving | nothing | HTTP `100 Continue` |
 /// | [`error_reply`](ServerProtocol::error_reply): the answer to a request the codec rejected | close without one | HTTP 400/413/431, Redis `-ERR` |
+/// | [`head_complete`](ServerProtocol::head_complete): whether the request arriving is past its head (header timeout, then the minimum receive rate) | yes (no head) | HTTP: the header block read; TLV: the 8-byte header |
 pub trait ServerProtocol: Protocol {
     /// The server codec: decodes requests, encodes responses. It enforces
     /// `params.request_size_limit`.
@@ -73,10 +74,31 @@ pub trait ServerProtocol: Protocol {
         let _ = (codec, out);
     }
 
+    /// Whether the request arriving (begun, not yet decoded) is past its
+    /// head: wf-core holds a request to
+    /// [`header_timeout`](ServerParams::header_timeout) until it is, then
+    /// its body to [`min_receive_rate`](ServerParams::min_receive_rate).
+    ///
+    /// The default, `true`, is for a protocol without a head: its requests
+    /// are held to the rate rule from their first byte.
+    fn head_complete(&self, codec: &Self::ServerCodec) -> bool {
+        let _ = codec;
+        true
+    }
+
     /// The reply to a request the codec rejected (then the connection
     /// closes); `None` closes without replying. The codec that failed is
     /// passed along: it may know more than the error (which HTTP status
     /// fits, say).
+    ///
+    /// wf-core also asks it when it ends a request itself: with
+    /// `SYS_ERROR`/`ETIMEDOUT` ([`TimeoutReason::Transmit`](crate::TimeoutReason::Transmit))
+    /// when a request in progress runs out of time (header timeout,
+    /// minimum receive rate, receive or peer response timeout; HTTP would
+    /// answer 408), and with `SYS_ERROR`/`EMSGSIZE` when a request
+    /// outgrows the backstop of
+    /// [`request_size_limit`](ServerParams::request_size_limit). That
+    /// reply gets one second to be written; then the connection closes.
     fn error_reply(&self, codec: &mut Self::ServerCodec, error: &Error) -> Option<Self::Response> {
         let _ = (codec, error);
         None

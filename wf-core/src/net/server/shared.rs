@@ -100,12 +100,11 @@ pub(super) enum Activity {
     /// Accepted: TLS handshake or the protocol's `on_accept` under way.
     Opening,
     /// Waiting for a request since this instant (accepted, or its last
-    /// write). Also a connection whose codec holds the start of a request
-    /// with nothing left in the buffer (e.g. an HTTP body arriving): the
-    /// connection cannot tell it from idleness today.
+    /// write): no byte of one has come.
     Idle(std::time::Instant),
-    /// Part of a request is in, since this instant, and nothing is in
-    /// flight: it has not completed the request it is sending.
+    /// A request began at this instant and has not completed (its bytes
+    /// may be in the read buffer or in the codec: an HTTP body arriving),
+    /// and nothing is in flight.
     Receiving(std::time::Instant),
     /// Requests in flight: processed, or replies waiting their turn.
     Serving,
@@ -115,7 +114,8 @@ pub(super) enum Activity {
 /// way to make it close.
 pub(super) struct ConnEntry {
     activity: Mutex<Activity>,
-    /// Makes an idle connection close (eviction, shutdown).
+    /// Makes an idle or receiving connection close (eviction), or tells
+    /// it the server stops.
     pub(super) kick: Notify,
 }
 
