@@ -168,6 +168,20 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_reserved_for_a_declared_length() {
+        // 16 MiB − 1 declared (under the limit), 3 bytes of it here:
+        // nothing is allocated for the rest, and later calls only look at
+        // the header again.
+        let mut f = Framer::new(MAX_PACKET);
+        let mut src = BytesMut::from(&[0xff, 0xff, 0xff, 0, 1, 2, 3][..]);
+        let cap = src.capacity();
+        for _ in 0..3 {
+            assert!(f.decode(&mut src).unwrap().is_none());
+        }
+        assert_eq!((src.len(), src.capacity(), f.partial.capacity()), (7, cap, 0));
+    }
+
+    #[test]
     fn sequence_ids_out_of_order_are_refused() {
         let mut f = Framer::new(100);
         assert_eq!(f.decode(&mut framed(b"x", 3)).unwrap_err().code(), libc::EBADMSG);
