@@ -330,21 +330,17 @@ fn commands_over_the_request_size_limit_get_error_1153_and_a_close() {
 
 #[test]
 fn the_default_request_size_limit_applies() {
+    // wf-core's default (1 MiB): `MySQLServer::new` keeps it.
+    let limit = ServerParams::default().request_size_limit.expect("a default request size limit");
+    assert!(limit < 0xff_ffff, "a limit one packet header can exceed: {limit}");
     let (server, count, port) = server(None);
-    match ServerParams::default().request_size_limit {
-        Some(limit) if limit < 0xff_ffff => {
-            let mut s = logged_in(port);
-            s.write_all(&packet(0, b"\x03SELECT 1")).unwrap();
-            assert_eq!(read_packet(&mut s).expect("an answer").1[0], 0x00);
-            s.write_all(&(limit as u32 + 1).to_le_bytes()[..3]).unwrap();
-            s.write_all(&[0x00, 0x03]).unwrap();
-            assert_refused(&mut s, 1153, TOO_LARGE);
-            assert_eq!(count.load(Ordering::SeqCst), 1);
-        }
-        // No default in wf-core: the server still stops at MySQL's 1 GiB
-        // (the codec's unit tests); nothing to replay cheaply here.
-        other => eprintln!("wf-core's default request_size_limit is {other:?}"),
-    }
+    let mut s = logged_in(port);
+    s.write_all(&packet(0, b"\x03SELECT 1")).unwrap();
+    assert_eq!(read_packet(&mut s).expect("an answer").1[0], 0x00);
+    s.write_all(&(limit as u32 + 1).to_le_bytes()[..3]).unwrap();
+    s.write_all(&[0x00, 0x03]).unwrap();
+    assert_refused(&mut s, 1153, TOO_LARGE);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
     server.stop();
 }
 
