@@ -400,6 +400,10 @@ pub(crate) fn from_binary(kind: Kind, buf: &mut Bytes) -> Option<MySQLCell> {
         | ColumnType::MYSQL_TYPE_TIMESTAMP2 => {
             need(buf, 1)?;
             let len = buf.get_u8() as usize;
+            // The protocol's lengths: nothing, a date, seconds, micros.
+            if !matches!(len, 0 | 4 | 7 | 11) {
+                return None;
+            }
             need(buf, len)?;
             let mut dt = DateTime::default();
             if len >= 4 {
@@ -420,12 +424,15 @@ pub(crate) fn from_binary(kind: Kind, buf: &mut Bytes) -> Option<MySQLCell> {
         ColumnType::MYSQL_TYPE_TIME | ColumnType::MYSQL_TYPE_TIME2 => {
             need(buf, 1)?;
             let len = buf.get_u8() as usize;
+            if !matches!(len, 0 | 8 | 12) {
+                return None;
+            }
             need(buf, len)?;
             let mut t = Time::default();
             if len >= 8 {
                 t.negative = buf.get_u8() == 1;
                 let days = buf.get_u32_le();
-                t.hours = days * 24 + u32::from(buf.get_u8());
+                t.hours = days.checked_mul(24)?.checked_add(u32::from(buf.get_u8()))?;
                 (t.minutes, t.seconds) = (buf.get_u8(), buf.get_u8());
             }
             if len >= 12 {
@@ -490,5 +497,11 @@ mod tests {
         assert_eq!(c.to_string(), "-34:20:30.500000"); // 1 day + 10 h
         let mut short = Bytes::from_static(&[1, 2]);
         assert_eq!(from_binary(kind(ColumnType::MYSQL_TYPE_LONG, ColumnFlags::empty(), 63), &mut short), None);
+        // Hostile values: a length the protocol never uses, a day count
+        // whose hours overflow.
+        let mut odd = Bytes::from_static(&[5, 1, 2, 3, 4, 5]);
+        assert_eq!(from_binary(kind(ColumnType::MYSQL_TYPE_DATETIME, ColumnFlags::empty(), 63), &mut odd), None);
+        let mut days = Bytes::from_static(&[8, 0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+        assert_eq!(from_binary(kind(ColumnType::MYSQL_TYPE_TIME, ColumnFlags::empty(), 63), &mut days), None);
     }
 }

@@ -1,44 +1,59 @@
-//! The MySQL codecs: mysql_common's packet codec (sequence ids, packets
-//! split at 16 MiB) under a tokio-util codec that reads whole responses:
-//! OK and error packets, result sets in the text or binary protocol, and
-//! several of them for multi-statement queries and stored procedures.
+//! The MySQL codecs: packets (sequence ids, packets continued past
+//! 16 MiB; see `packet`) under a tokio-util codec that reads whole
+//! responses: OK and error packets, result sets in the text or binary
+//! protocol, and several of them for multi-statement queries and stored
+//! procedures.
+//!
+//! Hostile peers: packets are bounded ([`MAX_PACKET`], the server's
+//! `request_size_limit`, [`HANDSHAKE_PACKET`] before login), a result set
+//! declares at most [`MAX_COLUMNS`] columns, every length inside a packet
+//! is checked against the packet's bytes, and nothing is reserved by a
+//! declared count or length: memory grows with the packets that arrive.
+//! Packets are decoded as they complete, the response's state kept between
+//! reads (nothing is parsed twice). A response that breaks the protocol
+//! (more or fewer columns than declared, a row that does not fit its
+//! columns, a bad null bitmap, trailing bytes) fails its task with
+//! `EBADMSG`. The size of a whole response is bounded by wf-core's
+//! per-task response limit, counted on the bytes read.
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use mysql_common::constants::{ColumnFlags, ColumnType};
-use mysql_common::proto::codec::PacketCodec;
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::cell::{self, Kind, MySQLCell};
-use crate::lenenc::{lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
+use crate::lenenc::{lenenc_at, lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
 use crate::message::{Command, Done, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
+use crate::packet::Framer;
 
 /// Largest packet either side accepts: 1 GiB, MySQL's own ceiling
-/// (mysql_common's default, 4 MiB, is too small for real rows).
+/// (`max_allowed_packet` cannot be set higher).
 pub(crate) const MAX_PACKET: usize = 1 << 30;
+
+/// Largest packet of the login exchange (greeting, login, auth switch,
+/// auth data): real ones are a few hundred bytes, connection attributes
+/// included (MySQL caps those at 64 KiB).
+pub(crate) const HANDSHAKE_PACKET: usize = 64 << 10;
+
+/// Most columns a result set may declare: MySQL's (and MariaDB's) limit of
+/// 4096 columns per table. A count above it is refused (`EBADMSG`) before
+/// anything is allocated for it. A bare `SELECT` list is not bound by the
+/// table limit (MariaDB 10.11 returns 200,000 constant columns): such a
+/// result is refused too. Nothing is reserved by the count, so raising
+/// this bound costs no memory up front.
+pub(crate) const MAX_COLUMNS: u64 = 4096;
+
+/// What is reserved at most for a declared number of items before they
+/// arrive; past it, vectors grow with the items that come.
+const PREALLOC: usize = 64;
 
 /// `SERVER_MORE_RESULTS_EXISTS`: another result follows.
 const MORE_RESULTS: u16 = 0x0008;
 
 pub(crate) fn bad() -> Error {
     Error::sys(libc::EBADMSG)
-}
-
-fn packet_error(e: mysql_common::proto::codec::error::PacketCodecError) -> Error {
-    use mysql_common::proto::codec::error::PacketCodecError as E;
-    match e {
-        E::Io(e) => Error::from(e),
-        E::PacketTooLarge => Error::sys(libc::EMSGSIZE),
-        E::PacketsOutOfSync | E::BadCompressedPacketHeader => bad(),
-    }
-}
-
-fn packet_codec() -> PacketCodec {
-    let mut c = PacketCodec::default();
-    c.max_allowed_packet = MAX_PACKET;
-    c
 }
 
 fn lenenc_string(buf: &mut Bytes) -> Option<String> {
@@ -114,21 +129,6 @@ fn parse_field(mut p: Bytes) -> Option<(MySQLField, Kind)> {
     Some((MySQLField { name, org_name, table, org_table, db, charset, length, flags, decimals, data_type }, kind))
 }
 
-/// A length-encoded length at `at` in `p`: (length, where the data starts).
-fn lenenc_at(p: &[u8], at: usize) -> Option<(usize, usize)> {
-    let first = *p.get(at)?;
-    let (n, len) = match first {
-        0xfc => (u64::from(u16::from_le_bytes(p.get(at + 1..at + 3)?.try_into().ok()?)), 3),
-        0xfd => {
-            let b = p.get(at + 1..at + 4)?;
-            (u64::from(b[0]) | (u64::from(b[1]) << 8) | (u64::from(b[2]) << 16), 4)
-        }
-        0xfe => (u64::from_le_bytes(p.get(at + 1..at + 9)?.try_into().ok()?), 9),
-        b => (u64::from(b), 1),
-    };
-    Some((usize::try_from(n).ok()?, at + len))
-}
-
 /// Appends a text-protocol row's cells to `cells`; numbers are read in
 /// place, only text and binary values share the packet's buffer.
 fn text_row(p: &Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
@@ -144,25 +144,39 @@ fn text_row(p: &Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()>
         cells.push(cell::from_text_in(*k, p, start, end));
         at = end;
     }
-    Some(())
+    // More cells than columns.
+    (at == p.len()).then_some(())
 }
 
+/// Appends a binary-protocol row's cells to `cells`: a `0x00` header, a
+/// null bitmap (2 reserved bits, one per column, padding bits clear),
+/// then the non-null values, nothing after them.
 fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
-    p.advance(1); // 0x00
-    let bitmap_len = (kinds.len() + 7 + 2) / 8;
+    if p.first() != Some(&0x00) {
+        return None;
+    }
+    p.advance(1);
+    let bits = kinds.len() + 2;
+    let bitmap_len = bits.div_ceil(8);
     if p.len() < bitmap_len {
         return None;
     }
     let bitmap = p.split_to(bitmap_len);
-    for (i, k) in kinds.iter().enumerate() {
-        let bit = i + 2;
-        cells.push(if bitmap[bit / 8] & (1 << (bit % 8)) != 0 {
-            MySQLCell::Null
-        } else {
-            cell::from_binary(*k, &mut p)?
-        });
+    let is_set = |bit: usize| bitmap[bit / 8] & (1 << (bit % 8)) != 0;
+    if is_set(0) || is_set(1) || (bits..bitmap_len * 8).any(is_set) {
+        return None;
     }
-    Some(())
+    for (i, k) in kinds.iter().enumerate() {
+        cells.push(if is_set(i + 2) { MySQLCell::Null } else { cell::from_binary(*k, &mut p)? });
+    }
+    p.is_empty().then_some(())
+}
+
+/// A column-count packet: a length-encoded count, 1 to [`MAX_COLUMNS`],
+/// and nothing else.
+fn column_count(mut p: Bytes) -> Option<usize> {
+    let n = lenenc_int(&mut p)?;
+    (p.is_empty() && (1..=MAX_COLUMNS).contains(&n)).then_some(n as usize)
 }
 
 /// Where the decoder is within a response.
@@ -175,45 +189,37 @@ enum State {
     Fields { left: usize, fields: Vec<MySQLField>, kinds: Vec<Kind> },
     /// Reading rows until the EOF.
     Rows { fields: Vec<MySQLField>, kinds: Vec<Kind>, cells: Vec<MySQLCell> },
-    /// A prepared statement's parameter and column definitions.
-    Prepared { id: u32, params: u16, left: usize, eofs: usize },
+    /// A prepared statement's parameter and column definitions (skipped):
+    /// `left` packets more.
+    Prepared { left: usize },
 }
 
 /// The client side: encodes commands, decodes one whole response per
 /// command. During the handshake it hands out single packets instead.
 #[derive(Debug)]
 pub struct ClientCodec {
-    packets: PacketCodec,
+    packets: Framer,
     handshake: bool,
     expect: VecDeque<Reply>,
     state: State,
     response: MySQLResponse,
-    scratch: BytesMut,
 }
 
 impl ClientCodec {
     pub(crate) fn new() -> ClientCodec {
         ClientCodec {
-            packets: packet_codec(),
+            packets: Framer::new(HANDSHAKE_PACKET),
             handshake: true,
             expect: VecDeque::new(),
             state: State::Start,
             response: MySQLResponse::default(),
-            scratch: BytesMut::new(),
         }
     }
 
     /// The handshake is over: decode whole responses from now on.
     pub(crate) fn commands(&mut self) {
         self.handshake = false;
-    }
-
-    fn packet(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, Error> {
-        if self.packets.decode(buf, &mut self.scratch).map_err(packet_error)? {
-            Ok(Some(self.scratch.split().freeze()))
-        } else {
-            Ok(None)
-        }
+        self.packets.set_limit(MAX_PACKET);
     }
 
     /// Handles one packet of a response; `true` when the response is whole.
@@ -234,7 +240,7 @@ impl ClientCodec {
                     if left == 0 {
                         return Ok(true);
                     }
-                    self.state = State::Prepared { id, params, left, eofs };
+                    self.state = State::Prepared { left };
                 }
                 0x00 => {
                     let done = parse_ok(p).ok_or_else(bad)?;
@@ -248,19 +254,25 @@ impl ClientCodec {
                 }
                 // LOCAL INFILE: the server would wait for a file.
                 0xfb => return Err(Error::sys(libc::EPROTONOSUPPORT)),
+                _ if reply == Reply::Prepare => return Err(bad()),
                 _ => {
-                    let mut q = p;
-                    let n = lenenc_int(&mut q).ok_or_else(bad)? as usize;
-                    self.state = State::Fields { left: n, fields: Vec::with_capacity(n), kinds: Vec::with_capacity(n) };
+                    let n = column_count(p).ok_or_else(bad)?;
+                    let (fields, kinds) = (Vec::with_capacity(n.min(PREALLOC)), Vec::with_capacity(n.min(PREALLOC)));
+                    self.state = State::Fields { left: n, fields, kinds };
                 }
             },
             State::Fields { left, mut fields, mut kinds } => {
                 if left == 0 {
+                    // More columns than declared: no EOF here.
                     if !is_eof(&p) {
                         return Err(bad());
                     }
                     self.state = State::Rows { fields, kinds, cells: Vec::new() };
                 } else {
+                    // Fewer: an EOF already.
+                    if is_eof(&p) {
+                        return Err(bad());
+                    }
                     let (f, k) = parse_field(p).ok_or_else(bad)?;
                     fields.push(f);
                     kinds.push(k);
@@ -278,19 +290,20 @@ impl ClientCodec {
                     self.response.outcomes.push(Outcome::Err(parse_err(&p)));
                     return Ok(true);
                 }
+                let before = cells.len();
                 let ok = match reply {
                     Reply::Binary => binary_row(p, &kinds, &mut cells),
                     _ => text_row(&p, &kinds, &mut cells),
                 };
                 ok.ok_or_else(bad)?;
+                debug_assert_eq!(cells.len(), before + kinds.len());
                 self.state = State::Rows { fields, kinds, cells };
             }
-            State::Prepared { id, params, left, eofs } => {
-                let _ = (id, params, eofs);
+            State::Prepared { left } => {
                 if left == 1 {
                     return Ok(true);
                 }
-                self.state = State::Prepared { id, params, left: left - 1, eofs };
+                self.state = State::Prepared { left: left - 1 };
             }
         }
         Ok(false)
@@ -313,9 +326,10 @@ impl Encoder<&MySQLRequest> for ClientCodec {
             Command::Handshake(payload) => (payload.clone(), None),
         };
         if reply.is_some() {
-            self.packets.reset_seq_id();
+            // A command starts a new sequence.
+            self.packets.set_seq(0);
         }
-        self.packets.encode(&mut payload.clone(), dst).map_err(packet_error)?;
+        self.packets.encode(&payload, dst)?;
         if let Some(r) = reply.filter(|r| *r != Reply::None) {
             self.expect.push_back(r);
         }
@@ -329,10 +343,11 @@ impl Decoder for ClientCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<MySQLResponse>, Error> {
         if self.handshake {
-            return Ok(self.packet(buf)?.map(|p| MySQLResponse { raw: Some(p), ..MySQLResponse::default() }));
+            return Ok(self.packets.decode(buf)?.map(|p| MySQLResponse { raw: Some(p), ..MySQLResponse::default() }));
         }
         loop {
-            let Some(p) = self.packet(buf)? else { return Ok(None) };
+            let Some(p) = self.packets.decode(buf)? else { return Ok(None) };
+            // Bytes nobody asked for.
             let reply = *self.expect.front().ok_or_else(bad)?;
             if self.step(p, reply)? {
                 self.expect.pop_front();
@@ -344,33 +359,77 @@ impl Decoder for ClientCodec {
 }
 
 /// The server side: reads commands, writes responses in the text
-/// protocol.
+/// protocol. A command over the server's `request_size_limit` is refused
+/// at its header (`ER_NET_PACKET_TOO_LARGE`, then the connection closes);
+/// the login exchange's packets are bounded at 64 KiB.
 #[derive(Debug)]
 pub struct ServerCodec {
-    packets: PacketCodec,
+    packets: Framer,
     /// Still logging in: packets are handed out one by one.
     handshake: bool,
-    /// The next packet read is a new command (its sequence starts at 0).
-    at_command: bool,
+    /// The largest command.
+    limit: usize,
+    /// The sequence id each command's reply starts with, in order.
+    replies: VecDeque<u8>,
+    /// Why the last command was refused, for the error reply.
+    refusal: Option<ServerError>,
 }
 
 /// One packet of the server's handshake (greeting, auth data, OK, error).
 pub(crate) struct RawPacket(pub(crate) Vec<u8>);
 
+/// `ER_NET_PACKET_TOO_LARGE`.
+pub(crate) const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
+/// `ER_NET_PACKETS_OUT_OF_ORDER`.
+const ER_NET_PACKETS_OUT_OF_ORDER: u16 = 1156;
+/// `ER_UNKNOWN_COM_ERROR`.
+const ER_UNKNOWN_COM_ERROR: u16 = 1047;
+
+/// The error packet MySQL answers a refused packet with.
+pub(crate) fn refusal_for(code: i32) -> ServerError {
+    let (code, message) = match code {
+        libc::EMSGSIZE => (ER_NET_PACKET_TOO_LARGE, "Got a packet bigger than 'max_allowed_packet' bytes"),
+        libc::EBADMSG => (ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order"),
+        _ => (ER_UNKNOWN_COM_ERROR, "Unknown command"),
+    };
+    ServerError { code, state: "08S01".into(), message: message.into() }
+}
+
 impl ServerCodec {
-    pub(crate) fn new() -> ServerCodec {
-        ServerCodec { packets: packet_codec(), handshake: true, at_command: false }
+    /// A server codec refusing commands over `limit` bytes (none: 1 GiB,
+    /// MySQL's ceiling).
+    pub(crate) fn new(limit: Option<usize>) -> ServerCodec {
+        ServerCodec {
+            packets: Framer::new(HANDSHAKE_PACKET),
+            handshake: true,
+            limit: limit.unwrap_or(MAX_PACKET).min(MAX_PACKET),
+            replies: VecDeque::new(),
+            refusal: None,
+        }
     }
 
     /// Writes one packet.
     fn write_packet(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        self.packets.encode(&mut &payload[..], dst).map_err(packet_error)
+        self.packets.encode(payload, dst)
     }
 
     /// The handshake is over: commands from now on.
     pub(crate) fn commands(&mut self) {
         self.handshake = false;
-        self.at_command = true;
+        self.packets.set_limit(self.limit);
+    }
+
+    /// The error packet for the command the codec refused last.
+    pub(crate) fn take_refusal(&mut self) -> Option<ServerError> {
+        self.refusal.take()
+    }
+
+    fn refuse(&mut self, e: Error, reply_seq: Option<u8>) -> Error {
+        if let Some(seq) = reply_seq {
+            self.replies.push_back(seq);
+        }
+        self.refusal = Some(refusal_for(e.code()));
+        e
     }
 }
 
@@ -432,24 +491,22 @@ impl Decoder for ServerCodec {
     type Error = Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<MySQLRequest>, Error> {
-        // A new command starts its sequence at 0. Only once its header is
-        // here: the server also decodes (and finds nothing) between
-        // reading a command and writing the reply, which continues the
-        // command's sequence.
-        if self.at_command && buf.len() >= 4 {
-            self.packets.reset_seq_id();
-            self.at_command = false;
+        if !self.handshake && !self.packets.in_packet() {
+            // A new command starts its sequence at 0.
+            self.packets.set_seq(0);
         }
-        let mut out = BytesMut::new();
-        if !self.packets.decode(buf, &mut out).map_err(packet_error)? {
-            return Ok(None);
-        }
-        let p = out.freeze();
+        // A refused header's reply follows its sequence id.
+        let refused_seq = buf.get(3).map(|s| s.wrapping_add(1));
+        let p = match self.packets.decode(buf) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.refuse(e, refused_seq)),
+        };
         if self.handshake {
             return Ok(Some(MySQLRequest::handshake(p)));
         }
-        self.at_command = true;
-        let Some(&cmd) = p.first() else { return Err(bad()) };
+        self.replies.push_back(self.packets.seq());
+        let Some(&cmd) = p.first() else { return Err(self.refuse(Error::sys(libc::EPROTO), None)) };
         Ok(Some(match cmd {
             0x03 => {
                 let mut r = MySQLRequest::default();
@@ -465,6 +522,10 @@ impl Encoder<&MySQLResponse> for ServerCodec {
     type Error = Error;
 
     fn encode(&mut self, resp: &MySQLResponse, dst: &mut BytesMut) -> Result<(), Error> {
+        // The reply continues its command's sequence.
+        if let Some(seq) = self.replies.pop_front() {
+            self.packets.set_seq(seq);
+        }
         let n = resp.outcomes.len();
         if n == 0 {
             let mut out = Vec::new();
@@ -510,5 +571,185 @@ impl Encoder<&MySQLResponse> for ServerCodec {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `payloads` framed with sequence ids from 1 (a command's reply).
+    fn wire(payloads: &[&[u8]]) -> BytesMut {
+        let mut f = Framer::new(MAX_PACKET);
+        f.set_seq(1);
+        let mut out = BytesMut::new();
+        for p in payloads {
+            f.encode(p, &mut out).unwrap();
+        }
+        out
+    }
+
+    fn codec(reply: Reply) -> ClientCodec {
+        let mut c = ClientCodec::new();
+        c.commands();
+        let req = match reply {
+            Reply::Text => {
+                let mut r = MySQLRequest::default();
+                r.set_query("SELECT 1");
+                r
+            }
+            r => MySQLRequest::packet(&b"\x17\x01\0\0\0\0\x01\0\0\0"[..], r),
+        };
+        c.encode(&req, &mut BytesMut::new()).unwrap();
+        c
+    }
+
+    fn decode(reply: Reply, payloads: &[&[u8]]) -> Result<Option<MySQLResponse>, Error> {
+        codec(reply).decode(&mut wire(payloads))
+    }
+
+    const EOF: &[u8] = b"\xfe\0\0\x02\0";
+
+    /// A column definition of type `ty` named `c`.
+    fn field(ty: u8) -> Vec<u8> {
+        let mut p = b"\x03def\0\0\0\x01c\0\x0c\x21\0\x0b\0\0\0".to_vec();
+        p.extend_from_slice(&[ty, 0, 0, 0, 0, 0]);
+        p
+    }
+
+    fn failed(r: Result<Option<MySQLResponse>, Error>) -> i32 {
+        r.expect_err("the response must be refused").code()
+    }
+
+    #[test]
+    fn a_result_set_decodes_whole_and_a_byte_at_a_time() {
+        let f = field(0xfd);
+        let payloads: [&[u8]; 6] = [b"\x01", &f, EOF, b"\x02hi", b"\xfb", EOF];
+        let whole = decode(Reply::Text, &payloads).unwrap().unwrap();
+        let mut c = codec(Reply::Text);
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for b in wire(&payloads) {
+            buf.put_u8(b);
+            if let Some(r) = c.decode(&mut buf).unwrap() {
+                got = Some(r);
+            }
+            // Packets are taken as they complete: what stays buffered is
+            // never more than one packet.
+            assert!(buf.len() < 4 + f.len());
+        }
+        assert_eq!(got.unwrap(), whole);
+        assert_eq!(crate::MySQLResultCursor::new(&whole).fetch_all().len(), 2);
+    }
+
+    #[test]
+    fn hostile_column_counts_are_refused_without_allocating() {
+        // 0xFFFFFFFFFFFF columns (the finding: a 149 TB allocation).
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfe\xff\xff\xff\xff\xff\xff\0\0"])), libc::EBADMSG);
+        // 2^63 columns.
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfe\0\0\0\0\0\0\0\x80"])), libc::EBADMSG);
+        // One over MySQL's limit, zero, garbage after the count.
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfc\x01\x10"])), libc::EBADMSG);
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfc\0\0"])), libc::EBADMSG);
+        assert_eq!(failed(decode(Reply::Text, &[b"\x01x"])), libc::EBADMSG);
+        // The limit itself is fine: it waits for the fields.
+        assert!(decode(Reply::Text, &[b"\xfc\0\x10"]).unwrap().is_none());
+        // A count cut short.
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfd\x01"])), libc::EBADMSG);
+    }
+
+    #[test]
+    fn more_or_fewer_columns_than_declared_are_refused() {
+        let f = field(0xfd);
+        // Two fields for one column; one field for two columns.
+        assert_eq!(failed(decode(Reply::Text, &[b"\x01", &f, &f, EOF])), libc::EBADMSG);
+        assert_eq!(failed(decode(Reply::Text, &[b"\x02", &f, EOF])), libc::EBADMSG);
+        // Rows with more cells, fewer, cut short, or a length past the
+        // packet (2^63).
+        for row in [&b"\x01a\x01b"[..], b"", b"\x05ab", b"\xfe\0\0\0\0\0\0\0\x80ab", b"\xff\x01"] {
+            let r = decode(Reply::Text, &[b"\x01", &f, EOF, row, EOF]);
+            if row.first() == Some(&0xff) {
+                // An error packet ends the response, reported as such.
+                assert!(r.unwrap().unwrap().is_error_packet());
+            } else {
+                assert_eq!(failed(r), libc::EBADMSG, "{row:?}");
+            }
+        }
+        // A field packet whose strings run past its end.
+        assert_eq!(failed(decode(Reply::Text, &[b"\x01", b"\x03def\xfc\xff\xff", EOF])), libc::EBADMSG);
+        assert_eq!(failed(decode(Reply::Text, &[b"\x01", &f[..f.len() - 8]])), libc::EBADMSG);
+    }
+
+    #[test]
+    fn binary_rows_check_their_bitmap_and_cells() {
+        let long = field(0x03); // LONG: 4 bytes
+        let rs = |row: &'static [u8]| decode(Reply::Binary, &[b"\x01", &long, EOF, row, EOF]);
+        let ok = rs(b"\x00\x00\x2a\0\0\0").unwrap().unwrap();
+        assert_eq!(crate::MySQLResultCursor::new(&ok).fetch_all()[0][0], MySQLCell::Int(42));
+        assert_eq!(
+            crate::MySQLResultCursor::new(&rs(b"\x00\x04").unwrap().unwrap()).fetch_all()[0][0],
+            MySQLCell::Null
+        );
+        for bad_row in [
+            &b"\x00\x01\x2a\0\0\0"[..], // a reserved bit set
+            b"\x00\x08\x2a\0\0\0",      // a padding bit set
+            b"\x00",                    // no bitmap
+            b"\x00\x00\x2a\0",          // the value cut short
+            b"\x00\x00\x2a\0\0\0\0",    // a byte after the values
+            b"\x01\x00\x2a\0\0\0",      // not a row header
+        ] {
+            assert_eq!(failed(rs(bad_row)), libc::EBADMSG, "{bad_row:?}");
+        }
+    }
+
+    #[test]
+    fn unasked_bytes_and_bad_packets_are_refused() {
+        // A response nobody asked for.
+        let mut c = ClientCodec::new();
+        c.commands();
+        assert_eq!(c.decode(&mut wire(&[b"\x00\0\0\x02\0\0\0"])).unwrap_err().code(), libc::EBADMSG);
+        // An empty packet, an EOF where a result starts, a sequence id out
+        // of order, a prepare answered with a result set.
+        assert_eq!(failed(decode(Reply::Text, &[b""])), libc::EBADMSG);
+        assert_eq!(failed(decode(Reply::Text, &[EOF])), libc::EBADMSG);
+        assert_eq!(
+            codec(Reply::Text).decode(&mut BytesMut::from(&b"\x01\0\0\x05\x01"[..])).unwrap_err().code(),
+            libc::EBADMSG
+        );
+        assert_eq!(failed(decode(Reply::Prepare, &[b"\x01"])), libc::EBADMSG);
+        // An OK packet cut short.
+        assert_eq!(failed(decode(Reply::Text, &[b"\x00\x01"])), libc::EBADMSG);
+    }
+
+    #[test]
+    fn oversized_commands_are_refused_at_their_header() {
+        let mut c = ServerCodec::new(Some(100));
+        c.commands();
+        // 101 bytes declared, nothing of them sent.
+        let mut buf = BytesMut::from(&b"\x65\0\0\0"[..]);
+        assert_eq!(c.decode(&mut buf).unwrap_err().code(), libc::EMSGSIZE);
+        let e = c.take_refusal().unwrap();
+        assert_eq!((e.code, e.state.as_str()), (1153, "08S01"));
+        assert_eq!(e.message, "Got a packet bigger than 'max_allowed_packet' bytes");
+        // The error reply follows the refused packet's sequence.
+        let mut resp = MySQLResponse::default();
+        resp.outcomes.push(Outcome::Err(e));
+        let mut out = BytesMut::new();
+        c.encode(&resp, &mut out).unwrap();
+        assert_eq!(&out[..5], b"\x3c\0\0\x01\xff");
+        // 100 bytes are fine, and the login exchange has its own bound.
+        let mut c = ServerCodec::new(Some(100));
+        c.commands();
+        let mut buf = BytesMut::from(&b"\x64\0\0\0\x03"[..]);
+        buf.extend_from_slice(&[b'x'; 99]);
+        assert_eq!(c.decode(&mut buf).unwrap().unwrap().query().len(), 99);
+        let mut c = ServerCodec::new(None);
+        let mut buf = BytesMut::from(&b"\x01\0\x01\0"[..]);
+        assert_eq!(c.decode(&mut buf).unwrap_err().code(), libc::EMSGSIZE);
+        // An empty command.
+        let mut c = ServerCodec::new(None);
+        c.commands();
+        assert!(c.decode(&mut BytesMut::from(&b"\0\0\0\0"[..])).is_err());
+        assert_eq!(c.take_refusal().unwrap().code, 1047);
     }
 }

@@ -2,10 +2,13 @@
 
 use bytes::{Buf, Bytes};
 
-/// A length-encoded integer; `None` if `buf` is too short.
+/// A length-encoded integer; `None` if `buf` is too short or starts
+/// with `0xfb` (`NULL`, only meaningful in a text row) or `0xff` (not an
+/// integer at all).
 pub(crate) fn lenenc_int(buf: &mut Bytes) -> Option<u64> {
     let first = *buf.first()?;
     let need = match first {
+        0xfb | 0xff => return None,
         0xfc => 3,
         0xfd => 4,
         0xfe => 9,
@@ -26,7 +29,8 @@ pub(crate) fn lenenc_int(buf: &mut Bytes) -> Option<u64> {
     })
 }
 
-/// A length-encoded string.
+/// A length-encoded string; `None` unless all of it is in `buf` (the
+/// declared length is checked against the bytes there, never reserved).
 pub(crate) fn lenenc_bytes(buf: &mut Bytes) -> Option<Bytes> {
     let n = usize::try_from(lenenc_int(buf)?).ok()?;
     (buf.len() >= n).then(|| buf.split_to(n))
@@ -51,8 +55,45 @@ pub(crate) fn put_lenenc_int(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// A length-encoded length at `at` in `p`: (length, where the data
+/// starts); `None` if the length is cut short or not one (`0xfb`, `0xff`).
+pub(crate) fn lenenc_at(p: &[u8], at: usize) -> Option<(usize, usize)> {
+    let first = *p.get(at)?;
+    let (n, len) = match first {
+        0xfb | 0xff => return None,
+        0xfc => (u64::from(u16::from_le_bytes(p.get(at + 1..at + 3)?.try_into().ok()?)), 3),
+        0xfd => {
+            let b = p.get(at + 1..at + 4)?;
+            (u64::from(b[0]) | (u64::from(b[1]) << 8) | (u64::from(b[2]) << 16), 4)
+        }
+        0xfe => (u64::from_le_bytes(p.get(at + 1..at + 9)?.try_into().ok()?), 9),
+        b => (u64::from(b), 1),
+    };
+    Some((usize::try_from(n).ok()?, at + len))
+}
+
 /// Appends `b` as a length-encoded string.
 pub(crate) fn put_lenenc_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_lenenc_int(out, b.len() as u64);
     out.extend_from_slice(b);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_checked_against_the_bytes_there() {
+        // 2^63 declared, 3 bytes there.
+        let mut b = Bytes::from_static(&[0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 1, 2, 3]);
+        assert_eq!(lenenc_bytes(&mut b), None);
+        assert_eq!(lenenc_at(&[0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80], 0), Some((1 << 63, 9)));
+        assert_eq!(lenenc_int(&mut Bytes::from_static(&[0xfd, 1, 2])), None);
+        assert_eq!(lenenc_int(&mut Bytes::from_static(&[0xff])), None);
+        assert_eq!(lenenc_int(&mut Bytes::from_static(&[0xfb])), None);
+        assert_eq!(lenenc_at(&[0xff], 0), None);
+        let mut b = Bytes::from_static(&[0xfc, 2, 0, b'h', b'i', b'!']);
+        assert_eq!(lenenc_bytes(&mut b).as_deref(), Some(&b"hi"[..]));
+        assert_eq!(&b[..], b"!");
+    }
 }

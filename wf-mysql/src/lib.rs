@@ -44,10 +44,13 @@ mod codec;
 mod connection;
 mod cursor;
 mod escape;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod lenenc;
 mod login;
 mod message;
+mod packet;
 mod protocol;
 mod server;
 mod server_login;

@@ -4,8 +4,7 @@
 use bytes::Bytes;
 use mysql_common::auth::plugins::{AuthProc, ChallengeResponsePlugin, Context};
 use mysql_common::constants::CapabilityFlags;
-use mysql_common::io::ParseBuf;
-use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse, SslRequest};
+use mysql_common::packets::{AuthPlugin, HandshakeResponse, SslRequest};
 use mysql_common::proto::MySerialize;
 use wf_core::Error;
 use wf_core::net::{Connection, Uri};
@@ -157,6 +156,170 @@ fn plugin_error(_: impl std::fmt::Debug) -> Error {
     Error::task(crate::code::ACCESS_DENIED)
 }
 
+/// Splits `n` bytes off the front of `p`.
+pub(crate) fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = p.split_at_checked(n)?;
+    *p = rest;
+    Some(head)
+}
+
+/// A NUL-terminated string off the front of `p` (the NUL dropped).
+pub(crate) fn nul_str<'a>(p: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let i = p.iter().position(|&b| b == 0)?;
+    let s = &p[..i];
+    *p = &p[i + 1..];
+    Some(s)
+}
+
+/// What the client needs of the server's greeting (protocol 10).
+#[derive(Debug)]
+pub(crate) struct Greeting {
+    pub(crate) caps: CapabilityFlags,
+    /// The scramble: both parts, at least 20 bytes (zero-padded, as
+    /// mysql_common does), at most what the packet holds.
+    pub(crate) nonce: Vec<u8>,
+    /// The authentication plugin's name, if the server named one.
+    pub(crate) plugin: Option<Vec<u8>>,
+    /// The server's version, for the login packet (5.7.0 if unreadable).
+    pub(crate) version: (u16, u16, u16),
+}
+
+/// `major.minor.patch` at the start of a server version (`8.0.36`,
+/// `5.5.5-10.11.6-MariaDB`).
+fn parse_version(v: &[u8]) -> Option<(u16, u16, u16)> {
+    let mut parts = v.splitn(3, |&b| b == b'.').map(|part| {
+        let digits = part.iter().take_while(|b| b.is_ascii_digit()).count();
+        std::str::from_utf8(&part[..digits]).ok()?.parse::<u16>().ok()
+    });
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Reads the server's greeting with bounds: every field within the
+/// packet, the second part of the scramble as long as the server says
+/// (at least 13 bytes, the protocol's rule) if the packet holds it, the
+/// plugin name up to its NUL or the packet's end. mysql_common's parser
+/// is not used: it computes the scramble's length in `i8` arithmetic
+/// that overflows on a hostile length byte.
+pub(crate) fn parse_greeting(mut p: &[u8]) -> Option<Greeting> {
+    let p = &mut p;
+    if take(p, 1)? != [10] {
+        return None;
+    }
+    let version = parse_version(nul_str(p)?).unwrap_or((5, 7, 0));
+    take(p, 4)?; // connection id
+    let mut nonce = take(p, 8)?.to_vec();
+    take(p, 1)?; // filler
+    let low = take(p, 2)?;
+    let mut bits = u32::from(u16::from_le_bytes([low[0], low[1]]));
+    let mut plugin = None;
+    // Servers older than 4.1 end here; CLIENT_PROTOCOL_41 is then unset
+    // and the login refused.
+    if !p.is_empty() {
+        // Collation, status, upper capabilities, scramble length, reserved.
+        let rest = take(p, 1 + 2 + 2 + 1 + 10)?;
+        bits |= u32::from(u16::from_le_bytes([rest[3], rest[4]])) << 16;
+        let caps = CapabilityFlags::from_bits_truncate(bits);
+        if caps.contains(CapabilityFlags::CLIENT_SECURE_CONNECTION) {
+            let n = usize::from(rest[5]).saturating_sub(8).max(13);
+            let part = take(p, n)?;
+            nonce.extend_from_slice(part.strip_suffix(&[0]).unwrap_or(part));
+        }
+        if caps.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) {
+            // Some servers leave out the NUL.
+            let name = p.iter().position(|&b| b == 0).map_or(&p[..], |i| &p[..i]);
+            plugin = Some(name.to_vec());
+        }
+    }
+    if nonce.len() < 20 {
+        nonce.resize(20, 0);
+    }
+    Some(Greeting { caps: CapabilityFlags::from_bits_truncate(bits), nonce, plugin, version })
+}
+
+/// An auth switch request (`0xfe`, the plugin's name, NUL, its data):
+/// the plugin and the new scramble (its trailing NUL dropped).
+pub(crate) fn parse_auth_switch(p: &[u8]) -> Option<(AuthPlugin<'static>, Vec<u8>)> {
+    let mut rest = p.strip_prefix(&[0xfe])?;
+    let name = nul_str(&mut rest)?;
+    let data = rest.strip_suffix(&[0]).unwrap_or(rest);
+    Some((AuthPlugin::from_bytes(name).into_owned(), data.to_vec()))
+}
+
+/// The client's side of the authentication exchange, packet by packet.
+pub(crate) struct ClientAuth<'a> {
+    password: &'a [u8],
+    tls: bool,
+    unix: bool,
+    plugin: AuthPlugin<'static>,
+    proc: AuthProc,
+    nonce: Vec<u8>,
+}
+
+/// What to do after a packet of the exchange.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Logged in.
+    Done,
+    /// Send this packet and read the next.
+    Send(Vec<u8>),
+    /// Read the next packet.
+    Read,
+}
+
+impl<'a> ClientAuth<'a> {
+    /// Starts with the greeting's plugin and scramble.
+    pub(crate) fn new(
+        password: &'a [u8],
+        tls: bool,
+        unix: bool,
+        plugin: AuthPlugin<'static>,
+        nonce: Vec<u8>,
+    ) -> Result<ClientAuth<'a>, Error> {
+        let proc = init_plugin(&plugin, tls || unix)?;
+        Ok(ClientAuth { password, tls, unix, plugin, proc, nonce })
+    }
+
+    fn run(&mut self, challenge: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        let auth = Auth { password: self.password, tls: self.tls, unix: self.unix, scramble: &self.nonce };
+        let r = self.proc.run(&auth, challenge).map_err(plugin_error)?;
+        Ok(r.data().map(<[u8]>::to_vec))
+    }
+
+    /// The login packet's auth data.
+    pub(crate) fn first(&mut self) -> Result<Vec<u8>, Error> {
+        let nonce = self.nonce.clone();
+        Ok(self.run(&nonce)?.unwrap_or_default())
+    }
+
+    /// Handles a packet the server sent after the login packet (each
+    /// bounded by the codec's handshake limit).
+    pub(crate) fn on_packet(&mut self, packet: &[u8]) -> Result<Next, Error> {
+        match packet.first() {
+            Some(0x00) => Ok(Next::Done),
+            Some(0xff) => Err(handshake_error(packet)),
+            Some(0xfe) => {
+                // Auth switch: another plugin, another scramble.
+                let (plugin, nonce) = parse_auth_switch(packet).ok_or_else(bad)?;
+                self.proc = init_plugin(&plugin, self.tls || self.unix)?;
+                (self.plugin, self.nonce) = (plugin, nonce);
+                Ok(Next::Send(self.first()?))
+            }
+            Some(0x01) => Ok(self.run(&packet[1..])?.map_or(Next::Read, Next::Send)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The plugin's exchange. `mysql_clear_password` sends the password
+/// itself: only over TLS or a Unix socket (as libmysqlclient refuses it
+/// unless enabled), so a hostile server cannot ask for it in clear.
+fn init_plugin(plugin: &AuthPlugin<'_>, secure: bool) -> Result<AuthProc, Error> {
+    if *plugin == AuthPlugin::MysqlClearPassword && !secure {
+        return Err(Error::task(crate::code::ACCESS_DENIED));
+    }
+    AuthProc::init(plugin).map_err(plugin_error)
+}
+
 async fn raw(conn: &mut Connection<ClientCodec>) -> Result<Bytes, Error> {
     conn.receive().await?.raw.ok_or_else(bad)
 }
@@ -167,8 +330,8 @@ pub(crate) async fn handshake(conn: &mut Connection<ClientCodec>, t: &MySqlLogin
     if greeting.first() == Some(&0xff) {
         return Err(handshake_error(&greeting));
     }
-    let hs: HandshakePacket<'_> = ParseBuf(&greeting).parse(()).map_err(|_| bad())?;
-    let server_caps = hs.capabilities();
+    let hs = parse_greeting(&greeting).ok_or_else(bad)?;
+    let server_caps = hs.caps;
     let wanted = CapabilityFlags::CLIENT_PROTOCOL_41
         | CapabilityFlags::CLIENT_SECURE_CONNECTION
         | CapabilityFlags::CLIENT_PLUGIN_AUTH
@@ -204,20 +367,16 @@ pub(crate) async fn handshake(conn: &mut Connection<ClientCodec>, t: &MySqlLogin
         #[cfg(not(feature = "tls"))]
         return Err(Error::task(crate::code::SSL_NOT_SUPPORTED));
     }
-    let unix = t.unix;
-    let mut nonce = hs.nonce();
-    let mut plugin = hs.auth_plugin().unwrap_or(AuthPlugin::MysqlNativePassword).into_owned();
-    let mut proc = AuthProc::init(&plugin).map_err(plugin_error)?;
-    let auth = Auth { password: t.password.as_bytes(), tls: secure, unix, scramble: &nonce };
-    let first = proc.run(&auth, &nonce).map_err(plugin_error)?;
-    let version = hs.server_version_parsed().unwrap_or((5, 7, 0));
+    let plugin = hs.plugin.as_deref().map_or(AuthPlugin::MysqlNativePassword, AuthPlugin::from_bytes).into_owned();
+    let mut auth = ClientAuth::new(t.password.as_bytes(), secure, t.unix, plugin.clone(), hs.nonce)?;
+    let first = auth.first()?;
     let mut p = Vec::new();
     HandshakeResponse::new(
-        Some(first.data().unwrap_or_default().to_vec()),
-        version,
+        Some(first),
+        hs.version,
         Some(t.user.as_bytes()),
         t.db.as_deref().map(str::as_bytes),
-        Some(plugin.clone()),
+        Some(plugin),
         caps,
         None,
         MAX_PACKET as u32,
@@ -229,27 +388,10 @@ pub(crate) async fn handshake(conn: &mut Connection<ClientCodec>, t: &MySqlLogin
     conn.send(&MySQLRequest::handshake(p)).await?;
     loop {
         let packet = raw(conn).await?;
-        match packet.first() {
-            Some(0x00) => break,
-            Some(0xff) => return Err(handshake_error(&packet)),
-            Some(0xfe) => {
-                // Auth switch: another plugin, another scramble.
-                let switch: AuthSwitchRequest<'_> = ParseBuf(&packet).parse(()).map_err(|_| bad())?;
-                plugin = switch.auth_plugin().into_owned();
-                nonce = switch.plugin_data().strip_suffix(&[0]).unwrap_or(switch.plugin_data()).to_vec();
-                proc = AuthProc::init(&plugin).map_err(plugin_error)?;
-                let auth = Auth { password: t.password.as_bytes(), tls: secure, unix, scramble: &nonce };
-                let r = proc.run(&auth, &nonce).map_err(plugin_error)?;
-                conn.send(&MySQLRequest::handshake(r.data().unwrap_or_default().to_vec())).await?;
-            }
-            Some(0x01) => {
-                let auth = Auth { password: t.password.as_bytes(), tls: secure, unix, scramble: &nonce };
-                let r = proc.run(&auth, &packet[1..]).map_err(plugin_error)?;
-                if let Some(d) = r.data() {
-                    conn.send(&MySQLRequest::handshake(d.to_vec())).await?;
-                }
-            }
-            _ => return Err(bad()),
+        match auth.on_packet(&packet)? {
+            Next::Done => break,
+            Next::Send(data) => conn.send(&MySQLRequest::handshake(data)).await?,
+            Next::Read => {}
         }
     }
     conn.codec_mut().commands();
@@ -280,5 +422,48 @@ mod tests {
         assert_eq!(e.code(), crate::code::INVALID_CHARACTER_SET);
         assert!(MySqlLogin::from_uri(&Uri::parse("mysqls://u@h").unwrap()).unwrap().tls);
         assert_eq!(collation_of("utf8mb4_unicode_ci"), Some(224));
+    }
+
+    /// MariaDB 10.11's greeting, as captured.
+    const MARIADB: &[u8] = b"\x0a5.5.5-10.11.6-MariaDB\0\x2a\0\0\0abcdefgh\0\xfe\xf7\x2d\x02\0\xff\x81\x15\0\0\0\0\0\0\x1d\0\0\0ijklmnopqrst\0mysql_native_password\0";
+
+    #[test]
+    fn greetings_read_with_bounds() {
+        let g = parse_greeting(MARIADB).unwrap();
+        assert_eq!(g.nonce, b"abcdefghijklmnopqrst");
+        assert_eq!(g.plugin.as_deref(), Some(&b"mysql_native_password"[..]));
+        assert_eq!(g.version, (5, 5, 5));
+        assert!(g.caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_PLUGIN_AUTH));
+        // Every cut of it is refused or read, never a panic.
+        for n in 0..MARIADB.len() {
+            let _ = parse_greeting(&MARIADB[..n]);
+        }
+        // A scramble length of 0x80 (mysql_common: i8 overflow) or 0xff:
+        // the packet does not hold that much.
+        for len in [0x80, 0xff] {
+            let mut p = MARIADB.to_vec();
+            p[43] = len;
+            assert!(parse_greeting(&p).is_none(), "{len:#x}");
+        }
+        // A plugin name without its NUL runs to the packet's end.
+        let g = parse_greeting(&MARIADB[..MARIADB.len() - 1]).unwrap();
+        assert_eq!(g.plugin.as_deref(), Some(&b"mysql_native_password"[..]));
+    }
+
+    #[test]
+    fn auth_switches_read_with_bounds() {
+        let (plugin, nonce) = parse_auth_switch(b"\xfecaching_sha2_password\0abc\0").unwrap();
+        assert_eq!((plugin, nonce), (AuthPlugin::CachingSha2Password, b"abc".to_vec()));
+        assert!(parse_auth_switch(b"\xfeno-nul").is_none());
+        assert!(parse_auth_switch(b"\xfe").is_none());
+    }
+
+    #[test]
+    fn clear_text_passwords_only_over_a_secure_transport() {
+        let switch = b"\xfemysql_clear_password\0";
+        let mut auth = ClientAuth::new(b"pw", false, false, AuthPlugin::MysqlNativePassword, vec![1; 20]).unwrap();
+        assert_eq!(auth.on_packet(switch).unwrap_err().code(), crate::code::ACCESS_DENIED);
+        let mut auth = ClientAuth::new(b"pw", true, false, AuthPlugin::MysqlNativePassword, vec![1; 20]).unwrap();
+        assert!(matches!(auth.on_packet(switch).unwrap(), Next::Send(p) if p == b"pw\0"));
     }
 }

@@ -52,12 +52,23 @@ impl Protocol for MySql {
 impl ServerProtocol for MySql {
     type ServerCodec = ServerCodec;
 
-    fn server_codec(&self, _params: &ServerParams) -> ServerCodec {
-        ServerCodec::new()
+    fn server_codec(&self, params: &ServerParams) -> ServerCodec {
+        ServerCodec::new(params.request_size_limit)
     }
 
     fn on_accept(&self, conn: &mut Connection<ServerCodec>) -> impl Future<Output = Result<(), Error>> + Send {
         crate::server_login::accept(conn, self.server_auth.clone())
+    }
+
+    /// A refused command is answered as MySQL does: an error packet
+    /// (`ER_NET_PACKET_TOO_LARGE` over `request_size_limit`,
+    /// `ER_NET_PACKETS_OUT_OF_ORDER`, `ER_UNKNOWN_COM_ERROR`), then the
+    /// connection closes.
+    fn error_reply(&self, codec: &mut ServerCodec, error: &Error) -> Option<MySQLResponse> {
+        let e = codec.take_refusal().unwrap_or_else(|| crate::codec::refusal_for(error.code()));
+        let mut resp = MySQLResponse::default();
+        resp.outcomes.push(crate::message::Outcome::Err(e));
+        Some(resp)
     }
 
     fn server_params(&self) -> ServerParams {

@@ -21,6 +21,15 @@ pub type MySQLServerTask = ServerTask<MySql>;
 /// against users ([`with_users`](MySQLServer::with_users)). Replies use
 /// the text protocol.
 ///
+/// Against hostile clients: a command over the server's
+/// `request_size_limit` (wf-core's default unless
+/// [`with_params`](MySQLServer::with_params) sets another; `None` means
+/// MySQL's ceiling, 1 GiB) is refused at its packet header with MySQL's
+/// `ER_NET_PACKET_TOO_LARGE` (1153, "Got a packet bigger than
+/// 'max_allowed_packet' bytes") and the connection closes; login packets
+/// are bounded at 64 KiB, and one that does not read gets
+/// `ER_HANDSHAKE_ERROR` (1043).
+///
 /// ```no_run
 /// use wf_mysql::MySQLServer;
 ///

@@ -17,6 +17,7 @@ mod mysql_caching_sha2;
 mod mysql_connection;
 mod mysql_errors;
 mod mysql_faults;
+mod mysql_hostile;
 mod mysql_queries;
 mod mysql_server;
 mod mysql_smoke;
