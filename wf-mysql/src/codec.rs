@@ -37,13 +37,15 @@ pub(crate) const MAX_PACKET: usize = 1 << 30;
 /// included (MySQL caps those at 64 KiB).
 pub(crate) const HANDSHAKE_PACKET: usize = 64 << 10;
 
-/// Most columns a result set may declare: MySQL's (and MariaDB's) limit of
-/// 4096 columns per table. A count above it is refused (`EBADMSG`) before
-/// anything is allocated for it. A bare `SELECT` list is not bound by the
-/// table limit (MariaDB 10.11 returns 200,000 constant columns): such a
-/// result is refused too. Nothing is reserved by the count, so raising
-/// this bound costs no memory up front.
-pub(crate) const MAX_COLUMNS: u64 = 4096;
+/// Most columns a result set may declare: 2^20. A count above it is
+/// refused (`EBADMSG`) at once, before anything is allocated for it. Not
+/// MySQL's 4096 columns per table: a bare `SELECT` list is not bound by
+/// that (MariaDB 10.11 returns 200,000 constant columns). Nothing is
+/// reserved by the count; each column definition takes at least 20 bytes
+/// on the wire, so the task's response size limit (64 MiB by default)
+/// binds long before this cap on real results: the cap only refuses at
+/// once counts no server could send within it.
+pub(crate) const MAX_COLUMNS: u64 = 1 << 20;
 
 /// What is reserved at most for a declared number of items before they
 /// arrive; past it, vectors grow with the items that come.
@@ -648,12 +650,14 @@ mod tests {
         assert_eq!(failed(decode(Reply::Text, &[b"\xfe\xff\xff\xff\xff\xff\xff\0\0"])), libc::EBADMSG);
         // 2^63 columns.
         assert_eq!(failed(decode(Reply::Text, &[b"\xfe\0\0\0\0\0\0\0\x80"])), libc::EBADMSG);
-        // One over MySQL's limit, zero, garbage after the count.
-        assert_eq!(failed(decode(Reply::Text, &[b"\xfc\x01\x10"])), libc::EBADMSG);
+        // One over the cap (2^20), zero, garbage after the count.
+        assert_eq!(failed(decode(Reply::Text, &[b"\xfd\x01\0\x10"])), libc::EBADMSG);
         assert_eq!(failed(decode(Reply::Text, &[b"\xfc\0\0"])), libc::EBADMSG);
         assert_eq!(failed(decode(Reply::Text, &[b"\x01x"])), libc::EBADMSG);
-        // The limit itself is fine: it waits for the fields.
-        assert!(decode(Reply::Text, &[b"\xfc\0\x10"]).unwrap().is_none());
+        // The cap itself, and MySQL's 4097 (past its per-table limit, as a
+        // bare SELECT list can be), are fine: they wait for the fields.
+        assert!(decode(Reply::Text, &[b"\xfd\0\0\x10"]).unwrap().is_none());
+        assert!(decode(Reply::Text, &[b"\xfc\x01\x10"]).unwrap().is_none());
         // A count cut short.
         assert_eq!(failed(decode(Reply::Text, &[b"\xfd\x01"])), libc::EBADMSG);
     }

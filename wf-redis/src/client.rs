@@ -56,8 +56,14 @@ impl ClientProtocol for Redis {
         Duration::from_secs(60)
     }
 
-    fn keep_alive(&self, req: &RedisRequest, _resp: &RedisResponse) -> KeepAlive {
-        if req.exclusive && leaves_state(req) { KeepAlive::Close } else { KeepAlive::Keep }
+    fn keep_alive(&self, req: &RedisRequest, resp: &RedisResponse) -> KeepAlive {
+        // redis-server (and wf's RedisServer) closes the connection after
+        // a protocol error: don't send the next request on it.
+        let protocol_error = resp
+            .results()
+            .iter()
+            .any(|v| v.is_error() && v.as_bytes().is_some_and(|b| b.starts_with(b"ERR Protocol error")));
+        if protocol_error || (req.exclusive && leaves_state(req)) { KeepAlive::Close } else { KeepAlive::Keep }
     }
 
     fn mode(&self, req: &RedisRequest) -> Mode {

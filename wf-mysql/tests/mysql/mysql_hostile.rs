@@ -126,9 +126,9 @@ fn select_against(payloads: &[&[u8]]) -> Outcome {
 fn a_huge_column_count_is_a_bad_message_not_an_abort() {
     // The finding: 0xFFFFFFFFFFFF columns.
     select_against(&[b"\xfe\xff\xff\xff\xff\xff\xff\x00\x00"]).assert_failed(State::SysError, libc::EBADMSG);
-    // A field count of 2^63, and one over MySQL's 4096 columns.
+    // A field count of 2^63, and one over wf's cap of 2^20 columns.
     select_against(&[b"\xfe\x00\x00\x00\x00\x00\x00\x00\x80"]).assert_failed(State::SysError, libc::EBADMSG);
-    select_against(&[b"\xfc\x01\x10"]).assert_failed(State::SysError, libc::EBADMSG);
+    select_against(&[b"\xfd\x01\x00\x10"]).assert_failed(State::SysError, libc::EBADMSG);
     // The process is alive and the client still works.
     let f = field(0xfd);
     let rows = select_against(&[b"\x01", &f, EOF, b"\x02ok", EOF]).rows();
@@ -379,4 +379,40 @@ fn garbage_logins_get_an_error_and_a_close() {
     assert_refused(&mut s, 1047, "Unknown command");
     assert_eq!(count.load(Ordering::SeqCst), 0);
     server.stop();
+}
+
+/// The "endless rows": a server that never ends its result set.
+/// The client used to grow without bound (1.7 GB); the task's response
+/// size limit ends it with `EMSGSIZE`, with the retries left unused (the
+/// same query would get the same answer).
+#[test]
+fn endless_rows_fail_at_the_response_size_limit() {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    let server = RawServer::spawn(move |mut s| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(&packet(0, &greeting_payload())).unwrap();
+        let Some((1, _login)) = read_packet(&mut s) else { return };
+        s.write_all(&packet(2, OK)).unwrap();
+        let Some((0, _query)) = read_packet(&mut s) else { return };
+        let mut out = packets(1, &[b"\x01", &field(0xfd), EOF]);
+        let mut seq = 4u8;
+        let row = [&b"\x40"[..], &[b'r'; 64]].concat();
+        loop {
+            for _ in 0..64 {
+                out.extend(packet(seq, &row));
+                seq = seq.wrapping_add(1);
+            }
+            if s.write_all(&out).is_err() {
+                return;
+            }
+            out.clear();
+        }
+    });
+    let mut t = wf_mysql::create_mysql_task(&url(&server), 2, |_| {});
+    t.set_query("SELECT r FROM endless".to_owned());
+    t.set_response_size_limit(Some(1 << 20));
+    support::run(t).assert_failed(State::SysError, libc::EMSGSIZE);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
