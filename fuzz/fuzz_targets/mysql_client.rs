@@ -69,7 +69,7 @@ fuzz_target!(|input: &[u8]| {
         while let Ok(Some(p)) = codec.decode(&mut buf) {
             packets.push(p);
         }
-        let raw: Vec<&[u8]> = packets.iter().map(|p| fuzzing::raw_packet(p)).collect();
+        let raw: Vec<&[u8]> = packets.iter().map(fuzzing::raw_packet).collect();
         if let Some((greeting, then)) = raw.split_first() {
             let _ = fuzzing::client_login(greeting, then);
         }

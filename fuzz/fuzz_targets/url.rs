@@ -8,7 +8,11 @@
 use libfuzzer_sys::fuzz_target;
 use wf_core::net::Uri;
 
-fn parts(u: &Uri) -> (String, Option<String>, Option<String>, String, u16, String, Option<String>, String) {
+/// Scheme, user, password, host, port, path, query and the normalized
+/// form of a URL.
+type Parts = (String, Option<String>, Option<String>, String, u16, String, Option<String>, String);
+
+fn parts(u: &Uri) -> Parts {
     (
         u.scheme().to_string(),
         u.user().map(str::to_string),

@@ -9,26 +9,14 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use support::{Wire, mask_date, start};
+use support::{Wire, counting_server, mask_date};
 use wf_core::net::ServerParams;
 use wf_http::HttpServer;
-
-fn server_with(params: ServerParams) -> (HttpServer, std::net::SocketAddr, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = calls.clone();
-    let server = HttpServer::with_params(params, move |task| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        let n = task.req().body_len();
-        task.resp_mut().append_body(n.to_string());
-    });
-    let addr = start(&server);
-    (server, addr, calls)
-}
 
 fn limited(limit: usize) -> (HttpServer, std::net::SocketAddr, Arc<AtomicUsize>) {
     let mut params = ServerParams::default();
     params.request_size_limit = Some(limit);
-    server_with(params)
+    counting_server(params)
 }
 
 fn error_reply(status: &str) -> String {
@@ -62,7 +50,7 @@ fn a_10_gb_content_length_gets_413_at_once() {
 fn the_default_params_limit_bodies() {
     // wf-core's default request_size_limit (1 MiB after issue 12).
     let limit = ServerParams::default().request_size_limit.expect("a default request size limit");
-    let (server, addr, calls) = server_with(ServerParams::default());
+    let (server, addr, calls) = counting_server(ServerParams::default());
     ten_gb_refused(addr);
     let mut w = Wire::connect(addr);
     w.send(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", limit + 1));

@@ -6,28 +6,14 @@
 use crate::support;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use support::{Wire, mask_date, start};
+use support::{Wire, counting_server, mask_date};
 use testkit::WAIT;
 use wf_core::net::ServerParams;
-use wf_http::HttpServer;
-
-fn counting(params: ServerParams) -> (HttpServer, SocketAddr, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = calls.clone();
-    let server = HttpServer::with_params(params, move |task| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        let n = task.req().body_len();
-        task.resp_mut().append_body(n.to_string());
-    });
-    let addr = start(&server);
-    (server, addr, calls)
-}
 
 const TIMED_OUT: &str =
     "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\ndate: <date>\r\n\r\n";
@@ -48,7 +34,7 @@ fn drip(w: &mut Wire, bytes: &[u8], gap: Duration) -> usize {
 fn a_dripped_head_gets_408_at_the_header_timeout() {
     let mut params = ServerParams::default();
     params.header_timeout = Some(Duration::from_millis(400));
-    let (server, addr, calls) = counting(params);
+    let (server, addr, calls) = counting_server(params);
     let mut w = Wire::connect(addr);
     // Each byte well within the per-read timeout (10 s), the head never
     // complete: the old server kept this connection forever.
@@ -70,7 +56,7 @@ fn a_dripped_body_gets_408_below_the_minimum_rate() {
     let mut params = ServerParams::default();
     params.min_receive_rate = Some(1000);
     params.min_receive_rate_grace = Duration::from_millis(300);
-    let (server, addr, calls) = counting(params);
+    let (server, addr, calls) = counting_server(params);
     let mut w = Wire::connect(addr);
     w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
     let mut reader = w.clone_reader();
@@ -92,7 +78,7 @@ fn a_steady_upload_outlasting_keep_alive_is_served() {
     params.peer_response_timeout = Some(Duration::from_millis(500));
     params.min_receive_rate = Some(256);
     params.min_receive_rate_grace = Duration::from_millis(500);
-    let (server, addr, calls) = counting(params);
+    let (server, addr, calls) = counting_server(params);
     let mut w = Wire::connect(addr);
     w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n");
     // 2 KB/s for a second: five keep-alive timeouts long.
@@ -113,7 +99,7 @@ fn a_steady_upload_outlasting_keep_alive_is_served() {
 fn slow_heads_do_not_lock_out_legitimate_clients() {
     let mut params = ServerParams::default();
     params.max_connections = 6;
-    let (server, addr, calls) = counting(params);
+    let (server, addr, calls) = counting_server(params);
     let mut slow = Vec::new();
     for _ in 0..10 {
         let mut s = TcpStream::connect(addr).unwrap();
@@ -138,7 +124,7 @@ fn slow_heads_do_not_lock_out_legitimate_clients() {
 fn stop_is_bounded_by_a_head_dripper() {
     let mut params = ServerParams::default();
     params.header_timeout = Some(Duration::from_millis(300));
-    let (server, addr, _calls) = counting(params);
+    let (server, addr, _calls) = counting_server(params);
     let mut w = Wire::connect(addr);
     w.send("GET / HTTP/1.1\r\nHo");
     let dripper = std::thread::spawn(move || drip(&mut w, &[b'a'; 400], Duration::from_millis(25)));

@@ -87,6 +87,23 @@ pub(crate) fn fetch_via(
 }
 
 /// Starts `server` on an ephemeral loopback port.
+/// An `HttpServer` with `params` whose replies carry the request body's
+/// length, counting the requests it processed.
+pub(crate) fn counting_server(
+    params: wf_core::net::ServerParams,
+) -> (HttpServer, SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let server = HttpServer::with_params(params, move |task| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let n = task.req().body_len();
+        task.resp_mut().append_body(n.to_string());
+    });
+    let addr = start(&server);
+    (server, addr, calls)
+}
+
 pub(crate) fn start(server: &HttpServer) -> SocketAddr {
     start_on(server, "127.0.0.1")
 }
