@@ -70,29 +70,12 @@ fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> (Vec<Seen>, Option<CodecEr
     (out, None)
 }
 
-/// Piece lengths from the input itself: 1 to 16 bytes, then more.
-fn cut(data: &[u8]) -> Vec<&[u8]> {
-    let mut pieces = Vec::new();
-    let mut rest = data;
-    let mut state = data.len() as u32 ^ 0x9e37_79b9;
-    let mut i = 0;
-    while !rest.is_empty() {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345 + u32::from(data[i % data.len()]));
-        let n = ((state >> 16) as usize % 17 + 1).min(rest.len());
-        let (a, b) = rest.split_at(n);
-        pieces.push(a);
-        rest = b;
-        i += 1;
-    }
-    pieces
-}
-
 fuzz_target!(|data: &[u8]| {
     let whole = run(std::iter::once(data));
     if data.len() <= 4096 {
         assert_eq!(whole, run(data.chunks(1)), "byte by byte");
     }
-    assert_eq!(whole, run(cut(data).into_iter()), "in pieces");
+    assert_eq!(whole, run(wf_fuzz::pieces(data, 0x9e37_79b9).into_iter()), "in pieces");
 
     // Encoded again (as wf's client sends a request), each decodes the same.
     let mut codec = Http::default().server_codec(&params());

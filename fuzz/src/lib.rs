@@ -1,4 +1,5 @@
-//! Helpers shared by the fuzz targets of `fuzz/fuzz_targets/`.
+//! Helpers shared by the fuzz targets of `fuzz/fuzz_targets/`: [`pieces`]
+//! cuts an input the way reads would deliver it, and
 //!
 //! [`CappedAlloc`]: a global allocator that refuses any single allocation
 //! above a cap. Without a sanitizer (the targets are built with `-s none`),
@@ -69,4 +70,23 @@ unsafe impl GlobalAlloc for CappedAlloc {
         // `System` through this allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
+}
+
+/// `data` cut into pieces of 1 to 17 bytes, their lengths drawn from the
+/// input itself (and `seed`, so that two targets cut differently): a
+/// decoder fed these must decode what it decodes from `data` whole.
+pub fn pieces(data: &[u8], seed: u32) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    let mut state = data.len() as u32 ^ seed;
+    let mut i = 0;
+    while !rest.is_empty() {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345 + u32::from(data[i % data.len()]));
+        let n = ((state >> 16) as usize % 17 + 1).min(rest.len());
+        let (a, b) = rest.split_at(n);
+        pieces.push(a);
+        rest = b;
+        i += 1;
+    }
+    pieces
 }
