@@ -27,10 +27,7 @@ use crate::cell::{self, Kind, MySQLCell};
 use crate::lenenc::{lenenc_at, lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
 use crate::message::{Command, Done, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
 use crate::packet::Framer;
-
-/// Largest packet either side accepts: 1 GiB, MySQL's own ceiling
-/// (`max_allowed_packet` cannot be set higher).
-pub(crate) const MAX_PACKET: usize = 1 << 30;
+pub(crate) use crate::packet::MAX_PACKET;
 
 /// Largest packet of the login exchange (greeting, login, auth switch,
 /// auth data): real ones are a few hundred bytes, connection attributes

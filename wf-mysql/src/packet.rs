@@ -12,7 +12,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use wf_core::Error;
 
-use crate::codec::MAX_PACKET;
+/// Largest packet either side accepts: 1 GiB, MySQL's own ceiling
+/// (`max_allowed_packet` cannot be set higher).
+pub(crate) const MAX_PACKET: usize = 1 << 30;
 
 /// The longest chunk: a payload this long continues in the next packet.
 pub(crate) const MAX_CHUNK: usize = 0xff_ffff;

@@ -342,23 +342,24 @@ mod tests {
     /// next one, and a long stream of small items is fine.
     #[tokio::test]
     async fn limit_is_per_item() {
-        use crate::net::tlv::TlvCodec;
-        // Items of 8 + 100 bytes; the zeros after them are items of
-        // type 0 and length 0 (8 bytes each).
+        use tokio_util::codec::LengthDelimitedCodec;
+        // Items of 4 + 100 bytes (a big-endian length, then the bytes);
+        // the zeros after them are empty items (4 bytes each).
         let mut wire = Vec::new();
         for _ in 0..100 {
-            wire.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 100]);
+            wire.extend_from_slice(&[0, 0, 0, 100]);
             wire.extend_from_slice(&[7; 100]);
         }
         let wire: &'static [u8] = Vec::leak(wire);
-        let mut conn = Connection::new(endless(wire).await, TlvCodec::new(None), None, Some(Duration::from_secs(10)));
+        let codec = LengthDelimitedCodec::new();
+        let mut conn = Connection::new(endless(wire).await, codec, None, Some(Duration::from_secs(10)));
         conn.set_size_limit(Some(200));
         for _ in 0..100 {
             let m = conn.receive().await.unwrap();
-            assert_eq!(m.value().len(), 100);
+            assert_eq!(m.len(), 100);
         }
         for _ in 0..1000 {
-            assert_eq!(conn.receive().await.unwrap().value().len(), 0);
+            assert_eq!(conn.receive().await.unwrap().len(), 0);
         }
     }
 }
