@@ -102,14 +102,15 @@ impl Outcome {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask fuzz <target|all> [seconds] [--runs N] [--merge]";
+const USAGE: &str = "usage: cargo xtask fuzz <target|all> [seconds] [--runs N] [--max-len N] [--merge]";
 
-/// `cargo xtask fuzz <target|all> [seconds] [--runs N] [--merge]`.
+/// `cargo xtask fuzz <target|all> [seconds] [--runs N] [--max-len N] [--merge]`.
 pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
     let all = targets()?;
     let mut which = None;
     let mut stop = Stop::Secs(DEFAULT_SECS);
     let mut merge = false;
+    let mut len = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let number = |v: Option<&String>, what: &str| {
@@ -119,6 +120,7 @@ pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--merge" => merge = true,
             "--runs" => stop = Stop::Runs(number(it.next(), "--runs")?),
+            "--max-len" => len = Some(number(it.next(), "--max-len")? as usize),
             a if a.starts_with("--runs=") => stop = Stop::Runs(number(Some(&a[7..].to_owned()), "--runs")?),
             a if a.starts_with('-') => return Err(format!("unknown option `{a}`\n{USAGE}")),
             a if which.is_none() => which = Some(a.to_owned()),
@@ -144,7 +146,7 @@ pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
     let mut outcomes = Vec::new();
     for target in &chosen {
         let work = fuzz_dir().join("corpus-run").join(target);
-        let outcome = run_target(target, stop, &work, quiet)?;
+        let outcome = run_target(target, stop, &work, quiet, len)?;
         report(&outcome, quiet);
         if merge && !outcome.failed() {
             merge_into_seeds(target, &work)?;
@@ -185,7 +187,7 @@ pub(crate) fn smoke(steps: &mut Steps) -> Result<(), String> {
             // alone, and leaves the developer's `corpus-run` untouched.
             let work = build_dir().join("smoke-corpus").join(target);
             let _ = std::fs::remove_dir_all(&work);
-            let outcome = run_target(target, Stop::Secs(SMOKE_SECS), &work, true)?;
+            let outcome = run_target(target, Stop::Secs(SMOKE_SECS), &work, true, None)?;
             report(&outcome, true);
             outcomes.push(outcome);
         }
@@ -276,7 +278,7 @@ fn max_len(target: &str) -> usize {
 /// Runs libFuzzer on `target` with the working corpus `work` (created if
 /// missing; new inputs go there) and the seed corpus `fuzz/corpus/<target>`
 /// (read only), the limits of this file and `stop`.
-fn run_target(target: &str, stop: Stop, work: &Path, quiet: bool) -> Result<Outcome, String> {
+fn run_target(target: &str, stop: Stop, work: &Path, quiet: bool, len: Option<usize>) -> Result<Outcome, String> {
     let bin = binary(target)?;
     let seeds = fuzz_dir().join("corpus").join(target);
     let artifacts = fuzz_dir().join("artifacts").join(target);
@@ -290,7 +292,7 @@ fn run_target(target: &str, stop: Stop, work: &Path, quiet: bool) -> Result<Outc
     let mut cmd = Command::new(&bin);
     cmd.arg(format!("-rss_limit_mb={RSS_LIMIT_MB}"))
         .arg(format!("-timeout={TIMEOUT_SECS}"))
-        .arg(format!("-max_len={}", max_len(target)))
+        .arg(format!("-max_len={}", len.unwrap_or_else(|| max_len(target))))
         .arg("-print_final_stats=1")
         // libFuzzer appends the file name to the prefix as is.
         .arg(format!("-artifact_prefix={}/", artifacts.display()));

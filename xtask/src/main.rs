@@ -70,7 +70,7 @@ tasks:
                   connect/GET/close cycles (default 10,000) at an
                   HttpServer child on core 0 (taskset), sampling its
                   VmRSS; prints start, peak, end and growth per phase
-  fuzz <target|all> [seconds] [--runs N] [--merge]
+  fuzz <target|all> [seconds] [--runs N] [--max-len N] [--merge]
                   build the fuzz targets of fuzz/ (`cargo fuzz build
                   -s none`; cargo-fuzz is installed with `cargo install`
                   as root on Debian, else the command is printed) and
@@ -82,7 +82,8 @@ tasks:
                   inputs in fuzz/corpus-run/<target>/ (not committed;
                   --merge adds those that reach new code to the
                   seeds), findings in fuzz/artifacts/<target>/; per
-                  input: 10 s timeout, 2048 MB RSS. A finding fails
+                  input: 10 s timeout, 2048 MB RSS, the largest input
+                  per target (--max-len overrides it). A finding fails
                   the command and prints how to reproduce it. Targets:
                   the [[bin]]s of fuzz/Cargo.toml (see fuzz/README.md)
   fuzz-smoke      the fuzz steps of test alone (fmt check, clippy,
