@@ -375,7 +375,10 @@ impl Uri {
         let port = match explicit {
             Some(p) if p != 0 || is_unix => p,
             Some(_) => return Err(port_invalid()),
-            None => match default_port(url.scheme()) {
+            // A special scheme's default port (`ws` 80, `ftp` 21…) is the
+            // one `url` dropped from `ws://h:80/`: it comes first, so that
+            // a URL and its normalized form name the same port.
+            None => match url.port_or_known_default().or_else(|| default_port(url.scheme())) {
                 Some(p) if p != 0 || is_unix => p,
                 _ if is_unix => 0,
                 _ => return Err(port_invalid()),
@@ -670,6 +673,18 @@ mod tests {
         let e = Uri::parse(s).unwrap_err();
         assert_eq!(e.state(), State::TaskError, "{s}");
         e.code()
+    }
+
+    #[test]
+    fn a_special_schemes_dropped_default_port_is_kept() {
+        // Found by the url fuzz target: `url` drops `:80` from a `ws` URL,
+        // and the normalized form must still parse to the same port.
+        let u = Uri::parse("Ws://[::7:6:6:8]:080/a").unwrap();
+        assert_eq!(u.port(), 80);
+        let again = Uri::parse(u.as_str()).unwrap();
+        assert_eq!((again.host(), again.port()), (u.host(), 80));
+        assert_eq!(Uri::parse("wss://h/").unwrap().port(), 443);
+        assert_eq!(Uri::parse("ftp://h/").unwrap().port(), 21);
     }
 
     #[test]
