@@ -34,7 +34,10 @@ pub(crate) fn builtin_ports() -> RwLock<HashMap<String, u16>> {
 
 /// Sets the port used for URLs of `scheme` that name no port (Workflow's
 /// `WFGlobal::register_scheme_port`). Schemes are case-insensitive;
-/// registering a scheme again replaces its port, built-ins included.
+/// registering a scheme again replaces its port, built-ins included,
+/// except for the special schemes of the `url` crate (`http` 80, `https`
+/// 443, `ws` 80, `wss` 443, `ftp` 21): normalization drops their default
+/// port from a URL, so it cannot be told from one the URL named.
 ///
 /// Built-ins: `http` 80, `https` 443, `redis`/`rediss` 6379,
 /// `mysql`/`mysqls` 3306, `kafka` 9092, `kafkas` 9093, `dns` 53, `dnss` 853.
