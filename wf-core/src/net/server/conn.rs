@@ -92,7 +92,8 @@
 //!   nothing more; each answers every request it decoded, then closes
 //!   (after the write: no reply is cut). On closing while the client may
 //!   still be sending, the connection reads and drops its bytes for a
-//!   moment ([`LINGER_IDLE`], at most [`LINGER_MAX`]) so that the
+//!   moment ([`LINGER_IDLE`], at most [`LINGER_MAX`] and
+//!   [`LINGER_BYTES`]) so that the
 //!   client's unread replies are not lost to a reset.
 
 use std::collections::VecDeque;
@@ -239,6 +240,11 @@ pub(super) const LINGER_IDLE: Duration = Duration::from_millis(200);
 
 /// The most a closing connection lingers in all.
 pub(super) const LINGER_MAX: Duration = Duration::from_secs(1);
+
+/// The most a closing connection reads and drops while it lingers: a
+/// client still sending past this is not reading its replies either, and
+/// a hostile one would otherwise have a second of loopback bandwidth.
+pub(super) const LINGER_BYTES: usize = 1 << 20;
 
 /// How long the reply to a request ended by a deadline may take to write.
 const EXPIRY_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -817,7 +823,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     /// Closes: series still running go on by themselves (a server's stop
     /// waits for them); their replies learn that the connection is gone.
     /// A client that may still be sending gets a moment for it to end
-    /// ([`LINGER_IDLE`], [`LINGER_MAX`]).
+    /// ([`LINGER_IDLE`], [`LINGER_MAX`], [`LINGER_BYTES`]).
     async fn close(&mut self) {
         for d in self.drivers.drain(..) {
             runtime::spawn(d);
@@ -839,12 +845,13 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             return;
         }
         let end = Instant::now() + LINGER_MAX;
-        loop {
+        let mut dropped = 0;
+        while dropped < LINGER_BYTES {
             self.io.rbuf.clear();
             self.io.rbuf.reserve(4096);
             let at = (Instant::now() + LINGER_IDLE).min(end);
             match timeout_at(at, self.io.stream.read_buf(&mut self.io.rbuf)).await {
-                Ok(Ok(n)) if n > 0 => {}
+                Ok(Ok(n)) if n > 0 => dropped += n,
                 _ => break,
             }
         }
