@@ -497,3 +497,50 @@ async fn a_name_that_does_not_resolve_counts_against_the_server() {
         assert_eq!(r.target(), &Target::Inet("127.0.0.1:80".parse().unwrap()));
     }
 }
+
+#[test]
+fn servers_change_from_any_thread_while_others_pick() {
+    let u = Upstream::create("ut-threads", Policy::Vnswrr);
+    u.add_server("10.0.0.1:1").unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pickers: Vec<_> = (0..3)
+        .map(|_| {
+            let (u, stop) = (u.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    // 10.0.0.1 is never removed: a pick always finds a server.
+                    let a = pick(&u).expect("a server");
+                    assert!(a.starts_with("10.0.0."), "{a}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let changers: Vec<_> = (0..2)
+        .map(|t| {
+            let u = u.clone();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    let a = format!("10.0.0.{}:{}", 2 + t, i % 7 + 1);
+                    u.add_server_with(&a, with((i % 5 + 1) as u16)).unwrap();
+                    if i % 3 == 0 {
+                        u.disable_server(&a);
+                    }
+                    if i % 2 == 0 {
+                        u.remove_server(&a);
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in changers {
+        c.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in pickers {
+        assert!(p.join().unwrap() > 0);
+    }
+    assert_eq!(u.main_addresses()[0], "10.0.0.1:1");
+}
