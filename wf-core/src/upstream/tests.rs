@@ -467,7 +467,9 @@ async fn ports_address_then_url_then_scheme_and_endpoint_params() {
     assert_eq!(target(route_of(&u, "http://ut-ports:82/").await.unwrap()), inet("[::1]:82"));
     // A host name: resolved, with the address's port.
     u.set_servers(vec![("localhost:5".into(), AddressParams::default())]).unwrap();
-    match target(route_of(&u, "http://ut-ports/").await.unwrap()) {
+    let r = route_of(&u, "http://ut-ports/").await.unwrap();
+    assert_eq!(r.server_name(), Some("localhost"));
+    match target(r) {
         Target::Inet(a) => assert!(a.ip().is_loopback() && a.port() == 5, "{a}"),
         t => panic!("{t:?}"),
     }
@@ -476,6 +478,7 @@ async fn ports_address_then_url_then_scheme_and_endpoint_params() {
     let p = AddressParams { endpoint: Some(ep.clone()), ..AddressParams::default() };
     u.set_servers(vec![("/tmp/ut-ports.sock".into(), p)]).unwrap();
     let r = route_of(&u, "http://ut-ports/").await.unwrap();
+    assert_eq!(r.server_name(), None);
     assert_eq!(r.target(), &Target::Unix("/tmp/ut-ports.sock".into()));
     assert_eq!(r.endpoint(), Some(&ep));
     // Nothing to pick: 1004.
