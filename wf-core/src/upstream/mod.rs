@@ -292,7 +292,9 @@ impl Shared {
     fn pick(&self, path: &str, query: &str, fragment: &str, tried: &dyn Fn(&Server) -> bool) -> Option<Arc<Server>> {
         let now = breaker::now();
         let req = Request { path, query, fragment, tried, now };
-        let table = crate::lock::read(&self.table);
+        // Not picked under the lock: a user's hash or select function may
+        // change the upstream.
+        let table = crate::lock::read(&self.table).clone();
         if let Some(s) = table.pick(&self.policy, &self.rr, &req) {
             return Some(s);
         }
