@@ -138,6 +138,24 @@ fn a_servers_endpoint_params_apply_to_its_connections() {
     assert_eq!(o.state, State::SysError, "{}", o.error);
     assert_eq!(o.error.code(), libc::ETIMEDOUT);
     assert_ne!(o.error.timeout_reason(), TimeoutReason::Deadline, "{}", o.error);
+
+    // The server's response size limit, unless the task sets its own.
+    let (big, addr) = id_server(&"x".repeat(100));
+    let mut ep = EndpointParams::default();
+    ep.response_size_limit = Some(64);
+    let mut p = AddressParams::default();
+    p.endpoint = Some(ep);
+    p.max_fails = 1;
+    up.set_servers(vec![(addr.to_string(), p)]).unwrap();
+    assert_eq!(ask("tlv://up-tlv-endpoint:1/", 0), Err((State::SysError, libc::EMSGSIZE)));
+    // Our own limit does not count against the server: not fused.
+    let (mut t, rx) = tlv_task("tlv://up-tlv-endpoint:1/", 0);
+    t.set_response_size_limit(Some(1000));
+    t.start();
+    let o = recv(&rx);
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    assert_eq!(o.resp.value().len(), 100);
+    big.stop();
 }
 
 #[test]

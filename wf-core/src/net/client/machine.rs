@@ -121,7 +121,7 @@ async fn attempt<P: ClientProtocol>(
         send: opts.send_timeout(),
         watch: opts.watch_timeout(),
         receive: opts.receive_timeout(),
-        size: opts.response_size_limit(),
+        size: opts.response_size_limit_for(endpoint),
     };
     let result = match protocol.mode(req) {
         Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await,

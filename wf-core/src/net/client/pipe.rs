@@ -233,7 +233,7 @@ async fn acquire<P: ClientProtocol>(
     };
     // Boxed: connecting is rare, and its future would make every
     // request's future as large.
-    let size = opts.response_size_limit();
+    let size = opts.response_size_limit_for(endpoint);
     let conn = Box::pin(setup.open(routed, endpoint, Limits { size, ..Limits::default() })).await;
     let keep_alive = opts.keep_alive().unwrap_or_else(|| setup.protocol.default_keep_alive());
     let outcome = conn.map(|c| start(c, key.clone(), keep_alive, size));
@@ -301,7 +301,7 @@ pub(crate) async fn request<P: ClientProtocol>(
                 return Err(e.into());
             }
             let (tx, rx) = oneshot::channel();
-            s.waiting.push_back((tx, opts.response_size_limit()));
+            s.waiting.push_back((tx, opts.response_size_limit_for(endpoint)));
             s.queued += 1;
             pipe.in_flight.fetch_add(1, Ordering::Relaxed);
             let waker = s.driver.take();
