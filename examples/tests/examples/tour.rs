@@ -28,4 +28,11 @@ fn step_10_against_the_in_process_server() {
     assert!(out.contains("result set 1: server | you sent"), "{out}");
     assert!(out.contains("wf MySQLServer | SELECT VERSION(), NOW(6), 1+1; SELECT 'two results'"), "{out}");
     assert!(!out.contains("failed"), "{out}");
+    // Step 11: six requests through a round-robin upstream of three
+    // servers, two to each.
+    let step_11 = out.split("== 11.").nth(1).expect("step 11");
+    for i in 1..=3 {
+        assert_eq!(step_11.matches(&format!("\"backend {i}\"")).count(), 2, "{step_11}");
+    }
+    assert!(step_11.contains("all 6 requests answered through the upstream"), "{step_11}");
 }

@@ -1,0 +1,209 @@
+//! `cargo xtask bench upstream`: what an upstream's pick costs, how
+//! faithfully each policy follows the weights, and how many keys a
+//! consistent hash moves when a server goes.
+//!
+//! No network: picks are made with the upstream's own pick, the one a
+//! client task's route makes per attempt, without sending anything
+//! (addresses in 10.0.0.0/16, never connected to).
+//!
+//! 1. **ns per pick** for each policy with 3 servers (weights 5, 3, 1)
+//!    and 100 servers (weights 1–10), the median of 5 runs of 1,000,000
+//!    picks each, one thread pinned to CPU 1. The reference row is the
+//!    same choice done without an upstream: a `Vec` of addresses indexed
+//!    by a counter, the address copied out as a pick hands it out.
+//! 2. **weight fidelity**: 1,000,000 picks per policy; the largest
+//!    relative deviation of a server's share from its target (the weights
+//!    for weighted random, consistent hash and vnswrr; equal shares for
+//!    round robin, which ignores weights as Workflow's does, and for a
+//!    manual `select` that spreads uniformly).
+//! 3. **consistent-hash movement**: 100,000 keys over N equal servers,
+//!    one removed: the share of keys that moved (ideal 1/N), and how many
+//!    moved that were not on the removed server (ideal 0).
+//!
+//! `upstream [--picks N] [--runs N]`.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use benches::median;
+use wf::upstream::{AddressParams, Policy, Upstream, UpstreamHash};
+
+/// Distinct request paths the picks cycle through (a power of two).
+const PATHS: usize = 1024;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Address `i` of a made-up server pool.
+fn address(i: usize) -> String {
+    format!("10.0.{}.{}:8080", i / 250, i % 250 + 1)
+}
+
+/// The weights of `n` servers: 5, 3, 1 for three; 1–10 in turn otherwise.
+fn weights(n: usize) -> Vec<u16> {
+    if n == 3 { vec![5, 3, 1] } else { (0..n).map(|i| (i % 10 + 1) as u16).collect() }
+}
+
+/// An FNV-1a hash of the path: the manual policy's `select`.
+fn fnv(path: &str, _query: &str, _fragment: &str) -> u32 {
+    path.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    Weights,
+    Equal,
+}
+
+struct Case {
+    name: &'static str,
+    target: Target,
+    policy: fn() -> Policy,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "weighted random", target: Target::Weights, policy: || Policy::WeightedRandom { try_another: false } },
+    Case { name: "round robin", target: Target::Equal, policy: || Policy::RoundRobin { try_another: false } },
+    Case { name: "consistent hash", target: Target::Weights, policy: || Policy::ConsistentHash { hash: None } },
+    Case {
+        name: "manual (FNV select)",
+        target: Target::Equal,
+        policy: || Policy::Manual { select: Arc::new(fnv) as UpstreamHash, try_another: false, second: None },
+    },
+    Case { name: "vnswrr", target: Target::Weights, policy: || Policy::Vnswrr },
+];
+
+/// An upstream of `n` servers with [`weights`] (or all 1 when `equal`).
+fn upstream(name: &str, policy: Policy, n: usize, equal: bool) -> Upstream {
+    let u = Upstream::create(name, policy);
+    for (i, w) in weights(n).into_iter().enumerate() {
+        let mut p = AddressParams::default();
+        p.weight = if equal { 1 } else { w };
+        u.add_server_with(&address(i), p).expect("a valid address");
+    }
+    u
+}
+
+fn paths() -> Vec<String> {
+    (0..PATHS).map(|i| format!("/item/{i}")).collect()
+}
+
+/// ns per pick: `picks` picks over the paths, the median of `runs` runs.
+fn time_picks(runs: usize, picks: usize, mut pick: impl FnMut(&str) -> Option<String>) -> f64 {
+    let paths = paths();
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        for i in 0..picks {
+            black_box(pick(&paths[i & (PATHS - 1)]));
+        }
+        samples.push(t0.elapsed().as_nanos() as f64 / picks as f64);
+    }
+    median(&samples)
+}
+
+/// The largest relative deviation of the shares of `picks` picks from
+/// the target shares.
+fn fidelity(u: &Upstream, n: usize, target: Target, picks: usize) -> f64 {
+    let w = weights(n);
+    let total: f64 = w.iter().map(|&x| f64::from(x)).sum();
+    let index: HashMap<String, usize> = (0..n).map(|i| (address(i), i)).collect();
+    let mut counts = vec![0usize; n];
+    for i in 0..picks {
+        // Distinct keys for the hashing policies; the others ignore them.
+        let path = format!("/key/{i}");
+        let got = u.pick_for_bench(&path, "", "").expect("a pick");
+        counts[index[&got]] += 1;
+    }
+    (0..n)
+        .map(|i| {
+            let expected = match target {
+                Target::Weights => f64::from(w[i]) / total,
+                Target::Equal => 1.0 / n as f64,
+            };
+            (counts[i] as f64 / picks as f64 / expected - 1.0).abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Consistent hash over `n` equal servers, one removed: (share of keys
+/// moved, keys moved that were not on the removed server).
+fn movement(n: usize, keys: usize) -> (f64, usize) {
+    let name = format!("bench.movement.{n}");
+    let u = upstream(&name, Policy::ConsistentHash { hash: None }, n, true);
+    let paths: Vec<String> = (0..keys).map(|i| format!("/user/{i}")).collect();
+    let before: Vec<String> = paths.iter().map(|p| u.pick_for_bench(p, "", "").expect("a pick")).collect();
+    let gone = address(n / 2);
+    assert_eq!(u.remove_server(&gone), 1);
+    let mut moved = 0;
+    let mut strays = 0;
+    for (p, b) in paths.iter().zip(&before) {
+        let a = u.pick_for_bench(p, "", "").expect("a pick");
+        if &a != b {
+            moved += 1;
+            if b != &gone {
+                strays += 1;
+            }
+        }
+    }
+    Upstream::delete(&name);
+    (moved as f64 / keys as f64, strays)
+}
+
+fn main() {
+    if let Err(e) = benches::pin_to_cpu(1) {
+        eprintln!("(not pinned to CPU 1: {e})");
+    }
+    let picks = arg("--picks", 1_000_000);
+    let runs = arg("--runs", 5);
+    println!("upstream picks: {picks} per run, median of {runs} runs, pinned to CPU 1; load {:.2}", benches::loadavg());
+
+    println!("\n== ns per pick");
+    println!("{:<24} {:>12} {:>12}", "policy", "3 servers", "100 servers");
+    let reference = |n: usize| {
+        let addrs: Vec<String> = (0..n).map(address).collect();
+        let mut next = 0usize;
+        time_picks(runs, picks, move |_| {
+            next = (next + 1) % addrs.len();
+            Some(addrs[next].clone())
+        })
+    };
+    println!("{:<24} {:>12.1} {:>12.1}", "(reference: Vec index)", reference(3), reference(100));
+    for c in CASES {
+        let mut row = Vec::new();
+        for n in [3, 100] {
+            let name = format!("bench.pick.{n}.{}", c.name.replace(' ', "-"));
+            let u = upstream(&name, (c.policy)(), n, false);
+            row.push(time_picks(runs, picks, |path| u.pick_for_bench(path, "", "")));
+            Upstream::delete(&name);
+        }
+        println!("{:<24} {:>12.1} {:>12.1}", c.name, row[0], row[1]);
+    }
+
+    println!("\n== weight fidelity: largest relative deviation of a server's share over {picks} picks");
+    println!("{:<24} {:>8} {:>12} {:>12}", "policy", "target", "3 servers", "100 servers");
+    for c in CASES {
+        let mut row = Vec::new();
+        for n in [3, 100] {
+            let name = format!("bench.fidelity.{n}.{}", c.name.replace(' ', "-"));
+            let u = upstream(&name, (c.policy)(), n, false);
+            row.push(fidelity(&u, n, c.target, picks));
+            Upstream::delete(&name);
+        }
+        let target = if c.target == Target::Weights { "weights" } else { "equal" };
+        println!("{:<24} {:>8} {:>11.2}% {:>11.2}%", c.name, target, row[0] * 100.0, row[1] * 100.0);
+    }
+
+    println!("\n== consistent hash: keys moved when one of N equal servers is removed (100,000 keys)");
+    println!("{:>5} {:>10} {:>10} {:>22}", "N", "moved", "ideal 1/N", "moved from the others");
+    for n in [3, 100] {
+        let (moved, strays) = movement(n, 100_000);
+        println!("{n:>5} {:>9.2}% {:>9.2}% {strays:>22}", moved * 100.0, 100.0 / n as f64);
+    }
+}
