@@ -95,7 +95,7 @@ fn paths() -> Vec<String> {
 }
 
 /// ns per pick: `picks` picks over the paths, the median of `runs` runs.
-fn time_picks(runs: usize, picks: usize, mut pick: impl FnMut(&str) -> Option<String>) -> f64 {
+fn time_picks(runs: usize, picks: usize, mut pick: impl FnMut(&str) -> Option<Arc<str>>) -> f64 {
     let paths = paths();
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -119,7 +119,7 @@ fn fidelity(u: &Upstream, n: usize, target: Target, picks: usize) -> f64 {
         // Distinct keys for the hashing policies; the others ignore them.
         let path = format!("/key/{i}");
         let got = u.pick_for_bench(&path, "", "").expect("a pick");
-        counts[index[&got]] += 1;
+        counts[index[&*got]] += 1;
     }
     (0..n)
         .map(|i| {
@@ -138,7 +138,7 @@ fn movement(n: usize, keys: usize) -> (f64, usize) {
     let name = format!("bench.movement.{n}");
     let u = upstream(&name, Policy::ConsistentHash { hash: None }, n, true);
     let paths: Vec<String> = (0..keys).map(|i| format!("/user/{i}")).collect();
-    let before: Vec<String> = paths.iter().map(|p| u.pick_for_bench(p, "", "").expect("a pick")).collect();
+    let before: Vec<Arc<str>> = paths.iter().map(|p| u.pick_for_bench(p, "", "").expect("a pick")).collect();
     let gone = address(n / 2);
     assert_eq!(u.remove_server(&gone), 1);
     let mut moved = 0;
@@ -147,7 +147,7 @@ fn movement(n: usize, keys: usize) -> (f64, usize) {
         let a = u.pick_for_bench(p, "", "").expect("a pick");
         if &a != b {
             moved += 1;
-            if b != &gone {
+            if **b != *gone {
                 strays += 1;
             }
         }
@@ -167,7 +167,7 @@ fn main() {
     println!("\n== ns per pick");
     println!("{:<24} {:>12} {:>12}", "policy", "3 servers", "100 servers");
     let reference = |n: usize| {
-        let addrs: Vec<String> = (0..n).map(address).collect();
+        let addrs: Vec<Arc<str>> = (0..n).map(|i| Arc::from(address(i))).collect();
         let mut next = 0usize;
         time_picks(runs, picks, move |_| {
             next = (next + 1) % addrs.len();

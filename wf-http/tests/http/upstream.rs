@@ -13,9 +13,11 @@
 
 use crate::support::{self, Outcome, fetch, sleep_task};
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wf_core::net::route::{register_route, registered_route, unregister_route};
 use wf_core::upstream::{AddressParams, Policy, Upstream, UpstreamHash};
 use wf_core::{State, code, create_parallel_work, create_series_work};
 use wf_http::{HttpServer, create_http_task};
@@ -217,11 +219,15 @@ fn enable_and_disable() {
 #[test]
 fn add_and_remove() {
     let s = Three::start();
+    // Workflow builds a `UPSWeightedRandomPolicy` and registers it with
+    // `WFNameService::add_policy`; here the policy is an upstream's route,
+    // registered under a second name.
     let name = "add.and.remove";
-    let policy = Upstream::create(name, Policy::WeightedRandom { try_another: false });
+    let policy = Upstream::create("add.and.remove.policy", Policy::WeightedRandom { try_another: false });
+    register_route(name, registered_route(policy.name()).expect("an upstream is a registered route"));
     policy.add_server_with(&s.addr(1), weighted(HEAVY)).unwrap();
     policy.add_server_with(&s.addr(2), weighted(1)).unwrap();
-    assert_eq!(Upstream::get(name).map(|u| u.main_addresses()), Some(vec![s.addr(1), s.addr(2)]));
+    assert_eq!(Upstream::get(policy.name()).map(|u| u.main_addresses()), Some(vec![s.addr(1), s.addr(2)]));
 
     assert_eq!(policy.remove_server(&s.addr(1)), 1);
     assert_eq!(policy.main_addresses(), [s.addr(2)]);
@@ -234,13 +240,14 @@ fn add_and_remove() {
     s.stop(1);
     let failed = fuse_batch(name);
     assert!(failed >= MAX_FAILS, "only {failed} of {BATCH} requests failed");
-    // Fused: a request without retries goes to server2 although server1
-    // is 65535 times heavier.
-    answered(&fetch(&format!("http://{name}/"), 0, 0, |_| {}), "server2");
+    // Fused: a request without retries that picks server1 (65535 times
+    // heavier) is not refused any more but fails at once with 1004.
+    unavailable(&fetch(&format!("http://{name}/"), 0, 0, |_| {}));
     assert_eq!(policy.remove_server(&s.addr(1)), 1);
     answered(&get(name), "server2");
     assert_eq!(policy.remove_server(&s.addr(1)), 0, "removed already");
-    assert!(Upstream::delete(name));
+    assert!(unregister_route(name));
+    assert!(Upstream::delete(policy.name()));
 }
 
 /// FuseAndRecover: MTTR 2 s; server1 stopped and fused by a batch of
@@ -259,7 +266,7 @@ fn fuse_and_recover() {
     s.stop(1);
     let failed = fuse_batch(name);
     assert!(failed >= MAX_FAILS, "only {failed} of {BATCH} requests failed");
-    answered(&fetch(&format!("http://{name}/"), 0, 0, |_| {}), "server2");
+    unavailable(&fetch(&format!("http://{name}/"), 0, 0, |_| {}));
 
     let recovered = testkit::capture(|tx| {
         let restart = s.clone();
@@ -283,20 +290,27 @@ fn fuse_and_recover() {
 #[test]
 fn try_another() {
     let s = Three::start();
-    // Workflow's second hash, 511702306, is a point of 8001 on its ring;
-    // a second pick that lands on server1 is found here through a
-    // consistent-hash upstream over the same servers (wf's ring differs).
-    let on_server1 = (0u32..)
-        .step_by(65_537)
+    // Workflow's second hash, 511702306, is a point of 8001 on its ring
+    // (std::hash values). wf's ring hashes differently and the ports here
+    // change from run to run, so a hash that lands on server1 is looked
+    // up on a consistent-hash upstream over the same servers (the same
+    // ring as the manual policy's second pick).
+    let probe_hash = Arc::new(AtomicU32::new(0));
+    let hash = probe_hash.clone();
+    let probe = Upstream::create(
+        "try.another.probe",
+        Policy::ConsistentHash { hash: Some(Arc::new(move |_: &str, _: &str, _: &str| hash.load(Ordering::Relaxed))) },
+    );
+    probe.add_server(&s.addr(1)).unwrap();
+    probe.add_server(&s.addr(2)).unwrap();
+    let on_server1 = (0u32..1000)
+        .map(|i| i.wrapping_mul(0x9e37_79b9))
         .find(|h| {
-            let ring = Upstream::create("try.another.ring", Policy::ConsistentHash { hash: Some(constant(*h)) });
-            ring.add_server(&s.addr(1)).unwrap();
-            ring.add_server(&s.addr(2)).unwrap();
-            let body = get("try.another.ring").body();
-            body == "server1"
+            probe_hash.store(*h, Ordering::Relaxed);
+            probe.pick_for_bench("/", "", "").as_deref() == Some(s.addr(1).as_str())
         })
         .expect("some hash lands on server1");
-    assert!(Upstream::delete("try.another.ring"));
+    assert!(Upstream::delete("try.another.probe"));
 
     let manual = Upstream::create(
         "try.another.manual",
