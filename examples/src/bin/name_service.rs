@@ -168,11 +168,7 @@ fn main() {
         register_route(alias, naming.clone());
     }
     let port = addrs[0].port();
-    get_all(&[
-        format!("http://mydomain:{port}/a"),
-        format!("http://shop:{port}/b"),
-        format!("http://store:{port}/c"),
-    ]);
+    get_all(&[format!("http://mydomain:{port}/a"), format!("http://shop:{port}/b"), format!("http://store:{port}/c")]);
 
     println!("\n== a policy with its own list: beta, gamma and an address with no server");
     let dead = {

@@ -297,9 +297,8 @@ fn main() {
     db.stop();
 
     println!("\n== 11. an upstream: one name, three local servers in turn; a parallel of six requests");
-    let backends: Vec<HttpServer> = (1..=3)
-        .map(|i| HttpServer::new(move |task| task.resp_mut().append_body(format!("backend {i}"))))
-        .collect();
+    let backends: Vec<HttpServer> =
+        (1..=3).map(|i| HttpServer::new(move |task| task.resp_mut().append_body(format!("backend {i}")))).collect();
     let upstream = Upstream::create("tour.backend", Policy::RoundRobin { try_another: true });
     for b in &backends {
         b.start_on("127.0.0.1", 0).expect("start a backend");
@@ -309,12 +308,9 @@ fn main() {
         create_parallel_work(move |p| println!("{}  all {} requests answered through the upstream", at(), p.size()));
     for i in 1..=6 {
         let task = create_http_task(&format!("http://tour.backend/job/{i}"), 0, 2, move |t| match t.state() {
-            State::Success => println!(
-                "{}  {} -> {:?}",
-                at(),
-                t.req().request_uri(),
-                String::from_utf8_lossy(&t.resp().body())
-            ),
+            State::Success => {
+                println!("{}  {} -> {:?}", at(), t.req().request_uri(), String::from_utf8_lossy(&t.resp().body()))
+            }
             _ => println!("{}  {} failed: {}", at(), t.req().request_uri(), t.error_text()),
         });
         parallel.add_series(create_series_work(task, |_| {}));

@@ -66,9 +66,8 @@ fn print(tally: &BTreeMap<String, usize>) {
 
 fn main() {
     let t0 = Instant::now();
-    let servers: Vec<HttpServer> = (1..=3)
-        .map(|i| HttpServer::new(move |task| task.resp_mut().append_body(format!("server{i}"))))
-        .collect();
+    let servers: Vec<HttpServer> =
+        (1..=3).map(|i| HttpServer::new(move |task| task.resp_mut().append_body(format!("server{i}")))).collect();
     let mut addrs = Vec::new();
     for s in &servers {
         s.start_on("127.0.0.1", 0).expect("start a server");

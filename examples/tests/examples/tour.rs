@@ -1,5 +1,6 @@
-//! The tour run as a program: every step prints, and step 10 walks both
-//! result sets of its MySQL query.
+//! The tour run as a program: every step prints, step 10 walks both
+//! result sets of its MySQL query, and step 11's requests go round an
+//! upstream of three servers.
 
 use std::process::Command;
 
@@ -22,7 +23,7 @@ fn step_10_against_mariadb() {
 }
 
 #[test]
-fn step_10_against_the_in_process_server() {
+fn steps_10_and_11_in_process() {
     let out = tour(&[]);
     assert!(out.contains("an in-process MySQLServer"), "{out}");
     assert!(out.contains("result set 1: server | you sent"), "{out}");

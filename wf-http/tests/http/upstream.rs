@@ -270,10 +270,8 @@ fn fuse_and_recover() {
 
     let recovered = testkit::capture(|tx| {
         let restart = s.clone();
-        let mut series = create_series_work(
-            sleep_task(MTTR + Duration::from_secs(1), move |_| restart.restart(1)),
-            |_| {},
-        );
+        let mut series =
+            create_series_work(sleep_task(MTTR + Duration::from_secs(1), move |_| restart.restart(1)), |_| {});
         series.push_back(create_http_task(&format!("http://{name}/"), REDIRECT_MAX, RETRY_MAX, move |t| {
             let _ = tx.send((t.state(), String::from_utf8_lossy(&t.resp().body()).into_owned()));
         }));
@@ -401,7 +399,10 @@ fn round_robin() {
 #[test]
 fn delete_true_then_false() {
     let s = Three::start();
-    let u = Upstream::create("delete.try.another", Policy::Manual { select: constant(0), try_another: false, second: None });
+    let u = Upstream::create(
+        "delete.try.another",
+        Policy::Manual { select: constant(0), try_another: false, second: None },
+    );
     u.add_server(&s.addr(1)).unwrap();
     answered(&get("delete.try.another"), "server1");
     assert!(Upstream::get("delete.try.another").is_some());
