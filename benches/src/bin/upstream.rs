@@ -10,7 +10,9 @@
 //!    and 100 servers (weights 1–10), the median of 5 runs of 1,000,000
 //!    picks each, one thread pinned to CPU 1. The reference row is the
 //!    same choice done without an upstream: a `Vec` of addresses indexed
-//!    by a counter, the address copied out as a pick hands it out.
+//!    by a counter, the address copied out as a pick hands it out. A last
+//!    row times weighted random with try_another when every third server
+//!    is disabled (first picks that land there pick again).
 //! 2. **weight fidelity**: 1,000,000 picks per policy; the largest
 //!    relative deviation of a server's share from its target (the weights
 //!    for weighted random, consistent hash and vnswrr; equal shares for
@@ -185,6 +187,19 @@ fn main() {
         }
         println!("{:<24} {:>12.1} {:>12.1}", c.name, row[0], row[1]);
     }
+    // The second pick: every third server (the heaviest of three)
+    // disabled, so that many first picks fall on one that cannot serve.
+    let mut row = Vec::new();
+    for n in [3, 100] {
+        let name = format!("bench.pick.{n}.try-another");
+        let u = upstream(&name, Policy::WeightedRandom { try_another: true }, n, false);
+        for i in (0..n).step_by(3) {
+            u.disable_server(&address(i));
+        }
+        row.push(time_picks(runs, picks, |path| u.pick_for_bench(path, "", "")));
+        Upstream::delete(&name);
+    }
+    println!("{:<24} {:>12.1} {:>12.1}", "w. random, 1/3 disabled", row[0], row[1]);
 
     println!("\n== weight fidelity: largest relative deviation of a server's share over {picks} picks");
     println!("{:<24} {:>8} {:>12} {:>12}", "policy", "target", "3 servers", "100 servers");
