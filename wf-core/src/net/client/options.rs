@@ -188,6 +188,12 @@ impl ClientOptions {
         self.tls.as_ref()
     }
 
+    /// The response size limit for connections made with `endpoint` (a
+    /// route's, say): the task's own if it set one, else the endpoint's.
+    pub(crate) fn response_size_limit_for(&self, endpoint: &EndpointParams) -> Option<usize> {
+        self.response_size_limit.unwrap_or(endpoint.response_size_limit)
+    }
+
     pub(crate) fn send_timeout(&self) -> Option<Duration> {
         self.send_timeout
     }
