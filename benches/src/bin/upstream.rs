@@ -17,7 +17,8 @@
 //!    relative deviation of a server's share from its target (the weights
 //!    for weighted random, consistent hash and vnswrr; equal shares for
 //!    round robin, which ignores weights as Workflow's does, and for a
-//!    manual `select` that spreads uniformly).
+//!    manual `select` that spreads uniformly), next to the sampling noise
+//!    of a truly random pick (3σ of the smallest expected share).
 //! 3. **consistent-hash movement**: 100,000 keys over N equal servers,
 //!    one removed: the share of keys that moved (ideal 1/N), and how many
 //!    moved that were not on the removed server (ideal 0).
@@ -203,6 +204,14 @@ fn main() {
 
     println!("\n== weight fidelity: largest relative deviation of a server's share over {picks} picks");
     println!("{:<24} {:>8} {:>12} {:>12}", "policy", "target", "3 servers", "100 servers");
+    // Sampling noise: 3 standard deviations of the smallest expected
+    // count (a random policy's deviation stays about below it).
+    let noise = |n: usize| {
+        let w = weights(n);
+        let min = f64::from(*w.iter().min().expect("servers")) / w.iter().map(|&x| f64::from(x)).sum::<f64>();
+        3.0 / (min * picks as f64).sqrt()
+    };
+    println!("{:<24} {:>8} {:>11.2}% {:>11.2}%", "(3σ sampling noise)", "", noise(3) * 100.0, noise(100) * 100.0);
     for c in CASES {
         let mut row = Vec::new();
         for n in [3, 100] {
