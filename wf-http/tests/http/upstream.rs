@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wf_core::net::route::{register_route, registered_route, unregister_route};
-use wf_core::upstream::{AddressParams, Policy, Upstream, UpstreamHash};
+use wf_core::upstream::{AddressParams, Policy, ServerType, Upstream, UpstreamHash};
 use wf_core::{State, code, create_parallel_work, create_series_work};
 use wf_http::{HttpServer, create_http_task};
 
@@ -413,4 +413,50 @@ fn delete_true_then_false() {
     assert!(Upstream::delete("delete.try.another"));
     assert!(!Upstream::delete("delete.try.another"));
     assert!(Upstream::get("delete.try.another").is_none());
+}
+
+/// Not a Workflow case: backups and groups, and the port priority, over
+/// HTTP. A backup of group 1 serves when group 1's main is down; an
+/// ungrouped backup when nothing else can; an address without a port
+/// takes the URL's.
+#[test]
+fn backups_groups_and_ports() {
+    let s = Three::start();
+    let u = Upstream::create("backups.groups", Policy::RoundRobin { try_another: false });
+    let mut main1 = AddressParams::default();
+    main1.group = Some(1);
+    let mut backup1 = AddressParams::default();
+    backup1.group = Some(1);
+    backup1.server_type = ServerType::Backup;
+    let mut spare = AddressParams::default();
+    spare.server_type = ServerType::Backup;
+    u.add_server_with(&s.addr(1), main1).unwrap();
+    u.add_server_with(&s.addr(2), backup1).unwrap();
+    u.add_server_with(&s.addr(3), spare).unwrap();
+    assert_eq!(u.main_addresses(), [s.addr(1)], "backups are not mains");
+
+    for _ in 0..3 {
+        answered(&get("backups.groups"), "server1");
+    }
+    assert_eq!(u.disable_server(&s.addr(1)), 1);
+    for _ in 0..3 {
+        answered(&get("backups.groups"), "server2");
+    }
+    assert_eq!(u.disable_server(&s.addr(2)), 1);
+    answered(&get("backups.groups"), "server3");
+    assert_eq!(u.disable_server(&s.addr(3)), 1);
+    unavailable(&get("backups.groups"));
+    assert!(Upstream::delete("backups.groups"));
+
+    // Port priority: the address's port, else the URL's.
+    let ports = Upstream::create("ports.priority", Policy::WeightedRandom { try_another: false });
+    ports.add_server("127.0.0.1").unwrap();
+    let url = |port: u16| format!("http://ports.priority:{port}/");
+    for i in 1..=3 {
+        answered(&fetch(&url(s.ports[i - 1]), 0, 0, |_| {}), &format!("server{i}"));
+    }
+    assert_eq!(ports.remove_server("127.0.0.1"), 1);
+    ports.add_server(&s.addr(2)).unwrap();
+    answered(&fetch(&url(s.ports[0]), 0, 0, |_| {}), "server2");
+    assert!(Upstream::delete("ports.priority"));
 }
