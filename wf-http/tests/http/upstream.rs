@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wf_core::net::route::{register_route, registered_route, unregister_route};
-use wf_core::upstream::{AddressParams, Policy, ServerType, Upstream, UpstreamHash};
+use wf_core::upstream::{AddressParams, Policy, ServerType, Upstream, UpstreamHash, request_hash};
 use wf_core::{State, code, create_parallel_work, create_series_work};
 use wf_http::{HttpServer, create_http_task};
 
@@ -134,10 +134,10 @@ fn fuse_batch(name: &str) -> (usize, usize) {
     *failed.lock().unwrap()
 }
 
-/// BasicPolicy: weighted random (1 heavy, 2 light) → server1; manual
-/// (select 0) → server1; consistent hash with the last point of the ring
-/// → wraps to the ring's first node; round robin: two sequential tasks
-/// get server1 then server2.
+/// BasicPolicy: weighted random (server1 heavy, server2 light) →
+/// server1; manual (select 0) → server1; consistent hash past the last
+/// point of the ring → wraps to the first point's server; round robin:
+/// two sequential tasks get server1 then server2.
 #[test]
 fn basic_policy() {
     let s = Three::start();
@@ -157,18 +157,29 @@ fn basic_policy() {
 
     // Workflow's hash returns 4250947057, past the last point of its ring
     // (std::hash values), so the pick wraps to the first point, 8002's.
-    // wf's ring hashes differently; the equivalent is u32::MAX: past the
-    // last point, it wraps to the first, the same server hash 0 lands on.
-    let wrap = Upstream::create("basic.hash", Policy::ConsistentHash { hash: Some(constant(u32::MAX)) });
-    let first = Upstream::create("basic.hash.first", Policy::ConsistentHash { hash: Some(constant(0)) });
-    for u in [&wrap, &first] {
-        u.add_server(&s.addr(1)).unwrap();
-        u.add_server(&s.addr(1)).unwrap();
-        u.add_server(&s.addr(2)).unwrap();
+    // The equivalent with wf's hash: the ring's points are the documented
+    // stable hash (`request_hash`) of `address|v<i>|n<dup>`, 16 per entry;
+    // the last point goes to its own server, one past it wraps to the
+    // server of the first point.
+    let entries = [(1, 0), (1, 1), (2, 0)]; // server1 twice, then server2
+    let ring: Vec<(u32, usize)> = entries
+        .iter()
+        .flat_map(|&(i, dup)| {
+            let addr = s.addr(i);
+            (0..16).map(move |v| (request_hash(&format!("{addr}|v{v}|n{dup}"), "", ""), i))
+        })
+        .collect();
+    let (first, last) = (*ring.iter().min().unwrap(), *ring.iter().max().unwrap());
+    let past_the_end = last.0.checked_add(1).expect("a point below u32::MAX");
+    let wrap = Upstream::create("basic.hash", Policy::ConsistentHash { hash: Some(constant(past_the_end)) });
+    let at_last = Upstream::create("basic.hash.last", Policy::ConsistentHash { hash: Some(constant(last.0)) });
+    for u in [&wrap, &at_last] {
+        for (i, _) in entries {
+            u.add_server(&s.addr(i)).unwrap();
+        }
     }
-    let wrapped = get("basic.hash");
-    wrapped.ok();
-    answered(&get("basic.hash.first"), &wrapped.body());
+    answered(&get("basic.hash"), &format!("server{}", first.1));
+    answered(&get("basic.hash.last"), &format!("server{}", last.1));
 
     let rr = Upstream::create("basic.round.robin", Policy::RoundRobin { try_another: true });
     rr.add_server(&s.addr(1)).unwrap();
@@ -190,7 +201,7 @@ fn basic_policy() {
     });
     assert_eq!(bodies, ["server1", "server2"]);
 
-    for u in [wr, manual, wrap, first, rr] {
+    for u in [wr, manual, wrap, at_last, rr] {
         assert!(Upstream::delete(u.name()));
     }
 }
