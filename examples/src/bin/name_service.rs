@@ -6,8 +6,8 @@
 //!
 //! Two policies, against three local `HttpServer`s:
 //! - `Naming`, Workflow's tutorial policy: a hosts-like naming table
-//!   rewrites the host (an alias to an IP or to another name) and DNS does
-//!   the rest ([`DnsRoute::route_to`]);
+//!   rewrites the host (an alias to an IP or to another name), or the
+//!   host and the port, and DNS does the rest ([`DnsRoute::route_to`]);
 //! - `Rotation`: picks from its own list of addresses, in turn, skipping
 //!   those this request already tried and those that failed last; it
 //!   counts the successes and failures it hears about.
@@ -28,16 +28,20 @@ use wf::net::route::{DnsRoute, Pick, Route, Routed, Target, async_trait, registe
 use wf::{Error, State, create_series_work};
 
 /// Workflow's naming file: `destination alias...` per line, `#` comments.
-/// The destination is an IP address or a host name DNS resolves.
-const NAMING: &str = "
-127.0.0.1   mydomain    # an alias for an IP address
-localhost   shop store  # two aliases for a name DNS (here /etc/hosts) resolves
-";
+/// The destination is an IP address or a host name DNS resolves, with a
+/// port (`host:port`) that replaces the URL's, or without.
+fn naming_file(api_port: u16) -> String {
+    format!(
+        "127.0.0.1         mydomain    # an alias for an IP address\n\
+         localhost         shop store  # two aliases for a name DNS (here /etc/hosts) resolves\n\
+         127.0.0.1:{api_port}   api    # host and port\n"
+    )
+}
 
-/// Rewrites the host with the naming table, keeps the URL's port, and
-/// lets DNS resolve the result.
+/// Rewrites the host (and the port, when the table gives one) with the
+/// naming table and lets DNS resolve the result.
 struct Naming {
-    table: HashMap<String, String>,
+    table: HashMap<String, (String, Option<u16>)>,
 }
 
 impl Naming {
@@ -48,8 +52,12 @@ impl Naming {
             let line = line.split('#').next().unwrap_or_default();
             let mut words = line.split_whitespace();
             let Some(dest) = words.next() else { continue };
+            let dest = match dest.split_once(':') {
+                Some((host, port)) => (host.to_owned(), port.parse().ok()),
+                None => (dest.to_owned(), None),
+            };
             for alias in words {
-                table.insert(alias.to_ascii_lowercase(), dest.to_owned());
+                table.insert(alias.to_ascii_lowercase(), dest.clone());
             }
         }
         Naming { table }
@@ -59,9 +67,11 @@ impl Naming {
 #[async_trait]
 impl Route for Naming {
     async fn route(&self, uri: &Uri, pick: Pick<'_>) -> Result<Routed, Error> {
-        let host = uri.host_str();
-        let dest = self.table.get(host).map_or(host, String::as_str);
-        DnsRoute::shared().route_to(dest, uri.port(), pick).await
+        let (host, port) = match self.table.get(uri.host_str()) {
+            Some((host, port)) => (host.as_str(), port.unwrap_or(uri.port())),
+            None => (uri.host_str(), uri.port()),
+        };
+        DnsRoute::shared().route_to(host, port, pick).await
     }
 
     fn report(&self, routed: &Routed, outcome: Result<(), &Error>) {
@@ -163,12 +173,17 @@ fn main() {
         .collect();
 
     println!("== a naming policy: aliases rewritten, then DNS");
-    let naming = Arc::new(Naming::parse(NAMING));
-    for alias in ["mydomain", "shop", "store"] {
+    let naming = Arc::new(Naming::parse(&naming_file(addrs[1].port())));
+    for alias in ["mydomain", "shop", "store", "api"] {
         register_route(alias, naming.clone());
     }
     let port = addrs[0].port();
-    get_all(&[format!("http://mydomain:{port}/a"), format!("http://shop:{port}/b"), format!("http://store:{port}/c")]);
+    get_all(&[
+        format!("http://mydomain:{port}/a"),
+        format!("http://shop:{port}/b"),
+        format!("http://store:{port}/c"),
+        "http://api/d".to_owned(),
+    ]);
 
     println!("\n== a policy with its own list: beta, gamma and an address with no server");
     let dead = {
@@ -187,7 +202,7 @@ fn main() {
         println!("  {a}: {} succeeded, {} failed", h.succeeded, h.failed);
     }
 
-    for name in ["mydomain", "shop", "store", "backend"] {
+    for name in ["mydomain", "shop", "store", "api", "backend"] {
         unregister_route(name);
     }
     for s in &servers {

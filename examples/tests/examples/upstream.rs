@@ -45,10 +45,12 @@ fn count_of(text: &str, label: &str) -> usize {
 #[test]
 fn name_service_rewrites_and_picks_from_its_own_list() {
     let out = run(env!("CARGO_BIN_EXE_name_service"));
-    // The naming policy: every alias reached alpha through DNS.
+    // The naming policy: the aliases with the URL's port reached alpha.
     for path in ["/a", "/b", "/c"] {
         assert!(out.contains(&format!("-> alpha served {path}")), "{out}");
     }
+    // `api` is rewritten with a port of its own: beta's.
+    assert!(out.contains("/d -> beta served /d"), "{out}");
     // The rotation policy: all six requests answered by beta or gamma,
     // the address with no server refused once, heard, and then avoided.
     for i in 1..=6 {
