@@ -58,7 +58,8 @@ tasks:
                   MariaDB, which it starts itself; installed with
                   apt-get as root on Debian), upstream (ns per pick of
                   each policy, weight fidelity, consistent-hash key
-                  movement; no network)
+                  movement, and an HTTP request through an upstream
+                  against one by address, on loopback)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000

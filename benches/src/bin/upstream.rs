@@ -23,7 +23,12 @@
 //!    one removed: the share of keys that moved (ideal 1/N), and how many
 //!    moved that were not on the removed server (ideal 0).
 //!
-//! `upstream [--picks N] [--runs N]`.
+//! 4. **per request**: keep-alive GETs, one after another, to a wf
+//!    `HttpServer` in this process, by its address and through an
+//!    upstream of that one server: µs and CPU µs per request (the median
+//!    of `--runs` rounds of `--requests` requests, alternating).
+//!
+//! `upstream [--picks N] [--runs N] [--requests N]`.
 
 #![forbid(unsafe_code)]
 
@@ -32,8 +37,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use benches::median;
+use benches::{median, self_cpu};
+use wf::http::{HttpServer, HttpTask, create_http_task};
 use wf::upstream::{AddressParams, Policy, Upstream, UpstreamHash};
+use wf::{create_series_work, series_of};
 
 /// Distinct request paths the picks cycle through (a power of two).
 const PATHS: usize = 1024;
@@ -159,10 +166,33 @@ fn movement(n: usize, keys: usize) -> (f64, usize) {
     (moved as f64 / keys as f64, strays)
 }
 
+/// A GET of `url` that, when it succeeds, pushes the next of `left`.
+fn chained_get(url: Arc<str>, left: usize) -> HttpTask {
+    create_http_task(&url.clone(), 0, 0, move |t| {
+        assert_eq!(t.state(), wf::State::Success, "{}", t.error_text());
+        if left > 1 {
+            series_of(t).push_back(chained_get(url, left - 1));
+        }
+    })
+}
+
+/// (µs, CPU µs) per request of `n` sequential keep-alive GETs of `url`.
+fn per_request(url: &str, n: usize) -> (f64, f64) {
+    let (t0, cpu0) = (Instant::now(), self_cpu());
+    create_series_work(chained_get(Arc::from(url), n), |_| {}).start();
+    wf::wait_finish();
+    let cpu = self_cpu().since(&cpu0).total;
+    (t0.elapsed().as_secs_f64() * 1e6 / n as f64, cpu * 1e6 / n as f64)
+}
+
 fn main() {
     if let Err(e) = benches::pin_to_cpu(1) {
         eprintln!("(not pinned to CPU 1: {e})");
     }
+    let mut settings = wf::Settings::default();
+    settings.poller_threads = 1;
+    settings.compute_threads = 1;
+    wf::init(settings).expect("wf settings applied first");
     let picks = arg("--picks", 1_000_000);
     let runs = arg("--runs", 5);
     println!("upstream picks: {picks} per run, median of {runs} runs, pinned to CPU 1; load {:.2}", benches::loadavg());
@@ -230,4 +260,30 @@ fn main() {
         let (moved, strays) = movement(n, 100_000);
         println!("{n:>5} {:>9.2}% {:>9.2}% {strays:>22}", moved * 100.0, 100.0 / n as f64);
     }
+
+    let requests = arg("--requests", 20_000);
+    println!("\n== per request: {requests} keep-alive GETs one after another to an in-process HttpServer");
+    let server = HttpServer::new(|task| task.resp_mut().append_body("ok"));
+    server.start_on("127.0.0.1", 0).expect("start the server");
+    let addr = server.listen_addr().expect("listening");
+    let u = Upstream::create("bench.http", Policy::WeightedRandom { try_another: false });
+    u.add_server(&addr.to_string()).expect("a valid address");
+    let urls = [format!("http://{addr}/"), "http://bench.http/".to_owned()];
+    per_request(&urls[0], 1000); // warm-up: the connection, the pool
+    per_request(&urls[1], 1000);
+    let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (i, url) in urls.iter().enumerate() {
+            let (us, cpu) = per_request(url, requests);
+            samples[2 * i].push(us);
+            samples[2 * i + 1].push(cpu);
+        }
+    }
+    let m: Vec<f64> = samples.iter().map(|v| median(v)).collect();
+    println!("{:<28} {:>10} {:>12}", "", "µs/request", "CPU µs/req");
+    println!("{:<28} {:>10.2} {:>12.2}", "by address (http://ip:port)", m[0], m[1]);
+    println!("{:<28} {:>10.2} {:>12.2}", "through an upstream", m[2], m[3]);
+    println!("{:<28} {:>9.3}× {:>11.3}×", "upstream / address", m[2] / m[0], m[3] / m[1]);
+    Upstream::delete("bench.http");
+    server.stop();
 }
