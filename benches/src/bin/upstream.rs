@@ -28,7 +28,7 @@
 //!    upstream of that one server: µs and CPU µs per request (the median
 //!    of `--runs` rounds of `--requests` requests, alternating).
 //!
-//! `upstream [--picks N] [--runs N] [--requests N]`.
+//! `upstream [--picks N] [--runs N] [--requests N] [--only direct|upstream]`.
 
 #![forbid(unsafe_code)]
 
@@ -185,6 +185,18 @@ fn per_request(url: &str, n: usize) -> (f64, f64) {
     (t0.elapsed().as_secs_f64() * 1e6 / n as f64, cpu * 1e6 / n as f64)
 }
 
+/// An `HttpServer` answering "ok" on a loopback port, and the URLs of
+/// the per-request figure: by its address, and through the upstream
+/// `bench.http` of that one server.
+fn http_setup() -> (HttpServer, [String; 2]) {
+    let server = HttpServer::new(|task| task.resp_mut().append_body("ok"));
+    server.start_on("127.0.0.1", 0).expect("start the server");
+    let addr = server.listen_addr().expect("listening");
+    let u = Upstream::create("bench.http", Policy::WeightedRandom { try_another: false });
+    u.add_server(&addr.to_string()).expect("a valid address");
+    (server, [format!("http://{addr}/"), "http://bench.http/".to_owned()])
+}
+
 fn main() {
     if let Err(e) = benches::pin_to_cpu(1) {
         eprintln!("(not pinned to CPU 1: {e})");
@@ -193,6 +205,20 @@ fn main() {
     settings.poller_threads = 1;
     settings.compute_threads = 1;
     wf::init(settings).expect("wf settings applied first");
+    let requests = arg("--requests", 20_000);
+    // `--only direct|upstream`: that half of the per-request figure alone,
+    // once (to count instructions under callgrind: run it with two
+    // request counts; the difference over the difference in requests is
+    // the cost of one).
+    if let Some(which) = std::env::args().skip_while(|a| a != "--only").nth(1) {
+        let (server, urls) = http_setup();
+        let url = if which == "upstream" { &urls[1] } else { &urls[0] };
+        per_request(url, 1000);
+        let (us, cpu) = per_request(url, requests);
+        println!("{which}: {requests} requests, {us:.2} µs/request, {cpu:.2} CPU µs/request");
+        server.stop();
+        return;
+    }
     let picks = arg("--picks", 1_000_000);
     let runs = arg("--runs", 5);
     println!("upstream picks: {picks} per run, median of {runs} runs, pinned to CPU 1; load {:.2}", benches::loadavg());
@@ -261,14 +287,8 @@ fn main() {
         println!("{n:>5} {:>9.2}% {:>9.2}% {strays:>22}", moved * 100.0, 100.0 / n as f64);
     }
 
-    let requests = arg("--requests", 20_000);
     println!("\n== per request: {requests} keep-alive GETs one after another to an in-process HttpServer");
-    let server = HttpServer::new(|task| task.resp_mut().append_body("ok"));
-    server.start_on("127.0.0.1", 0).expect("start the server");
-    let addr = server.listen_addr().expect("listening");
-    let u = Upstream::create("bench.http", Policy::WeightedRandom { try_another: false });
-    u.add_server(&addr.to_string()).expect("a valid address");
-    let urls = [format!("http://{addr}/"), "http://bench.http/".to_owned()];
+    let (server, urls) = http_setup();
     per_request(&urls[0], 1000); // warm-up: the connection, the pool
     per_request(&urls[1], 1000);
     let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
