@@ -31,10 +31,16 @@ pub(crate) struct Breaker {
 }
 
 impl Breaker {
-    /// Fused now (open, not yet half-open).
+    /// Fused at `now` (open, not yet half-open).
+    #[cfg(test)]
     pub(crate) fn is_fused(&self, now: u64) -> bool {
+        self.is_fused_at(|| now)
+    }
+
+    /// Fused at `now()`, which is called only if the breaker is tripped.
+    pub(crate) fn is_fused_at(&self, now: impl FnOnce() -> u64) -> bool {
         let until = self.fused_until.load(Ordering::Relaxed);
-        until != 0 && now < until
+        until != 0 && now() < until
     }
 
     /// Open or half-open: fused at some point and not healed since.

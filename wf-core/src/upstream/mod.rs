@@ -301,16 +301,21 @@ impl Shared {
         fragment: &str,
         tried: Option<&dyn Fn(&Server) -> bool>,
     ) -> Option<Arc<Server>> {
-        let now = breaker::now();
-        let req =
-            Request { path, query, fragment, tried: tried.unwrap_or(&|_| false), any_tried: tried.is_some(), now };
+        let req = Request {
+            path,
+            query,
+            fragment,
+            tried: tried.unwrap_or(&|_| false),
+            any_tried: tried.is_some(),
+            now: Default::default(),
+        };
         // Not picked under the lock: a user's hash or select function may
         // change the upstream.
         let table = crate::lock::read(&self.table).clone();
         if let Some(s) = table.pick(&self.policy, &self.rr, &req) {
             return Some(s);
         }
-        if table.recover_all_if_all_fused(now) {
+        if table.recover_all_if_all_fused(req.now()) {
             trace::debug!(upstream = self.name.as_str(), "every server fused: all half-open");
             return table.pick(&self.policy, &self.rr, &req);
         }

@@ -45,8 +45,9 @@ impl Server {
         }
     }
 
-    /// Up at `now`: neither disabled nor fused (half-open is up).
-    pub(crate) fn is_up(&self, now: u64) -> bool {
-        !self.is_disabled() && !self.breaker.is_fused(now)
+    /// Up at `now` (called only if the breaker is tripped): neither
+    /// disabled nor fused (half-open is up).
+    pub(crate) fn is_up(&self, now: impl FnOnce() -> u64) -> bool {
+        !self.is_disabled() && !self.breaker.is_fused_at(now)
     }
 }

@@ -44,14 +44,28 @@ pub(crate) struct Request<'a> {
     pub(crate) tried: &'a dyn Fn(&Server) -> bool,
     /// Whether it tried any (false on a first attempt: no scan needed).
     pub(crate) any_tried: bool,
-    /// Now, on the breaker clock.
-    pub(crate) now: u64,
+    /// Now, on the breaker clock, read at most once and only when a
+    /// breaker is tripped (0 until read): reading the clock costs a third
+    /// of a pick.
+    pub(crate) now: std::cell::Cell<u64>,
 }
 
 impl Request<'_> {
     /// The entry may serve this request: up and not tried by it.
     fn can_serve(&self, s: &Server) -> bool {
-        s.is_up(self.now) && !(self.any_tried && (self.tried)(s))
+        s.is_up(|| self.now()) && !(self.any_tried && (self.tried)(s))
+    }
+
+    /// Now on the breaker clock (read once).
+    pub(crate) fn now(&self) -> u64 {
+        match self.now.get() {
+            0 => {
+                let now = super::breaker::now();
+                self.now.set(now);
+                now
+            }
+            now => now,
+        }
     }
 }
 

@@ -547,3 +547,29 @@ fn servers_change_from_any_thread_while_others_pick() {
     }
     assert_eq!(u.main_addresses()[0], "10.0.0.1:1");
 }
+
+#[test]
+fn the_clock_is_read_only_when_a_breaker_is_tripped() {
+    let u = up("ut-clock", Policy::RoundRobin { try_another: true }, &["10.0.0.1:1", "10.0.0.2:1"]);
+    let table = u.table();
+    let req = |_: ()| table::Request {
+        path: "/",
+        query: "",
+        fragment: "",
+        tried: &|_| false,
+        any_tried: false,
+        now: Default::default(),
+    };
+    let r = req(());
+    for _ in 0..2 {
+        assert!(table.pick(u.policy(), &u.shared.rr, &r).is_some());
+    }
+    assert_eq!(r.now.get(), 0);
+    fuse(&u, "10.0.0.1:1");
+    // Round robin: one of two picks meets the fused server.
+    let r = req(());
+    for _ in 0..2 {
+        assert_eq!(table.pick(u.policy(), &u.shared.rr, &r).unwrap().address.as_ref(), "10.0.0.2:1");
+    }
+    assert_ne!(r.now.get(), 0);
+}
