@@ -56,7 +56,10 @@ tasks:
                   redis-server and redis-benchmark; installed with
                   apt-get as root on Debian), mysql (needs taskset and
                   MariaDB, which it starts itself; installed with
-                  apt-get as root on Debian)
+                  apt-get as root on Debian), upstream (ns per pick of
+                  each policy, weight fidelity, consistent-hash key
+                  movement, and an HTTP request through an upstream
+                  against one by address, on loopback)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -139,6 +142,7 @@ const BENCHES: &[Bench] = &[
         helpers: &[],
         tools: &["taskset", "mariadbd", "mariadb-install-db", "mariadb"],
     },
+    Bench { name: "upstream", bin: "upstream", helpers: &[], tools: &[] },
 ];
 
 fn main() -> ExitCode {

@@ -10,7 +10,8 @@
 //! stored in Redis (the embedded key-value server unless `--redis URL`
 //! names a real one), and a multi-statement MySQL query whose result sets
 //! are walked with a cursor (an in-process `MySQLServer` unless `--mysql
-//! URL` names a real server).
+//! URL` names a real server), and a parallel of requests through an
+//! upstream of three local servers.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ use wf::net::tlv::{Tlv, TlvMessage};
 use wf::net::{Server, ServerKind, create_client_task};
 use wf::redis::create_redis_task;
 use wf::timer::create_timer_task;
+use wf::upstream::{Policy, Upstream};
 use wf::{
     SeriesWork, State, create_counter_task, create_go_task, create_graph_task, create_parallel_work,
     create_series_work, series_of,
@@ -293,5 +295,31 @@ fn main() {
     create_series_work(query, move |_| println!("{}  series done", at())).start();
     wf::wait_finish();
     db.stop();
+
+    println!("\n== 11. an upstream: one name, three local servers in turn; a parallel of six requests");
+    let backends: Vec<HttpServer> =
+        (1..=3).map(|i| HttpServer::new(move |task| task.resp_mut().append_body(format!("backend {i}")))).collect();
+    let upstream = Upstream::create("tour.backend", Policy::RoundRobin { try_another: true });
+    for b in &backends {
+        b.start_on("127.0.0.1", 0).expect("start a backend");
+        upstream.add_server(&b.listen_addr().expect("listening").to_string()).expect("a valid address");
+    }
+    let mut parallel =
+        create_parallel_work(move |p| println!("{}  all {} requests answered through the upstream", at(), p.size()));
+    for i in 1..=6 {
+        let task = create_http_task(&format!("http://tour.backend/job/{i}"), 0, 2, move |t| match t.state() {
+            State::Success => {
+                println!("{}  {} -> {:?}", at(), t.req().request_uri(), String::from_utf8_lossy(&t.resp().body()))
+            }
+            _ => println!("{}  {} failed: {}", at(), t.req().request_uri(), t.error_text()),
+        });
+        parallel.add_series(create_series_work(task, |_| {}));
+    }
+    parallel.start();
+    wf::wait_finish();
+    Upstream::delete("tour.backend");
+    for b in &backends {
+        b.stop();
+    }
     println!("\ntour finished in {}", at());
 }

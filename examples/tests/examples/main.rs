@@ -1,6 +1,6 @@
 //! The examples' integration tests, in one process: one test binary (one
-//! link) instead of one per file. `tour`, `mysql_cli`, `servers` and
-//! `file_server` run the example programs as child processes (`daemon`
+//! link) instead of one per file. `tour`, `mysql_cli`, `servers`,
+//! `file_server` and `upstream` run the example programs as child processes (`daemon`
 //! starts a server binary, reads its address and stops it with a real
 //! signal); `kv_server` runs the tour's key-value server in this process
 //! on an ephemeral port.
@@ -12,3 +12,4 @@ mod kv_server;
 mod mysql_cli;
 mod servers;
 mod tour;
+mod upstream;

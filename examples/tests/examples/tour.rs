@@ -1,5 +1,6 @@
-//! The tour run as a program: every step prints, and step 10 walks both
-//! result sets of its MySQL query.
+//! The tour run as a program: every step prints, step 10 walks both
+//! result sets of its MySQL query, and step 11's requests go round an
+//! upstream of three servers.
 
 use std::process::Command;
 
@@ -22,10 +23,17 @@ fn step_10_against_mariadb() {
 }
 
 #[test]
-fn step_10_against_the_in_process_server() {
+fn steps_10_and_11_in_process() {
     let out = tour(&[]);
     assert!(out.contains("an in-process MySQLServer"), "{out}");
     assert!(out.contains("result set 1: server | you sent"), "{out}");
     assert!(out.contains("wf MySQLServer | SELECT VERSION(), NOW(6), 1+1; SELECT 'two results'"), "{out}");
     assert!(!out.contains("failed"), "{out}");
+    // Step 11: six requests through a round-robin upstream of three
+    // servers, two to each.
+    let step_11 = out.split("== 11.").nth(1).expect("step 11");
+    for i in 1..=3 {
+        assert_eq!(step_11.matches(&format!("\"backend {i}\"")).count(), 2, "{step_11}");
+    }
+    assert!(step_11.contains("all 6 requests answered through the upstream"), "{step_11}");
 }

@@ -29,3 +29,4 @@ mod server_stop;
 mod server_task_api;
 mod stream_roundtrip;
 mod tls_roundtrip;
+mod upstream;
