@@ -13,7 +13,7 @@ use crate::config::Etcd;
 use crate::gateway::{self, prefix_end};
 use crate::record;
 use crate::trace;
-use crate::upstream::{AddressParams, Upstream};
+use crate::upstream::{AddressParams, Policy, Upstream};
 use crate::watch::{Batch, End, Event, Sink};
 
 /// The most servers one service may have: past it a range reply or watch
@@ -133,10 +133,36 @@ impl Shared {
         }
     }
 
-    /// Gives the current list to the upstream.
+    /// Gives the list to the upstream. The upstream takes a list whole or
+    /// not at all; when it refuses one (an address it cannot parse), the
+    /// servers it refuses are found one by one on a scratch upstream,
+    /// skipped (warn), and the rest applied.
     fn apply(&self, servers: &BTreeMap<Vec<u8>, (String, AddressParams)>) {
         let list: Vec<_> = servers.values().cloned().collect();
-        if let Err(_e) = self.upstream.set_servers(list) {
+        if self.upstream.set_servers(list.clone()).is_ok() {
+            return;
+        }
+        let scratch = Upstream::create(
+            &format!("wf-etcd.check.{}", self.upstream.name()),
+            Policy::RoundRobin { try_another: false },
+        );
+        let good: Vec<_> = list
+            .into_iter()
+            .filter(|(address, params)| match scratch.set_servers(vec![(address.clone(), params.clone())]) {
+                Ok(()) => true,
+                Err(_e) => {
+                    trace::warning!(
+                        upstream = self.upstream.name(),
+                        address = %address,
+                        error = %_e,
+                        "etcd discovery: skipping a server the upstream cannot take",
+                    );
+                    false
+                }
+            })
+            .collect();
+        Upstream::delete(scratch.name());
+        if let Err(_e) = self.upstream.set_servers(good) {
             trace::warning!(upstream = self.upstream.name(), error = %_e, "etcd discovery: the upstream refused the list");
         }
     }

@@ -69,10 +69,9 @@ mod gateway;
 mod record;
 mod registration;
 mod trace;
-mod upstream_shim;
 mod watch;
 
-use upstream_shim as upstream;
+use wf_core::upstream;
 
 pub use config::Etcd;
 pub use discovery::{Discovery, MAX_SERVERS};

@@ -13,8 +13,8 @@
 //! a server group number (default: none). Other fields are ignored, so a
 //! newer writer can add some.
 
-use serde_json::{Map, Value, json};
 use crate::upstream::{AddressParams, ServerType};
+use serde_json::{Map, Value, json};
 
 /// The most bytes of an address.
 const MAX_ADDRESS: usize = 4096;
