@@ -79,3 +79,12 @@ pub mod fileio {
     #[doc(inline)]
     pub use wf_fileio::*;
 }
+
+/// Service discovery and registration on etcd v3: an upstream kept in step
+/// with a key prefix, and lease-backed registration.
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub mod etcd {
+    #[doc(inline)]
+    pub use wf_etcd::*;
+}
