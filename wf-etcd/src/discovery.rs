@@ -28,6 +28,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A running watcher that keeps a wf [`Upstream`] in step with the keys of
 /// its service in etcd (see [`Etcd::discover`]). Dropping it stops the
 /// watch; the upstream keeps its last list.
+///
+/// The watch stream is a wf task, running as long as the watcher lives:
+/// [`wf_core::wait_finish`] waits for it, so drop the watcher before
+/// calling that.
 #[derive(Debug)]
 pub struct Discovery {
     shared: Arc<Shared>,

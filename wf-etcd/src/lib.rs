@@ -20,11 +20,12 @@
 //! // A client: the upstream `search` follows etcd.
 //! let search = Upstream::create("search", Policy::WeightedRandom { try_another: true });
 //! let discovery = etcd.discover_blocking(&search)?;
-//! wf_http::create_http_task("http://search/", 0, 1, |t| println!("{}", t.resp().status_code())).start();
-//! wf_core::wait_finish();
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! wf_http::create_http_task("http://search/", 0, 1, move |t| tx.send(t.resp().status_code()).unwrap()).start();
+//! println!("{}", rx.recv().unwrap());
 //!
+//! drop(discovery); // stops the watch (before any `wf_core::wait_finish()`)
 //! me.deregister_blocking()?; // the key is gone at once
-//! # drop(discovery);
 //! # Ok::<(), wf_core::Error>(())
 //! ```
 //!
