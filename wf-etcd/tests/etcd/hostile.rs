@@ -115,11 +115,21 @@ fn a_reply_nested_without_end_is_an_error_not_a_stack_overflow() {
     assert_eq!(e.code(), code::BAD_REPLY, "{e}");
 }
 
+/// How the endless watch message is framed.
+#[derive(Clone, Copy)]
+enum Framing {
+    /// Chunks of 64 KiB.
+    SmallChunks,
+    /// One chunk announced as 1 TiB.
+    OneHugeChunk,
+    /// No framing: the body ends when the connection does.
+    UntilClose,
+}
+
 /// The range is fine; the watch stream sends one message without end. The
 /// watcher cuts it at the limit and reconnects, again and again, keeping
 /// the list it read.
-#[test]
-fn an_endless_watch_message_is_cut_and_the_watcher_retries() {
+fn endless_watch_message(framing: Framing) {
     let watches = Arc::new(AtomicUsize::new(0));
     let sent_per_watch = Arc::new(Mutex::new(Vec::new()));
     let (w, spw) = (watches.clone(), sent_per_watch.clone());
@@ -134,13 +144,23 @@ fn an_endless_watch_message_is_cut_and_the_watcher_retries() {
                 continue;
             }
             w.fetch_add(1, Ordering::SeqCst);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let piece = "a".repeat(64 << 10);
             // `{"result":{"x":"` and then a string without end.
-            let _ = s.write_all(b"10\r\n{\"result\":{\"x\":\"\r\n");
-            let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, "a".repeat(64 << 10));
+            let (head, first, each) = match framing {
+                Framing::SmallChunks => (
+                    "Transfer-Encoding: chunked\r\n",
+                    "10\r\n{\"result\":{\"x\":\"\r\n".to_owned(),
+                    format!("{:x}\r\n{piece}\r\n", piece.len()),
+                ),
+                Framing::OneHugeChunk => {
+                    ("Transfer-Encoding: chunked\r\n", format!("{:x}\r\n{{\"result\":{{\"x\":\"", 1u64 << 40), piece)
+                }
+                Framing::UntilClose => ("Connection: close\r\n", "{\"result\":{\"x\":\"".to_owned(), piece),
+            };
+            let _ = s.write_all(format!("HTTP/1.1 200 OK\r\n{head}\r\n{first}").as_bytes());
             let mut sent = 0usize;
-            while s.write_all(chunk.as_bytes()).is_ok() {
-                sent += chunk.len();
+            while s.write_all(each.as_bytes()).is_ok() {
+                sent += each.len();
             }
             spw.lock().unwrap().push(sent);
             return;
@@ -160,4 +180,19 @@ fn an_endless_watch_message_is_cut_and_the_watcher_retries() {
         // 64 KiB allowed; the rest is what socket buffers took.
         assert!(*sent < 32 << 20, "{sent} bytes went into one watch");
     }
+}
+
+#[test]
+fn an_endless_watch_message_in_small_chunks_is_cut_and_the_watcher_retries() {
+    endless_watch_message(Framing::SmallChunks);
+}
+
+#[test]
+fn an_endless_watch_message_in_one_huge_chunk_is_cut_and_the_watcher_retries() {
+    endless_watch_message(Framing::OneHugeChunk);
+}
+
+#[test]
+fn an_endless_unframed_watch_body_is_cut_and_the_watcher_retries() {
+    endless_watch_message(Framing::UntilClose);
 }
