@@ -18,7 +18,9 @@
 //! then resolves it (a host name through wf's DNS cache with the server's
 //! own TTLs). The port is the address's, else the URL's, else the
 //! scheme's default. Connections to the server use its
-//! [`AddressParams::endpoint`] parameters when it has them.
+//! [`AddressParams::endpoint`] parameters when it has them; TLS to a
+//! host-name server sends and verifies that host name (to an IP address,
+//! the URL's host, as in Workflow).
 //!
 //! Servers are added, removed, replaced, enabled and disabled at any time
 //! from any thread; the same address added twice is two servers (twice
@@ -338,7 +340,8 @@ impl Route for Shared {
                     .route_to_with_ttl(host, port.unwrap_or(uri.port()), p.dns_ttl_default, p.dns_ttl_min, pick)
                     .await
                 {
-                    Ok(r) => r,
+                    // TLS names the server's host, not the upstream.
+                    Ok(r) => r.with_server_name(host.clone()),
                     Err(e) => {
                         self.account(&server, Err(&e));
                         return Err(e);
