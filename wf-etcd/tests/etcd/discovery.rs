@@ -140,3 +140,22 @@ fn a_compacted_revision_reads_the_service_again() {
     etcd.ctl_ok(&["put", &key("10.0.0.4:80"), "{}"]);
     wait_servers(&u, &[main("10.0.0.2:80", 1), main("10.0.0.3:80", 1), main("10.0.0.4:80", 1)]);
 }
+
+/// etcd itself behind a wf upstream name (several members in real life):
+/// the gateway's requests go through the upstream like any other.
+#[test]
+fn etcd_can_be_reached_through_an_upstream_name() {
+    let etcd = EtcdServer::start();
+    let members = upstream(&unique("etcd-members"));
+    members.add_server(&etcd.addr().to_string()).unwrap();
+    let client = Etcd::new(&format!("http://{}", members.name()));
+    let name = unique("via");
+    let u = upstream(&name);
+    let _d = client.discover_blocking(&u).expect("discover through the upstream");
+    let r = client
+        .register_blocking(&name, "10.0.0.9:80", &Default::default(), std::time::Duration::from_secs(600))
+        .expect("register through the upstream");
+    wait_servers(&u, &[main("10.0.0.9:80", 1)]);
+    r.deregister_blocking().unwrap();
+    wait_servers(&u, &[]);
+}
