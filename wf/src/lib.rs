@@ -14,6 +14,7 @@
 //! | `redis` (default) | [`redis`] | wf-redis |
 //! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
+//! | `etcd` (default) | [`etcd`] | wf-etcd |
 //! | `full` | all of the above | |
 //!
 //! ```
