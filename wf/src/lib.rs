@@ -14,6 +14,7 @@
 //! | `redis` (default) | [`redis`] | wf-redis |
 //! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
+//! | `etcd` (default) | [`etcd`] | wf-etcd |
 //! | `full` | all of the above | |
 //!
 //! ```
@@ -78,4 +79,13 @@ pub mod mysql {
 pub mod fileio {
     #[doc(inline)]
     pub use wf_fileio::*;
+}
+
+/// Service discovery and registration on etcd v3: an upstream kept in step
+/// with a key prefix, and lease-backed registration.
+#[cfg(feature = "etcd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
+pub mod etcd {
+    #[doc(inline)]
+    pub use wf_etcd::*;
 }

@@ -105,6 +105,8 @@ const SERVICES: &[(&str, &str)] = &[
     ("mariadbd", "mariadb-server"),
     ("mariadb-install-db", "mariadb-server"),
     ("mariadb", "mariadb-client"),
+    ("etcd", "etcd-server"),
+    ("etcdctl", "etcd-client"),
 ];
 
 /// Directories searched after the `PATH`: daemons such as `mariadbd` live

@@ -6,6 +6,7 @@
 //! on an ephemeral port.
 
 mod daemon;
+mod etcd_discovery;
 mod file_server;
 mod kv_hostile;
 mod kv_server;
