@@ -6,6 +6,8 @@
 //!   started by the test itself, on a free port of 127.0.0.1, with its files
 //!   in a temporary directory of its own, and stopped when the handle is
 //!   dropped.
+//! - [`Dnsmasq`]: a real `dnsmasq` answering the SRV and address records a
+//!   test gives it, on a free port of 127.0.0.1.
 //! - [`WAIT`] and [`wait_until`]: how long a test waits for what should
 //!   happen at once, and polling for a condition.
 //! - [`recv`] and [`capture`]: receiving what a task's callback reported.
@@ -47,10 +49,12 @@ mod report;
 mod tempdir;
 mod wait;
 
+pub mod dnsmasq;
 pub mod mariadb;
 pub mod redis;
 pub mod tls;
 
+pub use dnsmasq::{Dnsmasq, DnsmasqBuilder};
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use raw_server::{RawServer, drain};
 pub use redis::{RedisBuilder, RedisServer};

@@ -102,6 +102,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("mariadbd", "mariadb-server"),
     ("mariadb-install-db", "mariadb-server"),
     ("mariadb", "mariadb-client"),
+    ("dnsmasq", "dnsmasq-base"),
 ];
 
 /// Directories searched after the `PATH`: daemons such as `mariadbd` live
