@@ -18,7 +18,8 @@
 //! | [`named_counters`], [`named_mailboxes`], [`named_conditionals`], [`named_guards`] | the named sync tasks `count_by_name`, `send_by_name`, `signal_by_name` and guards reach | `sync` |
 //! | [`scheme_ports`] | default ports of URL schemes | `net::uri` |
 //! | [`dns_cache`], [`dns_lookup_limit`] | resolved names with their age, lookups in flight; the cap on concurrent `getaddrinfo` calls | `net::dns` |
-//! | [`routes`], [`dns_route`] | routes registered under a host name; the default route with the addresses that failed to connect lately | `net::route` |
+//! | [`routes`], [`dns_route`] | routes registered under a host name and the default route if set; the DNS route with the addresses that failed to connect lately | `net::route` |
+//! | [`upstreams`] | upstreams by name (each also registered as a route) | `upstream` |
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
 //! | [`pipes`] | shared (pipelined) client connections per target | `net::client::pipe` |
 //! | [`tls_provider`], [`tls_verified`], [`tls_insecure`], [`tls_next_id`] | the rustls crypto provider, the two shared client configurations, and the id counter that keys pooled connections by TLS configuration | `net::tls` |
@@ -116,11 +117,19 @@ pub(crate) fn dns_lookup_limit() -> &'static tokio::sync::Semaphore {
     LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_threads.max(1)))
 }
 
-/// Routes registered under a host name (upstreams, name-service policies).
+/// Routes registered under a host name (upstreams, name-service
+/// policies), and the default route if one was set.
 #[cfg(feature = "net")]
-pub(crate) fn routes() -> &'static RwLock<HashMap<String, std::sync::Arc<dyn crate::net::route::Route>>> {
-    static ROUTES: OnceLock<RwLock<HashMap<String, std::sync::Arc<dyn crate::net::route::Route>>>> = OnceLock::new();
+pub(crate) fn routes() -> &'static RwLock<crate::net::route::Registry> {
+    static ROUTES: OnceLock<RwLock<crate::net::route::Registry>> = OnceLock::new();
     ROUTES.get_or_init(Default::default)
+}
+
+/// Upstreams by (lower-case) name, for `Upstream::get` and `delete`.
+#[cfg(feature = "net")]
+pub(crate) fn upstreams() -> &'static Mutex<HashMap<String, crate::upstream::Upstream>> {
+    static UPSTREAMS: OnceLock<Mutex<HashMap<String, crate::upstream::Upstream>>> = OnceLock::new();
+    UPSTREAMS.get_or_init(Default::default)
 }
 
 /// The default route, with the addresses that failed to connect lately.

@@ -57,6 +57,9 @@ pub mod signal;
 mod sync;
 mod task;
 mod trace;
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod upstream;
 
 pub use compute::{
     ExecQueue, Go, GoTask, Thread, ThreadTask, create_go_task, create_go_task_on, create_thread_task,

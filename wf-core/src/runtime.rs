@@ -47,7 +47,7 @@ pub struct Settings {
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
 /// `None` waits forever.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EndpointParams {
     /// Connections open at once to one target (200); a task that finds no

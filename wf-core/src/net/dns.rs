@@ -90,7 +90,7 @@ fn literal(host: &str) -> Option<IpAddr> {
     h.parse().ok()
 }
 
-async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Result<Addrs, Error> {
+pub(crate) async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Result<Addrs, Error> {
     if let Some(ip) = literal(host) {
         return Ok(Arc::from([SocketAddr::new(ip, port)]));
     }

@@ -69,3 +69,4 @@ mod sync_wait_group;
 mod task_counter;
 mod task_go;
 mod task_thread;
+mod upstream_tlv;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::support::net::{closed_port, echo_server, tlv_task};
 use crate::support::recv;
 use wf_core::net::Uri;
-use wf_core::net::route::{Pick, Route, Target, async_trait, register_route, unregister_route};
+use wf_core::net::route::{Pick, Route, Routed, Target, async_trait, register_route, unregister_route};
 use wf_core::{Error, State, code};
 
 /// Fixed candidates, the first untried one picked, every report logged.
@@ -30,16 +30,13 @@ impl Fixed {
 
 #[async_trait]
 impl Route for Fixed {
-    async fn resolve(&self, _uri: &Uri, _retry: bool) -> Result<Vec<Target>, Error> {
-        Ok(self.candidates.iter().map(|a| Target::Inet(*a)).collect())
+    async fn route(&self, _uri: &Uri, pick: Pick<'_>) -> Result<Routed, Error> {
+        let untried = self.candidates.iter().map(|a| Target::Inet(*a)).find(|t| !pick.was_tried(t));
+        untried.map(Routed::new).ok_or(Error::task(code::UPSTREAM_UNAVAILABLE))
     }
 
-    fn select(&self, _uri: &Uri, candidates: &[Target], pick: Pick<'_>) -> Option<usize> {
-        candidates.iter().position(|t| !pick.was_tried(t))
-    }
-
-    fn report(&self, target: &Target, outcome: Result<(), &Error>) {
-        if let Target::Inet(a) = target {
+    fn report(&self, routed: &Routed, outcome: Result<(), &Error>) {
+        if let Target::Inet(a) = routed.target() {
             self.log.lock().unwrap().push((*a, outcome.is_ok()));
         }
     }

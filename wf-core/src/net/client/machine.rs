@@ -1,8 +1,8 @@
 //! The client-task machine: route → connection → exchange → decision.
 //!
 //! Every client task of every protocol runs [`run`]: for each attempt the
-//! URL's [`Route`](crate::net::route::Route) gives the candidates and picks
-//! one; the request meets a connection as the protocol's
+//! URL's [`Route`](crate::net::route::Route) says where it goes (and with
+//! which endpoint parameters); the request meets a connection as the protocol's
 //! [`mode`](ClientProtocol::mode) says (pooled, pipelined or dedicated);
 //! the protocol's [`exchange`](ClientProtocol::exchange) sends and reads;
 //! its [`on_reply`](ClientProtocol::on_reply) decides whether the task is
@@ -16,9 +16,9 @@ use super::options::ClientOptions;
 use super::pool::{self, PoolKey};
 use super::protocol::{ClientProtocol, Mode, Next};
 use super::setup::Setup;
-use crate::error::{Error, State, TimeoutReason, code};
+use crate::error::{Error, State, TimeoutReason};
 use crate::net::conn::Limits;
-use crate::net::route::{self, Pick, Target};
+use crate::net::route::{self, Pick, Routed, Target};
 use crate::net::uri::Uri;
 use crate::trace;
 
@@ -65,7 +65,7 @@ async fn attempts<P: ClientProtocol>(
     opts: &ClientOptions,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut retries = 0;
-    let mut tried: Vec<Target> = Vec::new();
+    let mut tried: Vec<Routed> = Vec::new();
     loop {
         let (uri, redirects) = (&at.0, at.1);
         protocol.prepare(req, uri, opts)?;
@@ -102,7 +102,7 @@ async fn attempt<P: ClientProtocol>(
     uri: &Uri,
     req: &mut P::Request,
     opts: &ClientOptions,
-    tried: &mut Vec<Target>,
+    tried: &mut Vec<Routed>,
     retry: bool,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let setup = Setup::new(protocol, uri, opts)?;
@@ -110,17 +110,13 @@ async fn attempt<P: ClientProtocol>(
         Some(r) => r.clone(),
         None => route::route_for(setup.via),
     };
-    let candidates = route.resolve(setup.via, retry).await?;
-    let target = {
+    let routed = {
         let load = |t: &Target| pool::load(&setup.key(t));
-        let picked = route.select(setup.via, &candidates, Pick::new(tried, &load));
-        picked.and_then(|i| candidates.get(i)).ok_or(Error::task(code::UPSTREAM_UNAVAILABLE))?.clone()
+        route.route(setup.via, Pick::new(tried, retry, &load)).await?
     };
-    // Remembered only when another attempt may pick again (a push
-    // allocates, and most tasks make one attempt).
-    if opts.retry_max() > 0 {
-        tried.push(target.clone());
-    }
+    let target = routed.target();
+    // The route's endpoint parameters (an upstream server's) first.
+    let endpoint = routed.endpoint().unwrap_or_else(|| opts.endpoint());
     let limits = Limits {
         send: opts.send_timeout(),
         watch: opts.watch_timeout(),
@@ -128,15 +124,19 @@ async fn attempt<P: ClientProtocol>(
         size: opts.response_size_limit(),
     };
     let result = match protocol.mode(req) {
-        Mode::Pipelined => super::pipe::request(&setup, req, opts, &target, setup.key(&target)).await,
-        Mode::Pooled => pooled(&setup, req, opts, &target, setup.key(&target), limits).await,
-        Mode::Dedicated => {
-            let mut conn = Box::pin(setup.open(&target, opts.endpoint(), limits)).await?;
-            let resp = protocol.exchange(&mut conn, req).await?;
-            Ok((resp, conn.peer_addr()))
-        }
+        Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, target, setup.key(target)).await,
+        Mode::Pooled => pooled(&setup, req, opts, endpoint, target, setup.key(target), limits).await,
+        Mode::Dedicated => match Box::pin(setup.open(target, endpoint, limits)).await {
+            Ok(mut conn) => protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr())),
+            Err(e) => Err(e),
+        },
     };
-    route.report(&target, result.as_ref().map(|_| ()));
+    route.report(&routed, result.as_ref().map(|_| ()));
+    // Remembered only when another attempt may pick again (a push
+    // allocates, and most tasks make one attempt).
+    if opts.retry_max() > 0 {
+        tried.push(routed);
+    }
     result
 }
 
@@ -145,11 +145,11 @@ async fn pooled<P: ClientProtocol>(
     setup: &Setup<'_, P>,
     req: &mut P::Request,
     opts: &ClientOptions,
+    endpoint: &crate::runtime::EndpointParams,
     target: &Target,
     key: std::sync::Arc<PoolKey>,
     limits: Limits,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
-    let endpoint = opts.endpoint();
     loop {
         let mut lease = pool::acquire::<P::ClientCodec>(&key, endpoint.max_connections, opts.wait_timeout()).await?;
         if lease.conn().is_none() {

@@ -33,7 +33,7 @@ use crate::net::conn::{Connection, Limits};
 use crate::net::protocol::KeepAlive;
 use crate::net::route::Target;
 use crate::net::stream::NetStream;
-use crate::runtime;
+use crate::runtime::{self, EndpointParams};
 
 type Slot<T> = oneshot::Sender<Result<T, Error>>;
 
@@ -189,8 +189,8 @@ async fn acquire<P: ClientProtocol>(
     target: &Target,
     key: &Arc<PoolKey>,
     opts: &ClientOptions,
+    endpoint: &EndpointParams,
 ) -> Result<(Arc<Pipe<P::ClientCodec>>, bool), Error> {
-    let endpoint = opts.endpoint();
     let max = endpoint.max_connections.max(1);
     let depth = setup.protocol.pipeline_depth().max(1);
     let guard = loop {
@@ -282,12 +282,13 @@ pub(crate) async fn request<P: ClientProtocol>(
     setup: &Setup<'_, P>,
     req: &P::Request,
     opts: &ClientOptions,
+    endpoint: &EndpointParams,
     target: &Target,
     key: Arc<PoolKey>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut stale_retry = true;
     loop {
-        let (pipe, reused) = acquire(setup, target, &key, opts).await?;
+        let (pipe, reused) = acquire(setup, target, &key, opts, endpoint).await?;
         let rx = {
             let mut s = pipe.lock();
             if s.closed.is_some() {
@@ -314,7 +315,7 @@ pub(crate) async fn request<P: ClientProtocol>(
         // deadline passed, say) leaves the pipe closing: the replies
         // still due on it are suspect.
         let guard = CloseOnDrop(&*pipe);
-        let got = wait(rx, opts, &pipe).await;
+        let got = wait(rx, opts, endpoint, &pipe).await;
         std::mem::forget(guard);
         match got {
             Ok(response) => {
@@ -355,6 +356,7 @@ fn is_unsent(e: &Error) -> bool {
 async fn wait<C>(
     rx: oneshot::Receiver<Result<C::Item, Error>>,
     opts: &ClientOptions,
+    endpoint: &EndpointParams,
     pipe: &Pipe<C>,
 ) -> Result<C::Item, Error>
 where
@@ -362,9 +364,7 @@ where
 {
     let limit = match (opts.watch_timeout(), opts.receive_timeout()) {
         (None, None) => None,
-        (watch, receive) => {
-            watch.or(opts.endpoint().response_timeout).map(|w| w + receive.unwrap_or_default()).or(receive)
-        }
+        (watch, receive) => watch.or(endpoint.response_timeout).map(|w| w + receive.unwrap_or_default()).or(receive),
     };
     let got = match limit {
         None => rx.await,
