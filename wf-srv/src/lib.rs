@@ -52,12 +52,14 @@
 
 #![forbid(unsafe_code)]
 
+mod discovery;
 mod error;
 mod resolver;
 mod srv;
 mod trace;
 pub mod wire;
 
+pub use discovery::{SrvDiscovery, SrvDiscoveryBuilder, Status};
 pub use error::DnsError;
 pub use resolver::Resolver;
 pub use srv::{MAX_TARGET_QUERIES, SrvLookup, SrvServer};

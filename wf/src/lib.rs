@@ -14,6 +14,7 @@
 //! | `redis` (default) | [`redis`] | wf-redis |
 //! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
+//! | `srv` | [`srv`] | wf-srv |
 //! | `full` | all of the above | |
 //!
 //! ```
@@ -78,4 +79,12 @@ pub mod mysql {
 pub mod fileio {
     #[doc(inline)]
     pub use wf_fileio::*;
+}
+
+/// DNS SRV discovery: SRV records kept in step with an upstream's servers.
+#[cfg(feature = "srv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "srv")))]
+pub mod srv {
+    #[doc(inline)]
+    pub use wf_srv::*;
 }

@@ -4,5 +4,6 @@
 
 mod support;
 
+mod discovery;
 mod hostile;
 mod lookup;
