@@ -66,6 +66,8 @@ struct Shared {
     upstream: Upstream,
     srv_name: String,
     resolver: Resolver,
+    /// The most one whole lookup (SRV and targets) may take.
+    lookup_limit: Duration,
     ttl_min: Duration,
     ttl_max: Duration,
     params: AddressParams,
@@ -134,7 +136,8 @@ impl SrvDiscoveryBuilder {
     }
 
     /// How long each DNS attempt waits (2 s) and how many UDP attempts a
-    /// query makes (3).
+    /// query makes (3). A whole lookup, the SRV query and the queries for
+    /// its targets, may take at most 4 × `attempts` × `timeout`.
     pub fn timeout(mut self, timeout: Duration, attempts: u32) -> Self {
         self.timeout = timeout;
         self.attempts = attempts;
@@ -176,13 +179,15 @@ impl SrvDiscoveryBuilder {
             None => Resolver::from_resolv_conf()?.server(),
         };
         let resolver = Resolver::new(server).timeout(self.timeout).attempts(self.attempts);
-        let first = resolver.lookup_srv(&self.srv_name).await?;
+        let lookup_limit = self.timeout.saturating_mul(self.attempts.max(1)).saturating_mul(LOOKUP_LIMIT_FACTOR);
+        let first = bounded_lookup(&resolver, &self.srv_name, lookup_limit).await?;
         let policy = self.policy.unwrap_or(Policy::WeightedRandom { try_another: true });
         let upstream = Upstream::create(&self.upstream, policy);
         let shared = Arc::new(Shared {
             upstream,
             srv_name: self.srv_name,
             resolver,
+            lookup_limit,
             ttl_min: self.ttl_min,
             ttl_max: self.ttl_max,
             params: self.params,
@@ -212,7 +217,7 @@ impl Shared {
     /// One lookup, applied; returns the delay until the next one.
     async fn refresh(&self) -> Result<Duration, Error> {
         let _one = self.refreshing.lock().await;
-        let outcome = match self.resolver.lookup_srv(&self.srv_name).await {
+        let outcome = match bounded_lookup(&self.resolver, &self.srv_name, self.lookup_limit).await {
             Ok(found) => self.apply(found),
             Err(e) => Err(Error::from(e)),
         };
@@ -263,6 +268,15 @@ fn servers_of(found: &SrvLookup, template: &AddressParams) -> Vec<(String, Addre
         .collect()
 }
 
+/// How many times the worst single query a whole lookup may take.
+const LOOKUP_LIMIT_FACTOR: u32 = 4;
+
+/// `lookup_srv` under a deadline: a server answering SRV but stalling on
+/// many targets must not stall the refresher for long.
+async fn bounded_lookup(resolver: &Resolver, name: &str, limit: Duration) -> Result<SrvLookup, DnsError> {
+    tokio::time::timeout(limit, resolver.lookup_srv(name)).await.unwrap_or(Err(DnsError::Timeout))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -291,7 +305,12 @@ mod tests {
         let got: Vec<_> = list.iter().map(|(a, p)| (a.as_str(), p.weight, p.server_type == ServerType::Main)).collect();
         assert_eq!(
             got,
-            [("127.0.0.1:80", 1, true), ("[::1]:82", 300, true), ("127.0.0.2:81", 7, false), ("127.0.0.3:83", 1, false)]
+            [
+                ("127.0.0.1:80", 1, true),
+                ("[::1]:82", 300, true),
+                ("127.0.0.2:81", 7, false),
+                ("127.0.0.3:83", 1, false)
+            ]
         );
         assert!(servers_of(&SrvLookup { servers: vec![], ttl: Duration::ZERO }, &AddressParams::default()).is_empty());
     }

@@ -35,19 +35,27 @@
 //! must point backward). Hostile replies are errors ([`DnsError`]), never
 //! panics or hangs.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use wf_srv::SrvDiscovery;
 //!
-//! # async fn f() -> Result<(), wf_core::Error> {
-//! let discovery = SrvDiscovery::builder("backend", "_http._tcp.example.test")
-//!     .server("127.0.0.1:53".parse().unwrap())
+//! # let dns = testkit::Dnsmasq::builder()
+//! #     .srv("_http._tcp.example.test", "a.example.test", 8080, 10, 5)
+//! #     .srv("_http._tcp.example.test", "b.example.test", 8080, 20, 1)
+//! #     .host("a.example.test", "127.0.0.1")
+//! #     .host("b.example.test", "127.0.0.2")
+//! #     .start();
+//! # let dns_server = dns.addr();
+//! let start = SrvDiscovery::builder("backend", "_http._tcp.example.test")
+//!     .server(dns_server) // else the first nameserver of /etc/resolv.conf
 //!     .ttl_bounds(Duration::from_secs(5), Duration::from_secs(300))
-//!     .start()
-//!     .await?;
-//! println!("servers: {:?}", discovery.upstream().main_addresses());
-//! // Now `http://backend/path` goes to one of them.
-//! # Ok(()) }
+//!     .start();
+//! // From an async fn: `start.await`.
+//! let discovery = wf_core::handle().block_on(start)?;
+//! assert_eq!(discovery.upstream().main_addresses(), ["127.0.0.1:8080"]);
+//! // Now `http://backend/path` goes to 127.0.0.1:8080, or to the backup
+//! // 127.0.0.2:8080 while the main is down.
+//! # Ok::<(), wf_core::Error>(())
 //! ```
 
 #![forbid(unsafe_code)]

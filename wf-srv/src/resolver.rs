@@ -22,14 +22,20 @@ const RESOLV_CONF_MAX: u64 = 64 << 10;
 /// each attempt bounded by a timeout, and a truncated reply asked again
 /// over TCP. Every reply is decoded within the limits of [`wire`].
 ///
-/// ```no_run
-/// # async fn f() -> Result<(), wf_srv::DnsError> {
+/// ```
 /// use std::time::Duration;
-/// let resolver = wf_srv::Resolver::new("127.0.0.1:53".parse().unwrap()).timeout(Duration::from_secs(1));
-/// for s in resolver.lookup_srv("_http._tcp.example.test").await?.servers {
+/// # let dns = testkit::Dnsmasq::builder()
+/// #     .srv("_http._tcp.example.test", "a.example.test", 8080, 10, 5)
+/// #     .host("a.example.test", "127.0.0.1")
+/// #     .start();
+/// # let server = dns.addr();
+/// let resolver = wf_srv::Resolver::new(server).timeout(Duration::from_secs(1));
+/// let found = wf_core::handle().block_on(resolver.lookup_srv("_http._tcp.example.test"))?;
+/// for s in &found.servers {
 ///     println!("{} priority {} weight {}", s.addr, s.priority, s.weight);
 /// }
-/// # Ok(()) }
+/// assert_eq!(found.servers[0].addr, "127.0.0.1:8080".parse().unwrap());
+/// # Ok::<(), wf_srv::DnsError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Resolver {

@@ -166,3 +166,29 @@ async fn a_failed_first_lookup_creates_nothing() {
     assert_eq!(e.state(), wf_core::State::DnsError, "{e:?}");
     assert!(Upstream::get("srv-test-nothing").is_none());
 }
+
+#[tokio::test]
+async fn a_lookup_is_bounded_as_a_whole() {
+    // SRV answered with 100 targets; their A/AAAA queries never are. Each
+    // query alone is bounded (100 ms); the whole lookup is bounded too
+    // (4 × 1 × 100 ms), so far fewer than the 64 target queries go out.
+    let fake = crate::support::FakeDns::start(|q| {
+        if crate::support::qtype(q) != 33 {
+            return Vec::new();
+        }
+        let mut r = crate::support::reply_head(q, 0, [1, 100, 0, 0]);
+        for i in 0..100 {
+            r.extend_from_slice(&crate::support::srv_record(60, 1, 1, 80, &format!("t{i}.example.test")));
+        }
+        vec![r]
+    });
+    let e = SrvDiscovery::builder("srv-test-stall", SRV)
+        .server(fake.addr())
+        .timeout(Duration::from_millis(100), 1)
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!((e.state(), e.code()), (wf_core::State::DnsError, libc::EAI_AGAIN), "{e:?}");
+    assert!(fake.queries() < 1 + 2 * wf_srv::MAX_TARGET_QUERIES, "{} queries", fake.queries());
+    assert!(Upstream::get("srv-test-stall").is_none());
+}
