@@ -14,7 +14,7 @@
 //! | `redis` (default) | [`redis`] | wf-redis |
 //! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
-//! | `srv` | [`srv`] | wf-srv |
+//! | `srv` (default) | [`srv`] | wf-srv |
 //! | `full` | all of the above | |
 //!
 //! ```
