@@ -192,3 +192,39 @@ async fn a_lookup_is_bounded_as_a_whole() {
     assert!(fake.queries() < 1 + 2 * wf_srv::MAX_TARGET_QUERIES, "{} queries", fake.queries());
     assert!(Upstream::get("srv-test-stall").is_none());
 }
+
+#[tokio::test]
+async fn params_reach_the_servers_and_backups_serve_when_mains_are_down() {
+    let (main, port_main) = http_server("main");
+    let (backup, port_backup) = http_server("backup");
+    let dns = records(&[(port_main, 1, 1), (port_backup, 2, 1)]).start();
+    let mut params = wf_core::upstream::AddressParams::default();
+    params.max_fails = 1;
+    params.group = Some(7);
+    let d = SrvDiscovery::builder("srv-test-backup", SRV).server(dns.addr()).params(params).start().await.unwrap();
+    for (_, p) in d.upstream().servers() {
+        assert_eq!((p.max_fails, p.group), (1, Some(7)));
+    }
+    let first = tokio::task::spawn_blocking(|| get_bodies("http://srv-test-backup/", 3)).await.unwrap();
+    assert_eq!(first, ["main", "main", "main"]);
+    // The main goes away: after one failure (max_fails 1) it is fused and
+    // the backup of its group serves.
+    main.stop();
+    let served = tokio::task::spawn_blocking(|| {
+        (0..20).find_map(|_| {
+            let (tx, rx) = mpsc::channel();
+            create_http_task("http://srv-test-backup/", 0, 1, move |t| {
+                let _ = tx.send((t.state(), String::from_utf8_lossy(&t.resp().body()).into_owned()));
+            })
+            .start();
+            let (state, body) = recv(&rx);
+            (state == wf_core::State::Success).then_some(body)
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(served.as_deref(), Some("backup"));
+    backup.stop();
+    drop(d);
+    Upstream::delete("srv-test-backup");
+}
