@@ -8,7 +8,7 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `timer` (default) | [`timer`] | wf-timer |
-//! | `net` (default) | [`net`] | wf-core's network layer |
+//! | `net` (default) | [`net`], [`upstream`] | wf-core's network layer |
 //! | `tls` (default) | `net::tls` | rustls |
 //! | `http` (default) | [`http`] | wf-http |
 //! | `redis` (default) | [`redis`] | wf-redis |

@@ -41,12 +41,13 @@ pub enum Target {
 
 /// Where one attempt goes, as a [`Route`] decided it: the target, the
 /// endpoint parameters for connections to it if the route has its own,
-/// and a token of the route's (an upstream's server entry, say) that
+/// the TLS server name if not the URL's host, and a token of the route's (an upstream's server entry, say) that
 /// [`report`](Route::report) and later [`Pick`]s of the same request see.
 #[derive(Clone)]
 pub struct Routed {
     target: Target,
     endpoint: Option<EndpointParams>,
+    server_name: Option<Arc<str>>,
     token: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -55,6 +56,7 @@ impl std::fmt::Debug for Routed {
         f.debug_struct("Routed")
             .field("target", &self.target)
             .field("endpoint", &self.endpoint)
+            .field("server_name", &self.server_name)
             .field("token", &self.token.is_some())
             .finish()
     }
@@ -64,13 +66,21 @@ impl Routed {
     /// An attempt to `target`, with the task's (or the global) endpoint
     /// parameters and no token.
     pub fn new(target: Target) -> Routed {
-        Routed { target, endpoint: None, token: None }
+        Routed { target, endpoint: None, server_name: None, token: None }
     }
 
     /// Uses `params` for connections of this attempt instead of the task's
     /// or the global endpoint parameters (max connections, timeouts…).
     pub fn with_endpoint(mut self, params: Option<EndpointParams>) -> Routed {
         self.endpoint = params;
+        self
+    }
+
+    /// The name TLS connections of this attempt send (SNI) and verify the
+    /// server's certificate against, instead of the URL's host (an
+    /// upstream server's host name, say).
+    pub fn with_server_name(mut self, name: Arc<str>) -> Routed {
+        self.server_name = Some(name);
         self
     }
 
@@ -89,6 +99,11 @@ impl Routed {
     /// The endpoint parameters the route chose for this attempt, if any.
     pub fn endpoint(&self) -> Option<&EndpointParams> {
         self.endpoint.as_ref()
+    }
+
+    /// The TLS server name the route chose, if any.
+    pub fn server_name(&self) -> Option<&str> {
+        self.server_name.as_deref()
     }
 
     /// The route's token, if it attached one.

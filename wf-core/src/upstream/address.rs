@@ -17,7 +17,7 @@ pub(crate) enum Dest {
     /// A literal IP address, with the port if the address has one.
     Ip(IpAddr, Option<u16>),
     /// A host name (lower case) to resolve, with the port if any.
-    Name(String, Option<u16>),
+    Name(std::sync::Arc<str>, Option<u16>),
     /// A Unix domain socket.
     Unix(PathBuf),
 }
@@ -76,7 +76,7 @@ pub(crate) fn parse(address: &str) -> Result<Dest, Error> {
     if !valid_host(host) {
         return Err(bad());
     }
-    Ok(Dest::Name(host.to_ascii_lowercase(), p))
+    Ok(Dest::Name(host.to_ascii_lowercase().into(), p))
 }
 
 #[cfg(test)]

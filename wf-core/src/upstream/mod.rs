@@ -13,17 +13,18 @@
 //! // go to one of the two, three times out of four to the second.
 //! ```
 //!
-//! An upstream is a [route](crate::net::route) registered under its name:
+//! An upstream is a [`Route`] registered under its name:
 //! each attempt of a task picks a server by the upstream's [`Policy`],
 //! then resolves it (a host name through wf's DNS cache with the server's
 //! own TTLs). The port is the address's, else the URL's, else the
 //! scheme's default. Connections to the server use its
-//! [`AddressParams::endpoint`] parameters when it has them.
+//! [`AddressParams::endpoint`] parameters when it has them; TLS to a
+//! host-name server sends and verifies that host name (to an IP address,
+//! the URL's host, as in Workflow).
 //!
 //! Servers are added, removed, replaced, enabled and disabled at any time
 //! from any thread; the same address added twice is two servers (twice
-//! the share, two breakers). A pick reads the server list under a shared
-//! lock, never across an await.
+//! the share, two breakers). No lock is held across an await.
 //!
 //! Circuit breaking: a server whose attempts failed `max_fails` times in a
 //! row (connection-level errors: refused, reset, timeouts, TLS errors,
@@ -33,12 +34,18 @@
 //! it again, one success heals it. When every server is fused and one is
 //! past its MTTR, all become half-open. A retry never goes to a server
 //! this request tried. Backups serve when the picked main and the mains of
-//! its group cannot (ungrouped backups when nothing else can). When no
-//! server can serve, the task fails with
+//! its group cannot (an ungrouped backup when the policy finds no main).
+//! When no server can serve, the task fails with
 //! `TASK_ERROR`/`UPSTREAM_UNAVAILABLE` (1004).
 //!
-//! For benchmarks (helper U2's `cargo xtask bench upstream`):
-//! [`Upstream::pick_for_bench`] times one pick without the network.
+//! A pick's server list is a snapshot: picks take a shared lock only to
+//! clone it; changes build a new one. A pick costs O(1) (round robin,
+//! VNSWRR once its sequence is built), O(log n) (weighted random, the
+//! ring) on a first attempt; a retry scans the mains once.
+//!
+//! Note for the benchmark (helper U2's `cargo xtask bench upstream`): the
+//! hidden [`Upstream::pick_for_bench`] makes one pick without the network
+//! and [`Upstream::report_for_bench`] reports an outcome for a server.
 
 mod address;
 mod breaker;
@@ -258,7 +265,7 @@ impl Upstream {
     /// the server picked. For benchmarks and tests.
     #[doc(hidden)]
     pub fn pick_for_bench(&self, path: &str, query: &str, fragment: &str) -> Option<Arc<str>> {
-        self.shared.pick(path, query, fragment, &|_| false).map(|s| s.address.clone())
+        self.shared.pick(path, query, fragment, None).map(|s| s.address.clone())
     }
 
     /// Reports an attempt on the first server entry with this address, as
@@ -287,10 +294,19 @@ impl Upstream {
 
 impl Shared {
     /// Picks the server entry for a request, `None` if none can serve.
-    fn pick(&self, path: &str, query: &str, fragment: &str, tried: &dyn Fn(&Server) -> bool) -> Option<Arc<Server>> {
+    fn pick(
+        &self,
+        path: &str,
+        query: &str,
+        fragment: &str,
+        tried: Option<&dyn Fn(&Server) -> bool>,
+    ) -> Option<Arc<Server>> {
         let now = breaker::now();
-        let req = Request { path, query, fragment, tried, now };
-        let table = crate::lock::read(&self.table);
+        let req =
+            Request { path, query, fragment, tried: tried.unwrap_or(&|_| false), any_tried: tried.is_some(), now };
+        // Not picked under the lock: a user's hash or select function may
+        // change the upstream.
+        let table = crate::lock::read(&self.table).clone();
         if let Some(s) = table.pick(&self.policy, &self.rr, &req) {
             return Some(s);
         }
@@ -324,8 +340,9 @@ fn is_entry(r: &Routed, s: &Server) -> bool {
 impl Route for Shared {
     async fn route(&self, uri: &Uri, pick: Pick<'_>) -> Result<Routed, Error> {
         let tried = |s: &Server| pick.tried().iter().any(|r| is_entry(r, s));
+        let tried: Option<&dyn Fn(&Server) -> bool> = if pick.tried().is_empty() { None } else { Some(&tried) };
         let server = self
-            .pick(uri.path(), uri.query().unwrap_or(""), uri.fragment().unwrap_or(""), &tried)
+            .pick(uri.path(), uri.query().unwrap_or(""), uri.fragment().unwrap_or(""), tried)
             .ok_or(Error::task(code::UPSTREAM_UNAVAILABLE))?;
         let endpoint = server.params.endpoint.clone();
         let routed = match &server.dest {
@@ -338,7 +355,8 @@ impl Route for Shared {
                     .route_to_with_ttl(host, port.unwrap_or(uri.port()), p.dns_ttl_default, p.dns_ttl_min, pick)
                     .await
                 {
-                    Ok(r) => r,
+                    // TLS names the server's host, not the upstream.
+                    Ok(r) => r.with_server_name(host.clone()),
                     Err(e) => {
                         self.account(&server, Err(&e));
                         return Err(e);

@@ -146,10 +146,25 @@ pub(crate) fn vnode_hash(address: &str, i: u32, dup: u32) -> u32 {
     let mut h = StableHasher::new();
     h.write(address.as_bytes());
     h.write(b"|v");
-    h.write(i.to_string().as_bytes());
+    write_decimal(&mut h, i);
     h.write(b"|n");
-    h.write(dup.to_string().as_bytes());
+    write_decimal(&mut h, dup);
     h.finish()
+}
+
+/// Hashes `n` in decimal, without allocating.
+fn write_decimal(h: &mut StableHasher, mut n: u32) {
+    let mut buf = [0u8; 10];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    h.write(&buf[at..]);
 }
 
 #[cfg(test)]
@@ -159,7 +174,9 @@ mod tests {
     #[test]
     fn stable_values() {
         // Pinned: a change here moves every key of every ring.
-        assert_eq!(request_hash("", "", ""), StableHasher::new().finish());
+        assert_eq!(request_hash("", "", ""), 4_023_394_144);
+        assert_eq!(request_hash("/", "", ""), 600_088_483);
+        assert_eq!(vnode_hash("10.0.0.1:80", 0, 0), 1_895_866_757);
         let a = request_hash("/x", "", "");
         assert_eq!(a, request_hash("/", "x", ""));
         assert_eq!(vnode_hash("h:1", 0, 0), {
@@ -168,5 +185,10 @@ mod tests {
             h.finish()
         });
         assert_ne!(vnode_hash("h:1", 0, 0), vnode_hash("h:1", 0, 1));
+        assert_eq!(vnode_hash("h:1", 4_294_967_295, 10), {
+            let mut h = StableHasher::new();
+            h.write(b"h:1|v4294967295|n10");
+            h.finish()
+        });
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct Request<'a> {
     pub(crate) fragment: &'a str,
     /// Whether this request tried the entry already.
     pub(crate) tried: &'a dyn Fn(&Server) -> bool,
+    /// Whether it tried any (false on a first attempt: no scan needed).
+    pub(crate) any_tried: bool,
     /// Now, on the breaker clock.
     pub(crate) now: u64,
 }
@@ -49,7 +51,7 @@ pub(crate) struct Request<'a> {
 impl Request<'_> {
     /// The entry may serve this request: up and not tried by it.
     fn can_serve(&self, s: &Server) -> bool {
-        s.is_up(self.now) && !(self.tried)(s)
+        s.is_up(self.now) && !(self.any_tried && (self.tried)(s))
     }
 }
 
@@ -146,8 +148,12 @@ impl Table {
             Policy::WeightedRandom { .. } => {
                 // By weight among the mains this request has not tried.
                 let untried = |i: usize| !(req.tried)(&self.mains[i]);
-                let tried_weight: u64 =
-                    (0..n).filter(|i| !untried(*i)).map(|i| u64::from(self.mains[i].params.weight_used())).sum();
+                let tried_weight: u64 = match req.any_tried {
+                    false => 0,
+                    true => {
+                        (0..n).filter(|i| !untried(*i)).map(|i| u64::from(self.mains[i].params.weight_used())).sum()
+                    }
+                };
                 let total = self.prefix[n - 1] - tried_weight;
                 if total == 0 {
                     return None;

@@ -414,10 +414,10 @@ fn a_request_never_picks_a_server_it_tried() {
         let table = u.table();
         let tried_ab = |s: &Server| &*s.address != a[2];
         for _ in 0..20 {
-            let s = u.shared.pick("/", "", "", &tried_ab).map(|s| s.address.to_string());
+            let s = u.shared.pick("/", "", "", Some(&tried_ab)).map(|s| s.address.to_string());
             assert_eq!(s.as_deref(), Some(a[2]), "policy {i}");
         }
-        assert!(u.shared.pick("/", "", "", &|_| true).is_none(), "policy {i}");
+        assert!(u.shared.pick("/", "", "", Some(&|_| true)).is_none(), "policy {i}");
         drop(table);
     }
 }
@@ -467,7 +467,9 @@ async fn ports_address_then_url_then_scheme_and_endpoint_params() {
     assert_eq!(target(route_of(&u, "http://ut-ports:82/").await.unwrap()), inet("[::1]:82"));
     // A host name: resolved, with the address's port.
     u.set_servers(vec![("localhost:5".into(), AddressParams::default())]).unwrap();
-    match target(route_of(&u, "http://ut-ports/").await.unwrap()) {
+    let r = route_of(&u, "http://ut-ports/").await.unwrap();
+    assert_eq!(r.server_name(), Some("localhost"));
+    match target(r) {
         Target::Inet(a) => assert!(a.ip().is_loopback() && a.port() == 5, "{a}"),
         t => panic!("{t:?}"),
     }
@@ -476,6 +478,7 @@ async fn ports_address_then_url_then_scheme_and_endpoint_params() {
     let p = AddressParams { endpoint: Some(ep.clone()), ..AddressParams::default() };
     u.set_servers(vec![("/tmp/ut-ports.sock".into(), p)]).unwrap();
     let r = route_of(&u, "http://ut-ports/").await.unwrap();
+    assert_eq!(r.server_name(), None);
     assert_eq!(r.target(), &Target::Unix("/tmp/ut-ports.sock".into()));
     assert_eq!(r.endpoint(), Some(&ep));
     // Nothing to pick: 1004.
@@ -496,4 +499,51 @@ async fn a_name_that_does_not_resolve_counts_against_the_server() {
         let r = route_of(&u, "http://ut-dns-fail/").await.unwrap();
         assert_eq!(r.target(), &Target::Inet("127.0.0.1:80".parse().unwrap()));
     }
+}
+
+#[test]
+fn servers_change_from_any_thread_while_others_pick() {
+    let u = Upstream::create("ut-threads", Policy::Vnswrr);
+    u.add_server("10.0.0.1:1").unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pickers: Vec<_> = (0..3)
+        .map(|_| {
+            let (u, stop) = (u.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    // 10.0.0.1 is never removed: a pick always finds a server.
+                    let a = pick(&u).expect("a server");
+                    assert!(a.starts_with("10.0.0."), "{a}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let changers: Vec<_> = (0..2)
+        .map(|t| {
+            let u = u.clone();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    let a = format!("10.0.0.{}:{}", 2 + t, i % 7 + 1);
+                    u.add_server_with(&a, with((i % 5 + 1) as u16)).unwrap();
+                    if i % 3 == 0 {
+                        u.disable_server(&a);
+                    }
+                    if i % 2 == 0 {
+                        u.remove_server(&a);
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in changers {
+        c.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for p in pickers {
+        assert!(p.join().unwrap() > 0);
+    }
+    assert_eq!(u.main_addresses()[0], "10.0.0.1:1");
 }

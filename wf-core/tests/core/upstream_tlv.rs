@@ -160,3 +160,34 @@ fn unix_sockets_and_host_names_as_server_addresses() {
     assert_eq!(ask("tlv://up-tlv-name:1/", 1), Ok("named".into()));
     named.stop();
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_to_a_host_name_server_names_that_host() {
+    use wf_core::net::tls::{TlsClient, TlsServer};
+    let ca = testkit::Pki::new("wf upstream test CA");
+    let leaf = ca.issue(&["localhost"]);
+    let server = Server::new(Tlv::default(), |task| *task.resp_mut() = TlvMessage::new(0, b"tls".to_vec()));
+    server.set_tls(TlsServer::from_pem(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap());
+    let port = start_local(&server).port();
+    let client = TlsClient::with_root_pem(ca.ca_pem.as_bytes()).unwrap();
+    let run = |url: &str| {
+        // localhost may be ::1 first; the server listens on 127.0.0.1.
+        let (mut t, rx) = tlv_task(url, 1);
+        t.options_mut().set_tls(client.clone());
+        t.start();
+        recv(&rx)
+    };
+    // A host-name server: TLS names (and verifies) `localhost`, not the
+    // upstream's name.
+    let up = Upstream::create("up-tlv-tls", Policy::RoundRobin { try_another: false });
+    up.add_server(&format!("localhost:{port}")).unwrap();
+    let o = run("tlvs://up-tlv-tls:1/");
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    assert_eq!(o.resp.value().as_ref(), b"tls");
+    // An IP address server: the URL's host (the upstream name), which the
+    // certificate does not name.
+    up.set_servers(vec![(format!("127.0.0.1:{port}"), AddressParams::default())]).unwrap();
+    assert_eq!(run("tlvs://up-tlv-tls:1/").state, State::SslError);
+    server.stop();
+}

@@ -124,9 +124,9 @@ async fn attempt<P: ClientProtocol>(
         size: opts.response_size_limit(),
     };
     let result = match protocol.mode(req) {
-        Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, target, setup.key(target)).await,
-        Mode::Pooled => pooled(&setup, req, opts, endpoint, target, setup.key(target), limits).await,
-        Mode::Dedicated => match Box::pin(setup.open(target, endpoint, limits)).await {
+        Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await,
+        Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, setup.key(target), limits).await,
+        Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
             Ok(mut conn) => protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr())),
             Err(e) => Err(e),
         },
@@ -146,7 +146,7 @@ async fn pooled<P: ClientProtocol>(
     req: &mut P::Request,
     opts: &ClientOptions,
     endpoint: &crate::runtime::EndpointParams,
-    target: &Target,
+    routed: &Routed,
     key: std::sync::Arc<PoolKey>,
     limits: Limits,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
@@ -155,7 +155,7 @@ async fn pooled<P: ClientProtocol>(
         if lease.conn().is_none() {
             // Boxed: connecting is rarer than reusing, and its future would
             // make every request's future as large.
-            let conn = Box::pin(setup.open(target, endpoint, limits)).await?;
+            let conn = Box::pin(setup.open(routed, endpoint, limits)).await?;
             lease.set_conn(conn);
         }
         let reused = lease.reused();
@@ -183,7 +183,7 @@ async fn pooled<P: ClientProtocol>(
                     && is_stale(&e)
                     && (conn.write_total() == written_before || setup.protocol.is_idempotent(req)) =>
             {
-                trace::debug!(?target, error = %e, "reused connection was closed by the server; reconnecting");
+                trace::debug!(target = ?routed.target(), error = %e, "reused connection was closed by the server; reconnecting");
                 lease.discard_conn();
             }
             Err(e) => return Err(e),

@@ -31,7 +31,7 @@ use super::setup::Setup;
 use crate::error::{Error, State as TaskState, TimeoutReason};
 use crate::net::conn::{Connection, Limits};
 use crate::net::protocol::KeepAlive;
-use crate::net::route::Target;
+use crate::net::route::Routed;
 use crate::net::stream::NetStream;
 use crate::runtime::{self, EndpointParams};
 
@@ -186,7 +186,7 @@ where
 /// connection may turn out to be closed by the server).
 async fn acquire<P: ClientProtocol>(
     setup: &Setup<'_, P>,
-    target: &Target,
+    routed: &Routed,
     key: &Arc<PoolKey>,
     opts: &ClientOptions,
     endpoint: &EndpointParams,
@@ -234,7 +234,7 @@ async fn acquire<P: ClientProtocol>(
     // Boxed: connecting is rare, and its future would make every
     // request's future as large.
     let size = opts.response_size_limit();
-    let conn = Box::pin(setup.open(target, endpoint, Limits { size, ..Limits::default() })).await;
+    let conn = Box::pin(setup.open(routed, endpoint, Limits { size, ..Limits::default() })).await;
     let keep_alive = opts.keep_alive().unwrap_or_else(|| setup.protocol.default_keep_alive());
     let outcome = conn.map(|c| start(c, key.clone(), keep_alive, size));
     guard.finish(outcome).map(|p| (p, false))
@@ -283,12 +283,12 @@ pub(crate) async fn request<P: ClientProtocol>(
     req: &P::Request,
     opts: &ClientOptions,
     endpoint: &EndpointParams,
-    target: &Target,
+    routed: &Routed,
     key: Arc<PoolKey>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut stale_retry = true;
     loop {
-        let (pipe, reused) = acquire(setup, target, &key, opts, endpoint).await?;
+        let (pipe, reused) = acquire(setup, routed, &key, opts, endpoint).await?;
         let rx = {
             let mut s = pipe.lock();
             if s.closed.is_some() {

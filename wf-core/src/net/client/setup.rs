@@ -11,7 +11,7 @@ use super::protocol::ClientProtocol;
 use crate::error::{Error, TimeoutReason};
 use crate::net::conn::{Connection, Limits};
 use crate::net::protocol::Protocol;
-use crate::net::route::Target;
+use crate::net::route::{Routed, Target};
 use crate::net::stream::{NetStream, Plain};
 use crate::net::uri::Uri;
 use crate::runtime::EndpointParams;
@@ -89,17 +89,19 @@ impl<'a, P: ClientProtocol> Setup<'a, P> {
         ))
     }
 
-    /// Connects to `target`, adds TLS, and runs the protocol's
-    /// `on_connect`; the connection then keeps `limits`.
+    /// Connects to the routed target, adds TLS (for the route's server
+    /// name, else the URL's host), and runs the protocol's `on_connect`;
+    /// the connection then keeps `limits`.
     pub(crate) async fn open(
         &self,
-        target: &Target,
+        routed: &Routed,
         endpoint: &EndpointParams,
         limits: Limits,
     ) -> Result<Connection<P::ClientCodec>, Error> {
+        let target = routed.target();
         let plain = connect_target(target, endpoint).await?;
         let stream = match &self.tls {
-            Some(tls) => secure(tls, self.via.host_str(), plain, endpoint).await?,
+            Some(tls) => secure(tls, routed.server_name().unwrap_or(self.via.host_str()), plain, endpoint).await?,
             None => NetStream::Plain(plain),
         };
         let peer = match target {
