@@ -7,6 +7,8 @@
 //!   in a temporary directory of its own, and stopped when the handle is
 //!   dropped.
 //! - [`Etcd`]: a single-member `etcd` (its v3 JSON gateway), the same way.
+//! - [`Dnsmasq`]: a real `dnsmasq` answering the SRV and address records a
+//!   test gives it, on a free port of 127.0.0.1.
 //! - [`WAIT`] and [`wait_until`]: how long a test waits for what should
 //!   happen at once, and polling for a condition.
 //! - [`recv`] and [`capture`]: receiving what a task's callback reported.
@@ -49,11 +51,13 @@ mod tempdir;
 mod wait;
 
 pub mod etcd;
+pub mod dnsmasq;
 pub mod mariadb;
 pub mod redis;
 pub mod tls;
 
 pub use etcd::Etcd;
+pub use dnsmasq::{Dnsmasq, DnsmasqBuilder};
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use raw_server::{RawServer, drain};
 pub use redis::{RedisBuilder, RedisServer};

@@ -291,3 +291,40 @@ fn servers_die_when_the_test_process_is_killed() {
         assert!(!Path::new(dir).exists(), "{} not cleaned up", dir.display());
     }
 }
+
+/// The A record of `name` that dnsmasq on `port` gives, if it answers
+/// within 500 ms (the last 4 bytes of a one-answer reply).
+fn dns_a(port: u16, name: &str) -> Option<[u8; 4]> {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    sock.send_to(&q, ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).ok()?;
+    assert_eq!(&buf[..2], &[0x12, 0x34]);
+    assert_eq!(&buf[6..8], &[0, 1], "one answer");
+    Some(buf[n - 4..n].try_into().unwrap())
+}
+
+#[test]
+fn dnsmasq_records_restart_and_stop() {
+    let mut dns = testkit::Dnsmasq::builder().host("a.example.test", "127.0.0.5").start();
+    let port = dns.port();
+    assert_eq!(dns.addr(), std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(dns_a(port, "a.example.test"), Some([127, 0, 0, 5]));
+    assert!(dns.log().contains("query[A] a.example.test"), "{}", dns.log());
+    dns.restart_with(testkit::Dnsmasq::builder().host("a.example.test", "127.0.0.6"));
+    assert_eq!(dns.port(), port);
+    assert_eq!(dns_a(port, "a.example.test"), Some([127, 0, 0, 6]));
+    dns.stop();
+    assert_eq!(dns_a(port, "a.example.test"), None);
+    dns.restart();
+    assert_eq!(dns_a(port, "a.example.test"), Some([127, 0, 0, 6]));
+    drop(dns);
+    assert_eq!(dns_a(port, "a.example.test"), None);
+}

@@ -14,7 +14,8 @@
 //! | `redis` (default) | [`redis`] | wf-redis |
 //! | `mysql` (default) | [`mysql`] | wf-mysql |
 //! | `fileio` (default) | [`fileio`] | wf-fileio |
-//! | `etcd` (default) | [`etcd`] | wf-etcd |
+//! | `etcd` | [`etcd`] | wf-etcd |
+//! | `srv` | [`srv`] | wf-srv |
 //! | `full` | all of the above | |
 //!
 //! ```
@@ -52,7 +53,7 @@ pub mod timer {
 }
 
 /// The README's examples, compiled and run as doc-tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "full"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
@@ -88,4 +89,12 @@ pub mod fileio {
 pub mod etcd {
     #[doc(inline)]
     pub use wf_etcd::*;
+}
+
+/// DNS SRV discovery: SRV records kept in step with an upstream's servers.
+#[cfg(feature = "srv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "srv")))]
+pub mod srv {
+    #[doc(inline)]
+    pub use wf_srv::*;
 }

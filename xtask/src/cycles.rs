@@ -28,6 +28,7 @@ pub(crate) const TREES: &[Tree] = &[
     Tree { src: "wf-mysql/src", under: "", depth: 1 },
     Tree { src: "plugin-proof/src", under: "", depth: 1 },
     Tree { src: "wf-etcd/src", under: "", depth: 1 },
+    Tree { src: "wf-srv/src", under: "", depth: 1 },
 ];
 
 /// Every cycle in `tree`, each as the modules it joins.

@@ -49,6 +49,8 @@ const MAX_LEN: &[(&str, usize)] = &[
     // Small values suffice for TLV's framing; its target also decodes
     // byte by byte, which costs per input byte.
     ("tlv", 1 << 10),
+    // One DNS message: a UDP reply is at most 64 KiB, real ones far less.
+    ("dns_reply", 4 << 10),
 ];
 const DEFAULT_MAX_LEN: usize = 4 << 10;
 

@@ -107,6 +107,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("mariadb", "mariadb-client"),
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
+    ("dnsmasq", "dnsmasq-base"),
 ];
 
 /// Directories searched after the `PATH`: daemons such as `mariadbd` live
@@ -115,7 +116,7 @@ const SERVICES: &[(&str, &str)] = &[
 const EXTRA_DIRS: &[&str] = &["/usr/sbin", "/usr/local/sbin", "/sbin"];
 
 /// The features of the `wf` facade, each built alone by `cargo xtask test`.
-const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http", "redis", "mysql", "fileio", "tracing"];
+const FACADE_FEATURES: &[&str] = &["timer", "net", "tls", "http", "redis", "mysql", "fileio", "tracing", "etcd", "srv"];
 
 /// A benchmark: its binary in the `benches` package, the other binaries
 /// it runs as child processes, and the programs it needs on the machine.
