@@ -49,6 +49,7 @@ mod wait;
 
 pub mod mariadb;
 pub mod redis;
+pub mod redis_cluster;
 pub mod tls;
 
 pub use mariadb::{MariaDb, MariaDbBuilder};
