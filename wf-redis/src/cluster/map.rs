@@ -134,10 +134,8 @@ mod tests {
 
     #[test]
     fn reads_a_map() {
-        let reply = RedisValue::Array(vec![
-            entry(0, 8191, node("127.0.0.1", 7001)),
-            entry(8192, 16383, node("", 7002)),
-        ]);
+        let reply =
+            RedisValue::Array(vec![entry(0, 8191, node("127.0.0.1", 7001)), entry(8192, 16383, node("", 7002))]);
         let map = SlotMap::from_cluster_slots(&reply, &from()).unwrap();
         assert_eq!(map.master(0).unwrap().as_str(), "redis://:pw@127.0.0.1:7001/?protocol=3");
         assert_eq!(map.master(16383).unwrap().host_str(), "10.0.0.9");

@@ -186,11 +186,9 @@ impl RedisCluster {
         match opts.deadline() {
             Some(d) => match tokio::time::timeout(d, self.run_inner(req, opts)).await {
                 Ok(out) => out,
-                Err(_) => Outcome {
-                    result: Err(Error::timeout(wf_core::TimeoutReason::Deadline)),
-                    uri: None,
-                    redirects: 0,
-                },
+                Err(_) => {
+                    Outcome { result: Err(Error::timeout(wf_core::TimeoutReason::Deadline)), uri: None, redirects: 0 }
+                }
             },
             None => self.run_inner(req, opts).await,
         }
