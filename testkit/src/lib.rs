@@ -6,6 +6,8 @@
 //!   started by the test itself, on a free port of 127.0.0.1, with its files
 //!   in a temporary directory of its own, and stopped when the handle is
 //!   dropped.
+//! - [`redis_cluster::RedisCluster`]: six `redis-server` nodes joined into a
+//!   Redis Cluster (three masters, one replica each).
 //! - [`WAIT`] and [`wait_until`]: how long a test waits for what should
 //!   happen at once, and polling for a condition.
 //! - [`recv`] and [`capture`]: receiving what a task's callback reported.
