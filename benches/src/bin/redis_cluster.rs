@@ -17,7 +17,7 @@
 //! alternate the clients; figures are medians; the server CPU is the six
 //! nodes' (replication included).
 //!
-//! `redis_cluster [--ops N] [--runs N] [wf|redis-rs...]`
+//! `redis_cluster [--ops N] [--runs N] [wf|redis-rs|wf-direct...]`
 
 #![forbid(unsafe_code)]
 
@@ -60,6 +60,44 @@ fn wf_task(i: usize) -> RedisClusterTask {
         t.set_request("GET", [key(i)]);
     }
     t
+}
+
+/// The same load through plain `create_redis_task`s to the master the
+/// slot map names: what the cluster layer costs.
+fn wf_direct_done(t: &mut wf::redis::RedisTask) {
+    if t.state() != wf::State::Success || t.result().is_error() {
+        WF_FAILED.fetch_add(1, Ordering::Relaxed);
+    }
+    let i = WF_ISSUED.fetch_add(1, Ordering::Relaxed);
+    if i < WF_TARGET.load(Ordering::Relaxed) {
+        wf::series_of(t).push_back(wf_direct_task(i));
+    }
+}
+
+fn wf_direct_task(i: usize) -> wf::redis::RedisTask {
+    let k = key(i);
+    let url = &WF_DIRECT_URLS.get().expect("urls set")[usize::from(wf::redis::cluster::key_slot(k.as_bytes()))];
+    let mut t = wf::redis::create_redis_task(url, 0, wf_direct_done);
+    if i % 2 == 0 {
+        t.set_request("SET", [k.as_str(), VALUE]);
+    } else {
+        t.set_request("GET", [k]);
+    }
+    t
+}
+
+static WF_DIRECT_URLS: OnceLock<Vec<String>> = OnceLock::new();
+
+fn run_wf_direct(n: usize) -> usize {
+    WF_FAILED.store(0, Ordering::Relaxed);
+    WF_TARGET.store(n, Ordering::Relaxed);
+    let first = CALLERS.min(n);
+    WF_ISSUED.store(first, Ordering::Relaxed);
+    for c in 0..first {
+        wf::create_series_work(wf_direct_task(c), |_| {}).start();
+    }
+    wf::wait_finish();
+    WF_FAILED.load(Ordering::Relaxed)
 }
 
 fn run_wf(n: usize) -> usize {
@@ -165,7 +203,7 @@ impl Cluster {
 
 // ---------------------------------------------------------------- driver
 
-const CLIENTS: [&str; 2] = ["wf", "redis-rs"];
+const CLIENTS: [&str; 3] = ["wf", "redis-rs", "wf-direct"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -178,7 +216,9 @@ fn main() {
             "--runs" => runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             name if CLIENTS.contains(&name) => only.push(name.to_string()),
             other => {
-                eprintln!("unknown argument `{other}`; usage: redis_cluster [--ops N] [--runs N] [wf|redis-rs...]");
+                eprintln!(
+                    "unknown argument `{other}`; usage: redis_cluster [--ops N] [--runs N] [wf|redis-rs|wf-direct...]"
+                );
                 std::process::exit(2);
             }
         }
@@ -190,7 +230,21 @@ fn main() {
     let urls: Vec<String> = masters.iter().map(|&m| cluster.nodes.url(m)).collect();
     WF_CLUSTER.set(RedisCluster::new(&urls).expect("seed URLs")).expect("once");
     let rs = RedisRs::new(&urls);
-    let run = |i: usize, n: usize| -> usize { if i == 0 { run_wf(n) } else { rs.run(n) } };
+    let run = |i: usize, n: usize| -> usize {
+        match i {
+            0 => run_wf(n),
+            1 => rs.run(n),
+            _ => {
+                if WF_DIRECT_URLS.get().is_none() {
+                    // The map, read by the cluster client's first tasks.
+                    let c = WF_CLUSTER.get().expect("cluster set");
+                    let urls = (0..wf::redis::cluster::SLOTS).map(|s| c.master_of(s).expect("a master")).collect();
+                    let _ = WF_DIRECT_URLS.set(urls);
+                }
+                run_wf_direct(n)
+            }
+        }
+    };
 
     let chosen: Vec<usize> =
         (0..CLIENTS.len()).filter(|&i| only.is_empty() || only.iter().any(|o| o == CLIENTS[i])).collect();
@@ -228,7 +282,7 @@ fn main() {
             failed
         );
     }
-    if chosen.len() == 2 {
+    if chosen.contains(&0) && chosen.contains(&1) {
         println!(
             "{:<17} {:>9.2}x {:>13.2}x {:>13.2}x",
             "wf/redis-rs",
