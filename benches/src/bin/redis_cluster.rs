@@ -54,7 +54,7 @@ fn wf_done(t: &mut RedisClusterTask) {
 
 fn wf_task(i: usize) -> RedisClusterTask {
     let mut t = WF_CLUSTER.get().expect("cluster set").create_task(0, wf_done);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         t.set_request("SET", [key(i).as_str(), VALUE]);
     } else {
         t.set_request("GET", [key(i)]);
@@ -78,7 +78,7 @@ fn wf_direct_task(i: usize) -> wf::redis::RedisTask {
     let k = key(i);
     let url = &WF_DIRECT_URLS.get().expect("urls set")[usize::from(wf::redis::cluster::key_slot(k.as_bytes()))];
     let mut t = wf::redis::create_redis_task(url, 0, wf_direct_done);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         t.set_request("SET", [k.as_str(), VALUE]);
     } else {
         t.set_request("GET", [k]);
@@ -140,7 +140,7 @@ impl RedisRs {
                             if i >= n {
                                 break;
                             }
-                            let ok = if i % 2 == 0 {
+                            let ok = if i.is_multiple_of(2) {
                                 redis::cmd("SET").arg(key(i)).arg(VALUE).query_async::<()>(&mut conn).await.is_ok()
                             } else {
                                 redis::cmd("GET").arg(key(i)).query_async::<Option<String>>(&mut conn).await.is_ok()
