@@ -41,8 +41,10 @@
 //!   plain [`RedisTask`](crate::RedisTask). A pipeline is redirected only
 //!   when every reply in it is the same kind of redirect.
 //! - **Connection errors.** A refused connection (a master that died) is
-//!   retried up to 5 times, backing off from 100 ms, the map read again
-//!   before each attempt, whatever the task's `retry_max`; another
+//!   retried up to 8 times, backing off from 100 ms to 1 s (5.5 s in all,
+//!   time for a replica to take over when `cluster-node-timeout` is a
+//!   second or two), the map read again before each attempt, whatever the
+//!   task's `retry_max`; another
 //!   `SYS_ERROR` (a reset, a timeout: the command may have run) is retried
 //!   that way only within the task's `retry_max`.
 //! - **Replicas** are not read from (no `READONLY`).
@@ -75,9 +77,12 @@ pub use task::{RedisClusterClient, RedisClusterTask};
 /// Redirects a task follows unless it sets its own `redirect_max`.
 const REDIRECT_MAX: u32 = 5;
 /// Attempts after a refused connection, whatever the task's `retry_max`.
-const REFUSED_RETRIES: u32 = 5;
-/// The first pause before such an attempt; it doubles each time.
+const REFUSED_RETRIES: u32 = 8;
+/// The first pause before such an attempt; it doubles each time, up to
+/// [`BACKOFF_MAX`] (5.5 s for all eight).
 const BACKOFF: Duration = Duration::from_millis(100);
+/// The longest pause between attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// How often a `MOVED` may cause the whole map to be read again.
 const MOVED_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// How often anything may cause it.
@@ -252,7 +257,7 @@ impl RedisCluster {
                     }
                     let attempt = refused + retries;
                     crate::trace::debug!(url = %uri, error = %e, attempt, "cluster: retrying after a connection error");
-                    tokio::time::sleep(BACKOFF * (1 << (attempt - 1).min(4))).await;
+                    tokio::time::sleep((BACKOFF * (1 << (attempt - 1).min(4))).min(BACKOFF_MAX)).await;
                     // A failed read leaves the old map: the next attempt
                     // tries again.
                     let _ = self.refresh(seen, REFRESH_INTERVAL).await;

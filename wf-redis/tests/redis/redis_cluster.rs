@@ -355,3 +355,24 @@ fn a_moved_loop_stops_after_the_redirect_limit() {
     assert_eq!(gets, 6, "the first attempt and 5 redirects");
     front.stop();
 }
+
+#[test]
+fn a_crashed_master_is_replaced_by_its_replica_without_a_failed_task() {
+    let mut nodes = Nodes::start();
+    let c = client(&nodes);
+    let key = "{crash}.k";
+    assert_eq!(exec(&c, "SET", &[key, "before"]).value(), &status("OK"));
+    let master = holder(&nodes, key);
+    let replica = nodes.replica_of(master).expect("a replica");
+    // The write reached the replica before the crash (the only key of a
+    // fresh cluster; a replica redirects a GET without READONLY).
+    assert!(testkit::wait_until(testkit::WAIT, || nodes.cli_text(replica, &["DBSIZE"]) == "1"));
+    nodes.kill(master);
+    // Refused connections: the map is read again, with pauses, until the
+    // replica has taken over (cluster-node-timeout is 1 s).
+    let o = exec(&c, "SET", &[key, "after"]);
+    assert_eq!(o.value(), &status("OK"), "{o:?}");
+    assert_eq!(port_of(o.uri.as_deref().unwrap()), nodes.port(replica));
+    assert_eq!(nodes.cli_text(replica, &["GET", key]), "after");
+    assert_eq!(exec(&c, "GET", &[key]).value(), &s("after"));
+}
