@@ -184,5 +184,12 @@ mod tests {
         map.patch(42, &other);
         assert_eq!(map.master(42).unwrap().port(), 7005);
         assert_eq!(map.master(43).unwrap().port(), 7001);
+        // MOVED to ever new nodes: the map stops growing at MAX_NODES.
+        for port in 1..3000u16 {
+            map.patch(port % SLOTS, &Uri::parse(&format!("redis://127.0.0.1:{port}")).unwrap());
+        }
+        assert_eq!(map.nodes.len(), MAX_NODES);
+        map.patch(SLOTS, &other);
+        assert_eq!(map.master(SLOTS), None);
     }
 }
