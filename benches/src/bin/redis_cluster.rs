@@ -236,6 +236,7 @@ fn main() {
             1 => rs.run(n),
             _ => {
                 if WF_DIRECT_URLS.get().is_none() {
+                    run_wf(1); // reads the slot map
                     // The map, read by the cluster client's first tasks.
                     let c = WF_CLUSTER.get().expect("cluster set");
                     let urls = (0..wf::redis::cluster::SLOTS).map(|s| c.master_of(s).expect("a master")).collect();
