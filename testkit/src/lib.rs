@@ -9,6 +9,8 @@
 //! - [`Etcd`]: a single-member `etcd` (its v3 JSON gateway), the same way.
 //! - [`Dnsmasq`]: a real `dnsmasq` answering the SRV and address records a
 //!   test gives it, on a free port of 127.0.0.1.
+//! - [`redis_cluster::RedisCluster`]: six `redis-server` nodes joined into a
+//!   Redis Cluster (three masters, one replica each).
 //! - [`WAIT`] and [`wait_until`]: how long a test waits for what should
 //!   happen at once, and polling for a condition.
 //! - [`recv`] and [`capture`]: receiving what a task's callback reported.
@@ -50,14 +52,15 @@ mod report;
 mod tempdir;
 mod wait;
 
-pub mod etcd;
 pub mod dnsmasq;
+pub mod etcd;
 pub mod mariadb;
 pub mod redis;
+pub mod redis_cluster;
 pub mod tls;
 
-pub use etcd::Etcd;
 pub use dnsmasq::{Dnsmasq, DnsmasqBuilder};
+pub use etcd::Etcd;
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use raw_server::{RawServer, drain};
 pub use redis::{RedisBuilder, RedisServer};

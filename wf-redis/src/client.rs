@@ -126,7 +126,7 @@ fn denied(resp: &RedisResponse) -> bool {
 }
 
 /// `MOVED 3999 127.0.0.1:6381` or `ASK …`: whether to ask, and where.
-fn redirect(v: &RedisValue, from: &Uri) -> Option<(bool, Uri)> {
+pub(crate) fn redirect(v: &RedisValue, from: &Uri) -> Option<(bool, Uri)> {
     let RedisValue::Error(e) = v else { return None };
     let text = std::str::from_utf8(e).ok()?;
     let mut words = text.split_ascii_whitespace();
@@ -138,6 +138,12 @@ fn redirect(v: &RedisValue, from: &Uri) -> Option<(bool, Uri)> {
     let _slot = words.next()?;
     let (host, port) = words.next()?.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
+    node_uri(from, host, port).map(|u| (ask, u))
+}
+
+/// `from` with its host and port replaced (its scheme, credentials,
+/// database and query kept); an empty host or `?` keeps `from`'s host.
+pub(crate) fn node_uri(from: &Uri, host: &str, port: u16) -> Option<Uri> {
     let host = match host {
         "" | "?" => from.host_str().to_owned(),
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
@@ -150,7 +156,7 @@ fn redirect(v: &RedisValue, from: &Uri) -> Option<(bool, Uri)> {
     };
     let query = from.query().map(|q| format!("?{q}")).unwrap_or_default();
     let url = format!("{}://{userinfo}{host}:{port}{}{query}", from.scheme(), from.path());
-    Uri::parse(&url).ok().map(|u| (ask, u))
+    Uri::parse(&url).ok()
 }
 
 /// Percent-encodes what a URL's userinfo cannot hold as is.

@@ -32,6 +32,11 @@
 //! [`push_command`](RedisRequest::push_command) makes a request a
 //! pipeline whose replies come back together.
 //!
+//! # Redis Cluster
+//!
+//! [`cluster::RedisCluster`] sends each command to the master serving its
+//! keys' slot, following `MOVED` and `ASK` (see [`cluster`]).
+//!
 //! # Errors
 //!
 //! | what | state / code |
@@ -39,6 +44,7 @@
 //! | bad URL, bad database number | `TASK_ERROR` 1001–1003 |
 //! | `AUTH`/`SELECT` refused, `NOAUTH` | `TASK_ERROR` 3001 (no retry) |
 //! | `AUTH`, `SELECT`, `HELLO`, `RESET`, `ASKING`, `SUBSCRIBE`… sent by hand | `TASK_ERROR` 3002 |
+//! | keys of one request in several cluster slots | `TASK_ERROR` 3003 |
 //! | no command set | `SYS_ERROR` `EINVAL` |
 //! | reply over the size limit (arrived, or declared by a length or count) / not RESP, or nested deeper than 128 | `SYS_ERROR` `EMSGSIZE` / `EBADMSG` |
 //! | an error reply (`-ERR …`) | `SUCCESS`: the value is [`RedisValue::Error`] |
@@ -46,6 +52,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod cluster;
 pub mod code;
 mod codec;
 mod command;
@@ -56,6 +63,7 @@ mod resp;
 mod server;
 mod subscriber;
 mod task;
+mod trace;
 mod value;
 
 pub use codec::{ClientCodec, ServerCodec};
@@ -68,3 +76,9 @@ pub use subscriber::{
 };
 pub use task::{RedisClient, RedisTask, create_redis_task, create_redis_task_with};
 pub use value::RedisValue;
+
+/// Write access to `lock`, poisoned or not (a panic elsewhere leaves the
+/// slot map whole: every write is one assignment).
+pub(crate) fn lock_write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -54,7 +54,10 @@ tasks:
                   on Debian, wrk is installed with apt-get), http-client
                   (needs taskset), fileio, redis (needs taskset,
                   redis-server and redis-benchmark; installed with
-                  apt-get as root on Debian), mysql (needs taskset and
+                  apt-get as root on Debian), redis-cluster (wf's
+                  cluster client against redis-rs's on a six-node
+                  cluster it starts; needs taskset, redis-server and
+                  redis-cli), mysql (needs taskset and
                   MariaDB, which it starts itself; installed with
                   apt-get as root on Debian), upstream (ns per pick of
                   each policy, weight fidelity, consistent-hash key
@@ -139,6 +142,12 @@ const BENCHES: &[Bench] = &[
     Bench { name: "http-client", bin: "http_client", helpers: &["hello_hyper"], tools: &["taskset"] },
     Bench { name: "fileio", bin: "fileio", helpers: &[], tools: &[] },
     Bench { name: "redis", bin: "redis", helpers: &[], tools: &["taskset", "redis-server", "redis-benchmark"] },
+    Bench {
+        name: "redis-cluster",
+        bin: "redis_cluster",
+        helpers: &[],
+        tools: &["taskset", "redis-server", "redis-cli"],
+    },
     Bench {
         name: "mysql",
         bin: "mysql",

@@ -10,6 +10,7 @@ mod support;
 
 mod redis_auth;
 mod redis_binary;
+mod redis_cluster;
 mod redis_dismiss;
 mod redis_errors;
 mod redis_faults;
