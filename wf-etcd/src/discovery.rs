@@ -13,7 +13,7 @@ use crate::config::Etcd;
 use crate::gateway::{self, prefix_end};
 use crate::record;
 use crate::trace;
-use crate::upstream::{AddressParams, Policy, Upstream};
+use crate::upstream::{AddressParams, Upstream};
 use crate::watch::{Batch, End, Event, Sink};
 
 /// The most servers one service may have: past it a range reply or watch
@@ -138,21 +138,12 @@ impl Shared {
     }
 
     /// Gives the list to the upstream. The upstream takes a list whole or
-    /// not at all; when it refuses one (an address it cannot parse), the
-    /// servers it refuses are found one by one on a scratch upstream,
-    /// skipped (warn), and the rest applied.
+    /// not at all, so servers with an address it cannot take are skipped
+    /// (warn) and the rest applied.
     fn apply(&self, servers: &BTreeMap<Vec<u8>, (String, AddressParams)>) {
-        let list: Vec<_> = servers.values().cloned().collect();
-        if self.upstream.set_servers(list.clone()).is_ok() {
-            return;
-        }
-        let scratch = Upstream::create(
-            &format!("wf-etcd.check.{}", self.upstream.name()),
-            Policy::RoundRobin { try_another: false },
-        );
-        let good: Vec<_> = list
-            .into_iter()
-            .filter(|(address, params)| match scratch.set_servers(vec![(address.clone(), params.clone())]) {
+        let good: Vec<_> = servers
+            .values()
+            .filter(|(address, _)| match crate::upstream::check_address(address) {
                 Ok(()) => true,
                 Err(_e) => {
                     trace::warning!(
@@ -164,8 +155,8 @@ impl Shared {
                     false
                 }
             })
+            .cloned()
             .collect();
-        Upstream::delete(scratch.name());
         if let Err(_e) = self.upstream.set_servers(good) {
             trace::warning!(upstream = self.upstream.name(), error = %_e, "etcd discovery: the upstream refused the list");
         }

@@ -61,6 +61,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use params::{AddressParams, ServerType};
+
+/// Checks a server address as [`Upstream::add_server`] does, without an
+/// upstream (discovery uses it to skip the bad ones of a list that
+/// [`Upstream::set_servers`] would refuse whole).
+pub fn check_address(address: &str) -> Result<(), Error> {
+    address::parse(address).map(|_| ())
+}
 pub use policy::{Policy, UpstreamHash, request_hash};
 
 use crate::error::{Error, code};
