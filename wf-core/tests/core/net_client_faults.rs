@@ -415,12 +415,22 @@ fn pipelined_requests_never_written_are_resent_on_a_new_connection() {
     }
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(calls.load(Ordering::SeqCst), (first + later) as usize);
+    let mut unsent_on_its_own_connection = 0;
     for (i, s) in seen.iter().enumerate() {
         let (state, code, len) = s.unwrap();
         if i < first as usize {
             // Handed to the socket: failed. (Any that were still queued
-            // behind the blocked write were sent again, whole.)
+            // behind the blocked write were sent again, whole.) The task
+            // that opened the connection is not sent again (rule 3 of
+            // `ClientProtocol`'s retries: only when the dead connection was
+            // reused): on a loaded machine the cut may come before the
+            // driver wrote any of it, and it fails with ENOTCONN.
             let cut = state == State::SysError && [libc::ECONNRESET, libc::EPIPE].contains(&code);
+            if (state, code) == (State::SysError, libc::ENOTCONN) {
+                unsent_on_its_own_connection += 1;
+                assert_eq!(unsent_on_its_own_connection, 1, "task {i}: a second ENOTCONN");
+                continue;
+            }
             assert!(cut || (state, len) == (State::Success, 1 << 20), "task {i}: {state:?} errno {code}");
         } else {
             assert_eq!((state, len), (State::Success, 5), "task {i}: errno {code}");
