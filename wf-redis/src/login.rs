@@ -56,6 +56,16 @@ impl RedisLogin {
     }
 }
 
+/// `uri` without `readonly=` in its query (a redirect from a replica
+/// names a master).
+pub(crate) fn writable_uri(uri: &Uri) -> Option<Uri> {
+    let Some(q) = uri.query() else { return Some(uri.clone()) };
+    let kept: Vec<&str> = q.split('&').filter(|p| !p.starts_with("readonly=")).collect();
+    let base = uri.as_str().split_once('?').map_or(uri.as_str(), |(b, _)| b);
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Uri::parse(&url).ok()
+}
+
 /// `uri` with `readonly=1` added to its query.
 pub(crate) fn readonly_uri(uri: &Uri) -> Option<Uri> {
     let sep = if uri.query().is_some_and(|q| !q.is_empty()) {
@@ -131,6 +141,7 @@ mod tests {
             let u = readonly_uri(&Uri::parse(from).unwrap()).unwrap();
             assert_eq!(u.as_str(), to);
             assert!(RedisLogin::from_uri(&u).unwrap().readonly);
+            assert_eq!(writable_uri(&u).unwrap().as_str(), Uri::parse(from).unwrap().as_str());
         }
         let t = RedisLogin::from_uri(&Uri::parse("redis://:pw@h").unwrap()).unwrap();
         assert_eq!((t.user, t.password.as_deref(), t.db), (None, Some("pw"), 0));

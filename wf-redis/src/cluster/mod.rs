@@ -64,6 +64,10 @@
 //!   fails the exchange (refused, reset, timed out: a read may be sent
 //!   again) is left for the master at once, for that task. A replica
 //!   may lag its master: a read there may miss a write just acknowledged.
+//!   Replicas are learnt from `CLUSTER SLOTS`, which leaves out a replica
+//!   whose replication offset its node has not heard of yet (a fresh
+//!   cluster with no writes): such a replica is used once the map is read
+//!   again (after a `MOVED` or a connection error).
 //!
 //! The task's deadline, if set, bounds the whole task, redirects and
 //! retries included; its other options (timeouts, keep-alive, size limit)
@@ -283,8 +287,9 @@ impl RedisCluster {
             req.asking = asking;
             let seen = inner.epoch.load(Ordering::Acquire);
             let result = request(&inner.protocol, &uri, req, &sub).await;
+            // A reply too large would be as large from the master.
             if at_replica {
-                if let Err(e) = &result {
+                if let Some(e) = result.as_ref().err().filter(|e| e.code() != libc::EMSGSIZE) {
                     crate::trace::debug!(url = %uri, error = %e, "cluster: replica failed, reading from the master");
                     to_replica = false;
                     continue;
@@ -292,7 +297,10 @@ impl RedisCluster {
             }
             match result {
                 Ok(resp) => {
-                    let Some((ask, moved_slot, next)) = redirect_of(&resp, &uri) else {
+                    // A replica's redirect names a master: no READONLY.
+                    let writable =
+                        if at_replica && resp.result().is_error() { crate::login::writable_uri(&uri) } else { None };
+                    let Some((ask, moved_slot, next)) = redirect_of(&resp, writable.as_ref().unwrap_or(&uri)) else {
                         return Outcome { result: Ok(resp), uri: Some(uri), redirects };
                     };
                     if redirects >= opts.redirect_max() {

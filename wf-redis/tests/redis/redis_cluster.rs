@@ -493,3 +493,35 @@ fn a_killed_replica_leaves_reads_to_the_master() {
     }
     assert_eq!(calls(&nodes, master, "get"), 3);
 }
+
+#[test]
+fn a_moved_from_a_replica_is_followed_to_the_new_master() {
+    let nodes = Nodes::start();
+    let key = "{romove}.k";
+    let from = holder(&nodes, key);
+    let replica = nodes.replica_of(from).expect("a replica");
+    set_replicated(&client(&nodes), key, "v");
+    wait_listed(&nodes, replica);
+    let c = client(&nodes).read_from_replicas(true);
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica), "{o:?}");
+    // The slot moves to another master: the old master's replica answers
+    // MOVED, and the read goes there; the map is read again.
+    let slot = key_slot(key.as_bytes());
+    let to = nodes.masters().into_iter().find(|&m| m != from).unwrap();
+    migrate(&nodes, slot, from, to, &[key], true);
+    assert!(
+        testkit::wait_until(testkit::WAIT, || nodes
+            .cli_text(replica, &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+            == "0"),
+        "the replica let the key go"
+    );
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!((o.value(), o.redirects), (&s("v"), 1), "{o:?}");
+    assert_eq!(c.master_of(slot).map(|u| port_of(&u)), Some(nodes.port(to)));
+    // Then straight to the new master or its replica.
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!((o.value(), o.redirects), (&s("v"), 0), "{o:?}");
+    let at = node_port(o.uri.as_deref().unwrap());
+    assert!(at == nodes.port(to) || Some(at) == nodes.replica_of(to).map(|r| nodes.port(r)), "{o:?}");
+}
