@@ -289,8 +289,10 @@ impl RedisCluster {
             let result = request(&inner.protocol, &uri, req, &sub).await;
             // A reply too large would be as large from the master.
             if at_replica {
-                if let Some(e) = result.as_ref().err().filter(|e| e.code() != libc::EMSGSIZE) {
-                    crate::trace::debug!(url = %uri, error = %e, "cluster: replica failed, reading from the master");
+                if let Some(_e) =
+                    result.as_ref().err().filter(|e| (e.state(), e.code()) != (State::SysError, libc::EMSGSIZE))
+                {
+                    crate::trace::debug!(url = %uri, error = %_e, "cluster: replica failed, reading from the master");
                     to_replica = false;
                     continue;
                 }
