@@ -23,8 +23,10 @@
 //! # Connections
 //!
 //! The URL is `redis[s]://[user][:password]@host[:port][/db]`, with
-//! `?protocol=3` for RESP3. On each new connection wf sends `AUTH` and
-//! `SELECT` itself (`HELLO 3` with RESP3). Tasks to one server share
+//! `?protocol=3` for RESP3 and `readonly=1` (`?protocol=3&readonly=1`)
+//! for a cluster replica's reads. On each new connection wf sends `AUTH`
+//! and `SELECT` itself (`HELLO 3` with RESP3), then `READONLY` if asked
+//! (such connections are pooled apart from the others). Tasks to one server share
 //! connections with several commands in flight, replies matched in order,
 //! so fifty concurrent series need one connection, not fifty. Blocking
 //! and stateful commands (`BLPOP`, `MULTI`, `WATCH`…) take a connection

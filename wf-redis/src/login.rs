@@ -1,5 +1,5 @@
-//! A Redis connection's login: `AUTH` (or `HELLO 3 AUTH`) and `SELECT`
-//! from the URL, before the first task's command.
+//! A Redis connection's login: `AUTH` (or `HELLO 3 AUTH`), `SELECT` and
+//! `READONLY` from the URL, before the first task's command.
 
 use wf_core::net::{Connection, Uri};
 use wf_core::{Error, code};
@@ -17,6 +17,8 @@ pub struct RedisLogin {
     pub(crate) password: Option<String>,
     pub(crate) db: u32,
     pub(crate) resp3: bool,
+    /// `READONLY` (a cluster replica may answer reads of its slots).
+    pub(crate) readonly: bool,
 }
 
 impl RedisLogin {
@@ -26,15 +28,21 @@ impl RedisLogin {
         if db.is_empty() { Ok(0) } else { db.parse().map_err(|_| Error::task(code::URI_PARSE_FAILED)) }
     }
 
-    /// Reads `redis[s]://[user][:password]@host[:port][/db][?protocol=3]`;
-    /// a database that is not a number is `URI_PARSE_FAILED`.
+    /// Reads `redis[s]://[user][:password]@host[:port][/db][?protocol=3]
+    /// [&readonly=1]`; a database that is not a number is
+    /// `URI_PARSE_FAILED`. `readonly=1` makes each connection send
+    /// `READONLY` once, after its login (a Redis Cluster replica then
+    /// answers reads of its master's slots); such connections are pooled
+    /// apart from the others.
     pub(crate) fn from_uri(uri: &Uri) -> Result<RedisLogin, Error> {
         let db = RedisLogin::check_db(uri)?;
-        let mut resp3 = false;
+        let (mut resp3, mut readonly) = (false, false);
         for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("protocol", "3")) | Some(("resp", "3")) => resp3 = true,
                 Some(("protocol", "2")) | Some(("resp", "2")) => resp3 = false,
+                Some(("readonly", "1")) => readonly = true,
+                Some(("readonly", "0")) => readonly = false,
                 _ => {}
             }
         }
@@ -43,8 +51,31 @@ impl RedisLogin {
             password: uri.password().map(str::to_owned),
             db,
             resp3,
+            readonly,
         })
     }
+}
+
+/// `uri` without `readonly=` in its query (a redirect from a replica
+/// names a master).
+pub(crate) fn writable_uri(uri: &Uri) -> Option<Uri> {
+    let Some(q) = uri.query() else { return Some(uri.clone()) };
+    let kept: Vec<&str> = q.split('&').filter(|p| !p.starts_with("readonly=")).collect();
+    let base = uri.as_str().split_once('?').map_or(uri.as_str(), |(b, _)| b);
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Uri::parse(&url).ok()
+}
+
+/// `uri` with `readonly=1` added to its query.
+pub(crate) fn readonly_uri(uri: &Uri) -> Option<Uri> {
+    let sep = if uri.query().is_some_and(|q| !q.is_empty()) {
+        "&"
+    } else if uri.query().is_some() {
+        ""
+    } else {
+        "?"
+    };
+    Uri::parse(&format!("{}{sep}readonly=1", uri.as_str())).ok()
 }
 
 /// Whether a reply to a connection's own `AUTH`, `HELLO` or `SELECT`
@@ -82,6 +113,11 @@ pub(crate) async fn log_in(conn: &mut Connection<ClientCodec>, t: &RedisLogin) -
         conn.send(&req).await?;
         check_setup(conn.receive().await?)?;
     }
+    if t.readonly {
+        req.set_request("READONLY", [""; 0]);
+        conn.send(&req).await?;
+        check_setup(conn.receive().await?)?;
+    }
     Ok(())
 }
 
@@ -92,7 +128,21 @@ mod tests {
     #[test]
     fn url_login() {
         let t = RedisLogin::from_uri(&Uri::parse("redis://u:p%40ss@h:1/6?protocol=3").unwrap()).unwrap();
-        assert_eq!(t, RedisLogin { user: Some("u".into()), password: Some("p@ss".into()), db: 6, resp3: true });
+        assert_eq!(
+            t,
+            RedisLogin { user: Some("u".into()), password: Some("p@ss".into()), db: 6, resp3: true, readonly: false }
+        );
+        let t = RedisLogin::from_uri(&Uri::parse("redis://h:1/?readonly=1").unwrap()).unwrap();
+        assert!(t.readonly);
+        for (from, to) in [
+            ("redis://h:1", "redis://h:1?readonly=1"),
+            ("redis://:p@h:1/2?protocol=3", "redis://:p@h:1/2?protocol=3&readonly=1"),
+        ] {
+            let u = readonly_uri(&Uri::parse(from).unwrap()).unwrap();
+            assert_eq!(u.as_str(), to);
+            assert!(RedisLogin::from_uri(&u).unwrap().readonly);
+            assert_eq!(writable_uri(&u).unwrap().as_str(), Uri::parse(from).unwrap().as_str());
+        }
         let t = RedisLogin::from_uri(&Uri::parse("redis://:pw@h").unwrap()).unwrap();
         assert_eq!((t.user, t.password.as_deref(), t.db), (None, Some("pw"), 0));
         let e = RedisLogin::from_uri(&Uri::parse("redis://h/x").unwrap()).unwrap_err();

@@ -1,5 +1,5 @@
 //! A Redis Cluster client: each command goes to the master that serves
-//! its keys' slot.
+//! its keys' slot (or, when asked, a read to one of its replicas).
 //!
 //! ```no_run
 //! use wf_redis::cluster::RedisCluster;
@@ -47,7 +47,27 @@
 //!   task's `retry_max`; another
 //!   `SYS_ERROR` (a reset, a timeout: the command may have run) is retried
 //!   that way only within the task's `retry_max`.
-//! - **Replicas** are not read from (no `READONLY`).
+//! - **Replicas** are read from only when asked:
+//!   [`read_from_replicas(true)`](RedisCluster::read_from_replicas) sends
+//!   a request whose every command is read-only (`GET`, `MGET`, `EXISTS`,
+//!   `STRLEN`, `GETRANGE`, `HGET`, `HMGET`, `HGETALL`, `HEXISTS`, `HLEN`,
+//!   `LRANGE`, `LLEN`, `LINDEX`, `SCARD`, `SISMEMBER`, `SMEMBERS`,
+//!   `ZRANGE`, `ZSCORE`, `ZCARD`, `TTL`, `PTTL`, `TYPE` and a few more
+//!   reads of those kinds: the table is in `cluster/readonly.rs`) to one
+//!   of its slot's replicas, in turn. Their connections are pooled apart:
+//!   the node URL gets `readonly=1`, which makes each connection send
+//!   `READONLY` once after its login. Writes, transactions (`MULTI`…),
+//!   scripts, keyless commands and a pipeline with any write go to the
+//!   master; so does a read whose slot's master has no replica in the
+//!   map. A replica's `MOVED` (the slot moved, or the replica changed
+//!   role) is followed as above, to the master it names. A replica that
+//!   fails the exchange (refused, reset, timed out: a read may be sent
+//!   again) is left for the master at once, for that task. A replica
+//!   may lag its master: a read there may miss a write just acknowledged.
+//!   Replicas are learnt from `CLUSTER SLOTS`, which leaves out a replica
+//!   whose replication offset its node has not heard of yet (a fresh
+//!   cluster with no writes): such a replica is used once the map is read
+//!   again (after a `MOVED` or a connection error).
 //!
 //! The task's deadline, if set, bounds the whole task, redirects and
 //! retries included; its other options (timeouts, keep-alive, size limit)
@@ -55,10 +75,11 @@
 
 mod keys;
 mod map;
+mod readonly;
 mod slot;
 mod task;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -109,6 +130,10 @@ struct Inner {
     refreshing: tokio::sync::Mutex<Option<Instant>>,
     /// Spreads keyless commands over the masters.
     next_keyless: AtomicUsize,
+    /// Whether reads go to replicas.
+    read_from_replicas: AtomicBool,
+    /// Spreads reads over a slot's replicas.
+    next_replica: AtomicUsize,
 }
 
 /// What one cluster task ended with.
@@ -159,8 +184,29 @@ impl RedisCluster {
                 epoch: AtomicU64::new(0),
                 refreshing: tokio::sync::Mutex::new(None),
                 next_keyless: AtomicUsize::new(0),
+                read_from_replicas: AtomicBool::new(false),
+                next_replica: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// Whether read-only requests go to their slot's replicas (off by
+    /// default; see [the module docs](self) for which requests and what
+    /// happens when a replica fails). It applies to every clone of this
+    /// handle, and to tasks that start after it is set.
+    ///
+    /// ```no_run
+    /// use wf_redis::cluster::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::new(["redis://127.0.0.1:7000"]).unwrap().read_from_replicas(true);
+    /// let mut get = cluster.create_task(0, |t| println!("GET: {}", t.result()));
+    /// get.set_request("GET", ["{user:1}.name"]); // a replica answers
+    /// get.start();
+    /// wf_core::wait_finish();
+    /// ```
+    pub fn read_from_replicas(self, on: bool) -> RedisCluster {
+        self.inner.read_from_replicas.store(on, Ordering::Relaxed);
+        self
     }
 
     /// A task for this cluster, with `retry_max` retries (Workflow's
@@ -219,19 +265,44 @@ impl RedisCluster {
         sub.set_retry_max(0).set_redirect_max(0).set_deadline(None);
         let (mut redirects, mut retries, mut refused) = (0u32, 0u32, 0u32);
         let mut target: Option<(Uri, bool)> = None;
+        // A read for a replica, until one fails it.
+        let mut to_replica = slot.is_some()
+            && inner.read_from_replicas.load(Ordering::Relaxed)
+            && readonly::all_read_only(req.commands());
         loop {
+            let mut at_replica = false;
             let (uri, asking) = match target.take() {
                 Some(t) => t,
-                None => match self.node_for(slot) {
-                    Some(u) => (u, false),
-                    None => return fail(Error::sys(libc::ENOTCONN)),
+                None => match slot.filter(|_| to_replica).and_then(|s| self.replica_for(s)) {
+                    Some(u) => {
+                        at_replica = true;
+                        (u, false)
+                    }
+                    None => match self.node_for(slot) {
+                        Some(u) => (u, false),
+                        None => return fail(Error::sys(libc::ENOTCONN)),
+                    },
                 },
             };
             req.asking = asking;
             let seen = inner.epoch.load(Ordering::Acquire);
-            match request(&inner.protocol, &uri, req, &sub).await {
+            let result = request(&inner.protocol, &uri, req, &sub).await;
+            // A reply too large would be as large from the master.
+            if at_replica {
+                if let Some(_e) =
+                    result.as_ref().err().filter(|e| (e.state(), e.code()) != (State::SysError, libc::EMSGSIZE))
+                {
+                    crate::trace::debug!(url = %uri, error = %_e, "cluster: replica failed, reading from the master");
+                    to_replica = false;
+                    continue;
+                }
+            }
+            match result {
                 Ok(resp) => {
-                    let Some((ask, moved_slot, next)) = redirect_of(&resp, &uri) else {
+                    // A replica's redirect names a master: no READONLY.
+                    let writable =
+                        if at_replica && resp.result().is_error() { crate::login::writable_uri(&uri) } else { None };
+                    let Some((ask, moved_slot, next)) = redirect_of(&resp, writable.as_ref().unwrap_or(&uri)) else {
                         return Outcome { result: Ok(resp), uri: Some(uri), redirects };
                     };
                     if redirects >= opts.redirect_max() {
@@ -273,6 +344,12 @@ impl RedisCluster {
         let slot = slot.unwrap_or_else(|| (self.inner.next_keyless.fetch_add(5471, Ordering::Relaxed) % 16384) as u16);
         // A slot no master serves: ask any, which answers CLUSTERDOWN.
         map.master(slot).or_else(|| map.masters().first().copied()).cloned()
+    }
+
+    /// One of `slot`'s replicas, in turn (`None`: it has none).
+    fn replica_for(&self, slot: u16) -> Option<Uri> {
+        let turn = self.inner.next_replica.fetch_add(1, Ordering::Relaxed);
+        read(&self.inner.map).replica(slot, turn).cloned()
     }
 
     /// Reads the map again after a `MOVED`, unless another task is reading

@@ -381,3 +381,147 @@ fn a_crashed_master_is_replaced_by_its_replica_without_a_failed_task() {
     assert_eq!(nodes.cli_text(replica, &["GET", key]), "after");
     assert_eq!(exec(&c, "GET", &[key]).value(), &s("after"));
 }
+
+/// How many times node `i` ran `command` (`INFO commandstats`).
+fn calls(nodes: &Nodes, i: usize, command: &str) -> u64 {
+    let info = nodes.cli_text(i, &["INFO", "commandstats"]);
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|rest| rest.split(',').next().unwrap().parse().expect("a count"))
+        .unwrap_or(0)
+}
+
+/// The port of a node URL that may have a query (`…:7004/?readonly=1`).
+fn node_port(uri: &str) -> u16 {
+    port_of(uri.split('?').next().unwrap())
+}
+
+/// A write acknowledged by a replica too: `SET` then `WAIT 1 1000` on the
+/// same connection.
+fn set_replicated(c: &RedisCluster, key: &str, value: &str) -> Outcome {
+    let mut t = c.create_task(0, |_| {});
+    t.req_mut().push_command("SET", [key, value]);
+    t.req_mut().push_command("WAIT", ["1", "1000"]);
+    let o = run(t);
+    assert_eq!(o.results, vec![status("OK"), RedisValue::Integer(1)], "{o:?}");
+    o
+}
+
+/// Waits until every node's `CLUSTER SLOTS` lists `replica`: Redis
+/// leaves out a replica whose replication offset it has not yet heard of
+/// (a fresh cluster), and the client learns replicas from that map.
+fn wait_listed(nodes: &Nodes, replica: usize) {
+    let port = nodes.port(replica).to_string();
+    let listed = testkit::wait_until(testkit::WAIT, || {
+        (0..nodes.len()).all(|i| nodes.cli_text(i, &["CLUSTER", "SLOTS"]).lines().any(|l| l.trim() == port))
+    });
+    assert!(listed, "replica {replica} in CLUSTER SLOTS: {}", nodes.cli_text(0, &["CLUSTER", "SLOTS"]));
+}
+
+#[test]
+fn reads_go_to_a_replica_only_when_asked() {
+    let nodes = Nodes::start();
+    let key = "{ro}.k";
+    let master = holder(&nodes, key);
+    let replica = nodes.replica_of(master).expect("a replica");
+    let off = client(&nodes);
+    set_replicated(&off, key, "v1");
+    wait_listed(&nodes, replica);
+    let on = client(&nodes).read_from_replicas(true);
+
+    // Setting off: reads stay on the master.
+    let o = exec(&off, "GET", &[key]);
+    assert_eq!(o.value(), &s("v1"));
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(master));
+    assert_eq!((calls(&nodes, master, "get"), calls(&nodes, replica, "get")), (1, 0));
+
+    // Setting on: reads go to the replica, on a READONLY connection.
+    for _ in 0..3 {
+        let o = exec(&on, "GET", &[key]);
+        assert_eq!((o.value(), o.redirects), (&s("v1"), 0), "{o:?}");
+        assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica));
+    }
+    let o = exec(&on, "HGETALL", &["{ro}.h"]);
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica));
+    assert_eq!((calls(&nodes, master, "get"), calls(&nodes, replica, "get")), (1, 3));
+    assert_eq!(calls(&nodes, replica, "readonly"), 1, "READONLY once, on one pooled connection");
+    let clients = nodes.cli_text(replica, &["CLIENT", "LIST"]);
+    assert!(clients.lines().any(|l| l.contains(" flags=r ")), "{clients}");
+
+    // A write, a transaction, a pipeline with a write: the master.
+    let o = set_replicated(&on, key, "v2");
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(master));
+    let mut t = on.create_task(0, |_| {});
+    t.req_mut().push_command("GET", [key]);
+    t.req_mut().push_command("INCR", ["{ro}.n"]);
+    let o = run(t);
+    assert_eq!(o.results, vec![s("v2"), RedisValue::Integer(1)]);
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(master));
+    let mut t = on.create_task(0, |_| {});
+    t.req_mut().push_command("MULTI", [""; 0]);
+    t.req_mut().push_command("GET", [key]);
+    t.req_mut().push_command("EXEC", [""; 0]);
+    let o = run(t);
+    assert_eq!(o.results[2], RedisValue::Array(vec![s("v2")]));
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(master));
+    assert_eq!(calls(&nodes, replica, "get"), 3, "no more reads there");
+    // The new value is read back from the replica.
+    let o = exec(&on, "GET", &[key]);
+    assert_eq!(o.value(), &s("v2"));
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica));
+}
+
+#[test]
+fn a_killed_replica_leaves_reads_to_the_master() {
+    let mut nodes = Nodes::start();
+    let key = "{rokill}.k";
+    let master = holder(&nodes, key);
+    let replica = nodes.replica_of(master).expect("a replica");
+    set_replicated(&client(&nodes), key, "v");
+    wait_listed(&nodes, replica);
+    let c = client(&nodes).read_from_replicas(true);
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica), "{o:?}");
+    nodes.kill(replica);
+    // The kept connection is reset, then connections are refused: each
+    // read goes to the master, with no failed task.
+    for _ in 0..3 {
+        let o = exec(&c, "GET", &[key]);
+        assert_eq!(o.value(), &s("v"), "{o:?}");
+        assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(master));
+    }
+    assert_eq!(calls(&nodes, master, "get"), 3);
+}
+
+#[test]
+fn a_moved_from_a_replica_is_followed_to_the_new_master() {
+    let nodes = Nodes::start();
+    let key = "{romove}.k";
+    let from = holder(&nodes, key);
+    let replica = nodes.replica_of(from).expect("a replica");
+    set_replicated(&client(&nodes), key, "v");
+    wait_listed(&nodes, replica);
+    let c = client(&nodes).read_from_replicas(true);
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!(node_port(o.uri.as_deref().unwrap()), nodes.port(replica), "{o:?}");
+    // The slot moves to another master: the old master's replica answers
+    // MOVED, and the read goes there; the map is read again.
+    let slot = key_slot(key.as_bytes());
+    let to = nodes.masters().into_iter().find(|&m| m != from).unwrap();
+    migrate(&nodes, slot, from, to, &[key], true);
+    assert!(
+        testkit::wait_until(testkit::WAIT, || nodes
+            .cli_text(replica, &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+            == "0"),
+        "the replica let the key go"
+    );
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!((o.value(), o.redirects), (&s("v"), 1), "{o:?}");
+    assert_eq!(c.master_of(slot).map(|u| port_of(&u)), Some(nodes.port(to)));
+    // Then straight to the new master or its replica.
+    let o = exec(&c, "GET", &[key]);
+    assert_eq!((o.value(), o.redirects), (&s("v"), 0), "{o:?}");
+    let at = node_port(o.uri.as_deref().unwrap());
+    assert!(at == nodes.port(to) || Some(at) == nodes.replica_of(to).map(|r| nodes.port(r)), "{o:?}");
+}
