@@ -15,7 +15,8 @@ use crate::protocol::Redis;
 use crate::value::RedisValue;
 
 /// Commands a task may not send: the connection's own setup (`AUTH`,
-/// `SELECT`, `HELLO` come from the URL), and those that would leave a
+/// `SELECT`, `HELLO`, `READONLY` come from the URL; `READWRITE` would undo
+/// the last on a shared connection), and those that would leave a
 /// shared connection unusable (`SUBSCRIBE`: use the
 /// [subscriber](crate::RedisSubscriber)).
 const DISALLOWED: &[&str] = &[
@@ -24,6 +25,8 @@ const DISALLOWED: &[&str] = &[
     "RESET",
     "ASKING",
     "HELLO",
+    "READONLY",
+    "READWRITE",
     "SUBSCRIBE",
     "PSUBSCRIBE",
     "SSUBSCRIBE",

@@ -57,6 +57,8 @@ fn connection_commands_are_disallowed() {
         ("PSUBSCRIBE", &["ch*"]),
         ("SSUBSCRIBE", &["ch"]),
         ("ASKING", &[]),
+        ("READONLY", &[]),
+        ("readwrite", &[]),
         ("MONITOR", &[]),
         ("SYNC", &[]),
         ("PSYNC", &["?", "-1"]),
