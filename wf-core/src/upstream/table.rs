@@ -230,8 +230,10 @@ impl Table {
                 };
                 self.ring.walk(h).find(|i| req.can_serve(&self.mains[*i]))
             }
-            // Their first pick walked on already.
-            Policy::ConsistentHash { .. } | Policy::Vnswrr => None,
+            // Their first pick walked on to one that could serve; if it
+            // cannot now (disabled or fused by another thread meanwhile),
+            // walk again.
+            Policy::ConsistentHash { .. } | Policy::Vnswrr => self.first(policy, rr, req),
         }
     }
 

@@ -506,21 +506,33 @@ fn servers_change_from_any_thread_while_others_pick() {
     let u = Upstream::create("ut-threads", Policy::Vnswrr);
     u.add_server("10.0.0.1:1").unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Pickers that have picked once: the changes start when all have.
+    let picking = Arc::new(AtomicUsize::new(0));
     let pickers: Vec<_> = (0..3)
         .map(|_| {
-            let (u, stop) = (u.clone(), stop.clone());
+            let (u, stop, picking) = (u.clone(), stop.clone(), picking.clone());
             std::thread::spawn(move || {
                 let mut n = 0usize;
-                while !stop.load(Ordering::Relaxed) {
+                loop {
                     // 10.0.0.1 is never removed: a pick always finds a server.
                     let a = pick(&u).expect("a server");
                     assert!(a.starts_with("10.0.0."), "{a}");
                     n += 1;
+                    if n == 1 {
+                        picking.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break n;
+                    }
                 }
-                n
             })
         })
         .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while picking.load(Ordering::SeqCst) < 3 {
+        assert!(std::time::Instant::now() < deadline, "the pickers never started");
+        std::thread::yield_now();
+    }
     let changers: Vec<_> = (0..2)
         .map(|t| {
             let u = u.clone();
