@@ -377,6 +377,8 @@ impl Route for DnsRoute {
     async fn route(&self, uri: &Uri, pick: Pick<'_>) -> Result<Routed, Error> {
         match uri.host() {
             Host::Unix(p) => Ok(Routed::new(Target::Unix(p.clone()))),
+            // One address, nothing to resolve or choose: no list is built.
+            Host::Ip(ip) => Ok(Routed::new(Target::Inet(SocketAddr::new(*ip, uri.port())))),
             host => {
                 let addrs = dns::resolve_host(host, uri.port(), pick.is_retry()).await?;
                 self.choose(&addrs, pick)
