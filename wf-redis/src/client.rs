@@ -144,9 +144,17 @@ pub(crate) fn redirect(v: &RedisValue, from: &Uri) -> Option<(bool, Uri)> {
     node_uri(from, host, port).map(|u| (ask, u))
 }
 
+/// The longest node host a server's reply may name.
+const MAX_HOST: usize = 255;
+
 /// `from` with its host and port replaced (its scheme, credentials,
 /// database and query kept); an empty host or `?` keeps `from`'s host.
+/// `None` for a host that is not a plain name or address (it comes from a
+/// server's reply: `h/3?x=` would pick another database).
 pub(crate) fn node_uri(from: &Uri, host: &str, port: u16) -> Option<Uri> {
+    if host.len() > MAX_HOST || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:_?".contains(&b)) {
+        return None;
+    }
     let host = match host {
         "" | "?" => from.host_str().to_owned(),
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
@@ -200,6 +208,11 @@ mod tests {
         assert_eq!((to.host_str(), to.port()), ("10.0.0.1", 7002));
         assert!(redirect(&RedisValue::error("ERR MOVED"), &from).is_none());
         assert!(redirect(&RedisValue::from("MOVED 1 a:1"), &from).is_none());
+        // A host that would change the URL's database or query.
+        assert!(redirect(&RedisValue::error("MOVED 1 h/3?x=:7000"), &from).is_none());
+        assert!(redirect(&RedisValue::error("ASK 1 h@evil:7000"), &from).is_none());
+        let long = format!("MOVED 1 {}:7000", "a".repeat(256));
+        assert!(redirect(&RedisValue::error(long), &from).is_none());
     }
 
     #[test]

@@ -13,8 +13,6 @@ use crate::value::RedisValue;
 pub(crate) const MAX_NODES: usize = 1024;
 /// Most replicas a `CLUSTER SLOTS` entry may list.
 const MAX_REPLICAS: usize = 64;
-/// Longest host name accepted from a node.
-const MAX_HOST: usize = 255;
 /// No master for a slot.
 const NONE: u16 = u16::MAX;
 
@@ -136,9 +134,6 @@ fn entry_node(node: &RedisValue, from: &Uri) -> Option<Uri> {
     let node = node.as_array()?;
     let host = node.first()?.as_str()?;
     let port = u16::try_from(node.get(1)?.as_int()?).ok().filter(|&p| p != 0)?;
-    if host.len() > MAX_HOST || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:_?".contains(&b)) {
-        return None;
-    }
     node_uri(from, host, port)
 }
 

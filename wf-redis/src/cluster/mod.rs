@@ -111,6 +111,13 @@ const REFRESH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a node has to answer `CLUSTER SLOTS`.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The most masters one map read asks (then the seeds): a map of 1,024
+/// dead nodes must not hold every task for half an hour.
+const REFRESH_NODES: usize = 8;
+
+/// The most one map read takes in all, whatever it asks.
+const REFRESH_BUDGET: Duration = Duration::from_secs(6);
+
 /// A Redis Cluster, known by a few seed URLs: makes [`RedisClusterTask`]s
 /// that go to the master serving their keys. Cheap to clone (a handle);
 /// every clone shares one slot map.
@@ -375,11 +382,17 @@ impl RedisCluster {
         }
         if let Some(t) = *last {
             let wait = interval.saturating_sub(t.elapsed());
-            if !wait.is_zero() && read(&inner.map).is_loaded() {
+            if !wait.is_zero() {
+                if !read(&inner.map).is_loaded() {
+                    // The read this task queued behind failed just now: not
+                    // again for each task that waited.
+                    return Err(Error::sys(libc::ENOTCONN));
+                }
                 tokio::time::sleep(wait).await;
             }
         }
-        let mut candidates: Vec<Uri> = read(&inner.map).masters().into_iter().cloned().collect();
+        let started = Instant::now();
+        let mut candidates: Vec<Uri> = read(&inner.map).masters().into_iter().take(REFRESH_NODES).cloned().collect();
         for s in &inner.seeds {
             if !candidates.iter().any(|c| c.as_str() == s.as_str()) {
                 candidates.push(s.clone());
@@ -389,6 +402,9 @@ impl RedisCluster {
         opts.set_receive_timeout(Some(REFRESH_TIMEOUT)).set_deadline(Some(REFRESH_TIMEOUT));
         let mut error = Error::sys(libc::ENOTCONN);
         for uri in candidates {
+            if started.elapsed() >= REFRESH_BUDGET {
+                break;
+            }
             let mut req = RedisRequest::default();
             req.set_request("CLUSTER", ["SLOTS"]);
             match request(&inner.protocol, &uri, &mut req, &opts).await {
