@@ -301,6 +301,12 @@ pub struct DnsRoute {
     failed: Mutex<HashMap<SocketAddr, Instant>>,
 }
 
+/// Past this many remembered failures, expired ones are dropped on insert.
+const FAILED_PRUNE_ABOVE: usize = 256;
+
+/// The most failures remembered at once (more within one pause are not).
+const FAILED_MAX: usize = 4096;
+
 /// How long an address that failed to connect is avoided while others work.
 const FAILED_ADDRESS_PAUSE: Duration = Duration::from_secs(30);
 
@@ -396,7 +402,17 @@ impl Route for DnsRoute {
                 }
             }
             Err(e) if is_connect_failure(e) => {
-                crate::lock::lock(&self.failed).insert(*addr, Instant::now());
+                let now = Instant::now();
+                let mut failed = crate::lock::lock(&self.failed);
+                // Addresses that failed once and were never picked again
+                // (rotating DNS answers, nodes a reply named) go once their
+                // pause is over: the map holds recent failures only.
+                if failed.len() >= FAILED_PRUNE_ABOVE {
+                    failed.retain(|_, at| now.duration_since(*at) < FAILED_ADDRESS_PAUSE);
+                }
+                if failed.len() < FAILED_MAX || failed.contains_key(addr) {
+                    failed.insert(*addr, now);
+                }
             }
             Err(_) => {}
         }

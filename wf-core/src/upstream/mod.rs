@@ -56,6 +56,7 @@ mod server;
 mod table;
 mod vnswrr;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -249,12 +250,17 @@ impl Upstream {
             fresh.push(Server::new(&address, params)?);
         }
         self.update(|old| {
-            let mut pool: Vec<Option<Arc<Server>>> = old.drain(..).map(Some).collect();
+            // The old entries by address (a discovery list may hold
+            // thousands: no scan of them per new entry under the lock).
+            let mut pool: HashMap<Arc<str>, Vec<Arc<Server>>> = HashMap::default();
+            for o in old.drain(..) {
+                pool.entry(o.address.clone()).or_default().push(o);
+            }
             for s in fresh {
-                let kept = pool
-                    .iter_mut()
-                    .find(|o| o.as_ref().is_some_and(|o| o.address == s.address && o.params == s.params))
-                    .and_then(Option::take);
+                let kept = pool.get_mut(&s.address).and_then(|same| {
+                    let i = same.iter().position(|o| o.params == s.params)?;
+                    Some(same.remove(i))
+                });
                 old.push(kept.unwrap_or_else(|| Arc::new(s)));
             }
         });
@@ -382,6 +388,11 @@ impl Route for Shared {
     fn report(&self, routed: &Routed, outcome: Result<(), &Error>) {
         if let Some(s) = routed.token().and_then(|t| t.downcast_ref::<Server>()) {
             self.account(s, outcome);
+            // A host-name server's addresses came from the DNS route: it
+            // hears how its address did, as for any URL.
+            if matches!(s.dest, Dest::Name(..)) {
+                DnsRoute::shared().report(routed, outcome);
+            }
         }
     }
 }
