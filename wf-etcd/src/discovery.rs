@@ -124,7 +124,13 @@ impl Shared {
     /// The server of one key, or `None` (warn) when its value is bad.
     fn decode(&self, key: &[u8], value: &[u8]) -> Option<(String, AddressParams)> {
         let address = key.strip_prefix(&self.prefix[..]).unwrap_or(key);
-        match record::decode(address, value) {
+        // The key is kept with the server: as long as an address at most.
+        let decoded = if address.len() > record::MAX_ADDRESS {
+            Err(format!("a key over {} bytes", record::MAX_ADDRESS))
+        } else {
+            record::decode(address, value)
+        };
+        match decoded {
             Ok(server) => Some(server),
             Err(_why) => {
                 trace::warning!(
@@ -210,7 +216,7 @@ async fn reread(etcd: &Etcd, shared: &Shared, end: &[u8]) -> Result<(), Error> {
 async fn run(etcd: Etcd, shared: Arc<Shared>, end: Vec<u8>, stopped: watch::Receiver<bool>) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let from = shared.revision.load(Ordering::Acquire) + 1;
+        let from = shared.revision.load(Ordering::Acquire).saturating_add(1);
         let ended = crate::watch::watch(&etcd, &shared.prefix, &end, from, shared.clone(), &stopped).await;
         let was_watching = shared.watching.swap(false, Ordering::AcqRel);
         if was_watching {
@@ -220,8 +226,10 @@ async fn run(etcd: Etcd, shared: Arc<Shared>, end: Vec<u8>, stopped: watch::Rece
             End::Stopped => return,
             End::Compacted(_at) => {
                 trace::debug!(upstream = shared.upstream.name(), compacted = _at, "etcd discovery: reading again");
+                // On success too, the pause below: a gateway answering every
+                // watch with a compaction must not make a tight loop.
                 match reread(&etcd, &shared, &end).await {
-                    Ok(()) => continue,
+                    Ok(()) => {}
                     Err(_e) => trace::warning!(
                         upstream = shared.upstream.name(),
                         error = %_e,

@@ -17,7 +17,7 @@ use crate::upstream::{AddressParams, ServerType};
 use serde_json::{Map, Value, json};
 
 /// The most bytes of an address.
-const MAX_ADDRESS: usize = 4096;
+pub(crate) const MAX_ADDRESS: usize = 4096;
 
 /// The value that publishes `address` with `params` (its weight, type and
 /// group; other parameters stay local to each client).

@@ -9,6 +9,10 @@ use crate::resolver::{Resolver, addresses_of};
 use crate::trace;
 use crate::wire::{self, RData};
 
+/// The most servers one lookup gives: a 64 KiB reply pairing every SRV
+/// record with every address of its target could otherwise name ~262k.
+pub(crate) const MAX_SERVERS: usize = 4096;
+
 /// At most this many SRV targets are resolved with queries of their own
 /// per lookup (the others must come with addresses in the reply).
 pub const MAX_TARGET_QUERIES: usize = 32;
@@ -110,6 +114,9 @@ impl Resolver {
                 resolved.insert(key.clone(), ips);
             }
             for ip in &resolved[&key] {
+                if servers.len() >= MAX_SERVERS {
+                    break;
+                }
                 servers.push(SrvServer {
                     addr: SocketAddr::new(*ip, srv.port),
                     target: srv.target.clone(),
