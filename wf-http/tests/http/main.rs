@@ -13,6 +13,7 @@ mod client_proxy;
 mod client_redirect;
 mod codec_request;
 mod codec_response;
+mod header_order;
 mod http_smoke;
 mod interop_hyper_client;
 mod interop_hyper_server;
