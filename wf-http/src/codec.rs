@@ -36,7 +36,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::headers::{Headers, is_tchar};
-use crate::message::{Body, HttpRequest, HttpResponse, has_token, is_chunked, version_str};
+use crate::message::{Body, HttpRequest, HttpResponse, Piece, has_token, is_chunked, version_str};
 
 /// Limits a codec enforces.
 #[derive(Clone, Copy, Debug)]
@@ -783,7 +783,7 @@ fn write_body(dst: &mut BytesMut, headers: &Headers, chunks: &[Bytes]) {
 struct Sent {
     head: bool,
     connect: bool,
-    sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    sink: Option<std::sync::mpsc::Sender<Piece>>,
 }
 
 /// The client side: encodes requests, decodes responses.
@@ -793,7 +793,7 @@ pub struct ClientCodec {
     sent: VecDeque<Sent>,
     reading: Option<(HttpResponse, Framing)>,
     /// Where the body of the response being read goes, if streamed.
-    sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    sink: Option<std::sync::mpsc::Sender<Piece>>,
     /// How far the head in the buffer was scanned for its end.
     scanned: usize,
 }
@@ -852,19 +852,21 @@ impl ClientCodec {
             } else {
                 Framing::Eof
             };
-            return Ok(Some((
-                HttpResponse {
-                    status,
-                    reason,
-                    version,
-                    headers,
-                    body: Body::default(),
-                    streamed: false,
-                    bodiless: false,
-                    auto: Default::default(),
-                },
-                framing,
-            )));
+            let resp = HttpResponse {
+                status,
+                reason,
+                version,
+                headers,
+                body: Body::default(),
+                streamed: false,
+                bodiless: false,
+                auto: Default::default(),
+            };
+            if let Some(sink) = &self.sink {
+                // The task sees the head before any of the body.
+                let _ = sink.send(Piece::Head(resp.clone()));
+            }
+            return Ok(Some((resp, framing)));
         }
     }
 }
@@ -885,7 +887,7 @@ impl Decoder for ClientCodec {
         if let Some(sink) = &self.sink {
             for chunk in resp.body.drain() {
                 // The task may be gone; the response is still read out.
-                let _ = sink.send(chunk);
+                let _ = sink.send(Piece::Data(chunk));
             }
         }
         if !done {

@@ -64,6 +64,17 @@ impl Body {
     }
 }
 
+/// What the client codec hands a streaming task as a reply arrives.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// The reply's head (status, version, headers; no body), before any
+    /// of its body.
+    Head(HttpResponse),
+    /// A piece of the body, in order: never more than one chunk of a
+    /// chunked reply.
+    Data(Bytes),
+}
+
 macro_rules! common_methods {
     () => {
         /// The HTTP version: `"HTTP/1.1"` or `"HTTP/1.0"`.
@@ -200,8 +211,9 @@ pub struct HttpRequest {
     pub(crate) version: Version,
     pub(crate) headers: Headers,
     pub(crate) body: Body,
-    /// Where a streaming task wants the reply's body, piece by piece.
-    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    /// Where a streaming task wants the reply's head and then its body,
+    /// piece by piece.
+    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Piece>>,
     /// Whether the client sets `Host` from the URL (the task set none);
     /// decided on the first attempt.
     pub(crate) auto_host: Option<bool>,

@@ -28,6 +28,7 @@ mod server_slow;
 mod server_smuggling;
 mod server_stop;
 mod server_task_api;
+mod stream_header;
 mod stream_roundtrip;
 mod tls_roundtrip;
 mod upstream;
