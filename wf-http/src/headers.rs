@@ -235,6 +235,7 @@ const TCHAR: [bool; 256] = {
 
 /// The fields of a [`Headers`] in order: `(name as written, value)`.
 #[derive(Clone, Debug)]
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a> {
     fields: std::slice::Iter<'a, Field>,
 }
@@ -264,6 +265,7 @@ impl<'a> IntoIterator for &'a Headers {
 
 /// The values of the fields of one name, in order.
 #[derive(Clone, Debug)]
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct GetAll<'a> {
     fields: std::slice::Iter<'a, Field>,
     name: &'a [u8],
