@@ -144,6 +144,22 @@ fn a_client_sees_the_response_fields_as_received() {
 }
 
 #[test]
+fn trailers_follow_the_head_fields_as_received() {
+    let server = RawServer::spawn(|_| {
+        Reply::Send(
+            b"HTTP/1.1 200 OK\r\nTrailer: x-Sum\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-Sum: 5\r\n\r\n"
+                .to_vec(),
+        )
+    });
+    let o = fetch(&server.url("/"), 0, 0, |_| {});
+    assert_eq!(o.ok().body(), "ok");
+    assert_eq!(
+        fields(o.resp.headers()),
+        pairs(&[("Trailer", "x-Sum"), ("Transfer-Encoding", "chunked"), ("x-Sum", "5")])
+    );
+}
+
+#[test]
 fn a_redirect_sets_host_again_in_its_place() {
     let target = RawServer::spawn(|_| Reply::Send(support::response("200 OK", &[], "there")));
     let to = target.url("/to");
