@@ -374,3 +374,119 @@ fn stop_answers_requests_in_flight() {
     assert!([libc::ECONNREFUSED, libc::ETIMEDOUT].contains(&o.error.code()), "{}", o.error);
     assert_eq!(started.load(Ordering::SeqCst), 5);
 }
+
+/// A Unix socket target cannot take datagrams: `EAFNOSUPPORT`.
+#[test]
+fn unix_target_over_datagrams_is_refused() {
+    let o = call_url("tlv://%2Ftmp%2Fwf-net-udp-none.sock", b"x");
+    assert_error(&o, libc::EAFNOSUPPORT);
+}
+
+fn call_url(url: &str, value: &[u8]) -> Outcome {
+    let (mut t, rx) = udp_task(url, 0);
+    t.req_mut().set_value(value.to_vec());
+    t.start();
+    recv(&rx)
+}
+
+/// A line protocol that picks the transport by scheme (`line://` TCP,
+/// `lineu://` UDP) and answers a bad request with `ERR`.
+mod line {
+    use std::io;
+
+    use bytes::{BufMut, BytesMut};
+    use tokio_util::codec::{Decoder, Encoder};
+    use wf_core::net::{ClientOptions, ClientProtocol, Protocol, ServerParams, ServerProtocol, Transport, Uri};
+
+    #[derive(Debug, Default)]
+    pub(super) struct LineCodec;
+
+    impl Decoder for LineCodec {
+        type Item = String;
+        type Error = io::Error;
+        fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<String>> {
+            let Some(n) = src.iter().position(|&b| b == b'\n') else { return Ok(None) };
+            let line = src.split_to(n + 1);
+            let text = std::str::from_utf8(&line[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Ok(Some(text.to_owned()))
+        }
+    }
+
+    impl Encoder<&String> for LineCodec {
+        type Error = io::Error;
+        fn encode(&mut self, line: &String, dst: &mut BytesMut) -> io::Result<()> {
+            dst.put_slice(line.as_bytes());
+            dst.put_u8(b'\n');
+            Ok(())
+        }
+    }
+
+    #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+    pub(super) struct Line;
+
+    impl Protocol for Line {
+        type Request = String;
+        type Response = String;
+        fn schemes(&self) -> &'static [&'static str] {
+            &["line", "lineu"]
+        }
+    }
+
+    impl ClientProtocol for Line {
+        type ClientCodec = LineCodec;
+        type Handshake = ();
+        fn client_codec(&self) -> LineCodec {
+            LineCodec
+        }
+        fn handshake(&self, _uri: &Uri, _opts: &ClientOptions) -> Result<(), wf_core::Error> {
+            Ok(())
+        }
+        fn transport(&self, uri: &Uri) -> Transport {
+            if uri.scheme() == "lineu" { Transport::Datagram } else { Transport::Stream }
+        }
+    }
+
+    impl ServerProtocol for Line {
+        type ServerCodec = LineCodec;
+        fn server_codec(&self, _params: &ServerParams) -> LineCodec {
+            LineCodec
+        }
+        fn error_reply(&self, _codec: &mut LineCodec, error: &wf_core::Error) -> Option<String> {
+            Some(format!("ERR {}", error.code()))
+        }
+    }
+}
+
+/// The transport chosen by scheme, to one server on both; a datagram that
+/// is not a request gets the protocol's error reply.
+#[test]
+fn scheme_chooses_the_transport_and_error_replies() {
+    use line::Line;
+    wf_core::net::register_scheme_port("lineu", 7);
+    wf_core::net::register_scheme_port("line", 7);
+    let server = Server::new(Line, |t| {
+        let up = t.req().to_uppercase();
+        *t.resp_mut() = up;
+    });
+    server.start_on("127.0.0.1", 0).unwrap();
+    let port = server.listen_addr().unwrap().port();
+    server.start_udp("127.0.0.1", port).unwrap();
+    for scheme in ["line", "lineu"] {
+        let (tx, rx) = mpsc::channel();
+        let mut t = create_client_task(Line, &format!("{scheme}://127.0.0.1:{port}"), 0, move |t| {
+            let _ = tx.send((t.state(), t.resp().clone()));
+        });
+        *t.req_mut() = format!("via {scheme}");
+        t.start();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::Success, format!("VIA {}", scheme.to_uppercase())));
+    }
+    let s = raw_socket();
+    let mut buf = [0u8; 64];
+    let answer = format!("ERR {}\n", libc::EBADMSG);
+    for bad in [&b"no newline"[..], b"two\nlines\n", b"\xff\n"] {
+        s.send_to(bad, server.udp_addr().unwrap()).unwrap();
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), answer, "answer to {bad:?}");
+    }
+    server.stop();
+}

@@ -135,7 +135,7 @@ impl<P: ServerProtocol> Server<P> {
     ///
     /// Each datagram is decoded alone with a fresh server codec. A request
     /// that takes the whole datagram runs through `process` and its series
-    /// like any request ([`ServerTask::peer_addr`] is its sender,
+    /// like any request ([`peer_addr`](ServerKind::peer_addr) is its sender,
     /// [`noreply`](ServerTask::noreply) sends nothing); its reply is sent
     /// with the bytes pushed before it as one datagram, and is not sent
     /// over [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) bytes (the task
