@@ -65,27 +65,27 @@ pub(crate) fn check_size(len: usize) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::tlv::{TlvCodec, TlvMessage};
-    use tokio_util::codec::Encoder;
+    use tokio_util::codec::LengthDelimitedCodec;
 
-    fn wire(msgs: &[TlvMessage]) -> BytesMut {
+    /// Frames of a 4-byte length, then the bytes.
+    fn wire(frames: &[&[u8]]) -> BytesMut {
         let mut buf = BytesMut::new();
-        for m in msgs {
-            TlvCodec::new(None).encode(m, &mut buf).unwrap();
+        for f in frames {
+            buf.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            buf.extend_from_slice(f);
         }
         buf
     }
 
     #[test]
     fn one_datagram_one_message() {
-        let m = TlvMessage::new(1, "x");
-        let one = wire(std::slice::from_ref(&m));
-        assert!(matches!(decode_whole(&mut TlvCodec::new(None), one.clone()), Ok(Decoded::Message(d)) if d == m));
-        let two = wire(&[m.clone(), m]);
-        assert!(matches!(decode_whole(&mut TlvCodec::new(None), two), Ok(Decoded::LeftOver)));
-        assert!(matches!(decode_whole(&mut TlvCodec::new(None), BytesMut::from(&one[..5])), Ok(Decoded::Incomplete)));
-        let e = decode_whole(&mut TlvCodec::new(Some(0)), one).unwrap_err();
-        assert_eq!(e.code(), libc::EMSGSIZE);
+        let codec = || LengthDelimitedCodec::builder().max_frame_length(8).new_codec();
+        let one = wire(&[b"x"]);
+        assert!(matches!(decode_whole(&mut codec(), one.clone()), Ok(Decoded::Message(d)) if &d[..] == b"x"));
+        assert!(matches!(decode_whole(&mut codec(), wire(&[b"x", b"y"])), Ok(Decoded::LeftOver)));
+        assert!(matches!(decode_whole(&mut codec(), BytesMut::from(&one[..4])), Ok(Decoded::Incomplete)));
+        let e = decode_whole(&mut codec(), wire(&[b"more than 8"])).unwrap_err();
+        assert_eq!(e.state(), crate::State::SysError);
     }
 
     #[test]
