@@ -66,6 +66,7 @@ impl<P: ServerProtocol> std::fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("listen_addr", &self.listen_addr())
+            .field("udp_addr", &self.udp_addr())
             .field("conn_count", &self.conn_count())
             .finish_non_exhaustive()
     }
