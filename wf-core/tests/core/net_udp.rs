@@ -524,3 +524,29 @@ fn reply_codec_tells_ours_from_others() {
     t.start();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::Success, "q1: yours".to_string()));
 }
+
+/// Upstreams route UDP tasks as they do TCP ones: a dead server
+/// (`ECONNREFUSED`) is fused, retries go to the live one.
+#[test]
+fn upstream_routes_datagrams_and_fuses_dead_servers() {
+    use wf_core::upstream::{AddressParams, Policy, Upstream};
+    let (server, live) = udp_echo();
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let up = Upstream::create("up-udp-fuse", Policy::RoundRobin { try_another: true });
+    let mut p = AddressParams::default();
+    p.max_fails = 2;
+    up.add_server_with(&dead.to_string(), p).unwrap();
+    up.add_server(&live.to_string()).unwrap();
+    up.set_mttr(Duration::from_secs(3600));
+    let mut peers = Vec::new();
+    for i in 0..10 {
+        let (mut t, rx) = udp_task("tlv://up-udp-fuse:1/", 1);
+        t.req_mut().set_value(format!("{i}"));
+        t.start();
+        let o = recv(&rx);
+        assert_eq!(o.state, State::Success, "{}", o.error);
+        peers.push(o.peer);
+    }
+    assert!(peers.iter().all(|p| *p == Some(live)), "{peers:?}");
+    server.stop();
+}
