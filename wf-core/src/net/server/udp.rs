@@ -18,6 +18,7 @@
 //! - A reply (pushed bytes included) over [`MAX_DATAGRAM`] is not sent.
 //! - Sending a reply waits at most `peer_response_timeout`.
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -71,6 +72,12 @@ pub(super) async fn receive_loop<P: ServerProtocol>(
         };
         let (n, peer) = match received {
             Ok(r) => r,
+            // About one peer (an ICMP error for an earlier reply, where the
+            // system reports those): nothing to wait for.
+            Err(_e) if matches!(_e.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset) => {
+                trace::debug!(error = %_e, "UDP receive: an error about a peer; ignored");
+                continue;
+            }
             Err(_e) => {
                 trace::debug!(error = %_e, "UDP receive failed; pausing 10 ms");
                 tokio::time::sleep(Duration::from_millis(10)).await;
