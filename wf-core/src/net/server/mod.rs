@@ -15,6 +15,8 @@
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
+//! - `udp`: `Server`'s UDP methods and the UDP socket's receive loop; a
+//!   request per datagram.
 //! - here: [`Server`], the handle.
 
 use std::net::SocketAddr;
@@ -33,6 +35,7 @@ mod push;
 mod reply;
 mod shared;
 mod task;
+mod udp;
 
 pub use params::ServerParams;
 pub use protocol::ServerProtocol;
@@ -64,6 +67,7 @@ impl<P: ServerProtocol> std::fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("listen_addr", &self.listen_addr())
+            .field("udp_addr", &self.udp_addr())
             .field("conn_count", &self.conn_count())
             .finish_non_exhaustive()
     }
@@ -151,8 +155,9 @@ impl<P: ServerProtocol> Server<P> {
         lock(&self.shared.conns).len()
     }
 
-    /// Stops accepting and closes idle connections; requests in flight go
-    /// on. Does not wait (see [`wait_finish`](Server::wait_finish)).
+    /// Stops accepting and closes idle connections, and stops receiving
+    /// datagrams; requests in flight go on (over UDP too: their replies
+    /// are still sent). Does not wait (see [`wait_finish`](Server::wait_finish)).
     ///
     /// Every request a connection has read is answered, each reply
     /// written whole, then the connection closes: a connection receiving
@@ -165,20 +170,25 @@ impl<P: ServerProtocol> Server<P> {
         if let Some(stop) = lock(&self.shared.listen).stop.take() {
             stop.notify_one();
         }
+        if let Some(stop) = lock(&self.shared.udp).stop.take() {
+            stop.notify_one();
+        }
         for c in lock(&self.shared.conns).values() {
             c.kick.notify_one();
         }
     }
 
-    /// Blocks until every request series has ended and every connection
-    /// has closed (and, after [`shutdown`](Server::shutdown), the listener
-    /// too). Never call it from a callback.
+    /// Blocks until every request series has ended (over UDP: its reply
+    /// sent) and every connection has closed (and, after
+    /// [`shutdown`](Server::shutdown), the listener and the UDP socket's
+    /// receive loop too). Never call it from a callback.
     pub fn wait_finish(&self) {
         let shared = &self.shared;
         let busy = || {
             shared.inflight.load(Ordering::Acquire) != 0
                 || !lock(&shared.conns).is_empty()
-                || (shared.stopping.load(Ordering::Acquire) && shared.accepting.load(Ordering::Acquire))
+                || (shared.stopping.load(Ordering::Acquire)
+                    && (shared.accepting.load(Ordering::Acquire) || shared.udp_receiving.load(Ordering::Acquire)))
         };
         // Registered before the first check: a change after it notifies.
         shared.waiters.fetch_add(1, Ordering::AcqRel);
