@@ -76,8 +76,8 @@ pub use parallel::{Parallel, ParallelWork, create_parallel_work, start_parallel_
 pub use runtime::{
     AlreadyInitialized, EndpointParams, Settings, handle, init, settings, wait_finish, wait_finish_timeout,
 };
-pub use shutdown::{ShutdownWatch, is_shutting_down, shutdown};
 pub use series::{SeriesFuture, SeriesWork, create_series_work, series_of, start_series_work, try_series_of};
+pub use shutdown::{ShutdownWatch, is_shutting_down, shutdown};
 pub use sync::{
     Conditional, ConditionalHandle, ConditionalTask, Counter, CounterHandle, CounterTask, Mailbox, MailboxHandle,
     MailboxTask, MessageQueue, ResourcePool, Selector, SelectorHandle, SelectorTask, WaitGroup, count_by_name,

@@ -83,11 +83,8 @@ fn named() -> &'static Registry<Arc<CounterShared>> {
 
 impl Counter {
     fn new(target: u32, name: Option<String>) -> Counter {
-        let shared = Arc::new(CounterShared {
-            target,
-            named: name.is_some(),
-            state: Mutex::new(CounterState::default()),
-        });
+        let shared =
+            Arc::new(CounterShared { target, named: name.is_some(), state: Mutex::new(CounterState::default()) });
         Counter { shared, name, watch: ShutdownWatch::new() }
     }
 
@@ -131,11 +128,16 @@ impl TaskKind for Counter {
         }
         st.waker = Some(cx.waker().clone());
         drop(st);
-        if self.watch.poll_shutdown(cx).is_ready() {
-            run.set_error(Error::aborted());
-            return Poll::Ready(());
+        if self.watch.poll_shutdown(cx).is_pending() {
+            return Poll::Pending;
         }
-        Poll::Pending
+        let mut st = lock(&self.shared.state);
+        if st.counted < self.shared.target {
+            // Aborted: later counts do nothing and reach nothing.
+            st.counted = self.shared.target;
+            run.set_error(Error::aborted());
+        }
+        Poll::Ready(())
     }
 }
 

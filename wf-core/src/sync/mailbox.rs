@@ -122,11 +122,19 @@ impl<M: Send + 'static> TaskKind for Mailbox<M> {
         }
         st.waker = Some(cx.waker().clone());
         drop(st);
-        if self.watch.poll_shutdown(cx).is_ready() {
-            run.set_error(Error::aborted());
-            return Poll::Ready(());
+        if self.watch.poll_shutdown(cx).is_pending() {
+            return Poll::Pending;
         }
-        Poll::Pending
+        let mut st = lock(&self.shared.state);
+        if st.sent {
+            // The message came first after all.
+            self.message = st.message.take();
+        } else {
+            // Aborted: a later send gets its message back.
+            st.sent = true;
+            run.set_error(Error::aborted());
+        }
+        Poll::Ready(())
     }
 }
 

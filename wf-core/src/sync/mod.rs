@@ -14,7 +14,8 @@ pub use conditional::{
     release_guard, release_guard_safe, signal_by_name, signal_by_name_each,
 };
 pub use counter::{Counter, CounterHandle, CounterTask, count_by_name, create_counter_task, create_named_counter_task};
-pub use mailbox::{Mailbox, MailboxHandle, MailboxTask, create_mailbox_task, create_named_mailbox_task, send_by_name,
+pub use mailbox::{
+    Mailbox, MailboxHandle, MailboxTask, create_mailbox_task, create_named_mailbox_task, send_by_name,
     send_by_name_each,
 };
 pub use pool::{MessageQueue, ResourcePool};

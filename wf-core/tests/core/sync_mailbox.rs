@@ -156,10 +156,7 @@ fn send_by_name_each_gives_each_mailbox_its_own_message() {
     assert_eq!(msgs, ["c"]);
     let mut got: Vec<_> = (0..3).map(|_| recv(&rx)).collect();
     got.sort();
-    assert_eq!(
-        got,
-        [(0, Some("by handle".to_string())), (1, Some("a".to_string())), (2, Some("b".to_string()))]
-    );
+    assert_eq!(got, [(0, Some("by handle".to_string())), (1, Some("a".to_string())), (2, Some("b".to_string()))]);
     assert_eq!(wf_core::send_by_name_each(name, &mut msgs), 0, "nobody is left");
     assert_eq!(msgs.len(), 1);
 }
