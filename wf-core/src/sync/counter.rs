@@ -22,7 +22,7 @@ use crate::task::{RunContext, Task, TaskKind};
 ///
 /// ```
 /// use wf_core::create_counter_task;
-/// let mut c = create_counter_task(2, |c| assert_eq!(c.state(), wf_core::State::Success));
+/// let c = create_counter_task(2, |c| assert_eq!(c.state(), wf_core::State::Success));
 /// c.count();
 /// let h = c.handle();
 /// c.start();

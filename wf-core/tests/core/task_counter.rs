@@ -36,7 +36,7 @@ fn counter_task1_named_counted_200_times() {
 fn counter_task2_count_before_and_after_start() {
     let name = "task_counter::counter_task2";
     let (tx, rx) = mpsc::channel();
-    let mut task = create_named_counter_task(name, 2, move |t| tx.send(t.state()).unwrap());
+    let task = create_named_counter_task(name, 2, move |t| tx.send(t.state()).unwrap());
     task.count();
     task.start();
     assert!(rx.recv_timeout(Duration::from_millis(50)).is_err(), "one count is missing");
@@ -89,7 +89,7 @@ fn named_count_surplus_is_ignored() {
 #[test]
 fn counter_handle_reports_reaching_count() {
     let (tx, rx) = mpsc::channel();
-    let mut c = create_counter_task(3, move |t| tx.send((t.state(), t.target())).unwrap());
+    let c = create_counter_task(3, move |t| tx.send((t.state(), t.target())).unwrap());
     c.count();
     let h = c.handle();
     c.start();
@@ -118,7 +118,7 @@ fn counter_target_zero_completes_at_start() {
 #[test]
 fn counter_counted_fully_before_start() {
     let (tx, rx) = mpsc::channel();
-    let mut c = create_counter_task(2, move |t| tx.send(t.state()).unwrap());
+    let c = create_counter_task(2, move |t| tx.send(t.state()).unwrap());
     c.count();
     c.count();
     c.count();
