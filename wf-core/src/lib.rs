@@ -37,7 +37,10 @@
 //! the process keeps going.
 //!
 //! A server runs until [`signal::wait_for_shutdown`] returns (SIGTERM or
-//! SIGINT), then stops gracefully.
+//! SIGINT), then stops gracefully. A program that must exit while tasks
+//! still wait (timers, counters, queued compute work) calls [`shutdown`]:
+//! they finish [`State::Aborted`] with their callbacks run, and
+//! [`wait_finish`] returns.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -88,7 +88,8 @@ impl Counter {
         Counter { shared, name, watch: ShutdownWatch::new() }
     }
 
-    /// Counts once, before or after the start.
+    /// Counts once (before the start: a started task belongs to the
+    /// engine, so count it through a [`CounterHandle`] or by name).
     pub fn count(&self) {
         self.shared.add(1);
     }
