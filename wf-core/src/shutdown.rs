@@ -102,6 +102,12 @@ impl Watchers {
 ///         Poll::Pending
 ///     }
 /// }
+///
+/// wf_core::Task::new(UntilShutdown::default())
+///     .with_callback(|t| assert_eq!(t.state(), State::Aborted))
+///     .start();
+/// wf_core::shutdown();
+/// wf_core::wait_finish();
 /// ```
 #[derive(Debug, Default)]
 pub struct ShutdownWatch {

@@ -31,6 +31,12 @@ use crate::series::{self, SeriesWork};
 /// Dropping a kind that never ran must release whatever it holds without
 /// side effects: that is how wf dismisses tasks.
 ///
+/// A kind that may wait for long (a timer, a count, a message) holds a
+/// [`ShutdownWatch`](crate::ShutdownWatch) and reports
+/// [`Error::aborted`] when [`shutdown`](crate::shutdown) ends the wait. A
+/// task first polled after shutdown is aborted by the engine without being
+/// polled.
+///
 /// ```
 /// use std::task::{Context, Poll};
 /// use wf_core::{RunContext, Task, TaskKind};
