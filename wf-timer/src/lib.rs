@@ -26,8 +26,8 @@
 mod timer;
 
 pub use timer::{
-    Timer, TimerTask, cancel_by_name, create_canceled_timer_task, create_named_timer_task, create_timer_task,
-    create_timer_task_ns, usleep,
+    Timer, TimerTask, cancel_by_name, create_canceled_timer_task, create_named_timer_task, create_named_timer_task_ns,
+    create_timer_task, create_timer_task_ns, usleep,
 };
 #[doc(no_inline)]
 pub use wf_core::TaskKind;

@@ -235,6 +235,29 @@ pub fn create_named_timer_task(
     Task::new(Timer::new(delay, Some(name))).with_callback(callback)
 }
 
+/// Creates a named timer from seconds and nanoseconds, as Workflow's
+/// `create_timer_task(name, seconds, nanoseconds, cb)`: the delay rules of
+/// [`create_timer_task_ns`] (`seconds == -1` waits forever), and
+/// [`cancel_by_name`] reaches it.
+///
+/// ```
+/// use wf_core::State;
+/// wf_timer::create_named_timer_task_ns("doc-ns", -1, 0, |t| {
+///     assert_eq!((t.state(), t.error_code()), (State::SysError, libc::ECANCELED));
+/// })
+/// .start();
+/// assert_eq!(wf_timer::cancel_by_name("doc-ns", usize::MAX), 1);
+/// wf_core::wait_finish();
+/// ```
+pub fn create_named_timer_task_ns(
+    name: &str,
+    seconds: i64,
+    nanoseconds: i64,
+    callback: impl FnOnce(&mut TimerTask) + Send + 'static,
+) -> TimerTask {
+    Task::new(Timer::new(delay_of(seconds, nanoseconds), Some(name))).with_callback(callback)
+}
+
 /// Cancels at most `max` timers named `name`, oldest first, whether they
 /// run or have not started yet; returns how many were canceled. Each calls
 /// back with `SYS_ERROR`/`ECANCELED`.
