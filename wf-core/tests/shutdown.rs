@@ -78,7 +78,9 @@ fn shutdown_aborts_what_waits_and_lets_the_program_exit() {
     expected.push(("conditional", State::Aborted));
 
     // A guard held by a task that never releases it, and a waiter.
-    create_guard("shutdown::guard", create_empty_task()).start();
+    let (held_tx, held) = mpsc::channel();
+    create_guard("shutdown::guard", create_empty_task().with_callback(move |_| held_tx.send(()).unwrap())).start();
+    recv(&held);
     let mut waiter = create_guard("shutdown::guard", create_empty_task());
     let r = report(&tx, "guard waiter");
     waiter.set_callback(move |t| r(t.state()));

@@ -84,8 +84,10 @@ fn unreleased_guard_blocks_the_next() {
 fn release_guard_safe_never_runs_the_next_holder_inline() {
     let name = "sync_guard::safe";
     let (tx, rx) = mpsc::channel();
-    let first = create_empty_task();
+    let (held_tx, held) = mpsc::channel();
+    let first = create_empty_task().with_callback(move |_| held_tx.send(()).unwrap());
     create_guard(name, first).start();
+    recv(&held);
     let tx2 = tx.clone();
     let second = create_go_task("sync_guard", || ()).with_callback(move |_| {
         tx2.send(std::thread::current().id()).unwrap();
