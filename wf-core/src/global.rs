@@ -23,6 +23,7 @@
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
 //! | [`pipes`] | shared (pipelined) client connections per target | `net::client::pipe` |
 //! | [`tls_provider`], [`tls_verified`], [`tls_insecure`], [`tls_next_id`] | the rustls crypto provider, the two shared client configurations, and the id counter that keys pooled connections by TLS configuration | `net::tls` |
+//! | [`shutdown_watchers`] | whether `shutdown()` was called, and the wakers of waiting tasks it must wake | `shutdown` |
 //! | [`shutdown_pipe`] | the self-pipe of the SIGINT/SIGTERM handler: its read end (set once the handler is installed) and its write end (read by the handler) | `signal` |
 //!
 //! Per-thread state, by design not shared: the series a callback runs in
@@ -179,6 +180,15 @@ pub(crate) fn tls_insecure() -> &'static OnceLock<crate::net::tls::TlsClient> {
 pub(crate) fn tls_next_id() -> &'static AtomicUsize {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     &NEXT
+}
+
+/// Whether [`shutdown`](crate::shutdown) was called (never reset), and the
+/// wakers of the tasks waiting to hear it.
+pub(crate) fn shutdown_watchers() -> (&'static std::sync::atomic::AtomicBool, &'static Mutex<crate::shutdown::Watchers>)
+{
+    static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static WATCHERS: Mutex<crate::shutdown::Watchers> = Mutex::new(crate::shutdown::Watchers::new());
+    (&DOWN, &WATCHERS)
 }
 
 /// The shutdown handler's self-pipe: the read end under the lock the
