@@ -33,6 +33,7 @@ pub use client::{
 pub use conn::Connection;
 pub use protocol::{KeepAlive, Protocol};
 pub use route::Target;
+pub use server::handoff;
 pub use server::{
     DrainKind, DrainTask, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask,
 };

@@ -16,6 +16,8 @@
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
 //! - here: [`Server`], the handle.
+//! - [`handoff`]: graceful restart, handing the listening socket to a new
+//!   process (independent of the rest).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,6 +29,7 @@ use tokio::sync::Notify;
 
 mod accept;
 mod conn;
+pub mod handoff;
 mod params;
 mod protocol;
 mod push;
@@ -159,7 +162,11 @@ impl<P: ServerProtocol> Server<P> {
     /// a request lets it finish coming in (within the header timeout and
     /// the minimum receive rate, so a client dripping its request holds
     /// the stop no longer than those), one with requests in flight reads
-    /// nothing more.
+    /// nothing more. A connection's last reply, which would have kept it
+    /// open, is marked as the last
+    /// ([`ServerProtocol::last_reply`]: HTTP says `Connection: close`),
+    /// so that its client does not send another request on it; for a
+    /// graceful restart, see [`handoff`].
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
         if let Some(stop) = lock(&self.shared.listen).stop.take() {
