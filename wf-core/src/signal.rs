@@ -350,6 +350,14 @@ mod tests {
         }
         assert_eq!(Shutdown::Terminate.to_string(), "SIGTERM");
         assert_eq!(Shutdown::Interrupt.signal_number(), libc::SIGINT);
+
+        // SIGHUP, once asked for, is a restart.
+        install_restart_handler().unwrap();
+        install_restart_handler().unwrap();
+        send(libc::SIGHUP);
+        assert_eq!(wait_for_shutdown().unwrap(), Shutdown::Restart);
+        assert_eq!((Shutdown::Restart.name(), Shutdown::Restart.signal_number()), ("SIGHUP", libc::SIGHUP));
+        assert_eq!(wait_for_shutdown_timeout(Duration::ZERO).unwrap(), None);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use wf::http::create_http_task;
 
 use crate::daemon::{Daemon, request};
 
+/// When a request finished, and the pid that answered it (or the error).
+type Answer = (Instant, Result<u32, String>);
+
 /// Kills a process that is not our child (the new server, whose parent
 /// exits) when the test ends, passed or failed.
 struct KillOnDrop(Option<libc::pid_t>);
@@ -73,7 +76,7 @@ fn a_restart_under_keep_alive_load_fails_no_request() {
     // 200 ms (the ones the old process reads are answered by it, their
     // connection's last reply saying `Connection: close`).
     let stop = Arc::new(AtomicBool::new(false));
-    let seen: Arc<Mutex<Vec<(Instant, Result<u32, String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Answer>>> = Arc::default();
     let clients: Vec<_> = (0..8)
         .map(|i| {
             let (stop, seen) = (stop.clone(), seen.clone());

@@ -30,9 +30,7 @@ fn a_server_prepare_hook_sees_the_reply_the_series_built() {
             *t.resp_mut() = TlvMessage::new(2, [&before[..], b" + prepare"].concat());
         });
         series_of(task).push_back(create_timer_task(Duration::from_millis(20), |t| {
-            let server_task = series_of(t)
-                .last_task_mut::<wf_core::net::ServerKind<Tlv>>()
-                .expect("the server task");
+            let server_task = series_of(t).last_task_mut::<wf_core::net::ServerKind<Tlv>>().expect("the server task");
             *server_task.resp_mut() = TlvMessage::new(1, "from the series");
         }));
     });

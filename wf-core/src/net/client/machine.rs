@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 
 use super::options::ClientOptions;
-use super::pool::{self, PoolKey};
+use super::pool;
 use super::protocol::{ClientProtocol, Mode, Next};
 use super::setup::Setup;
 use crate::error::{Error, State, TimeoutReason};
@@ -138,7 +138,7 @@ async fn attempt<P: ClientProtocol>(
             }
             super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await
         }
-        Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, setup.key(target), limits, prepare).await,
+        Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, limits, prepare).await,
         Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
             Ok(mut conn) => {
                 if let Some(prepare) = prepare {
@@ -165,10 +165,10 @@ async fn pooled<P: ClientProtocol>(
     opts: &ClientOptions,
     endpoint: &crate::runtime::EndpointParams,
     routed: &Routed,
-    key: std::sync::Arc<PoolKey>,
     limits: Limits,
     prepare: Option<&Prepare<P>>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
+    let key = setup.key(routed.target());
     loop {
         let mut lease = pool::acquire::<P::ClientCodec>(&key, endpoint.max_connections, opts.wait_timeout()).await?;
         if lease.conn().is_none() {

@@ -203,8 +203,11 @@ pub fn notify_ready() -> Result<(), Error> {
 /// `ECHILD` when it went away first): this process then still serves.
 pub fn spawn_successor(listener: &TcpListener, mut cmd: Command, ready_timeout: Duration) -> Result<Child, Error> {
     let listen = dup_above_stdio(listener.as_fd())?;
-    let (mut ours, theirs) = UnixStream::pair()?;
-    let theirs = dup_above_stdio(theirs.as_fd())?;
+    let (mut ours, pair_end) = UnixStream::pair()?;
+    // Only the child may hold its end: the parent's copies are dropped
+    // after the spawn, so that the child's exit reads as end of stream.
+    let theirs = dup_above_stdio(pair_end.as_fd())?;
+    drop(pair_end);
     let (lfd, rfd) = (listen.as_raw_fd(), theirs.as_raw_fd());
     cmd.env(HANDOFF_ENV, format!("{lfd}:{rfd}:{}", std::process::id()));
     // SAFETY: the hook runs in the child between fork and exec and only
@@ -263,6 +266,42 @@ mod tests {
         set_cloexec(d.as_fd(), false).unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { libc::fcntl(d.as_raw_fd(), libc::F_GETFD) } & libc::FD_CLOEXEC, 0);
+    }
+
+    #[test]
+    fn a_successor_that_never_gets_ready_is_killed_and_the_restart_fails() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Silent: killed at the timeout.
+        let t0 = std::time::Instant::now();
+        let mut sleep = Command::new("sleep");
+        sleep.arg("30");
+        let e = spawn_successor(&l, sleep, Duration::from_millis(200)).unwrap_err();
+        assert_eq!(e.code(), libc::ETIMEDOUT);
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        // Exits without a word.
+        let e = spawn_successor(&l, Command::new("true"), Duration::from_secs(10)).unwrap_err();
+        assert_eq!(e.code(), libc::ECHILD);
+        // Says the wrong thing.
+        let mut liar = Command::new("bash");
+        liar.args(["-c", "fd=${WF_HANDOFF#*:}; fd=${fd%%:*}; printf X >&$fd"]);
+        let e = spawn_successor(&l, liar, Duration::from_secs(10)).unwrap_err();
+        assert_eq!(e.code(), libc::ECHILD);
+        // The listener still works here.
+        assert!(std::net::TcpStream::connect(l.local_addr().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_successor_gets_the_listener_and_the_ready_socket_only() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // The child checks both descriptors are open, then says ready.
+        let mut ok = Command::new("bash");
+        ok.args([
+            "-c",
+            "l=${WF_HANDOFF%%:*}; r=${WF_HANDOFF#*:}; r=${r%%:*}; \
+             test -e /proc/self/fd/$l && test -e /proc/self/fd/$r && printf R >&$r",
+        ]);
+        let mut child = spawn_successor(&l, ok, Duration::from_secs(10)).expect("ready");
+        assert!(child.wait().unwrap().success());
     }
 
     #[test]
