@@ -103,3 +103,25 @@ fn closed_turns_true_when_a_unix_client_leaves() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Over TLS, with wf's own client giving up (its watch timeout) and
+/// closing its connection while the request is processed.
+#[cfg(feature = "tls")]
+#[test]
+fn closed_turns_true_when_a_tls_client_gives_up() {
+    use wf_core::net::tls::{TlsClient, TlsServer};
+    let ca = testkit::Pki::new("wf closed test CA");
+    let (server, seen, gone, _states) = server();
+    server.set_tls(TlsServer::from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes()).unwrap());
+    let port = start_local(&server).port();
+    let (mut task, rx) = support::net::tlv_task(&format!("tlvs://localhost:{port}"), 0);
+    task.options_mut().set_tls(TlsClient::with_root_pem(ca.ca_pem.as_bytes()).unwrap());
+    task.set_watch_timeout(Duration::from_millis(100));
+    *task.req_mut() = TlvMessage::new(1, "work");
+    task.start();
+    assert_eq!(seen.recv_timeout(WAIT), Ok(false));
+    let out = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(out.state, State::SysError, "the client gave up: {}", out.error);
+    assert_eq!(gone.recv_timeout(WAIT), Ok(true), "the work saw the client gone");
+    server.stop();
+}
