@@ -123,7 +123,7 @@ impl<P: ServerProtocol> Server<P> {
     }
 
     /// Serves on a listening socket made elsewhere (e.g. inherited for a
-    /// graceful restart).
+    /// graceful restart: [`handoff::inherited_listener`]).
     pub fn serve(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         self.run(Listener::from_std(listener)?)
     }
