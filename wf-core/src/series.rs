@@ -431,11 +431,12 @@ impl Driver {
     }
 
     /// Starts a top-level driver: on the compute pool when its first task
-    /// is a compute task, else as a tokio task.
+    /// is a compute task, else as a tokio task (on the handler threads when
+    /// there are some).
     pub(crate) fn launch(self) {
         match self.current.as_ref().and_then(|t| t.0.compute_queue()) {
             Some(q) => self.migrate(q),
-            None => runtime::spawn(self),
+            None => runtime::spawn_series(self),
         }
     }
 
@@ -522,7 +523,7 @@ impl Driver {
         // by the tokio task the driver becomes, with a real waker.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match self.drive(&mut cx, Mode::Compute) {
-            Drive::Pending => runtime::spawn(self),
+            Drive::Pending => runtime::spawn_series(self),
             Drive::Migrated => {}
             Drive::Yield => self.migrate(queue),
             Drive::Done => self.end(),

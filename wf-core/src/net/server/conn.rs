@@ -135,7 +135,7 @@ pub(super) async fn serve<P: ServerProtocol>(
 ) {
     let connection = ServerConnection::new(id);
     if let Some(io) = open(&shared, stream, peer).await {
-        Conn::new(&shared, &*process, &entry, &connection, peer, io).run().await;
+        Conn::new(&shared, &process, &entry, &connection, peer, io).run().await;
     }
     connection.clear_context();
     shared.conn_closed(id);
@@ -344,7 +344,7 @@ fn credit<P: ServerProtocol>(pushed: &mut VecDeque<Pushed<P>>, n: usize) {
 /// A connection being served: its I/O, its phase, the requests in flight.
 struct Conn<'a, P: ServerProtocol> {
     shared: &'a Arc<Shared<P>>,
-    process: &'a Process<P>,
+    process: &'a Arc<Process<P>>,
     entry: &'a ConnEntry,
     connection: &'a ServerConnection,
     peer: Option<SocketAddr>,
@@ -378,7 +378,7 @@ struct Conn<'a, P: ServerProtocol> {
 impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn new(
         shared: &'a Arc<Shared<P>>,
-        process: &'a Process<P>,
+        process: &'a Arc<Process<P>>,
         entry: &'a ConnEntry,
         connection: &'a ServerConnection,
         peer: Option<SocketAddr>,
@@ -513,7 +513,8 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Starts the series of a request: runs `process` at once, then keeps
     /// the series' driver here, polled by this connection's task (no
-    /// spawn, no thread switch for the reply).
+    /// spawn, no thread switch for the reply). With handler threads, both
+    /// run there instead; the reply comes back through the slot.
     #[inline]
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
@@ -528,19 +529,12 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
-        let mut series = SeriesWork::empty();
-        let panicked = {
-            let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
-            catch_unwind(AssertUnwindSafe(|| (self.process)(&mut task))).is_err()
-        };
-        if panicked {
-            // Dropping the task unanswered closes the connection.
-            return;
+        if runtime::has_handlers() {
+            let start = (self.shared.clone(), self.process.clone(), task);
+            runtime::spawn_series(Request::Start(Some(start)));
+        } else if let Some(driver) = start_request(self.shared, &**self.process, task) {
+            self.drivers.push(driver);
         }
-        series.set_last_task(task);
-        series.set_end(End::Parent(self.shared.clone(), 0));
-        self.shared.inflight.fetch_add(1, Ordering::AcqRel);
-        self.drivers.push(Driver::new(series));
     }
 
     /// Polls the request series driven here once (a step of the turn,
@@ -854,6 +848,56 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 Ok(Ok(n)) if n > 0 => dropped += n,
                 _ => break,
             }
+        }
+    }
+}
+
+/// Runs `process` for `task` and makes the request's series, ending with
+/// the reply; `None` when `process` panicked (dropping the task unanswered
+/// closes the connection).
+fn start_request<P: ServerProtocol>(
+    shared: &Arc<Shared<P>>,
+    process: &Process<P>,
+    mut task: ServerTask<P>,
+) -> Option<Driver> {
+    let mut series = SeriesWork::empty();
+    let panicked = {
+        let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+        catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
+    };
+    if panicked {
+        return None;
+    }
+    series.set_last_task(task);
+    series.set_end(End::Parent(shared.clone(), 0));
+    shared.inflight.fetch_add(1, Ordering::AcqRel);
+    Some(Driver::new(series))
+}
+
+/// A request run on a handler thread: `process`, then its series.
+enum Request<P: ServerProtocol> {
+    Start(Option<(Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>)>),
+    Series(Driver),
+}
+
+// Nothing in a request is pinned: it is moved into the series.
+impl<P: ServerProtocol> Unpin for Request<P> {}
+
+impl<P: ServerProtocol> Future for Request<P> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Request::Start(start) = this {
+            let (shared, process, task) = start.take().expect("a request starts once");
+            match start_request(&shared, &*process, task) {
+                Some(driver) => *this = Request::Series(driver),
+                None => return Poll::Ready(()),
+            }
+        }
+        match this {
+            Request::Series(driver) => Pin::new(driver).poll(cx),
+            Request::Start(_) => unreachable!("started above"),
         }
     }
 }
