@@ -876,9 +876,12 @@ fn start_request<P: ServerProtocol>(
 
 /// A request run on a handler thread: `process`, then its series.
 enum Request<P: ServerProtocol> {
-    Start(Option<(Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>)>),
+    Start(Option<Pending<P>>),
     Series(Driver),
 }
+
+/// What a request needs to start: the server, its `process`, the task.
+type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>);
 
 // Nothing in a request is pinned: it is moved into the series.
 impl<P: ServerProtocol> Unpin for Request<P> {}
