@@ -163,13 +163,11 @@ impl SeriesWork {
 
     /// Panics when a task is added to a finished series (from its callback,
     /// or after it came back from a parallel or an `await`).
+    #[inline]
     #[track_caller]
     fn check_open(&self, what: &str) {
         if self.finished {
-            panic!(
-                "SeriesWork::{what}: the series has finished (its callback runs or has run); \
-                 a task added now would never run"
-            );
+            finished_series(what);
         }
     }
 
@@ -267,6 +265,14 @@ impl SeriesWork {
         self.queue.clear();
         self.last = None;
     }
+}
+
+/// The panic of [`SeriesWork::check_open`], out of the way of the pushes.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn finished_series(what: &str) -> ! {
+    panic!("SeriesWork::{what}: the series has finished (its callback runs or has run); a task added now would never run")
 }
 
 impl fmt::Debug for SeriesWork {

@@ -75,6 +75,7 @@ pub trait TaskKind: Send + Sized + 'static {
     /// does. `series` is the series the task runs in. The default calls
     /// `poll_run`; a kind that overrides it reports its outcome with
     /// [`Task::set_outcome`].
+    #[inline]
     fn poll_task(task: &mut Task<Self>, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
         task.poll_kind(cx, series)
     }
@@ -274,6 +275,7 @@ impl<K: TaskKind> Task<K> {
 
     /// Polls the kind with its [`RunContext`] (the default
     /// [`TaskKind::poll_task`]).
+    #[inline]
     fn poll_kind(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
         let Task { kind, state, error, panicked, .. } = self;
         let mut run = RunContext { state, error, panicked, series };

@@ -532,8 +532,9 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         if runtime::has_handlers() {
             let start = (self.shared.clone(), self.process.clone(), task);
             runtime::spawn_series(Request::Start(Some(start)));
-        } else if let Some(driver) = start_request(self.shared, &**self.process, task) {
-            self.drivers.push(driver);
+        } else {
+            let drivers = &mut self.drivers;
+            start_request(self.shared, &**self.process, task, |driver| drivers.push(driver));
         }
     }
 
@@ -852,26 +853,29 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 }
 
-/// Runs `process` for `task` and makes the request's series, ending with
-/// the reply; `None` when `process` panicked (dropping the task unanswered
-/// closes the connection).
+/// Runs `process` for `task` and hands the request's series, ending with
+/// the reply, to `place`; nothing when `process` panicked (dropping the
+/// task unanswered closes the connection). The series is built where
+/// `place` puts it, not moved around (this runs for every request).
+#[inline(always)]
 fn start_request<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
     mut task: ServerTask<P>,
-) -> Option<Driver> {
+    place: impl FnOnce(Driver),
+) {
     let mut series = SeriesWork::empty();
     let panicked = {
         let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
         catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
     };
     if panicked {
-        return None;
+        return;
     }
     series.set_last_task(task);
     series.set_end(End::Parent(shared.clone(), 0));
     shared.inflight.fetch_add(1, Ordering::AcqRel);
-    Some(Driver::new(series))
+    place(Driver::new(series));
 }
 
 /// A request run on a handler thread: `process`, then its series.
@@ -893,9 +897,9 @@ impl<P: ServerProtocol> Future for Request<P> {
         let this = self.get_mut();
         if let Request::Start(start) = this {
             let (shared, process, task) = start.take().expect("a request starts once");
-            match start_request(&shared, &*process, task) {
-                Some(driver) => *this = Request::Series(driver),
-                None => return Poll::Ready(()),
+            start_request(&shared, &*process, task, |driver| *this = Request::Series(driver));
+            if matches!(this, Request::Start(_)) {
+                return Poll::Ready(()); // `process` panicked
             }
         }
         match this {
