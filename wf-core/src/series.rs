@@ -272,7 +272,9 @@ impl SeriesWork {
 #[inline(never)]
 #[track_caller]
 fn finished_series(what: &str) -> ! {
-    panic!("SeriesWork::{what}: the series has finished (its callback runs or has run); a task added now would never run")
+    panic!(
+        "SeriesWork::{what}: the series has finished (its callback runs or has run); a task added now would never run"
+    )
 }
 
 impl fmt::Debug for SeriesWork {
