@@ -109,3 +109,44 @@ fn callbacks_run_on_handler_threads() {
         assert!(thread.starts_with(expected), "{what} ran on {thread:?}, not on {expected}");
     }
 }
+
+/// The proxy pattern on handler threads: `process` pushes a client task (its socket is created
+/// on a handler thread, registered with the pollers) whose callback fills the reply through
+/// `reply_handle`.
+#[test]
+fn proxy_through_reply_handle_on_handler_threads() {
+    init();
+    let origin = Server::new(Tlv::default(), |task| {
+        let mut v = task.req().value().to_vec();
+        v.extend_from_slice(b" (origin)");
+        *task.resp_mut() = TlvMessage::new(2, v);
+    });
+    origin.start_on("127.0.0.1", 0).unwrap();
+    let origin_url = format!("tlv://127.0.0.1:{}", origin.listen_addr().unwrap().port());
+    let proxy = Server::new(Tlv::default(), move |task| {
+        let reply = task.reply_handle();
+        let mut forward = create_client_task(Tlv::default(), &origin_url, 0, move |t| {
+            let on = thread_name();
+            if let Some(mut resp) = reply.lock() {
+                let mut v = t.resp().value().to_vec();
+                v.extend_from_slice(format!(" via {}", &on[..10.min(on.len())]).as_bytes());
+                *resp = TlvMessage::new(t.resp().tlv_type(), v);
+            }
+        });
+        *forward.req_mut() = task.req().clone();
+        series_of(task).push_back(forward);
+    });
+    proxy.start_on("127.0.0.1", 0).unwrap();
+    let url = format!("tlv://127.0.0.1:{}", proxy.listen_addr().unwrap().port());
+    let (tx, rx) = mpsc::channel();
+    let mut t = create_client_task(Tlv::default(), &url, 0, move |t| {
+        tx.send((t.state(), t.error_text(), t.resp().clone())).unwrap();
+    });
+    *t.req_mut() = TlvMessage::new(1, "hello");
+    t.start();
+    let (state, error, resp) = rx.recv_timeout(WAIT).expect("a reply");
+    assert_eq!(state, State::Success, "{error}");
+    assert_eq!(resp, TlvMessage::new(2, "hello (origin) via wf-handler"));
+    proxy.stop();
+    origin.stop();
+}
