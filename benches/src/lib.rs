@@ -26,6 +26,17 @@ pub fn port_arg(default: u16) -> u16 {
     std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(default)
 }
 
+/// The number after `flag` on the command line (`--flag N`), if given.
+///
+/// # Panics
+///
+/// When the flag is given without a number after it.
+pub fn flag_value(flag: &str) -> Option<usize> {
+    let mut args = std::env::args().skip_while(|a| a != flag);
+    args.next()?;
+    Some(args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number")))
+}
+
 /// Clock ticks per second: the unit of utime and stime in `/proc/<pid>/stat`.
 pub fn clk_tck() -> f64 {
     // SAFETY: sysconf only reads a configuration value.

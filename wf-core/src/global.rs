@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | [`settings`] | the [`Settings`](crate::Settings), set once by `init` or defaulted on first use | `runtime` |
 //! | [`pollers`] | the tokio runtime(s) the poller threads run | `runtime` |
+//! | [`handlers`] | the handler threads' runtime, if `handler_threads` asks for one | `runtime` |
 //! | [`live_series`] | series started and not finished, and the condvar `wait_finish` sleeps on | `runtime` |
 //! | [`executor`] | the compute threads and their named queues | `compute` |
 //! | [`task_error_texts`] | names of task error codes registered by protocol crates | `error` |
@@ -51,6 +52,13 @@ pub(crate) fn settings() -> &'static OnceLock<Settings> {
 pub(crate) fn pollers() -> &'static OnceLock<Pollers> {
     static POLLERS: OnceLock<Pollers> = OnceLock::new();
     &POLLERS
+}
+
+/// The handler threads' runtime (`None` with `handler_threads` 0),
+/// started on first use.
+pub(crate) fn handlers() -> &'static OnceLock<Option<tokio::runtime::Runtime>> {
+    static HANDLERS: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    &HANDLERS
 }
 
 /// Series started and not yet finished, the lock `wait_finish` sleeps

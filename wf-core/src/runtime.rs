@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::lock::{lock, wait, wait_timeout};
@@ -43,6 +45,18 @@ pub struct Settings {
     /// work-stealing scheduler serves some of them ten times later than
     /// others).
     pub work_stealing: bool,
+    /// Threads that run series, apart from the pollers (Workflow's
+    /// `handler_threads`). `0` (the default): series run on the poller
+    /// threads, so a task's callback, a server's `process` and a series
+    /// callback run where the IO runs, with no thread switch; one that
+    /// blocks stalls the other connections of its poller. `n > 0`:
+    /// Workflow's model, every series (task callbacks, server `process`,
+    /// series callbacks) runs on a pool of `n` handler threads while the
+    /// connections' IO stays on the pollers, so a blocking callback holds
+    /// up only its own series (and a handler thread); each request and
+    /// each series started then costs a hand-over between threads.
+    /// Workflow's default is 20.
+    pub handler_threads: usize,
 }
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
@@ -92,6 +106,7 @@ impl Default for Settings {
             dns_ttl_min: Duration::from_secs(60),
             dns_threads: 4,
             work_stealing: true,
+            handler_threads: 0,
         }
     }
 }
@@ -172,7 +187,6 @@ pub fn handle() -> &'static tokio::runtime::Handle {
 }
 
 /// With one loop per poller: the next poller's runtime, round robin.
-#[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
 pub(crate) fn next_loop() -> Option<&'static tokio::runtime::Handle> {
     match pollers() {
         Pollers::Stealing(_) => None,
@@ -190,6 +204,59 @@ pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
                 _ => drop(handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()].spawn(f)),
             }
         }
+    }
+}
+
+/// The handler threads' runtime, when `handler_threads` is not 0: a tokio
+/// runtime without IO or timer drivers of its own (what its futures
+/// create registers with the pollers', see [`OnPollers`]).
+fn handlers() -> Option<&'static tokio::runtime::Runtime> {
+    crate::global::handlers()
+        .get_or_init(|| {
+            let n = settings().handler_threads;
+            (n > 0).then(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(n)
+                    .thread_name("wf-handler")
+                    .build()
+                    .expect("wf: cannot start the handler threads")
+            })
+        })
+        .as_ref()
+}
+
+/// True when series run on handler threads (`handler_threads` > 0).
+#[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
+pub(crate) fn has_handlers() -> bool {
+    handlers().is_some()
+}
+
+/// Runs a series' future: on the handler threads when there are some,
+/// else as [`spawn`] does.
+pub(crate) fn spawn_series<F: Future<Output = ()> + Send + Unpin + 'static>(f: F) {
+    match handlers() {
+        None => spawn(f),
+        Some(h) => {
+            let pollers = next_loop().unwrap_or_else(handle);
+            drop(h.spawn(OnPollers { pollers, f }));
+        }
+    }
+}
+
+/// A future polled on a handler thread with a poller runtime entered: the
+/// sockets and timers it creates, and what it spawns, belong to the
+/// pollers, so IO stays on them.
+struct OnPollers<F> {
+    pollers: &'static tokio::runtime::Handle,
+    f: F,
+}
+
+impl<F: Future + Unpin> Future for OnPollers<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _rt = self.pollers.enter();
+        Pin::new(&mut self.f).poll(cx)
     }
 }
 

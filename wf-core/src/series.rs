@@ -21,10 +21,14 @@ type SeriesCallback = Box<dyn FnOnce(&mut SeriesWork) + Send>;
 
 /// An ordered queue of tasks run one after another (Workflow's `SeriesWork`).
 ///
+/// * the first task (the one the series was created with) runs first, then
+///   the queue: a task pushed to the front before the series starts runs
+///   right after the first task (as in Workflow);
 /// * each task's callback runs before the next task starts;
 /// * tasks pushed from a callback run next (`push_front` before queued ones);
 /// * the series callback runs after the last task's callback, including the
-///   tasks that callback pushed;
+///   tasks that callback pushed; pushing a task from the series callback is
+///   a programming error and panics;
 /// * [`cancel`](SeriesWork::cancel) drops the queued tasks without their
 ///   callbacks; the series callback still runs;
 /// * a typed context is the series' local variable, reachable from every
@@ -101,26 +105,70 @@ impl SeriesWork {
     }
 
     /// Appends a task; it runs after every task already queued.
+    ///
+    /// # Panics
+    ///
+    /// When the series has finished: its callback runs or has run
+    /// ([`is_finished`](SeriesWork::is_finished)). Nothing would run the
+    /// task (Workflow forbids it too); start a new series instead.
+    #[track_caller]
     pub fn push_back(&mut self, task: impl Into<AnyTask>) {
-        let task = task.into();
-        if self.head.is_none() && self.queue.is_empty() {
-            self.head = Some(task);
-        } else {
-            self.queue.push_back(task);
-        }
+        self.check_open("push_back");
+        self.queue.push_back(task.into());
     }
 
-    /// Puts a task at the front: it runs next.
+    /// Puts a task at the front of the queue: it runs next, before the
+    /// tasks already queued. Before the series starts, its first task still
+    /// runs first (as in Workflow, where the first task is kept apart from
+    /// the queue): a series created with `F`, then `push_front(X)` and
+    /// `push_back(Y)`, runs `F`, `X`, `Y`.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use wf_core::{create_empty_task, create_series_work};
+    ///
+    /// let log = Arc::new(Mutex::new(Vec::new()));
+    /// let named = |name: &'static str| {
+    ///     let log = log.clone();
+    ///     create_empty_task().with_callback(move |_| log.lock().unwrap().push(name))
+    /// };
+    /// let mut series = create_series_work(named("F"), |_| {});
+    /// series.push_front(named("X"));
+    /// series.push_back(named("Y"));
+    /// series.start();
+    /// wf_core::wait_finish();
+    /// assert_eq!(*log.lock().unwrap(), ["F", "X", "Y"]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the series has finished, as [`push_back`](SeriesWork::push_back).
+    #[track_caller]
     pub fn push_front(&mut self, task: impl Into<AnyTask>) {
-        if let Some(old) = self.head.replace(task.into()) {
-            self.queue.push_front(old);
-        }
+        self.check_open("push_front");
+        self.queue.push_front(task.into());
     }
 
     /// Sets the task that always runs after the queue drains (the server
     /// reply uses this slot).
+    ///
+    /// # Panics
+    ///
+    /// When the series has finished, as [`push_back`](SeriesWork::push_back).
+    #[track_caller]
     pub fn set_last_task(&mut self, task: impl Into<AnyTask>) {
+        self.check_open("set_last_task");
         self.last = Some(task.into());
+    }
+
+    /// Panics when a task is added to a finished series (from its callback,
+    /// or after it came back from a parallel or an `await`).
+    #[inline]
+    #[track_caller]
+    fn check_open(&self, what: &str) {
+        if self.finished {
+            finished_series(what);
+        }
     }
 
     /// The last task, if it is set and of kind `K`.
@@ -217,6 +265,16 @@ impl SeriesWork {
         self.queue.clear();
         self.last = None;
     }
+}
+
+/// The panic of [`SeriesWork::check_open`], out of the way of the pushes.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn finished_series(what: &str) -> ! {
+    panic!(
+        "SeriesWork::{what}: the series has finished (its callback runs or has run); a task added now would never run"
+    )
 }
 
 impl fmt::Debug for SeriesWork {
@@ -381,11 +439,12 @@ impl Driver {
     }
 
     /// Starts a top-level driver: on the compute pool when its first task
-    /// is a compute task, else as a tokio task.
+    /// is a compute task, else as a tokio task (on the handler threads when
+    /// there are some).
     pub(crate) fn launch(self) {
         match self.current.as_ref().and_then(|t| t.0.compute_queue()) {
             Some(q) => self.migrate(q),
-            None => runtime::spawn(self),
+            None => runtime::spawn_series(self),
         }
     }
 
@@ -456,8 +515,7 @@ impl Driver {
             let series = &mut self.series;
             let _ = catch_unwind(AssertUnwindSafe(|| cb(series)));
         }
-        // The series has finished: tasks pushed by its callback are dismissed.
-        self.series.clear();
+        // Nothing can have been pushed by the callback (pushing panics).
         Drive::Done
     }
 
@@ -473,7 +531,7 @@ impl Driver {
         // by the tokio task the driver becomes, with a real waker.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match self.drive(&mut cx, Mode::Compute) {
-            Drive::Pending => runtime::spawn(self),
+            Drive::Pending => runtime::spawn_series(self),
             Drive::Migrated => {}
             Drive::Yield => self.migrate(queue),
             Drive::Done => self.end(),

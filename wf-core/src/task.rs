@@ -74,6 +74,17 @@ pub trait TaskKind: Send + Sized + 'static {
     /// Does the blocking work on a compute thread; see
     /// [`compute_queue`](TaskKind::compute_queue).
     fn compute(&mut self) {}
+
+    /// Drives the task like [`poll_run`](TaskKind::poll_run), for kinds
+    /// whose work needs the whole task, not only the kind: the repeater and
+    /// the dynamic task hand the task itself to their closure, as Workflow
+    /// does. `series` is the series the task runs in. The default calls
+    /// `poll_run`; a kind that overrides it reports its outcome with
+    /// [`Task::set_outcome`].
+    #[inline]
+    fn poll_task(task: &mut Task<Self>, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
+        task.poll_kind(cx, series)
+    }
 }
 
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
@@ -264,10 +275,30 @@ impl<K: TaskKind> Task<K> {
 
     /// Sets the outcome from inside wf-core (server tasks start as
     /// `ToReply`, `noreply` makes them `NoReply`).
-    #[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
     pub(crate) fn set_state(&mut self, state: State) {
         self.state = state;
         self.error = None;
+    }
+
+    /// Records the task's outcome from [`TaskKind::poll_task`]: `Ok`
+    /// means success.
+    pub fn set_outcome(&mut self, outcome: Result<(), Error>) {
+        match outcome {
+            Ok(()) => self.set_state(State::Success),
+            Err(e) => {
+                self.state = e.state();
+                self.error = Some(Box::new(e));
+            }
+        }
+    }
+
+    /// Polls the kind with its [`RunContext`] (the default
+    /// [`TaskKind::poll_task`]).
+    #[inline]
+    fn poll_kind(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
+        let Task { kind, state, error, panicked, .. } = self;
+        let mut run = RunContext { state, error, panicked, series };
+        kind.poll_run(cx, &mut run)
     }
 
     /// The task's kind.
@@ -400,13 +431,12 @@ impl<K: TaskKind> SubTask for Task<K> {
                 return Step::Offload(q);
             }
         }
-        let Task { kind, state, error, panicked, .. } = self;
-        let mut run = RunContext { state, error, panicked, series };
-        match catch_unwind(AssertUnwindSafe(|| kind.poll_run(cx, &mut run))) {
+        match catch_unwind(AssertUnwindSafe(|| K::poll_task(self, cx, series))) {
             Ok(Poll::Ready(())) => Step::Ready,
             Ok(Poll::Pending) => Step::Pending,
             Err(_) => {
-                run.set_panicked();
+                self.set_outcome(Err(Error::task(code::PANICKED)));
+                self.panicked = true;
                 Step::Ready
             }
         }

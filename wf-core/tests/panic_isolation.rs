@@ -140,7 +140,7 @@ fn panic_in_parallel_callback_cancels_its_series() {
 fn panic_in_dynamic_create() {
     let (tx, rx) = mpsc::channel();
     let tx2 = tx.clone();
-    let d = create_dynamic_task(|| panic!("test panic in a dynamic create"))
+    let d = create_dynamic_task(|_| panic!("test panic in a dynamic create"))
         .with_callback(move |t| tx2.send(format!("{:?} {}", t.state(), t.error_code())).unwrap());
     let mut s = create_series_work(d, move |s| tx.send(format!("canceled={}", s.is_canceled())).unwrap());
     s.push_back(create_empty_task());

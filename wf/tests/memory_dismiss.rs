@@ -164,7 +164,7 @@ fn dismissing_a_parallel_of_every_kind_releases_everything() {
     let (tok, ran, inner) = (tr.make(), tr.ran.clone(), tr.inner());
     tasks.push(
         tr.tracked(
-            create_dynamic_task(move || {
+            create_dynamic_task(move |_| {
                 ran.fetch_add(1, Ordering::SeqCst);
                 drop(tok);
                 inner
@@ -180,7 +180,7 @@ fn dismissing_a_parallel_of_every_kind_releases_everything() {
     let (tok, ran, mut inner) = (tr.make(), tr.ran.clone(), Some(tr.inner()));
     tasks.push(
         tr.tracked(create_repeater_task(
-            move || {
+            move |_| {
                 ran.fetch_add(1, Ordering::SeqCst);
                 let _ = &tok;
                 inner.take()

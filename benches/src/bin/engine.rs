@@ -5,6 +5,10 @@
 //! figure for the same scenario measured on this machine class
 //! (`shared/reference/targets.md`), and, where one exists, a plain tokio
 //! equivalent run in the same session.
+//!
+//! `engine [--handler-threads N] [SCENARIO...]`: with `--handler-threads`,
+//! each scenario also runs with `Settings::handler_threads = N` (runs
+//! alternating with the default's), and the ratio of the two is printed.
 
 #![forbid(unsafe_code)]
 
@@ -184,7 +188,12 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn child(name: &str) {
+fn child(name: &str, handler_threads: Option<usize>) {
+    if let Some(n) = handler_threads {
+        let mut settings = wf::Settings::default();
+        settings.handler_threads = n;
+        wf::init(settings).expect("wf settings applied first");
+    }
     let s = SCENARIOS.iter().find(|s| s.name == name).expect("known scenario");
     let elapsed = (s.run)();
     println!("RESULT {} {}", elapsed.as_secs_f64(), peak_rss_kib());
@@ -197,42 +206,84 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 && args[1] == "--scenario" {
-        return child(&args[2]);
+    let handler_threads = benches::flag_value("--handler-threads");
+    if args.len() >= 3 && args[1] == "--scenario" {
+        return child(&args[2], handler_threads);
     }
-    let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let mut only: Vec<&str> = Vec::new();
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--handler-threads" => drop(it.next()),
+            name => only.push(name),
+        }
+    }
     let runs = 3;
-    println!("engine benchmark: median of {runs} runs, each in a fresh process; {} CPUs", cpus());
+    let handlers = handler_threads.map(|n| n.to_string());
+    println!(
+        "engine benchmark: median of {runs} runs, each in a fresh process; {} CPUs; handler_threads {}",
+        cpus(),
+        handlers.as_deref().unwrap_or("0 (default)")
+    );
     println!("{:<22} {:>14} {:>10} {:>14} {:>8}  scenario", "name", "tasks/s", "peak RSS", "Workflow", "wf/WF");
     for s in SCENARIOS.iter().filter(|s| only.is_empty() || only.contains(&s.name)) {
-        let mut secs = Vec::new();
-        let mut rss = Vec::new();
-        for _ in 0..runs {
-            let out = Command::new(&args[0]).args(["--scenario", s.name]).output().expect("run scenario");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .unwrap_or_else(|| panic!("scenario {} failed: {}", s.name, String::from_utf8_lossy(&out.stderr)));
-            let mut it = line.split_whitespace();
-            secs.push(it.next().unwrap().parse::<f64>().unwrap());
-            rss.push(it.next().unwrap().parse::<f64>().unwrap());
-        }
-        let rate = N as f64 / median(secs);
-        let (wf_ref, ratio) = match s.workflow {
-            Some(w) => (format!("{:.2}M", w / 1e6), format!("{:.2}", rate / w)),
-            None => ("-".into(), "-".into()),
+        // With --handler-threads: the default and the handler threads, runs alternating.
+        let variants: Vec<Option<&str>> = match &handlers {
+            None => vec![None],
+            Some(n) => vec![None, Some(n.as_str())],
         };
-        println!(
-            "{:<22} {:>13.2}M {:>8.0}MB {:>14} {:>8}  {}",
-            s.name,
-            rate / 1e6,
-            median(rss) / 1024.0,
-            wf_ref,
-            ratio,
-            s.what
-        );
+        let mut secs = vec![Vec::new(); variants.len()];
+        let mut rss = vec![Vec::new(); variants.len()];
+        for _ in 0..runs {
+            for (v, variant) in variants.iter().enumerate() {
+                let (t, r) = run_child(&args[0], s.name, *variant);
+                secs[v].push(t);
+                rss[v].push(r);
+            }
+        }
+        let rates: Vec<f64> = secs.into_iter().map(|t| N as f64 / median(t)).collect();
+        for (v, variant) in variants.iter().enumerate() {
+            let rate = rates[v];
+            let (wf_ref, ratio) = match s.workflow {
+                Some(w) => (format!("{:.2}M", w / 1e6), format!("{:.2}", rate / w)),
+                None => ("-".into(), "-".into()),
+            };
+            let name = match variant {
+                None => s.name.to_string(),
+                Some(n) => format!("{} h{n}", s.name),
+            };
+            println!(
+                "{:<22} {:>13.2}M {:>8.0}MB {:>14} {:>8}  {}",
+                name,
+                rate / 1e6,
+                median(rss[v].clone()) / 1024.0,
+                wf_ref,
+                ratio,
+                s.what
+            );
+        }
+        if let [default, handlers] = rates[..] {
+            println!("{:<22} {:>13.2}x  handler threads against the default", "", handlers / default);
+        }
     }
+}
+
+/// Runs scenario `name` in a fresh process: its time in seconds and its
+/// peak RSS in KiB.
+fn run_child(exe: &str, name: &str, handler_threads: Option<&str>) -> (f64, f64) {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--scenario", name]);
+    if let Some(n) = handler_threads {
+        cmd.args(["--handler-threads", n]);
+    }
+    let out = cmd.output().expect("run scenario");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("scenario {name} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    let mut it = line.split_whitespace();
+    (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
 }
 
 fn cpus() -> usize {

@@ -3,10 +3,13 @@
 //! (11 bytes, `Content-Type: text/plain`), keep-alive, TCP_NODELAY (wf
 //! sets it on every accepted connection).
 //!
-//! `hello_wf [port] [--event-loops]` (default 8080) listens on 127.0.0.1
-//! and runs until its standard input closes. `--event-loops` runs the
-//! poller as its own event loop (`Settings::work_stealing = false`, Workflow's
-//! model) instead of a work-stealing tokio runtime.
+//! `hello_wf [port] [--event-loops] [--handler-threads N]` (default 8080)
+//! listens on 127.0.0.1 and runs until its standard input closes.
+//! `--event-loops` runs the poller as its own event loop
+//! (`Settings::work_stealing = false`, Workflow's model) instead of a
+//! work-stealing tokio runtime; `--handler-threads N` runs `process` and
+//! the request series on N handler threads (`Settings::handler_threads`,
+//! Workflow's model) instead of on the poller.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +23,7 @@ fn main() {
     settings.poller_threads = 1;
     settings.compute_threads = 1;
     settings.work_stealing = !std::env::args().any(|a| a == "--event-loops");
+    settings.handler_threads = benches::flag_value("--handler-threads").unwrap_or(0);
     wf::init(settings).expect("wf settings applied first");
     let server = HttpServer::new(|task| {
         let resp = task.resp_mut();

@@ -1,9 +1,10 @@
 //! `cargo xtask bench http-server`: wf's HTTP server against hyper's.
 //!
 //! Two hello servers (`hello_wf`, `hello_hyper`: 11-byte body, keep-alive,
-//! TCP_NODELAY, one runtime thread), and for reference `hello_hyper` on a
-//! current-thread runtime, each run in a child process pinned to CPU 0
-//! with `taskset`; `wrk -t1`, pinned to CPU 1, loads them for each
+//! TCP_NODELAY, one runtime thread), and for reference `hello_wf` on an
+//! event loop and with one handler thread (`handler_threads`, compared
+//! with the default) and `hello_hyper` on a current-thread runtime, each
+//! run in a child process pinned to CPU 0 with `taskset`; `wrk -t1`, pinned to CPU 1, loads them for each
 //! configuration. The server's CPU time (utime + stime from
 //! `/proc/<pid>/stat`, all threads) before and after each wrk run gives its
 //! CPU µs per request (split into user and system time). Runs alternate
@@ -57,6 +58,8 @@ const SERVERS: &[Server] = &[
     Server { name: "wf-loops", bin: "hello_wf", args: &["--event-loops"], port: 18083 },
     Server { name: "hyper", bin: "hello_hyper", args: &[], port: 18081 },
     Server { name: "hyper-ct", bin: "hello_hyper", args: &["--current-thread"], port: 18082 },
+    // `process` on a handler thread (`Settings::handler_threads`, Workflow's model).
+    Server { name: "wf-handlers", bin: "hello_wf", args: &["--handler-threads", "1"], port: 18084 },
 ];
 
 /// The pipelining script (wrk's own `pipeline.lua`).
@@ -322,8 +325,8 @@ fn main() {
                 s.util * 100.0,
                 if errors.is_empty() { "-".to_string() } else { errors.join(" | ") }
             );
-            if si == 1 {
-                let (wf, hy) = (&sums[0], &sums[1]);
+            if server.name == "hyper" {
+                let (wf, hy) = (&sums[0], &sums[si]);
                 println!(
                     "{:<11} {:<9} {:>9.2}x {:>9} {:>10.2}x {:>8.2}x {:>8.2}x  ({})",
                     "",
@@ -334,6 +337,19 @@ fn main() {
                     wf.user_us / hy.user_us,
                     wf.sys_us / hy.sys_us,
                     cfg.what
+                );
+            }
+            if server.name == "wf-handlers" {
+                let (wf, h) = (&sums[0], &sums[si]);
+                println!(
+                    "{:<11} {:<9} {:>9.2}x {:>9} {:>10.2}x {:>8.2}x {:>8.2}x  (handler threads against the default)",
+                    "",
+                    "handl./wf",
+                    h.rps / wf.rps,
+                    num(h.p99_ms / wf.p99_ms, "x"),
+                    h.cpu_us / wf.cpu_us,
+                    h.user_us / wf.user_us,
+                    h.sys_us / wf.sys_us,
                 );
             }
         }

@@ -1,7 +1,8 @@
 //! Tutorial 05: an HTTP proxy. For each request it sends the request on
 //! with an `HttpTask` pushed into the request's series, so the reply to
 //! the client waits for it (the delayed-reply model); the upstream
-//! response is moved, not copied, into the reply.
+//! response is moved, not copied, into the reply through the server
+//! task's `reply_handle()`.
 //!
 //! **Without `--allow` this is an open proxy**: anyone who can connect to
 //! it reaches every service the machine running it can reach, loopback
@@ -35,8 +36,8 @@
 
 use std::sync::Arc;
 
-use wf::http::{Http, HttpServer, HttpServerTask, create_http_task};
-use wf::net::{ServerKind, ServerParams, Uri};
+use wf::http::{HttpServer, HttpServerTask, create_http_task};
+use wf::net::{ServerParams, Uri};
 use wf::{State, series_of};
 
 const USAGE: &str = "usage: http_proxy [port] [--allow host[:port]]...";
@@ -113,21 +114,22 @@ fn process(allow: &[Allow], task: &mut HttpServerTask) {
     }
     let keep_alive = task.req().is_keep_alive();
     let target = url.clone();
+    // The reply, for the upstream task's callback to fill.
+    let reply = task.reply_handle();
     let mut upstream = create_http_task(&target, 0, 0, move |t| {
-        let state = t.state();
-        let error = t.error_text();
-        let resp = std::mem::take(t.resp_mut());
-        let reply = series_of(t).last_task_mut::<ServerKind<Http>>().expect("the reply task");
-        if state == State::Success {
-            *reply.resp_mut() = resp;
+        let Some(mut resp) = reply.lock() else {
+            return; // the server task is gone (its connection closed)
+        };
+        if t.state() == State::Success {
+            *resp = std::mem::take(t.resp_mut());
             if !keep_alive {
-                reply.resp_mut().set_header("Connection", "close");
+                resp.set_header("Connection", "close");
             }
-            println!("{url}: {} {}", reply.resp().status_code(), reply.resp().body_len());
+            println!("{url}: {} {}", resp.status_code(), resp.body_len());
         } else {
-            println!("{url}: failed: {error}");
-            reply.resp_mut().set_status_code(404);
-            reply.resp_mut().append_body("<html>404 Not Found.</html>");
+            println!("{url}: failed: {}", t.error_text());
+            resp.set_status_code(404);
+            resp.append_body("<html>404 Not Found.</html>");
         }
     });
     // Forward the client's request (moved, not copied), in origin form.

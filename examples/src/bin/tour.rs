@@ -23,7 +23,7 @@ use wf::fileio::{create_pread_task, create_pwrite_task};
 use wf::http::{HttpServer, HttpTask, create_http_task};
 use wf::mysql::{CursorStatus, MySQLResultCursor, MySQLServer, create_mysql_task};
 use wf::net::tlv::{Tlv, TlvMessage};
-use wf::net::{Server, ServerKind, create_client_task};
+use wf::net::{Server, create_client_task};
 use wf::redis::create_redis_task;
 use wf::timer::create_timer_task;
 use wf::upstream::{Policy, Upstream};
@@ -184,10 +184,11 @@ fn main() {
         // The reply is sent when this request's series ends: push a go task
         // that computes it first (the delayed-reply model).
         let text = String::from_utf8_lossy(task.req().value()).into_owned();
-        let go = create_go_task("tour", move || text.to_uppercase()).with_callback(|t| {
+        let reply = task.reply_handle();
+        let go = create_go_task("tour", move || text.to_uppercase()).with_callback(move |t| {
             let upper = t.take_result().unwrap();
-            let reply = series_of(t).last_task_mut::<ServerKind<Tlv>>().expect("the reply is the last task");
-            *reply.resp_mut() = TlvMessage::new(2, upper);
+            // An error only once the reply was sent (or its connection closed).
+            let _ = reply.set(TlvMessage::new(2, upper));
         });
         series_of(task).push_back(go);
     });

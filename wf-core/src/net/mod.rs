@@ -39,6 +39,7 @@ pub use protocol::{KeepAlive, Protocol};
 pub use route::Target;
 pub use server::handoff;
 pub use server::{
-    DrainKind, DrainTask, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask,
+    DrainKind, DrainTask, ReplyGuard, ReplyHandle, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol,
+    ServerPusher, ServerTask,
 };
 pub use uri::{Host, Uri, default_port, register_scheme_port};

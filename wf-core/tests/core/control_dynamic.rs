@@ -15,7 +15,7 @@ fn dynamic_runs_created_task_in_its_place() {
     let log = Log::<String>::new();
     let called = Arc::new(AtomicBool::new(false));
     let (l, c) = (log.clone(), called.clone());
-    let d = create_dynamic_task(move || {
+    let d = create_dynamic_task(move |_| {
         c.store(true, Ordering::SeqCst);
         l.push("create".to_string());
         let l = l.clone();
@@ -44,7 +44,7 @@ fn dynamic_decides_at_start() {
     let f = flag.clone();
     let first = create_empty_task().with_callback(move |_| f.store(true, Ordering::SeqCst));
     let (f, l) = (flag.clone(), log.clone());
-    let d = create_dynamic_task(move || -> AnyTask {
+    let d = create_dynamic_task(move |_| -> AnyTask {
         let l = l.clone();
         if f.load(Ordering::SeqCst) {
             create_empty_task().with_callback(move |_| l.push("flag set")).into()
@@ -65,10 +65,29 @@ fn dynamic_decides_at_start() {
 fn dropped_dynamic_never_creates() {
     let called = Arc::new(AtomicBool::new(false));
     let c = called.clone();
-    let d = create_dynamic_task(move || {
+    let d = create_dynamic_task(move |_| {
         c.store(true, Ordering::SeqCst);
         create_empty_task().into()
     });
     drop(d);
     assert!(!called.load(Ordering::SeqCst));
+}
+
+/// `create` gets the dynamic task itself: its user data, and through `series_of` its series.
+#[test]
+fn create_gets_the_dynamic_task() {
+    let log = Log::<String>::new();
+    let l = log.clone();
+    let mut d = create_dynamic_task(move |d: &mut wf_core::DynamicTask| -> AnyTask {
+        let name = d.take_user_data::<String>().expect("user data");
+        let l2 = l.clone();
+        wf_core::series_of(d).push_back(create_empty_task().with_callback(move |_| l2.push("pushed".to_string())));
+        let l = l.clone();
+        create_empty_task().with_callback(move |_| l.push(name)).into()
+    });
+    d.set_user_data("created".to_string());
+    let (tx, rx) = mpsc::channel();
+    create_series_work(d, move |_| tx.send(()).unwrap()).start();
+    recv(&rx);
+    assert_eq!(log.get(), ["created", "pushed"]);
 }

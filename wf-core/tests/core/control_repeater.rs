@@ -15,7 +15,7 @@ fn repeats_until_none() {
     let mut n = 0;
     let (tx, rx) = mpsc::channel();
     let r = create_repeater_task(
-        move || -> Option<AnyTask> {
+        move |_| -> Option<AnyTask> {
             n += 1;
             l.push(format!("create {n}"));
             if n > 3 {
@@ -57,7 +57,7 @@ fn repeats_until_none() {
 #[test]
 fn none_at_once_repeats_zero_times() {
     let (tx, rx) = mpsc::channel();
-    create_repeater_task(|| None, move |r| tx.send(r.repeated()).unwrap()).start();
+    create_repeater_task(|_| None, move |r| tx.send(r.repeated()).unwrap()).start();
     assert_eq!(recv(&rx), 0);
 }
 
@@ -67,7 +67,7 @@ fn many_repetitions() {
     let mut n = 0u32;
     let (tx, rx) = mpsc::channel();
     create_repeater_task(
-        move || {
+        move |_| {
             n += 1;
             (n <= 1000).then(|| create_empty_task().into())
         },
@@ -75,4 +75,25 @@ fn many_repetitions() {
     )
     .start();
     assert_eq!(recv(&rx), 1000);
+}
+
+/// `create` gets the repeater task itself (Workflow's `create(WFRepeaterTask *)`): its repeated
+/// count, its user data, and through `series_of` the series it runs in.
+#[test]
+fn create_gets_the_repeater_task() {
+    let (tx, rx) = mpsc::channel();
+    let mut r = create_repeater_task(
+        |r: &mut wf_core::RepeaterTask| {
+            let limit = *r.user_data::<usize>().expect("user data");
+            let seen = r.repeated();
+            series_of(r).context_mut::<Vec<usize>>().expect("the outer series' context").push(seen);
+            (seen < limit).then(|| create_empty_task().into())
+        },
+        |_| {},
+    );
+    r.set_user_data(3usize);
+    let mut s = wf_core::create_series_work(r, move |s| tx.send(s.take_context::<Vec<usize>>()).unwrap());
+    s.set_context(Vec::<usize>::new());
+    s.start();
+    assert_eq!(recv(&rx), Some(vec![0, 1, 2, 3]));
 }

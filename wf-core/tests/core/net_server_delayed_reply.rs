@@ -146,3 +146,77 @@ fn long_pipeline_is_answered_in_order() {
     drop(s);
     server.stop();
 }
+
+/// `reply_handle`: `process` takes a handle to its own reply (built so far) and a later task fills
+/// it, from a compute thread too (the proxy pattern); once the reply is sent the handle refuses
+/// (`lock` gives `None`, `set` gives the response back) and the task's callback sees what was sent.
+#[test]
+fn reply_handle_fills_the_reply_from_a_later_task() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = Server::new(Tlv::default(), move |task| {
+        task.resp_mut().set_type(7);
+        let reply = task.reply_handle();
+        assert!(!reply.is_sent());
+        assert_eq!(reply.lock().expect("not sent yet").tlv_type(), 7, "the reply built so far moved in");
+        let again = task.reply_handle();
+        let value = task.req().value().clone();
+        let fill = create_go_task("net_server_delayed_reply", move || {
+            std::thread::sleep(Duration::from_millis(20));
+            value
+        })
+        .with_callback(move |t| {
+            let value = t.take_result().unwrap();
+            let mut resp = reply.lock().expect("not sent yet");
+            let mut v = value.to_vec();
+            v.extend_from_slice(b"+filled");
+            resp.set_value(v);
+        });
+        series_of(task).push_back(fill);
+        let tx = tx.clone();
+        task.set_callback(move |t| {
+            let refused = again.set(TlvMessage::new(9, "late")).is_err();
+            tx.send((again.is_sent(), again.lock().is_none(), refused, t.kind().resp().clone())).unwrap();
+        });
+    });
+    let url = tlv_url(start_local(&server));
+    let (mut t, rx_client) = tlv_task(&url, 0);
+    t.req_mut().set_value("req");
+    t.start();
+    let o = recv(&rx_client);
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    assert_eq!(o.resp, TlvMessage::new(7, "req+filled"));
+    let (sent, none, refused, seen) = recv(&rx);
+    assert!(sent && none && refused, "after the reply the handle refuses");
+    assert_eq!(seen, TlvMessage::new(7, "req+filled"), "the callback sees the reply sent");
+    server.stop();
+}
+
+/// A handle whose server task was dropped unanswered (its series canceled) reads as sent; the
+/// connection is closed rather than left waiting.
+#[test]
+fn reply_handle_of_a_dropped_task_reads_as_sent() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = Server::new(Tlv::default(), move |task| {
+        let reply = task.reply_handle();
+        let tx = tx.clone();
+        let check = create_timer_task(Duration::from_millis(1), move |t| {
+            series_of(t).cancel();
+            // The server task (the series' last task) is dropped with the cancel, after this
+            // callback: look from a new series once this one is gone.
+            wf_core::create_go_task("net_server_delayed_reply", move || {
+                std::thread::sleep(Duration::from_millis(50));
+                reply.is_sent() && reply.lock().is_none()
+            })
+            .with_callback(move |t| tx.send(*t.result().unwrap()).unwrap())
+            .start();
+        });
+        series_of(task).push_back(check);
+    });
+    let url = tlv_url(start_local(&server));
+    let (t, rx_client) = tlv_task(&url, 0);
+    t.start();
+    let o = recv(&rx_client);
+    assert_ne!(o.state, State::Success, "no reply comes");
+    assert!(recv(&rx), "the handle reads as sent once its task is gone");
+    server.stop();
+}

@@ -1,5 +1,5 @@
 //! Dismissing: dropping a never-started series drops every task, callback and context without
-//! running anything; tasks pushed in a series callback are dismissed.
+//! running anything; tasks pushed in a series callback are refused (the push panics) and dropped.
 
 use crate::support;
 
@@ -82,9 +82,10 @@ fn dropping_unstarted_task_runs_nothing() {
     assert_eq!(drops.count(), 3);
 }
 
-/// Observed behaviour: tasks pushed from the series callback are dismissed (dropped, not run).
+/// A task pushed from the series callback is refused: the push panics (a programming error, as in
+/// Workflow) and the task is dropped there, never run.
 #[test]
-fn tasks_pushed_in_series_callback_are_dismissed() {
+fn tasks_pushed_in_series_callback_are_refused_and_dropped() {
     let drops = Drops::new();
     let ran = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel();
@@ -95,13 +96,14 @@ fn tasks_pushed_in_series_callback_are_dismissed() {
     });
     let d = drops.clone();
     let series = create_series_work(create_empty_task(), move |s| {
-        s.push_back(late);
-        tx.send((s.len(), d.count())).unwrap();
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.push_back(late))).is_err();
+        tx.send((refused, s.len(), d.count())).unwrap();
     });
     series.start();
-    let (pending_in_callback, dropped_in_callback) = recv(&rx);
-    assert_eq!(pending_in_callback, 1, "the push is accepted");
-    assert_eq!(dropped_in_callback, 0);
-    assert!(wait_until(WAIT, || drops.count() == 1), "the pushed task is dropped");
+    let (refused, pending_in_callback, dropped_in_callback) = recv(&rx);
+    assert!(refused, "the push panics");
+    assert_eq!(pending_in_callback, 0, "nothing was queued");
+    assert_eq!(dropped_in_callback, 1, "the pushed task was dropped at once");
+    assert!(wait_until(WAIT, || drops.count() == 1));
     assert_eq!(ran.load(Ordering::SeqCst), 0, "the pushed task never ran");
 }

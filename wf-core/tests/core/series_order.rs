@@ -70,17 +70,59 @@ fn push_front_runs_before_queued_tasks() {
     assert_eq!(log.get(), ["t1", "B", "A", "t2", "t3", "X", "series"]);
 }
 
-/// `push_front` on a series built before start puts the task first.
+/// Before start, the first task stays first (as in Workflow): `F`, then what was pushed to the
+/// front, then what was pushed to the back.
 #[test]
-fn push_front_before_start() {
+fn push_front_before_start_runs_after_first_task() {
     let log = Log::<String>::new();
     let (tx, rx) = mpsc::channel();
-    let mut series = create_series_work(named(&log, "b"), move |_| tx.send(()).unwrap());
-    series.push_back(named(&log, "c"));
+    let mut series = create_series_work(named(&log, "F"), move |_| tx.send(()).unwrap());
+    series.push_front(named(&log, "X"));
+    series.push_back(named(&log, "Y"));
+    series.push_front(named(&log, "W"));
+    series.start();
+    recv(&rx);
+    assert_eq!(log.get(), ["F", "W", "X", "Y"]);
+}
+
+/// An empty series given tasks only by `push_front` runs them latest-first.
+#[test]
+fn push_front_into_empty_series() {
+    let log = Log::<String>::new();
+    let (tx, rx) = mpsc::channel();
+    let mut series = wf_core::SeriesWork::empty();
+    series.set_callback(move |_| tx.send(()).unwrap());
+    series.push_front(named(&log, "b"));
     series.push_front(named(&log, "a"));
+    series.push_back(named(&log, "c"));
     series.start();
     recv(&rx);
     assert_eq!(log.get(), ["a", "b", "c"]);
+}
+
+/// A task pushed from the series callback is a programming error: the push panics (the panic is
+/// caught as any callback's), the task is dismissed, and the series still ends.
+#[test]
+fn push_from_series_callback_panics() {
+    let log = Log::<String>::new();
+    let (tx, rx) = mpsc::channel();
+    let late = named(&log, "late");
+    let l = log.clone();
+    let series = create_series_work(named(&log, "first"), move |s| {
+        assert!(s.is_finished());
+        let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.push_back(late)));
+        let message = pushed.expect_err("push_back from the series callback must panic");
+        let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+        l.push(message);
+        let front = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.push_front(create_empty_task())));
+        tx.send((front.is_err(), s.is_empty())).unwrap();
+    });
+    series.start();
+    assert_eq!(recv(&rx), (true, true), "push_front panics too, and nothing was queued");
+    let log = log.get();
+    assert_eq!(log.len(), 2, "the late task never ran: {log:?}");
+    assert_eq!(log[0], "first");
+    assert!(log[1].contains("push_back") && log[1].contains("finished"), "a clear message: {}", log[1]);
 }
 
 /// The last task runs after the queue drained, tasks pushed by callbacks included.

@@ -47,7 +47,7 @@ fn ten_tasks_share_three_resources() {
 /// after a while (no compute thread is held, so the pool alone limits concurrency).
 fn holder(pool: &ResourcePool<String>, conc: &Concurrency, done: mpsc::Sender<Option<String>>) -> ConditionalTask {
     let c = conc.clone();
-    let hold = create_dynamic_task(move || {
+    let hold = create_dynamic_task(move |_| {
         c.enter();
         let counter = create_counter_task(1, |_| {});
         let h = counter.handle();

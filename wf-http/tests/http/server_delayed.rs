@@ -1,6 +1,6 @@
 //! The delayed reply on `HttpServer`: tasks pushed into the request's
 //! series in `process` run before the reply and fill it through
-//! `series_of(t).last_task_mut::<ServerKind<Http>>()`; the server task's
+//! `series_of(t).last_task_mut::<ServerKind<Http>>()` or a `reply_handle()`; the server task's
 //! callback runs once the reply is written.
 
 use crate::support;
@@ -92,4 +92,46 @@ fn client_task_inside_the_series_proxies_a_reply() {
     assert_eq!(o.ok().body(), "Success: from backend");
     front.stop();
     backend.stop();
+}
+
+/// The proxy pattern through `reply_handle()` (tutorial 05 as pyworkflow users write it):
+/// `process` pushes an HTTP client task to an upstream server whose callback moves the upstream
+/// response into the reply; the reply waits for it.
+#[test]
+fn reply_handle_proxies_an_upstream_response() {
+    let upstream = HttpServer::new(|task| {
+        let path = task.req().request_uri().to_string();
+        task.resp_mut().set_status_code(202);
+        task.resp_mut().append_body(format!("upstream saw {path}"));
+    });
+    let up = start(&upstream);
+    let (tx, rx) = mpsc::channel();
+    let proxy = HttpServer::new(move |task| {
+        task.resp_mut().set_status_code(502);
+        let reply = task.reply_handle();
+        let path = task.req().request_uri().to_string();
+        let tx = tx.clone();
+        let fetch = wf_http::create_http_task(&format!("http://{up}{path}"), 0, 0, move |t| {
+            let mut resp = reply.lock().expect("the reply is not sent yet");
+            assert_eq!(resp.status_code(), 502, "the reply built in process is in the handle");
+            if t.state() == State::Success {
+                *resp = std::mem::take(t.resp_mut());
+            }
+            drop(resp);
+            let _ = tx.send(reply);
+        });
+        series_of(task).push_back(fetch);
+    });
+    let addr = start(&proxy);
+    let o = fetch(&format!("http://{addr}/some/path"), 0, 0, |_| {});
+    o.ok();
+    assert_eq!(o.resp.status_code(), 202);
+    assert_eq!(o.body(), "upstream saw /some/path");
+    let handle = rx.recv_timeout(support::WAIT).unwrap();
+    assert!(handle.lock().is_none(), "after the reply was sent the handle gives nothing");
+    let mut late = wf_http::HttpResponse::default();
+    late.set_status_code(500);
+    assert!(handle.set(late).is_err(), "a late reply is refused, not lost silently");
+    proxy.stop();
+    upstream.stop();
 }

@@ -136,7 +136,7 @@ pub(super) async fn serve<P: ServerProtocol>(
 ) {
     let connection = ServerConnection::new(id);
     if let Some(io) = open(&shared, stream, peer).await {
-        Conn::new(&shared, &*process, &entry, &connection, peer, io).run().await;
+        Conn::new(&shared, &process, &entry, &connection, peer, io).run().await;
     }
     connection.clear_context();
     shared.conn_closed(id);
@@ -345,7 +345,7 @@ fn credit<P: ServerProtocol>(pushed: &mut VecDeque<Pushed<P>>, n: usize) {
 /// A connection being served: its I/O, its phase, the requests in flight.
 struct Conn<'a, P: ServerProtocol> {
     shared: &'a Arc<Shared<P>>,
-    process: &'a Process<P>,
+    process: &'a Arc<Process<P>>,
     entry: &'a ConnEntry,
     connection: &'a ServerConnection,
     peer: Option<SocketAddr>,
@@ -379,7 +379,7 @@ struct Conn<'a, P: ServerProtocol> {
 impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn new(
         shared: &'a Arc<Shared<P>>,
-        process: &'a Process<P>,
+        process: &'a Arc<Process<P>>,
         entry: &'a ConnEntry,
         connection: &'a ServerConnection,
         peer: Option<SocketAddr>,
@@ -514,7 +514,8 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Starts the series of a request: runs `process` at once, then keeps
     /// the series' driver here, polled by this connection's task (no
-    /// spawn, no thread switch for the reply).
+    /// spawn, no thread switch for the reply). With handler threads, both
+    /// run there instead; the reply comes back through the slot.
     #[inline]
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
@@ -529,10 +530,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
-        // `None`: `process` panicked; dropping the task unanswered closes
-        // the connection.
-        if let Some(driver) = start_series(self.shared, self.process, task) {
-            self.drivers.push(driver);
+        if runtime::has_handlers() {
+            spawn_request(self.shared.clone(), self.process.clone(), task);
+        } else {
+            let drivers = &mut self.drivers;
+            start_request(self.shared, &**self.process, task, |driver| drivers.push(driver));
         }
     }
 
@@ -870,20 +872,74 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 pub(super) fn start_series<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
-    mut task: ServerTask<P>,
+    task: ServerTask<P>,
 ) -> Option<Driver> {
+    let mut out = None;
+    start_request(shared, process, task, |driver| out = Some(driver));
+    out
+}
+
+/// Runs `process` and then the request's series on the handler threads
+/// (`Settings::handler_threads`); a panic in `process` drops the task
+/// unanswered.
+pub(super) fn spawn_request<P: ServerProtocol>(shared: Arc<Shared<P>>, process: Arc<Process<P>>, task: ServerTask<P>) {
+    runtime::spawn_series(Request::Start(Some((shared, process, task))));
+}
+
+/// Runs `process` for `task` and hands the request's series, ending with
+/// the reply, to `place`; nothing when `process` panicked (dropping the
+/// task unanswered closes the connection). The series is built where
+/// `place` puts it, not moved around (this runs for every request).
+#[inline(always)]
+fn start_request<P: ServerProtocol>(
+    shared: &Arc<Shared<P>>,
+    process: &Process<P>,
+    mut task: ServerTask<P>,
+    place: impl FnOnce(Driver),
+) {
     let mut series = SeriesWork::empty();
     let panicked = {
         let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
         catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
     };
     if panicked {
-        return None;
+        return;
     }
     series.set_last_task(task);
     series.set_end(End::Parent(shared.clone(), 0));
     shared.inflight.fetch_add(1, Ordering::AcqRel);
-    Some(Driver::new(series))
+    place(Driver::new(series));
+}
+
+/// A request run on a handler thread: `process`, then its series.
+enum Request<P: ServerProtocol> {
+    Start(Option<Pending<P>>),
+    Series(Driver),
+}
+
+/// What a request needs to start: the server, its `process`, the task.
+type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>);
+
+// Nothing in a request is pinned: it is moved into the series.
+impl<P: ServerProtocol> Unpin for Request<P> {}
+
+impl<P: ServerProtocol> Future for Request<P> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Request::Start(start) = this {
+            let (shared, process, task) = start.take().expect("a request starts once");
+            start_request(&shared, &*process, task, |driver| *this = Request::Series(driver));
+            if matches!(this, Request::Start(_)) {
+                return Poll::Ready(()); // `process` panicked
+            }
+        }
+        match this {
+            Request::Series(driver) => Pin::new(driver).poll(cx),
+            Request::Start(_) => unreachable!("started above"),
+        }
+    }
 }
 
 /// Polls the request series driven by a connection; true when one

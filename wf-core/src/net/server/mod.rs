@@ -11,6 +11,8 @@
 //!   tasks share, with the registry of connections admission reads.
 //! - `push`: [`ServerPusher`], and the [`DrainTask`] that holds a
 //!   producer back until the connection has written what it pushed.
+//! - `handle`: [`ReplyHandle`], a request's reply for the later tasks of
+//!   its series.
 //! - `task`: [`ServerTask`] ([`ServerKind`]), [`ServerConnection`].
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
@@ -31,6 +33,7 @@ use tokio::sync::Notify;
 
 mod accept;
 mod conn;
+mod handle;
 pub mod handoff;
 mod params;
 mod protocol;
@@ -40,6 +43,7 @@ mod shared;
 mod task;
 mod udp;
 
+pub use handle::{ReplyGuard, ReplyHandle};
 pub use params::ServerParams;
 pub use protocol::ServerProtocol;
 pub use push::{DrainKind, DrainTask, ServerPusher};

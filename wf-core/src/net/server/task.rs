@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use super::handle::ReplyHandle;
 use super::protocol::ServerProtocol;
 use super::push::ServerPusher;
 use super::reply::ReplySlot;
@@ -33,6 +34,8 @@ pub struct ServerKind<P: ServerProtocol> {
     peer: Option<SocketAddr>,
     connection: ServerConnection,
     slot: Arc<ReplySlot<P>>,
+    /// Where the reply lives once a [`ReplyHandle`] was taken.
+    handle: Option<ReplyHandle<P>>,
     sent: bool,
     noreply: bool,
     prepare: Option<Prepare<P>>,
@@ -57,6 +60,7 @@ impl<P: ServerProtocol> ServerKind<P> {
             peer,
             connection,
             slot,
+            handle: None,
             sent: false,
             noreply: false,
             prepare: None,
@@ -66,6 +70,10 @@ impl<P: ServerProtocol> ServerKind<P> {
 
 impl<P: ServerProtocol> Drop for ServerKind<P> {
     fn drop(&mut self) {
+        if let Some(h) = &self.handle {
+            // Handles still held see the reply as gone.
+            drop(h.take());
+        }
         if !self.sent {
             // Dropped unanswered (its series was canceled): the connection
             // closes rather than wait forever.
@@ -91,14 +99,47 @@ impl<P: ServerProtocol> ServerKind<P> {
         &mut self.req
     }
 
-    /// The reply being built.
+    /// The reply being built (once a [`reply_handle`](Self::reply_handle)
+    /// was taken: an empty placeholder until the reply is sent; the reply
+    /// is in the handle).
     pub fn resp(&self) -> &P::Response {
         &self.resp
     }
 
-    /// The reply, to fill in `process` or in any task of the series.
+    /// The reply, to fill in `process` (once a
+    /// [`reply_handle`](Self::reply_handle) was taken: a placeholder, see
+    /// [`resp`](Self::resp)).
     pub fn resp_mut(&mut self) -> &mut P::Response {
         &mut self.resp
+    }
+
+    /// A handle to this task's reply for the tasks that run after `process`
+    /// in its series (the proxy pattern: a client task's callback fills the
+    /// reply). The reply, as built so far, moves into the handle and stays
+    /// there until it is sent; fill it through the handle from then on.
+    /// Every call gives a handle to the same reply. Costs nothing unless
+    /// called (one allocation when it is).
+    ///
+    /// ```no_run
+    /// # use wf_core::net::{ServerTask, tlv::Tlv};
+    /// # fn process(task: &mut ServerTask<Tlv>) {
+    /// let reply = task.reply_handle();
+    /// let later = wf_core::create_go_task("fill", || 7).with_callback(move |t| {
+    ///     if let Some(mut resp) = reply.lock() {
+    ///         resp.set_value(t.result().unwrap().to_string());
+    ///     }
+    /// });
+    /// wf_core::series_of(task).push_back(later);
+    /// # }
+    /// ```
+    pub fn reply_handle(&mut self) -> ReplyHandle<P> {
+        if self.sent {
+            // Too late: a handle that reads as sent.
+            let h = ReplyHandle::new(P::Response::default());
+            drop(h.take());
+            return h;
+        }
+        self.handle.get_or_insert_with(|| ReplyHandle::new(std::mem::take(&mut self.resp))).clone()
     }
 
     /// The request's index on its connection, from 0 (Workflow's
@@ -162,6 +203,9 @@ impl<P: ServerProtocol> TaskKind for ServerKind<P> {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
         if !self.sent {
             self.sent = true;
+            if let Some(resp) = self.handle.as_ref().and_then(ReplyHandle::take) {
+                self.resp = resp;
+            }
             if self.noreply {
                 self.slot.no_reply();
                 run.set_state(State::NoReply);

@@ -30,7 +30,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::Encoder;
 
 use super::Server;
-use super::conn::start_series;
+use super::conn::{spawn_request, start_series};
 use super::protocol::ServerProtocol;
 use super::reply::{Head, ReplySlot};
 use super::shared::Shared;
@@ -157,7 +157,7 @@ pub(super) async fn receive_loop<P: ServerProtocol>(
         let mut codec = shared.protocol.server_codec(&shared.params);
         let error = match datagram::decode_whole(&mut codec, BytesMut::from(&buf[..n])) {
             Ok(Decoded::Message(req)) => {
-                answer(&shared, &*process, &socket, peer, codec, req, permit);
+                answer(&shared, &process, &socket, peer, codec, req, permit);
                 continue;
             }
             Ok(Decoded::Incomplete | Decoded::LeftOver) => Error::sys(libc::EBADMSG),
@@ -194,10 +194,12 @@ fn refuse<P: ServerProtocol>(
     }
 }
 
-/// Runs a request's `process` and its series, and sends its reply.
+/// Runs a request's `process` and its series, and sends its reply. With
+/// handler threads (`Settings::handler_threads`), `process` and the series
+/// run there and only the reply is sent from here.
 fn answer<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
-    process: &Process<P>,
+    process: &Arc<Process<P>>,
     socket: &Arc<UdpSocket>,
     peer: SocketAddr,
     codec: P::ServerCodec,
@@ -208,14 +210,23 @@ fn answer<P: ServerProtocol>(
     let connection = ServerConnection::new(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let mut task = Task::new(ServerKind::new(shared.clone(), req, 0, Some(peer), connection.clone(), slot.clone()));
     task.set_state(State::ToReply);
-    let Some(driver) = start_series(shared, process, task) else {
-        trace::debug!(%peer, "process panicked; datagram not answered");
-        connection.clear_context();
-        return;
+    let driver = if runtime::has_handlers() {
+        spawn_request(shared.clone(), process.clone(), task);
+        None
+    } else {
+        let Some(driver) = start_series(shared, &**process, task) else {
+            trace::debug!(%peer, "process panicked; datagram not answered");
+            connection.clear_context();
+            return;
+        };
+        Some(driver)
     };
     let (shared, socket) = (shared.clone(), socket.clone());
     runtime::spawn(async move {
-        tokio::join!(driver, reply(&shared, &socket, peer, &slot, codec));
+        match driver {
+            Some(driver) => drop(tokio::join!(driver, reply(&shared, &socket, peer, &slot, codec))),
+            None => reply(&shared, &socket, peer, &slot, codec).await,
+        }
         connection.clear_context();
         drop(permit);
     });

@@ -1,0 +1,99 @@
+//! [`ReplyHandle`]: a request's reply, reachable from the later tasks of
+//! its series until it is sent.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::protocol::ServerProtocol;
+use crate::sync::lock;
+
+/// A cheap, `Send` handle to a server task's reply, for the tasks that run
+/// after `process` in the request's series (the proxy pattern of Workflow's
+/// tutorial 05 and pyworkflow: `process` pushes a client task whose callback
+/// fills the reply). Taken with
+/// [`ServerKind::reply_handle`](super::ServerKind::reply_handle).
+///
+/// The reply lives in the handle from the moment the first handle is taken
+/// until the reply is sent, when it goes back into the server task (whose
+/// callback sees what was sent). From then on [`lock`](ReplyHandle::lock)
+/// gives `None` and [`set`](ReplyHandle::set) gives the response back: a
+/// handle kept too long is an error the caller sees, never a lost write.
+pub struct ReplyHandle<P: ServerProtocol> {
+    cell: Arc<Mutex<Option<P::Response>>>,
+}
+
+impl<P: ServerProtocol> ReplyHandle<P> {
+    /// A handle holding `resp` until the reply is sent.
+    pub(super) fn new(resp: P::Response) -> ReplyHandle<P> {
+        ReplyHandle { cell: Arc::new(Mutex::new(Some(resp))) }
+    }
+
+    /// Server side, when the reply is sent: takes the response back; every
+    /// handle sees the reply as sent from now on.
+    pub(super) fn take(&self) -> Option<P::Response> {
+        lock(&self.cell).take()
+    }
+
+    /// The reply, to read or fill, until it is sent; `None` after.
+    ///
+    /// Holding the guard blocks the server task from sending the reply:
+    /// drop it before the callback returns.
+    pub fn lock(&self) -> Option<ReplyGuard<'_, P>> {
+        let guard = lock(&self.cell);
+        guard.is_some().then_some(ReplyGuard { guard })
+    }
+
+    /// Replaces the reply; once it was sent, gives `resp` back.
+    pub fn set(&self, resp: P::Response) -> Result<(), P::Response> {
+        match lock(&self.cell).as_mut() {
+            Some(slot) => {
+                *slot = resp;
+                Ok(())
+            }
+            None => Err(resp),
+        }
+    }
+
+    /// True once the reply was sent (or the server task went away).
+    pub fn is_sent(&self) -> bool {
+        lock(&self.cell).is_none()
+    }
+}
+
+impl<P: ServerProtocol> Clone for ReplyHandle<P> {
+    fn clone(&self) -> ReplyHandle<P> {
+        ReplyHandle { cell: self.cell.clone() }
+    }
+}
+
+impl<P: ServerProtocol> fmt::Debug for ReplyHandle<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyHandle").field("sent", &self.is_sent()).finish()
+    }
+}
+
+/// The locked reply of a [`ReplyHandle`]; dereferences to the response.
+pub struct ReplyGuard<'a, P: ServerProtocol> {
+    /// Always `Some` (checked when locked).
+    guard: MutexGuard<'a, Option<P::Response>>,
+}
+
+impl<P: ServerProtocol> Deref for ReplyGuard<'_, P> {
+    type Target = P::Response;
+    fn deref(&self) -> &P::Response {
+        self.guard.as_ref().expect("a locked reply is present")
+    }
+}
+
+impl<P: ServerProtocol> DerefMut for ReplyGuard<'_, P> {
+    fn deref_mut(&mut self) -> &mut P::Response {
+        self.guard.as_mut().expect("a locked reply is present")
+    }
+}
+
+impl<P: ServerProtocol> fmt::Debug for ReplyGuard<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReplyGuard")
+    }
+}
