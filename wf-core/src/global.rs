@@ -18,6 +18,7 @@
 //! | [`named_counters`], [`named_mailboxes`], [`named_conditionals`], [`named_guards`] | the named sync tasks `count_by_name`, `send_by_name`, `signal_by_name` and guards reach | `sync` |
 //! | [`scheme_ports`] | default ports of URL schemes | `net::uri` |
 //! | [`dns_cache`], [`dns_lookup_limit`] | resolved names with their age, lookups in flight; the cap on concurrent `getaddrinfo` calls | `net::dns` |
+//! | [`dns_resolver`], [`dns_server_limit`] | the hosts file and `resolv.conf` client of the asynchronous resolver, read at its first lookup; the cap on its lookups in flight | `net::dns::resolver` |
 //! | [`routes`], [`dns_route`] | routes registered under a host name and the default route if set; the DNS route with the addresses that failed to connect lately | `net::route` |
 //! | [`upstreams`] | upstreams by name (each also registered as a route) | `upstream` |
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
@@ -115,6 +116,22 @@ pub(crate) fn dns_cache() -> &'static Mutex<crate::net::dns::Cache> {
 pub(crate) fn dns_lookup_limit() -> &'static tokio::sync::Semaphore {
     static LIMIT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_threads.max(1)))
+}
+
+/// The asynchronous resolver: the hosts file and the name servers, read
+/// from the files the settings name at the first lookup.
+#[cfg(feature = "net")]
+pub(crate) fn dns_resolver() -> &'static crate::net::dns::resolver::Resolver {
+    static RESOLVER: OnceLock<crate::net::dns::resolver::Resolver> = OnceLock::new();
+    RESOLVER.get_or_init(crate::net::dns::resolver::Resolver::from_settings)
+}
+
+/// The cap on lookups of the asynchronous resolver in flight
+/// (`Settings::dns_server_params.max_connections`).
+#[cfg(feature = "net")]
+pub(crate) fn dns_server_limit() -> &'static tokio::sync::Semaphore {
+    static LIMIT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_server_params.max_connections.max(1)))
 }
 
 /// Routes registered under a host name (upstreams, name-service

@@ -17,7 +17,7 @@
 
 pub(crate) mod client;
 mod conn;
-pub(crate) mod dns;
+pub mod dns;
 mod protocol;
 pub mod route;
 mod server;
