@@ -350,7 +350,8 @@ impl DnsMessage {
 
 struct Writer {
     buf: Vec<u8>,
-    /// Offsets of names already written, by their lowercase text suffix.
+    /// Offsets of names already written, by their text suffix (case kept,
+    /// so that what is decoded again is what was encoded).
     names: HashMap<String, u16>,
 }
 
@@ -423,7 +424,7 @@ impl Writer {
 fn suffix_key(labels: &[Vec<u8>]) -> String {
     let mut s = String::new();
     for l in labels {
-        escape_label(&l.to_ascii_lowercase(), &mut s);
+        escape_label(l, &mut s);
         s.push('.');
     }
     s
