@@ -52,6 +52,7 @@ mod net_server_unix;
 mod net_smoke;
 mod net_tls;
 mod net_tls_roundtrip;
+mod net_udp;
 mod parallel_basic;
 mod parallel_nested;
 mod series_cancel;

@@ -18,6 +18,7 @@ use super::protocol::{ClientProtocol, Mode, Next};
 use super::setup::Setup;
 use crate::error::{Error, State, TimeoutReason};
 use crate::net::conn::Limits;
+use crate::net::datagram::Transport;
 use crate::net::route::{self, Pick, Routed, Target};
 use crate::net::uri::Uri;
 use crate::trace;
@@ -123,13 +124,18 @@ async fn attempt<P: ClientProtocol>(
         receive: opts.receive_timeout(),
         size: opts.response_size_limit_for(endpoint),
     };
-    let result = match protocol.mode(req) {
-        Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await,
-        Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, setup.key(target), limits).await,
-        Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
-            Ok(mut conn) => protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr())),
-            Err(e) => Err(e),
-        },
+    let result = if setup.transport == Transport::Datagram {
+        // Boxed: the stream path's future would otherwise grow by it.
+        Box::pin(super::datagram::exchange(protocol, req, target, endpoint, limits)).await
+    } else {
+        match protocol.mode(req) {
+            Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await,
+            Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, setup.key(target), limits).await,
+            Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
+                Ok(mut conn) => protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr())),
+                Err(e) => Err(e),
+            },
+        }
     };
     route.report(&routed, result.as_ref().map(|_| ()));
     // Remembered only when another attempt may pick again (a push

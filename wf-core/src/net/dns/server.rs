@@ -57,9 +57,8 @@ impl DnsServer {
         let tries = if port == 0 { 20 } else { 1 };
         let mut last = Error::sys(libc::EADDRINUSE);
         for _ in 0..tries {
-            // UDP-MERGE self.udp.start_udp(host, port)?;
-            let bound: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port)); // UDP-MERGE self.udp.udp_addr()
-            let _ = host;
+            self.udp.start_udp(host, port)?;
+            let Some(bound) = self.udp.udp_addr() else { return Err(Error::sys(libc::EINVAL)) };
             match self.tcp.start_on(host, bound.port()) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
@@ -73,7 +72,7 @@ impl DnsServer {
 
     /// Where it listens (the same port for UDP and TCP).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.tcp.listen_addr() // UDP-MERGE self.udp.udp_addr()
+        self.udp.udp_addr()
     }
 
     /// The UDP half.

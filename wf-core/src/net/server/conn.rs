@@ -528,19 +528,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
-        let mut series = SeriesWork::empty();
-        let panicked = {
-            let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
-            catch_unwind(AssertUnwindSafe(|| (self.process)(&mut task))).is_err()
-        };
-        if panicked {
-            // Dropping the task unanswered closes the connection.
-            return;
+        // `None`: `process` panicked; dropping the task unanswered closes
+        // the connection.
+        if let Some(driver) = start_series(self.shared, self.process, task) {
+            self.drivers.push(driver);
         }
-        series.set_last_task(task);
-        series.set_end(End::Parent(self.shared.clone(), 0));
-        self.shared.inflight.fetch_add(1, Ordering::AcqRel);
-        self.drivers.push(Driver::new(series));
     }
 
     /// Polls the request series driven here once (a step of the turn,
@@ -856,6 +848,28 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
         }
     }
+}
+
+/// Runs `process` on a request's task, then makes the request's series
+/// (its tasks, then the reply) for the caller to drive; `None` when
+/// `process` panicked (the task is dropped unanswered).
+pub(super) fn start_series<P: ServerProtocol>(
+    shared: &Arc<Shared<P>>,
+    process: &Process<P>,
+    mut task: ServerTask<P>,
+) -> Option<Driver> {
+    let mut series = SeriesWork::empty();
+    let panicked = {
+        let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+        catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
+    };
+    if panicked {
+        return None;
+    }
+    series.set_last_task(task);
+    series.set_end(End::Parent(shared.clone(), 0));
+    shared.inflight.fetch_add(1, Ordering::AcqRel);
+    Some(Driver::new(series))
 }
 
 /// Polls the request series driven by a connection; true when one

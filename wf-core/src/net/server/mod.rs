@@ -15,6 +15,7 @@
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
+//! - `udp`: the UDP socket's receive loop; a request per datagram.
 //! - here: [`Server`], the handle.
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ mod push;
 mod reply;
 mod shared;
 mod task;
+mod udp;
 
 pub use params::ServerParams;
 pub use protocol::ServerProtocol;
@@ -125,6 +127,63 @@ impl<P: ServerProtocol> Server<P> {
         self.run(Listener::from_std(listener)?)
     }
 
+    /// Answers datagrams on `host:port` over UDP too (or alone): each
+    /// datagram is one request, its reply one datagram back to its sender.
+    /// A server may listen on TCP and UDP at once, on the same port (a
+    /// DNS server does); see [`udp_addr`](Server::udp_addr). `EBUSY` if
+    /// the server already receives datagrams.
+    ///
+    /// Each datagram is decoded alone with a fresh server codec. A request
+    /// that takes the whole datagram runs through `process` and its series
+    /// like any request ([`peer_addr`](ServerKind::peer_addr) is its sender,
+    /// [`noreply`](ServerTask::noreply) sends nothing); its reply is sent
+    /// with the bytes pushed before it as one datagram, and is not sent
+    /// over [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) bytes (the task
+    /// fails with `SYS_ERROR`/`EMSGSIZE`: a protocol truncates its replies
+    /// itself, as DNS does). A datagram that does not decode, or holds
+    /// more than one message, gets the protocol's
+    /// [`error_reply`](ServerProtocol::error_reply) (`EBADMSG` for an
+    /// incomplete one) if it has one, else it is dropped. At most
+    /// [`max_connections`](ServerParams::max_connections) requests are in
+    /// flight over UDP; datagrams past that are dropped.
+    ///
+    /// A datagram is its own pseudo-connection: its
+    /// [`connection`](ServerKind::connection) is new (its context is
+    /// dropped once the reply is sent), `task_seq` is 0, keep-alive and
+    /// `on_accept` are not asked.
+    pub fn start_udp(&self, host: &str, port: u16) -> Result<(), Error> {
+        self.run_udp(udp::bind(host, port)?)
+    }
+
+    /// Answers datagrams on a UDP socket made elsewhere; see
+    /// [`start_udp`](Server::start_udp).
+    pub fn serve_udp(&self, socket: std::net::UdpSocket) -> Result<(), Error> {
+        self.run_udp(udp::from_std(socket)?)
+    }
+
+    fn run_udp(&self, socket: tokio::net::UdpSocket) -> Result<(), Error> {
+        let stop = Arc::new(Notify::new());
+        {
+            let mut l = lock(&self.shared.udp);
+            if l.stop.is_some() {
+                return Err(Error::sys(libc::EBUSY));
+            }
+            l.addr = socket.local_addr().ok();
+            l.stop = Some(stop.clone());
+        }
+        self.shared.stopping.store(false, Ordering::Release);
+        self.shared.udp_receiving.store(true, Ordering::Release);
+        runtime::spawn(udp::receive_loop(self.shared.clone(), self.process.clone(), socket, stop));
+        Ok(())
+    }
+
+    /// The address the server receives datagrams on, once
+    /// [`start_udp`](Server::start_udp) or [`serve_udp`](Server::serve_udp)
+    /// ran.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        lock(&self.shared.udp).addr
+    }
+
     fn run(&self, listener: Listener) -> Result<(), Error> {
         let stop = Arc::new(Notify::new());
         {
@@ -151,8 +210,9 @@ impl<P: ServerProtocol> Server<P> {
         lock(&self.shared.conns).len()
     }
 
-    /// Stops accepting and closes idle connections; requests in flight go
-    /// on. Does not wait (see [`wait_finish`](Server::wait_finish)).
+    /// Stops accepting and closes idle connections, and stops receiving
+    /// datagrams; requests in flight go on (over UDP too: their replies
+    /// are still sent). Does not wait (see [`wait_finish`](Server::wait_finish)).
     ///
     /// Every request a connection has read is answered, each reply
     /// written whole, then the connection closes: a connection receiving
@@ -165,20 +225,25 @@ impl<P: ServerProtocol> Server<P> {
         if let Some(stop) = lock(&self.shared.listen).stop.take() {
             stop.notify_one();
         }
+        if let Some(stop) = lock(&self.shared.udp).stop.take() {
+            stop.notify_one();
+        }
         for c in lock(&self.shared.conns).values() {
             c.kick.notify_one();
         }
     }
 
-    /// Blocks until every request series has ended and every connection
-    /// has closed (and, after [`shutdown`](Server::shutdown), the listener
-    /// too). Never call it from a callback.
+    /// Blocks until every request series has ended (over UDP: its reply
+    /// sent) and every connection has closed (and, after
+    /// [`shutdown`](Server::shutdown), the listener and the UDP socket's
+    /// receive loop too). Never call it from a callback.
     pub fn wait_finish(&self) {
         let shared = &self.shared;
         let busy = || {
             shared.inflight.load(Ordering::Acquire) != 0
                 || !lock(&shared.conns).is_empty()
-                || (shared.stopping.load(Ordering::Acquire) && shared.accepting.load(Ordering::Acquire))
+                || (shared.stopping.load(Ordering::Acquire)
+                    && (shared.accepting.load(Ordering::Acquire) || shared.udp_receiving.load(Ordering::Acquire)))
         };
         // Registered before the first check: a change after it notifies.
         shared.waiters.fetch_add(1, Ordering::AcqRel);
