@@ -38,6 +38,7 @@ mod net_client_pool_limit;
 mod net_client_retry;
 mod net_client_reuse;
 mod net_client_timeouts;
+mod net_dns;
 mod net_route;
 mod net_server_context;
 mod net_server_delayed_reply;

@@ -9,11 +9,11 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::message::{DnsMessage, Question, RecordType};
 use super::wire::MAX_MESSAGE;
 use crate::Error;
-use crate::net::{KeepAlive, Transport};
 use crate::net::client::{ClientOptions, ClientProtocol, Next};
 use crate::net::protocol::Protocol;
 use crate::net::server::{ServerParams, ServerProtocol};
 use crate::net::uri::Uri;
+use crate::net::{KeepAlive, Transport};
 
 /// The reply size a UDP client is assumed to take without EDNS (RFC 1035).
 pub const UDP_REPLY_LIMIT: usize = 512;
@@ -176,14 +176,14 @@ impl ClientProtocol for Dns {
         Ok(())
     }
 
-            /// UDP for `dns://` unless the value is [`Dns::tcp`]; `dnss://` is TLS
-        /// and needs [`Dns::tcp`] (with [`Dns::udp`] it fails with
-        /// `SYS_ERROR`/`EPROTONOSUPPORT`, as any TLS scheme over UDP).
-        fn transport(&self, _uri: &Uri) -> Transport {
-            if self.tcp { Transport::Stream } else { Transport::Datagram }
-        }
+    /// UDP for `dns://` unless the value is [`Dns::tcp`]; `dnss://` is TLS
+    /// and needs [`Dns::tcp`] (with [`Dns::udp`] it fails with
+    /// `SYS_ERROR`/`EPROTONOSUPPORT`, as any TLS scheme over UDP).
+    fn transport(&self, _uri: &Uri) -> Transport {
+        if self.tcp { Transport::Stream } else { Transport::Datagram }
+    }
 
-        /// Workflow keeps DNS connections 60 s.
+    /// Workflow keeps DNS connections 60 s.
     fn default_keep_alive(&self) -> std::time::Duration {
         std::time::Duration::from_secs(60)
     }
