@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(s, ["dns://0.0.0.0/", "dns://0.0.0.1:1/", "dns://0.0.0.2/", "dnss://0.0.0.3/"]);
         assert!(DnsClient::new("bad").is_err());
         assert!(DnsClient::new("").is_err());
-        assert!(DnsClient::new(&vec!["10.0.0.1"; 9].join(",")).is_err());
+        assert!(DnsClient::new(&["10.0.0.1"; 9].join(",")).is_err());
     }
 
     #[test]

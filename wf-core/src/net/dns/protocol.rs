@@ -222,11 +222,12 @@ impl ServerProtocol for Dns {
 
     /// Workflow's DNS server: connections kept 300 s, TLS accept 5 s.
     fn server_params(&self) -> ServerParams {
-        let mut p = ServerParams::default();
-        p.keep_alive_timeout = Some(std::time::Duration::from_secs(300));
-        p.ssl_accept_timeout = Some(std::time::Duration::from_secs(5));
-        p.request_size_limit = Some(MAX_MESSAGE + 2);
-        p
+        ServerParams {
+            keep_alive_timeout: Some(std::time::Duration::from_secs(300)),
+            ssl_accept_timeout: Some(std::time::Duration::from_secs(5)),
+            request_size_limit: Some(MAX_MESSAGE + 2),
+            ..ServerParams::default()
+        }
     }
 
     /// What Workflow's DNS server fills by itself: ID, questions, opcode,

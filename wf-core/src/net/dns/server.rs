@@ -11,8 +11,8 @@ use crate::net::server::{Server, ServerTask};
 /// A DNS server: one `process` answers queries over UDP and over TCP on
 /// the same port.
 ///
-/// `process` gets the query ([`req`](ServerTask::req)) and fills the
-/// reply ([`resp_mut`](ServerTask::resp_mut)); the ID, question, opcode,
+/// `process` gets the query ([`req`](crate::net::ServerKind::req)) and fills the
+/// reply ([`resp_mut`](crate::net::ServerKind::resp_mut)); the ID, question, opcode,
 /// `RD` and `QR` are filled by the server, as in Workflow. A UDP reply
 /// larger than the client takes (512 bytes, or its EDNS size up to
 /// 1,232) is truncated: records that do not fit are left out and `TC` is
