@@ -328,3 +328,41 @@ fn server_drops_garbage_datagrams() {
     assert_eq!(ok(&t).addrs(), vec!["127.0.0.8".parse::<std::net::IpAddr>().unwrap()]);
     server.stop();
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn dns_over_tls() {
+    use wf_core::net::tls::{TlsClient, TlsServer};
+    let pki = testkit::Pki::new("net_dns CA");
+    let server = DnsServer::new(|t| {
+        let name = t.req().question().map(|q| q.name.clone()).unwrap_or_default();
+        t.resp_mut().answers.push(Record::new(&name, 1, RData::A([127, 0, 0, 9].into())));
+    });
+    server.tcp().set_tls(TlsServer::from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap());
+    server.start_on("127.0.0.1", 0).unwrap();
+    let addr = server.local_addr().unwrap();
+    let mut t = create_dns_task(&format!("dnss://localhost:{}/tls.test", addr.port()), 0, |_| {});
+    t.options_mut().set_tls(TlsClient::with_root_pem(pki.ca_pem.as_bytes()).unwrap());
+    let t = run(t);
+    assert_eq!(ok(&t).addrs(), vec!["127.0.0.9".parse::<std::net::IpAddr>().unwrap()]);
+    // Not trusted: an SSL error, not a reply.
+    let t = run(create_dns_task(&format!("dnss://localhost:{}/tls.test", addr.port()), 0, |_| {}));
+    assert_eq!(t.state(), State::SslError);
+    server.stop();
+}
+
+#[test]
+fn server_ignores_responses_sent_to_it() {
+    let (server, seen) = big_server();
+    let addr = server.local_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    // A response (QR set), as a reflection attack would send.
+    let mut r = DnsMessage::query("x.test", RecordType::A).reply();
+    r.id = 5;
+    sock.send_to(&r.to_vec().unwrap(), addr).unwrap();
+    let mut buf = [0u8; 600];
+    assert!(sock.recv_from(&mut buf).is_err(), "answered a response");
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    server.stop();
+}

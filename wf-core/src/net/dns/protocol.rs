@@ -34,35 +34,46 @@ pub struct DnsCodec {
     stream: bool,
     expect: Option<(u16, Question)>,
     reply_limit: usize,
+    server: bool,
 }
 
 impl DnsCodec {
     /// A codec for a stream (TCP, TLS) when `stream`, else for datagrams.
     pub fn new(stream: bool) -> DnsCodec {
-        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE }
+        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE, server: false }
+    }
+
+    /// A server's codec: a message with `QR` set (a response, not a
+    /// query) is refused (`InvalidData`), so a UDP server drops it rather
+    /// than answer a reflected reply.
+    pub fn for_server(stream: bool) -> DnsCodec {
+        DnsCodec { server: true, ..DnsCodec::new(stream) }
     }
 
     /// A datagram codec that takes only the reply to a query with this ID
     /// and question.
     pub fn expecting(id: u16, question: Question) -> DnsCodec {
-        DnsCodec { stream: false, expect: Some((id, question)), reply_limit: MAX_MESSAGE }
+        DnsCodec { expect: Some((id, question)), ..DnsCodec::new(false) }
     }
 
-    fn decode_one(&mut self, msg: DnsMessage) -> Option<DnsMessage> {
+    fn decode_one(&mut self, msg: DnsMessage) -> io::Result<Option<DnsMessage>> {
+        if self.server && msg.flags.qr {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "a DNS response sent to a server"));
+        }
         if let Some((id, q)) = &self.expect {
             if !is_reply_to(&msg, *id, q) {
                 crate::trace::debug!(id = msg.id, "DNS: a datagram that is not the reply, ignored");
-                return None;
+                return Ok(None);
             }
         }
-        if !self.stream {
+        if self.server && !self.stream {
             // A request: the reply may be as large as its EDNS size says.
             self.reply_limit = match msg.additional.iter().find(|r| r.rtype == RecordType::OPT) {
                 Some(opt) => usize::from(opt.class).clamp(UDP_REPLY_LIMIT, UDP_REPLY_MAX),
                 None => UDP_REPLY_LIMIT,
             };
         }
-        Some(msg)
+        Ok(Some(msg))
     }
 }
 
@@ -82,7 +93,7 @@ impl Decoder for DnsCodec {
             }
             let datagram = src.split();
             let msg = DnsMessage::decode(&datagram)?;
-            return Ok(self.decode_one(msg));
+            return self.decode_one(msg);
         }
         if src.len() < 2 {
             return Ok(None);
@@ -95,7 +106,7 @@ impl Decoder for DnsCodec {
         src.advance(2);
         let bytes = src.split_to(len);
         let msg = DnsMessage::decode(&bytes)?;
-        Ok(self.decode_one(msg))
+        self.decode_one(msg)
     }
 }
 
@@ -217,7 +228,7 @@ impl ServerProtocol for Dns {
     type ServerCodec = DnsCodec;
 
     fn server_codec(&self, _params: &ServerParams) -> DnsCodec {
-        DnsCodec::new(self.tcp)
+        DnsCodec::for_server(self.tcp)
     }
 
     /// Workflow's DNS server: connections kept 300 s, TLS accept 5 s.
