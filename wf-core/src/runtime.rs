@@ -47,7 +47,9 @@ pub struct Settings {
     /// host several names need it to pick the right one.
     pub use_tls_sni: bool,
     /// The `resolv.conf` the asynchronous resolver reads once, at its
-    /// first lookup (`/etc/resolv.conf`).
+    /// first lookup (`/etc/resolv.conf`). Its name servers must be
+    /// addresses: one given by name is ignored (finding it would need the
+    /// resolver itself). Without any, 127.0.0.1 is asked.
     pub resolv_conf_path: std::path::PathBuf,
     /// The hosts file the asynchronous resolver reads once, at its first
     /// lookup (`/etc/hosts`).

@@ -24,7 +24,16 @@ impl Resolver {
     pub(crate) fn from_settings() -> Resolver {
         let s = crate::settings();
         let hosts = Hosts::load(&s.hosts_path);
-        let conf = ResolvConf::load(&s.resolv_conf_path);
+        let mut conf = ResolvConf::load(&s.resolv_conf_path);
+        // A server known by name would need this resolver to find it: a
+        // lookup waiting for itself. Only addresses are kept.
+        conf.servers.retain(|url| {
+            let literal = crate::net::uri::Uri::parse(url).is_ok_and(|u| matches!(u.host(), crate::net::Host::Ip(_)));
+            if !literal {
+                crate::trace::warning!(server = %url, "resolv.conf: a name server given by name is ignored");
+            }
+            literal
+        });
         let client = DnsClient::from_conf(&conf).unwrap_or_else(|_e| {
             crate::trace::warning!(error = %_e, "resolv.conf: a name server does not parse, asking 127.0.0.1");
             DnsClient::new("127.0.0.1").expect("a literal server")
