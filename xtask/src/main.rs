@@ -62,7 +62,9 @@ tasks:
                   apt-get as root on Debian), upstream (ns per pick of
                   each policy, weight fidelity, consistent-hash key
                   movement, and an HTTP request through an upstream
-                  against one by address, on loopback)
+                  against one by address, on loopback), udp (UDP round
+                  trips: wf client tasks and a wf UDP server next to
+                  plain tokio and std sockets, on loopback)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -156,6 +158,7 @@ const BENCHES: &[Bench] = &[
         tools: &["taskset", "mariadbd", "mariadb-install-db", "mariadb"],
     },
     Bench { name: "upstream", bin: "upstream", helpers: &[], tools: &[] },
+    Bench { name: "udp", bin: "udp", helpers: &[], tools: &[] },
 ];
 
 fn main() -> ExitCode {

@@ -398,8 +398,11 @@ mod line {
     use tokio_util::codec::{Decoder, Encoder};
     use wf_core::net::{ClientOptions, ClientProtocol, Protocol, ServerParams, ServerProtocol, Transport, Uri};
 
+    /// Lines; a reply codec takes only lines that begin with its request.
     #[derive(Debug, Default)]
-    pub(super) struct LineCodec;
+    pub(super) struct LineCodec {
+        expect: Option<String>,
+    }
 
     impl Decoder for LineCodec {
         type Item = String;
@@ -408,7 +411,13 @@ mod line {
             let Some(n) = src.iter().position(|&b| b == b'\n') else { return Ok(None) };
             let line = src.split_to(n + 1);
             let text = std::str::from_utf8(&line[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            Ok(Some(text.to_owned()))
+            match &self.expect {
+                Some(req) if !text.starts_with(req.as_str()) => {
+                    src.clear();
+                    Ok(None)
+                }
+                _ => Ok(Some(text.to_owned())),
+            }
         }
     }
 
@@ -436,7 +445,10 @@ mod line {
         type ClientCodec = LineCodec;
         type Handshake = ();
         fn client_codec(&self) -> LineCodec {
-            LineCodec
+            LineCodec::default()
+        }
+        fn reply_codec(&self, req: &String) -> LineCodec {
+            LineCodec { expect: Some(req.clone()) }
         }
         fn handshake(&self, _uri: &Uri, _opts: &ClientOptions) -> Result<(), wf_core::Error> {
             Ok(())
@@ -449,7 +461,7 @@ mod line {
     impl ServerProtocol for Line {
         type ServerCodec = LineCodec;
         fn server_codec(&self, _params: &ServerParams) -> LineCodec {
-            LineCodec
+            LineCodec::default()
         }
         fn error_reply(&self, _codec: &mut LineCodec, error: &wf_core::Error) -> Option<String> {
             Some(format!("ERR {}", error.code()))
@@ -465,8 +477,8 @@ fn scheme_chooses_the_transport_and_error_replies() {
     wf_core::net::register_scheme_port("lineu", 7);
     wf_core::net::register_scheme_port("line", 7);
     let server = Server::new(Line, |t| {
-        let up = t.req().to_uppercase();
-        *t.resp_mut() = up;
+        let reply = format!("{} {}", t.req(), t.req().to_uppercase());
+        *t.resp_mut() = reply;
     });
     server.start_on("127.0.0.1", 0).unwrap();
     let port = server.listen_addr().unwrap().port();
@@ -478,7 +490,10 @@ fn scheme_chooses_the_transport_and_error_replies() {
         });
         *t.req_mut() = format!("via {scheme}");
         t.start();
-        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::Success, format!("VIA {}", scheme.to_uppercase())));
+        assert_eq!(
+            rx.recv_timeout(WAIT).unwrap(),
+            (State::Success, format!("via {scheme} VIA {}", scheme.to_uppercase()))
+        );
     }
     let s = raw_socket();
     let mut buf = [0u8; 64];
@@ -488,5 +503,50 @@ fn scheme_chooses_the_transport_and_error_replies() {
         let (n, _) = s.recv_from(&mut buf).unwrap();
         assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), answer, "answer to {bad:?}");
     }
+    server.stop();
+}
+
+/// `reply_codec` knows the request: datagrams that are not its reply are
+/// ignored (as a DNS client ignores another ID).
+#[test]
+fn reply_codec_tells_ours_from_others() {
+    use line::Line;
+    wf_core::net::register_scheme_port("lineu", 7);
+    let (addr, _) = fake_peer(|req| {
+        let req = std::str::from_utf8(req).unwrap().trim_end();
+        vec![b"someone else\n".to_vec(), format!("{req}: yours\n").into_bytes()]
+    });
+    let (tx, rx) = mpsc::channel();
+    let mut t = create_client_task(Line, &format!("lineu://{addr}"), 0, move |t| {
+        let _ = tx.send((t.state(), t.resp().clone()));
+    });
+    *t.req_mut() = "q1".to_string();
+    t.start();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::Success, "q1: yours".to_string()));
+}
+
+/// Upstreams route UDP tasks as they do TCP ones: a dead server
+/// (`ECONNREFUSED`) is fused, retries go to the live one.
+#[test]
+fn upstream_routes_datagrams_and_fuses_dead_servers() {
+    use wf_core::upstream::{AddressParams, Policy, Upstream};
+    let (server, live) = udp_echo();
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let up = Upstream::create("up-udp-fuse", Policy::RoundRobin { try_another: true });
+    let mut p = AddressParams::default();
+    p.max_fails = 2;
+    up.add_server_with(&dead.to_string(), p).unwrap();
+    up.add_server(&live.to_string()).unwrap();
+    up.set_mttr(Duration::from_secs(3600));
+    let mut peers = Vec::new();
+    for i in 0..10 {
+        let (mut t, rx) = udp_task("tlv://up-udp-fuse:1/", 1);
+        t.req_mut().set_value(format!("{i}"));
+        t.start();
+        let o = recv(&rx);
+        assert_eq!(o.state, State::Success, "{}", o.error);
+        peers.push(o.peer);
+    }
+    assert!(peers.iter().all(|p| *p == Some(live)), "{peers:?}");
     server.stop();
 }

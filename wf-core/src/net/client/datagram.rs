@@ -55,7 +55,7 @@ pub(super) async fn exchange<P: ClientProtocol>(
             trace::debug!(target = %addr, limit = cap, "reply datagram over the size limit");
             return Err(Error::sys(libc::EMSGSIZE));
         }
-        match datagram::decode_whole(&mut protocol.client_codec(), buf)? {
+        match datagram::decode_whole(&mut protocol.reply_codec(req), buf)? {
             Decoded::Message(resp) => return Ok((resp, Some(addr))),
             Decoded::LeftOver => {
                 trace::debug!(target = %addr, "bytes left after the reply in its datagram");

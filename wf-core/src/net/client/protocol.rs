@@ -63,6 +63,7 @@ pub enum Next {
 /// | [`default_keep_alive`](ClientProtocol::default_keep_alive): how long an idle connection is kept | close | 60 s for HTTP and Redis |
 /// | [`keep_alive`](ClientProtocol::keep_alive): whether this reply lets the connection be reused | yes | HTTP `Connection: close` |
 /// | [`transport`](ClientProtocol::transport): a byte stream or datagrams | stream | DNS: UDP, TCP when asked |
+/// | [`reply_codec`](ClientProtocol::reply_codec): over datagrams, the codec that knows which reply it waits for | `client_codec()` | DNS: the query's ID and question |
 /// | [`mode`](ClientProtocol::mode): pooled, pipelined or dedicated | pooled | Redis: pipelined, but `BLPOP`, `MULTI`… pooled |
 /// | [`via`](ClientProtocol::via): where connections go | the URL's host | an HTTP proxy |
 /// | [`prepare`](ClientProtocol::prepare): fill or check the request before each attempt | nothing | HTTP `Host`; refused Redis commands |
@@ -173,7 +174,8 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     ///   ([`TimeoutReason::Transmit`](crate::TimeoutReason::Transmit)),
     ///   retried like any `SYS_ERROR`. An ICMP "port unreachable" fails
     ///   the attempt with `ECONNREFUSED`;
-    /// - decodes each datagram received **alone**, with a fresh codec: a
+    /// - decodes each datagram received **alone**, with a fresh
+    ///   [`reply_codec`](ClientProtocol::reply_codec) for the request: a
     ///   message that takes the whole datagram is the reply; `Ok(None)`
     ///   (the datagram is not a message of this exchange: a DNS reply with
     ///   another ID, say) drops it and the wait goes on, its deadline
@@ -192,6 +194,17 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     fn transport(&self, uri: &Uri) -> Transport {
         let _ = uri;
         Transport::Stream
+    }
+
+    /// Over [`Transport::Datagram`]: the codec that decodes one datagram
+    /// received for `req` (a fresh one per datagram, made after
+    /// [`prepare`](ClientProtocol::prepare)). A codec that knows the
+    /// request can tell its reply from other datagrams, and answer
+    /// `Ok(None)` ("not ours", ignored) for those: a DNS reply with another
+    /// ID or question. Default: [`client_codec`](ClientProtocol::client_codec).
+    fn reply_codec(&self, req: &Self::Request) -> Self::ClientCodec {
+        let _ = req;
+        self.client_codec()
     }
 
     /// How `req` meets a connection. A [`Mode::Pipelined`] request never

@@ -15,7 +15,8 @@
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
-//! - `udp`: the UDP socket's receive loop; a request per datagram.
+//! - `udp`: `Server`'s UDP methods and the UDP socket's receive loop; a
+//!   request per datagram.
 //! - here: [`Server`], the handle.
 
 use std::net::SocketAddr;
@@ -66,6 +67,7 @@ impl<P: ServerProtocol> std::fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("listen_addr", &self.listen_addr())
+            .field("udp_addr", &self.udp_addr())
             .field("conn_count", &self.conn_count())
             .finish_non_exhaustive()
     }
@@ -125,63 +127,6 @@ impl<P: ServerProtocol> Server<P> {
     /// graceful restart).
     pub fn serve(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         self.run(Listener::from_std(listener)?)
-    }
-
-    /// Answers datagrams on `host:port` over UDP too (or alone): each
-    /// datagram is one request, its reply one datagram back to its sender.
-    /// A server may listen on TCP and UDP at once, on the same port (a
-    /// DNS server does); see [`udp_addr`](Server::udp_addr). `EBUSY` if
-    /// the server already receives datagrams.
-    ///
-    /// Each datagram is decoded alone with a fresh server codec. A request
-    /// that takes the whole datagram runs through `process` and its series
-    /// like any request ([`peer_addr`](ServerKind::peer_addr) is its sender,
-    /// [`noreply`](ServerTask::noreply) sends nothing); its reply is sent
-    /// with the bytes pushed before it as one datagram, and is not sent
-    /// over [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) bytes (the task
-    /// fails with `SYS_ERROR`/`EMSGSIZE`: a protocol truncates its replies
-    /// itself, as DNS does). A datagram that does not decode, or holds
-    /// more than one message, gets the protocol's
-    /// [`error_reply`](ServerProtocol::error_reply) (`EBADMSG` for an
-    /// incomplete one) if it has one, else it is dropped. At most
-    /// [`max_connections`](ServerParams::max_connections) requests are in
-    /// flight over UDP; datagrams past that are dropped.
-    ///
-    /// A datagram is its own pseudo-connection: its
-    /// [`connection`](ServerKind::connection) is new (its context is
-    /// dropped once the reply is sent), `task_seq` is 0, keep-alive and
-    /// `on_accept` are not asked.
-    pub fn start_udp(&self, host: &str, port: u16) -> Result<(), Error> {
-        self.run_udp(udp::bind(host, port)?)
-    }
-
-    /// Answers datagrams on a UDP socket made elsewhere; see
-    /// [`start_udp`](Server::start_udp).
-    pub fn serve_udp(&self, socket: std::net::UdpSocket) -> Result<(), Error> {
-        self.run_udp(udp::from_std(socket)?)
-    }
-
-    fn run_udp(&self, socket: tokio::net::UdpSocket) -> Result<(), Error> {
-        let stop = Arc::new(Notify::new());
-        {
-            let mut l = lock(&self.shared.udp);
-            if l.stop.is_some() {
-                return Err(Error::sys(libc::EBUSY));
-            }
-            l.addr = socket.local_addr().ok();
-            l.stop = Some(stop.clone());
-        }
-        self.shared.stopping.store(false, Ordering::Release);
-        self.shared.udp_receiving.store(true, Ordering::Release);
-        runtime::spawn(udp::receive_loop(self.shared.clone(), self.process.clone(), socket, stop));
-        Ok(())
-    }
-
-    /// The address the server receives datagrams on, once
-    /// [`start_udp`](Server::start_udp) or [`serve_udp`](Server::serve_udp)
-    /// ran.
-    pub fn udp_addr(&self) -> Option<SocketAddr> {
-        lock(&self.shared.udp).addr
     }
 
     fn run(&self, listener: Listener) -> Result<(), Error> {

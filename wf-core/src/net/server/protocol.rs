@@ -17,6 +17,13 @@ use crate::net::protocol::{KeepAlive, Protocol};
 /// of each in a series, and writes the reply when the series ends
 /// (Workflow's delayed reply), in order per connection.
 ///
+/// Over UDP ([`Server::start_udp`](super::Server::start_udp)) every
+/// datagram gets a fresh codec that decodes it alone and encodes its
+/// reply; [`error_reply`](ServerProtocol::error_reply) answers a datagram
+/// that is not a request, and the hooks about connections
+/// (`on_accept`, keep-alive, `server_interim`, `head_complete`) are not
+/// asked.
+///
 /// # Hooks
 ///
 /// | hook | default | e.g. |

@@ -18,6 +18,7 @@
 //! - A reply (pushed bytes included) over [`MAX_DATAGRAM`] is not sent.
 //! - Sending a reply waits at most `peer_response_timeout`.
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,6 +29,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::Encoder;
 
+use super::Server;
 use super::conn::start_series;
 use super::protocol::ServerProtocol;
 use super::reply::{Head, ReplySlot};
@@ -36,8 +38,69 @@ use super::task::{Process, ServerConnection, ServerKind};
 use crate::error::{Error, State, TimeoutReason};
 use crate::net::datagram::{self, Decoded, MAX_DATAGRAM, RECV_BUFFER};
 use crate::runtime;
+use crate::sync::lock;
 use crate::task::Task;
 use crate::trace;
+
+/// Serving over UDP, on the server handle.
+impl<P: ServerProtocol> Server<P> {
+    /// Answers datagrams on `host:port` over UDP too (or alone): each
+    /// datagram is one request, its reply one datagram back to its sender.
+    /// A server may listen on TCP and UDP at once, on the same port (a
+    /// DNS server does); see [`udp_addr`](Server::udp_addr). `EBUSY` if
+    /// the server already receives datagrams.
+    ///
+    /// Each datagram is decoded alone with a fresh server codec. A request
+    /// that takes the whole datagram runs through `process` and its series
+    /// like any request ([`peer_addr`](ServerKind::peer_addr) is its sender,
+    /// [`noreply`](super::ServerTask::noreply) sends nothing); its reply is sent
+    /// with the bytes pushed before it as one datagram, and is not sent
+    /// over [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) bytes (the task
+    /// fails with `SYS_ERROR`/`EMSGSIZE`: a protocol truncates its replies
+    /// itself, as DNS does). A datagram that does not decode, or holds
+    /// more than one message, gets the protocol's
+    /// [`error_reply`](ServerProtocol::error_reply) (`EBADMSG` for an
+    /// incomplete one) if it has one, else it is dropped. At most
+    /// [`max_connections`](super::ServerParams::max_connections) requests are in
+    /// flight over UDP; datagrams past that are dropped.
+    ///
+    /// A datagram is its own pseudo-connection: its
+    /// [`connection`](ServerKind::connection) is new (its context is
+    /// dropped once the reply is sent), `task_seq` is 0, keep-alive and
+    /// `on_accept` are not asked.
+    pub fn start_udp(&self, host: &str, port: u16) -> Result<(), Error> {
+        self.run_udp(bind(host, port)?)
+    }
+
+    /// Answers datagrams on a UDP socket made elsewhere; see
+    /// [`start_udp`](Server::start_udp).
+    pub fn serve_udp(&self, socket: std::net::UdpSocket) -> Result<(), Error> {
+        self.run_udp(from_std(socket)?)
+    }
+
+    fn run_udp(&self, socket: tokio::net::UdpSocket) -> Result<(), Error> {
+        let stop = Arc::new(Notify::new());
+        {
+            let mut l = lock(&self.shared.udp);
+            if l.stop.is_some() {
+                return Err(Error::sys(libc::EBUSY));
+            }
+            l.addr = socket.local_addr().ok();
+            l.stop = Some(stop.clone());
+        }
+        self.shared.stopping.store(false, Ordering::Release);
+        self.shared.udp_receiving.store(true, Ordering::Release);
+        runtime::spawn(receive_loop(self.shared.clone(), self.process.clone(), socket, stop));
+        Ok(())
+    }
+
+    /// The address the server receives datagrams on, once
+    /// [`start_udp`](Server::start_udp) or [`serve_udp`](Server::serve_udp)
+    /// ran.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        lock(&self.shared.udp).addr
+    }
+}
 
 /// Binds a UDP socket on `host:port`.
 pub(super) fn bind(host: &str, port: u16) -> Result<UdpSocket, Error> {
@@ -71,6 +134,12 @@ pub(super) async fn receive_loop<P: ServerProtocol>(
         };
         let (n, peer) = match received {
             Ok(r) => r,
+            // About one peer (an ICMP error for an earlier reply, where the
+            // system reports those): nothing to wait for.
+            Err(_e) if matches!(_e.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset) => {
+                trace::debug!(error = %_e, "UDP receive: an error about a peer; ignored");
+                continue;
+            }
             Err(_e) => {
                 trace::debug!(error = %_e, "UDP receive failed; pausing 10 ms");
                 tokio::time::sleep(Duration::from_millis(10)).await;
