@@ -177,6 +177,13 @@ fn udp_replies_not_ours_are_ignored() {
     });
     let t = run(create_dns_task(&format!("dns://{addr}/x.test"), 0, |_| {}));
     assert_eq!(ok(&t).addrs(), vec!["3.3.3.3".parse::<std::net::IpAddr>().unwrap()]);
+    // The bare protocol value too: an ID is picked, and only its reply taken.
+    let mut t = create_client_task(Dns::udp(), &format!("dns://{addr}/"), 0, |_| {});
+    *t.req_mut() = DnsMessage::query("y.test", RecordType::A);
+    let t = run(t);
+    assert_eq!(t.state(), State::Success, "{:?}", t.error());
+    assert_ne!(t.req().id, 0);
+    assert_eq!((t.resp().id, t.resp().addrs()), (t.req().id, vec!["3.3.3.3".parse::<std::net::IpAddr>().unwrap()]));
 }
 
 #[test]

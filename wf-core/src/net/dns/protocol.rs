@@ -138,7 +138,6 @@ impl Encoder<&DnsMessage> for DnsCodec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Dns {
     tcp: bool,
-    expect: Option<(u16, Question)>,
 }
 
 impl Dns {
@@ -149,13 +148,7 @@ impl Dns {
 
     /// DNS over TCP for `dns://`.
     pub fn tcp() -> Dns {
-        Dns { tcp: true, expect: None }
-    }
-
-    /// Over UDP, a reply to query `id` asking `q` only: other datagrams
-    /// are ignored (this is how a client survives spoofed or late replies).
-    pub(crate) fn expecting(id: u16, q: Question) -> Dns {
-        Dns { tcp: false, expect: Some((id, q)) }
+        Dns { tcp: true }
     }
 }
 
@@ -177,9 +170,15 @@ impl ClientProtocol for Dns {
     type Handshake = ();
 
     fn client_codec(&self) -> DnsCodec {
-        match &self.expect {
-            Some((id, q)) if !self.tcp => DnsCodec::expecting(*id, q.clone()),
-            _ => DnsCodec::new(self.tcp),
+        DnsCodec::new(self.tcp)
+    }
+
+    /// Over UDP, only the reply to `req` (its ID and question) is taken:
+    /// other datagrams are ignored, as spoofed or late replies must be.
+    fn reply_codec(&self, req: &DnsMessage) -> DnsCodec {
+        match req.questions.first() {
+            Some(q) => DnsCodec::expecting(req.id, q.clone()),
+            None => self.client_codec(),
         }
     }
 
@@ -203,8 +202,12 @@ impl ClientProtocol for Dns {
         KeepAlive::Keep
     }
 
-    /// A query needs one question, and a name that can be written.
+    /// A query needs one question, and a name that can be written. An ID
+    /// of 0 is replaced with a random one.
     fn prepare(&self, req: &mut DnsMessage, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
+        if req.id == 0 {
+            req.id = super::task::random_id();
+        }
         if req.questions.len() != 1 {
             return Err(Error::sys(libc::EINVAL));
         }

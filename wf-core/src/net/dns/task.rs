@@ -100,18 +100,14 @@ pub(crate) fn random_id() -> u16 {
 }
 
 /// One query to the server of `uri`: over UDP first (unless `dnss://`),
-/// again over TCP when the reply is truncated. A query ID of 0 is
-/// replaced with a random one.
+/// again over TCP when the reply is truncated (with the same ID; an ID of
+/// 0 is replaced with a random one by `Dns::prepare`).
 pub(crate) async fn query(uri: &Uri, req: &mut DnsMessage, opts: &ClientOptions) -> Result<DnsMessage, Error> {
-    if req.id == 0 {
-        req.id = random_id();
+    if req.questions.len() != 1 {
+        return Err(Error::sys(libc::EINVAL));
     }
-    let q = match req.questions.as_slice() {
-        [q] => q.clone(),
-        _ => return Err(Error::sys(libc::EINVAL)),
-    };
     if !uri.scheme().eq_ignore_ascii_case("dnss") {
-        let resp = request(&Dns::expecting(req.id, q), uri, req, opts).await?;
+        let resp = request(&Dns::udp(), uri, req, opts).await?;
         if !resp.flags.tc {
             return Ok(resp);
         }
