@@ -42,7 +42,7 @@ fn echo_server_escapes_what_it_reflects() {
         "{body}"
     );
     assert!(
-        body.contains("<p>x-evil: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>"),
+        body.contains("<p>X-Evil: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>"),
         "{body}"
     );
     d.stop_with(libc::SIGTERM);

@@ -335,7 +335,9 @@ fn flood_is_bounded() {
     while s.recv_from(&mut buf).is_ok() {
         replies += 1;
     }
-    assert_eq!(replies, n);
+    // Every request admitted is answered (on a slow machine a late
+    // datagram of the flood may have been admitted after the first ones).
+    assert_eq!(replies, started.load(Ordering::SeqCst));
     assert_eq!(call(addr, b"after", 0, |_| {}).state, State::Success);
     server.stop();
 }

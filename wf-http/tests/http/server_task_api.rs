@@ -34,7 +34,7 @@ fn process_sees_the_whole_request() {
     let (method, uri, version, headers, single, body, peer) = rx.recv_timeout(support::WAIT).unwrap();
     assert_eq!((method.as_str(), uri.as_str(), version.as_str()), ("PATCH", "/p/a%20th?q=1#frag", "HTTP/1.1"));
     let expected: Vec<(String, String)> =
-        [("host", "example"), ("x-multi", "1"), ("x-multi", "2"), ("x-single", "s"), ("content-length", "4")]
+        [("Host", "example"), ("X-Multi", "1"), ("x-multi", "2"), ("X-Single", "s"), ("Content-Length", "4")]
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
