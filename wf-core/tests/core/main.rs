@@ -16,6 +16,9 @@
 //!   tests' work would hold them up.
 //! - `compute_queue_fairness`: saturates the process's compute pool and
 //!   counts how many jobs ran before another queue's job.
+//! - `dns_resolver`, `dns_resolver_ipv4`: `init` with a `resolv.conf` and
+//!   hosts file of their own (and IPv4 only) for the asynchronous
+//!   resolver.
 
 #[path = "../support/mod.rs"]
 mod support;
