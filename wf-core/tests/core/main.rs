@@ -19,6 +19,7 @@
 //! - `dns_resolver`, `dns_resolver_ipv4`: `init` with a `resolv.conf` and
 //!   hosts file of their own (and IPv4 only) for the asynchronous
 //!   resolver.
+//! - `tls_no_sni`: `init` with `use_tls_sni = false`.
 
 #[path = "../support/mod.rs"]
 mod support;
