@@ -22,6 +22,7 @@ mod conn;
 mod datagram;
 pub mod dns;
 mod protocol;
+pub(crate) mod resolve;
 pub mod route;
 mod server;
 mod stream;

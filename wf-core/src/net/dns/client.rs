@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::message::{DnsMessage, RecordType, rcode};
+use super::protocol::query;
 use super::resolv_conf::{MAX_SEARCH, MAX_SERVERS, ResolvConf, server_url};
-use super::task::{DnsQuery, DnsTask, query};
+use super::task::{DnsQuery, DnsTask};
 use crate::error::{Error, State};
 use crate::net::client::ClientOptions;
 use crate::net::uri::Uri;
@@ -159,7 +160,16 @@ impl DnsClient {
         qtype: RecordType,
         callback: impl FnOnce(&mut DnsTask) + Send + 'static,
     ) -> DnsTask {
-        Task::new(DnsQuery::for_client(self.clone(), name, qtype)).with_callback(callback)
+        let mut opts = ClientOptions::default();
+        self.apply_options(&mut opts);
+        let client = self.clone();
+        let plan = Box::new(move |mut req: DnsMessage, opts: ClientOptions| -> super::task::Running {
+            Box::pin(async move {
+                let r = client.resolve_message(&mut req, &opts).await;
+                (req, r)
+            })
+        });
+        Task::new(DnsQuery::with_plan(DnsMessage::query(name, qtype), opts, plan)).with_callback(callback)
     }
 
     /// Asks `name` for `qtype` records, outside a task.

@@ -17,12 +17,12 @@
 //!   callers keep the stale addresses for up to 5 seconds.
 //!
 //! Module map: `message` (the model) · `wire` (encoding, decoding) ·
-//! `protocol` (the codec and the protocol value) · `task` (a query by
-//! URL) · `client` · `server` · `resolv_conf` · `hosts` · `resolver`
-//! (the asynchronous lookup) · `cache` (the cache, single flight, and
-//! `getaddrinfo`).
+//! `protocol` (the codec, the protocol value, one query with its TCP
+//! fallback) · `task` (the task kind) · `client` · `server` ·
+//! `resolv_conf` · `hosts` · `resolver` (the asynchronous lookup). The
+//! cache in front of it, with single flight and `getaddrinfo`, is
+//! `net::resolve`, under the route layer.
 
-mod cache;
 mod client;
 mod hosts;
 mod message;
@@ -33,7 +33,6 @@ mod server;
 mod task;
 mod wire;
 
-pub(crate) use cache::{Cache, resolve, resolve_host, resolve_with_ttl};
 pub use client::DnsClient;
 pub use hosts::Hosts;
 pub use message::{

@@ -9,7 +9,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::message::{DnsMessage, Question, RecordType};
 use super::wire::MAX_MESSAGE;
 use crate::Error;
-use crate::net::client::{ClientOptions, ClientProtocol, Next};
+use crate::net::client::{ClientOptions, ClientProtocol, Next, request};
 use crate::net::protocol::Protocol;
 use crate::net::server::{ServerParams, ServerProtocol};
 use crate::net::uri::Uri;
@@ -206,7 +206,7 @@ impl ClientProtocol for Dns {
     /// of 0 is replaced with a random one.
     fn prepare(&self, req: &mut DnsMessage, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
         if req.id == 0 {
-            req.id = super::task::random_id();
+            req.id = random_id();
         }
         if req.questions.len() != 1 {
             return Err(Error::sys(libc::EINVAL));
@@ -262,6 +262,32 @@ impl ServerProtocol for Dns {
     fn error_reply(&self, _codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
         None
     }
+}
+
+/// A random query ID (`RandomState` keys are random per process and per
+/// call on the same thread advance).
+pub(crate) fn random_id() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish() as u16
+}
+
+/// One query to the server of `uri`: over UDP first (unless `dnss://`),
+/// again over TCP when the reply is truncated (with the same ID; an ID of
+/// 0 is replaced with a random one by `Dns::prepare`).
+pub(crate) async fn query(uri: &Uri, req: &mut DnsMessage, opts: &ClientOptions) -> Result<DnsMessage, Error> {
+    if req.questions.len() != 1 {
+        return Err(Error::sys(libc::EINVAL));
+    }
+    if !uri.scheme().eq_ignore_ascii_case("dnss") {
+        let resp = request(&Dns::udp(), uri, req, opts).await?;
+        if !resp.flags.tc {
+            return Ok(resp);
+        }
+        crate::trace::debug!(uri = %uri.as_str(), "DNS reply truncated, asking again over TCP");
+    }
+    request(&Dns::tcp(), uri, req, opts).await
 }
 
 #[cfg(test)]

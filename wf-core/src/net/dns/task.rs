@@ -5,23 +5,27 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::client::DnsClient;
 use super::message::{DnsMessage, RecordType};
-use super::protocol::Dns;
+use super::protocol::query;
 use crate::error::Error;
-use crate::net::client::{ClientKind, ClientOptions, request};
+use crate::net::client::{ClientKind, ClientOptions};
 use crate::net::uri::Uri;
 use crate::task::{RunContext, Task, TaskKind};
 
-type Running = Pin<Box<dyn Future<Output = (DnsMessage, Result<DnsMessage, Error>)> + Send>>;
+pub(crate) type Running = Pin<Box<dyn Future<Output = (DnsMessage, Result<DnsMessage, Error>)> + Send>>;
+
+/// How a query is answered: the query and the options in, a future giving
+/// the query as sent and the outcome.
+pub(crate) type Plan = Box<dyn FnOnce(DnsMessage, ClientOptions) -> Running + Send>;
 
 enum Target {
     Url(Result<Uri, Error>),
-    Client(DnsClient),
+    Plan(Option<Plan>),
 }
 
 /// The kind of a [`DnsTask`]: the query, the reply, the options, and where
-/// the query goes (a server's URL, or a [`DnsClient`]'s servers).
+/// the query goes (a server's URL, or a [`DnsClient`](super::DnsClient)'s
+/// servers).
 pub struct DnsQuery {
     target: Target,
     req: DnsMessage,
@@ -63,16 +67,10 @@ impl DnsQuery {
         &mut self.resp
     }
 
-    pub(crate) fn for_client(client: DnsClient, name: &str, qtype: RecordType) -> DnsQuery {
-        let mut opts = ClientOptions::default();
-        client.apply_options(&mut opts);
-        DnsQuery {
-            target: Target::Client(client),
-            req: DnsMessage::query(name, qtype),
-            resp: DnsMessage::default(),
-            opts,
-            running: None,
-        }
+    /// A task asking `req` with `opts` as `plan` says (a
+    /// [`DnsClient`](super::DnsClient)'s order of names and servers).
+    pub(crate) fn with_plan(req: DnsMessage, opts: ClientOptions, plan: Plan) -> DnsQuery {
+        DnsQuery { target: Target::Plan(Some(plan)), req, resp: DnsMessage::default(), opts, running: None }
     }
 }
 
@@ -90,32 +88,6 @@ fn question_of(uri: &Uri) -> Result<(String, RecordType), Error> {
     Ok((name.to_owned(), qtype))
 }
 
-/// A random query ID (`RandomState` keys are random per process and per
-/// call on the same thread advance).
-pub(crate) fn random_id() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.finish() as u16
-}
-
-/// One query to the server of `uri`: over UDP first (unless `dnss://`),
-/// again over TCP when the reply is truncated (with the same ID; an ID of
-/// 0 is replaced with a random one by `Dns::prepare`).
-pub(crate) async fn query(uri: &Uri, req: &mut DnsMessage, opts: &ClientOptions) -> Result<DnsMessage, Error> {
-    if req.questions.len() != 1 {
-        return Err(Error::sys(libc::EINVAL));
-    }
-    if !uri.scheme().eq_ignore_ascii_case("dnss") {
-        let resp = request(&Dns::udp(), uri, req, opts).await?;
-        if !resp.flags.tc {
-            return Ok(resp);
-        }
-        crate::trace::debug!(uri = %uri.as_str(), "DNS reply truncated, asking again over TCP");
-    }
-    request(&Dns::tcp(), uri, req, opts).await
-}
-
 impl TaskKind for DnsQuery {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
         let fut = match &mut self.running {
@@ -123,7 +95,7 @@ impl TaskKind for DnsQuery {
             None => {
                 let mut req = std::mem::take(&mut self.req);
                 let opts = self.opts.clone();
-                let fut: Running = match &self.target {
+                let fut: Running = match &mut self.target {
                     Target::Url(Err(e)) => {
                         self.req = req;
                         run.set_error(e.clone());
@@ -136,13 +108,14 @@ impl TaskKind for DnsQuery {
                             (req, r)
                         })
                     }
-                    Target::Client(client) => {
-                        let client = client.clone();
-                        Box::pin(async move {
-                            let r = client.resolve_message(&mut req, &opts).await;
-                            (req, r)
-                        })
-                    }
+                    Target::Plan(plan) => match plan.take() {
+                        Some(plan) => plan(req, opts),
+                        // Polled again after it finished: nothing to do.
+                        None => {
+                            self.req = req;
+                            return Poll::Ready(());
+                        }
+                    },
                 };
                 self.running.insert(fut)
             }

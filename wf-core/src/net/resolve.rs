@@ -2,7 +2,8 @@
 //! over `DnsCache`).
 //!
 //! Literal addresses need no lookup. Names are looked up by the
-//! asynchronous resolver (`resolver`), or with blocking `getaddrinfo` on
+//! asynchronous resolver (`net::dns`'s, reached through
+//! `global::dns_async_lookup`), or with blocking `getaddrinfo` on
 //! tokio's blocking threads, at most `settings().dns_threads` at once; one
 //! lookup per (host, port) in flight: concurrent callers share its result.
 //! Results are cached for `dns_ttl_default` on a task's first attempt and
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::uri::Host;
 use crate::error::{Error, State};
-use crate::net::uri::Host;
 
 /// Resolved addresses, in `getaddrinfo` order.
 pub(crate) type Addrs = Arc<[SocketAddr]>;
@@ -217,7 +218,7 @@ fn start_lookup(key: Key, id: u64, tx: watch::Sender<Outcome>) {
         }
         if crate::settings().resolver == crate::runtime::Resolver::Async {
             let (host, port) = &publisher.key;
-            let outcome = super::resolver::lookup(host, *port).await.map(Addrs::from);
+            let outcome = (crate::global::dns_async_lookup())(host.clone(), *port).await.map(Addrs::from);
             publisher.publish(outcome);
             return;
         }
