@@ -152,6 +152,23 @@ impl ServerProtocol for Http {
         }
     }
 
+    /// A stopping server's last reply on a keep-alive connection says
+    /// `Connection: close`, so that the client opens a new connection (to
+    /// the server that took over, in a graceful restart) rather than
+    /// send its next request on one about to close. A streamed reply,
+    /// whose head is out already, is left alone.
+    fn last_reply(&self, resp: &mut HttpResponse) {
+        if resp.streamed {
+            return;
+        }
+        if resp.headers.contains_key("Connection") {
+            resp.set_header("Connection", "close");
+        } else {
+            resp.auto.connection = Some(false);
+        }
+        resp.auto.after = Some(KeepAlive::Close);
+    }
+
     fn server_interim(&self, codec: &mut ServerCodec, out: &mut BytesMut) {
         if codec.take_continue() {
             out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");

@@ -1,5 +1,5 @@
 //! The examples' integration tests, in one process: one test binary (one
-//! link) instead of one per file. `tour`, `mysql_cli`, `servers`, `dns`,
+//! link) instead of one per file. `tour`, `mysql_cli`, `servers`, `dns`, `restart`,
 //! `file_server` and `upstream` run the example programs as child processes (`daemon`
 //! starts a server binary, reads its address and stops it with a real
 //! signal); `kv_server` runs the tour's key-value server in this process
@@ -12,6 +12,7 @@ mod file_server;
 mod kv_hostile;
 mod kv_server;
 mod mysql_cli;
+mod restart;
 mod servers;
 mod tour;
 mod upstream;

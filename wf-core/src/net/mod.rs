@@ -38,6 +38,7 @@ pub use conn::Connection;
 pub use datagram::{MAX_DATAGRAM, Transport};
 pub use protocol::{KeepAlive, Protocol};
 pub use route::Target;
+pub use server::handoff;
 pub use server::{
     DrainKind, DrainTask, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask,
 };

@@ -90,7 +90,8 @@
 //! - **Graceful stop**: an idle connection closes at once; one `Reading`
 //!   finishes that request (within its limits), and one `Serving` reads
 //!   nothing more; each answers every request it decoded, then closes
-//!   (after the write: no reply is cut). On closing while the client may
+//!   (after the write: no reply is cut), its last reply marked as such
+//!   ([`ServerProtocol::last_reply`]). On closing while the client may
 //!   still be sending, the connection reads and drops its bytes for a
 //!   moment ([`LINGER_IDLE`], at most [`LINGER_MAX`] and
 //!   [`LINGER_BYTES`]) so that the
@@ -562,8 +563,12 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
             match head {
                 Head::Waiting => return,
-                Head::Reply(resp, keep) => {
+                Head::Reply(mut resp, mut keep) => {
                     let slot = self.pending.pop_front().expect("the head");
+                    if keep != KeepAlive::Close && self.last_before_stop() {
+                        self.shared.protocol.last_reply(&mut resp);
+                        keep = KeepAlive::Close;
+                    }
                     let encoded: Result<(), Error> = self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                     if let Err(e) = encoded {
                         slot.written(resp, Err(e));
@@ -590,6 +595,13 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
             }
         }
+    }
+
+    /// The server stops and the reply just taken is the connection's
+    /// last: nothing else in flight, nothing arriving.
+    #[inline]
+    fn last_before_stop(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire) && self.pending.is_empty() && self.req.is_none()
     }
 
     /// The connection closes after this turn's write: requests after a
@@ -793,6 +805,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn end_of_input(&mut self) {
         self.peer_done = true;
+        self.connection.set_closed();
         self.phase = Phase::Draining { error_reply: None };
     }
 
@@ -817,6 +830,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     /// A client that may still be sending gets a moment for it to end
     /// ([`LINGER_IDLE`], [`LINGER_MAX`], [`LINGER_BYTES`]).
     async fn close(&mut self) {
+        self.connection.set_closed();
         for d in self.drivers.drain(..) {
             runtime::spawn(d);
         }

@@ -18,6 +18,8 @@
 //! - `udp`: `Server`'s UDP methods and the UDP socket's receive loop; a
 //!   request per datagram.
 //! - here: [`Server`], the handle.
+//! - [`handoff`]: graceful restart, handing the listening socket to a new
+//!   process (independent of the rest).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,6 +31,7 @@ use tokio::sync::Notify;
 
 mod accept;
 mod conn;
+pub mod handoff;
 mod params;
 mod protocol;
 mod push;
@@ -124,7 +127,7 @@ impl<P: ServerProtocol> Server<P> {
     }
 
     /// Serves on a listening socket made elsewhere (e.g. inherited for a
-    /// graceful restart).
+    /// graceful restart: [`handoff::inherited_listener`]).
     pub fn serve(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         self.run(Listener::from_std(listener)?)
     }
@@ -164,7 +167,11 @@ impl<P: ServerProtocol> Server<P> {
     /// a request lets it finish coming in (within the header timeout and
     /// the minimum receive rate, so a client dripping its request holds
     /// the stop no longer than those), one with requests in flight reads
-    /// nothing more.
+    /// nothing more. A connection's last reply, which would have kept it
+    /// open, is marked as the last
+    /// ([`ServerProtocol::last_reply`]: HTTP says `Connection: close`),
+    /// so that its client does not send another request on it; for a
+    /// graceful restart, see [`handoff`].
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
         if let Some(stop) = lock(&self.shared.listen).stop.take() {
