@@ -18,7 +18,8 @@
 //! | [`task_error_texts`] | names of task error codes registered by protocol crates | `error` |
 //! | [`named_counters`], [`named_mailboxes`], [`named_conditionals`], [`named_guards`] | the named sync tasks `count_by_name`, `send_by_name`, `signal_by_name` and guards reach | `sync` |
 //! | [`scheme_ports`] | default ports of URL schemes | `net::uri` |
-//! | [`dns_cache`], [`dns_lookup_limit`] | resolved names with their age, lookups in flight; the cap on concurrent `getaddrinfo` calls | `net::dns` |
+//! | [`dns_cache`], [`dns_lookup_limit`] | resolved names with their age, lookups in flight; the cap on concurrent `getaddrinfo` calls | `net::resolve` |
+//! | [`dns_resolver`], [`dns_server_limit`] | the hosts file and `resolv.conf` client of the asynchronous resolver, read at its first lookup; the cap on its lookups in flight (the cache reaches its lookup through [`dns_async_lookup`]) | `net::dns::resolver` |
 //! | [`routes`], [`dns_route`] | routes registered under a host name and the default route if set; the DNS route with the addresses that failed to connect lately | `net::route` |
 //! | [`upstreams`] | upstreams by name (each also registered as a route) | `upstream` |
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
@@ -115,8 +116,8 @@ pub(crate) fn scheme_ports() -> &'static RwLock<HashMap<String, u16>> {
 
 /// The DNS cache.
 #[cfg(feature = "net")]
-pub(crate) fn dns_cache() -> &'static Mutex<crate::net::dns::Cache> {
-    static CACHE: OnceLock<Mutex<crate::net::dns::Cache>> = OnceLock::new();
+pub(crate) fn dns_cache() -> &'static Mutex<crate::net::resolve::Cache> {
+    static CACHE: OnceLock<Mutex<crate::net::resolve::Cache>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -125,6 +126,41 @@ pub(crate) fn dns_cache() -> &'static Mutex<crate::net::dns::Cache> {
 pub(crate) fn dns_lookup_limit() -> &'static tokio::sync::Semaphore {
     static LIMIT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_threads.max(1)))
+}
+
+/// The asynchronous resolver: the hosts file and the name servers, read
+/// from the files the settings name at the first lookup.
+#[cfg(feature = "net")]
+pub(crate) fn dns_resolver() -> &'static crate::net::dns::resolver::Resolver {
+    static RESOLVER: OnceLock<crate::net::dns::resolver::Resolver> = OnceLock::new();
+    RESOLVER.get_or_init(crate::net::dns::resolver::Resolver::from_settings)
+}
+
+/// A lookup of the asynchronous resolver: host, port → addresses.
+#[cfg(feature = "net")]
+pub(crate) type DnsLookup = fn(
+    String,
+    u16,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<std::net::SocketAddr>, crate::Error>> + Send>,
+>;
+
+/// The asynchronous resolver's lookup, for the cache of `net::resolve`.
+/// The cache sits under the route layer and the DNS client on top of it
+/// (its queries are client tasks, which route): the cache reaches the
+/// resolver through this function, so that the layers do not depend on
+/// each other both ways.
+#[cfg(feature = "net")]
+pub(crate) fn dns_async_lookup() -> DnsLookup {
+    |host, port| Box::pin(async move { crate::net::dns::resolver::lookup(&host, port).await })
+}
+
+/// The cap on lookups of the asynchronous resolver in flight
+/// (`Settings::dns_server_params.max_connections`).
+#[cfg(feature = "net")]
+pub(crate) fn dns_server_limit() -> &'static tokio::sync::Semaphore {
+    static LIMIT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    LIMIT.get_or_init(|| tokio::sync::Semaphore::new(crate::settings().dns_server_params.max_connections.max(1)))
 }
 
 /// Routes registered under a host name (upstreams, name-service

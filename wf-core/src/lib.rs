@@ -77,7 +77,8 @@ pub use error::{Error, State, TimeoutReason, code, get_error_string, register_ta
 pub use graph::{Graph, GraphNode, GraphTask, create_graph_task};
 pub use parallel::{Parallel, ParallelWork, create_parallel_work, start_parallel_work};
 pub use runtime::{
-    AlreadyInitialized, EndpointParams, Settings, handle, init, settings, wait_finish, wait_finish_timeout,
+    AddressFamily, AlreadyInitialized, EndpointParams, Resolver, Settings, handle, init, settings, wait_finish,
+    wait_finish_timeout,
 };
 pub use series::{SeriesFuture, SeriesWork, create_series_work, series_of, start_series_work, try_series_of};
 pub use shutdown::{ShutdownWatch, is_shutting_down, shutdown};

@@ -34,8 +34,31 @@ pub struct Settings {
     /// How long a cached name is trusted by a retry (Workflow's
     /// `dns_ttl_min`, 60 s): retries look names up again sooner.
     pub dns_ttl_min: Duration,
-    /// Threads that may run blocking name lookups at once (4).
+    /// Threads that may run blocking name lookups at once (4), with
+    /// [`Resolver::Getaddrinfo`].
     pub dns_threads: usize,
+    /// How host names are resolved: [`Resolver::Async`] (the default, as
+    /// in Workflow) or blocking `getaddrinfo`.
+    pub resolver: Resolver,
+    /// Which addresses of a name are used (Workflow's
+    /// `endpoint_params.address_family`): both (the default), or only
+    /// IPv4 or IPv6.
+    pub address_family: AddressFamily,
+    /// Whether TLS clients send the server's name (SNI). Default `true`
+    /// (Workflow: `false`): wf verifies certificates, and servers that
+    /// host several names need it to pick the right one.
+    pub use_tls_sni: bool,
+    /// The `resolv.conf` the asynchronous resolver reads once, at its
+    /// first lookup (`/etc/resolv.conf`). Its name servers must be
+    /// addresses: one given by name is ignored (finding it would need the
+    /// resolver itself). Without any, 127.0.0.1 is asked.
+    pub resolv_conf_path: std::path::PathBuf,
+    /// The hosts file the asynchronous resolver reads once, at its first
+    /// lookup (`/etc/hosts`).
+    pub hosts_path: std::path::PathBuf,
+    /// Parameters of the connections to DNS servers; `max_connections`
+    /// (200) caps the lookups in flight at once.
+    pub dns_server_params: EndpointParams,
     /// How poller threads share work. `true` (the default): one tokio
     /// multi-thread runtime whose workers steal work from each other.
     /// `false`: Workflow's model, each poller thread its own event loop (a
@@ -57,6 +80,32 @@ pub struct Settings {
     /// each series started then costs a hand-over between threads.
     /// Workflow's default is 20.
     pub handler_threads: usize,
+}
+
+/// How host names are resolved: see [`Settings::resolver`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resolver {
+    /// Workflow's default: the hosts file, then the name servers of
+    /// `resolv.conf` asked by wf's own DNS client, A and AAAA in parallel.
+    #[default]
+    Async,
+    /// Blocking `getaddrinfo` on up to `dns_threads` threads (Workflow
+    /// with `resolv_conf_path` set to null).
+    Getaddrinfo,
+}
+
+/// Which addresses a name resolves to: see [`Settings::address_family`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressFamily {
+    /// IPv4 and IPv6 (`AF_UNSPEC`).
+    #[default]
+    Unspecified,
+    /// IPv4 only (`AF_INET`).
+    Ipv4,
+    /// IPv6 only (`AF_INET6`).
+    Ipv6,
 }
 
 /// Per-target client defaults (Workflow's `EndpointParams`). A timeout of
@@ -105,6 +154,12 @@ impl Default for Settings {
             dns_ttl_default: Duration::from_secs(3600),
             dns_ttl_min: Duration::from_secs(60),
             dns_threads: 4,
+            resolver: Resolver::Async,
+            address_family: AddressFamily::Unspecified,
+            use_tls_sni: true,
+            resolv_conf_path: "/etc/resolv.conf".into(),
+            hosts_path: "/etc/hosts".into(),
+            dns_server_params: EndpointParams::default(),
             work_stealing: true,
             handler_threads: 0,
         }

@@ -8,7 +8,7 @@
 //! | feature | module | crate |
 //! |---|---|---|
 //! | `timer` (default) | [`timer`] | wf-timer |
-//! | `net` (default) | [`net`], [`upstream`] | wf-core's network layer |
+//! | `net` (default) | [`net`], [`upstream`], [`dns`] | wf-core's network layer |
 //! | `tls` (default) | `net::tls` | rustls |
 //! | `http` (default) | [`http`] | wf-http |
 //! | `redis` (default) | [`redis`] | wf-redis |
@@ -35,6 +35,14 @@
 
 #[doc(inline)]
 pub use wf_core::*;
+
+/// DNS tasks, client, server and messages (short for [`net::dns`]).
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod dns {
+    #[doc(inline)]
+    pub use wf_core::net::dns::*;
+}
 
 /// HTTP tasks and servers.
 #[cfg(feature = "http")]

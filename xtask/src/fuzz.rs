@@ -31,7 +31,7 @@ const TIMEOUT_SECS: u32 = 10;
 /// How long `cargo xtask fuzz <target>` fuzzes each target by default.
 const DEFAULT_SECS: u64 = 60;
 /// How long the smoke step of `cargo xtask test` fuzzes each target
-/// (after running its seed corpus): 8 targets, 80 s in all.
+/// (after running its seed corpus): 10 targets, 100 s in all.
 const SMOKE_SECS: u64 = 10;
 
 /// libFuzzer's `-max_len` per target: room for a few messages of the
@@ -51,6 +51,7 @@ const MAX_LEN: &[(&str, usize)] = &[
     ("tlv", 1 << 10),
     // One DNS message: a UDP reply is at most 64 KiB, real ones far less.
     ("dns_reply", 4 << 10),
+    ("dns_message", 4 << 10),
 ];
 const DEFAULT_MAX_LEN: usize = 4 << 10;
 

@@ -113,6 +113,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
     ("dnsmasq", "dnsmasq-base"),
+    ("dig", "dnsutils"),
 ];
 
 /// Directories searched after the `PATH`: daemons such as `mariadbd` live

@@ -20,8 +20,9 @@
 pub(crate) mod client;
 mod conn;
 mod datagram;
-pub(crate) mod dns;
+pub mod dns;
 mod protocol;
+pub(crate) mod resolve;
 pub mod route;
 mod server;
 mod stream;

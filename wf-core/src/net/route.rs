@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::dns;
+use super::resolve;
 use super::uri::{Host, Uri};
 use crate::error::{Error, State, TimeoutReason, code};
 use crate::runtime::EndpointParams;
@@ -327,7 +327,7 @@ impl DnsRoute {
     /// `dns_ttl_min`. Report the attempt back with [`Route::report`] on
     /// this route to have failing addresses avoided.
     pub async fn route_to(&self, host: &str, port: u16, pick: Pick<'_>) -> Result<Routed, Error> {
-        let addrs = dns::resolve(host, port, pick.is_retry()).await?;
+        let addrs = resolve::resolve(host, port, pick.is_retry()).await?;
         self.choose(&addrs, pick)
     }
 
@@ -342,7 +342,7 @@ impl DnsRoute {
         ttl_min: Duration,
         pick: Pick<'_>,
     ) -> Result<Routed, Error> {
-        let addrs = dns::resolve_with_ttl(host, port, if pick.is_retry() { ttl_min } else { ttl_default }).await?;
+        let addrs = resolve::resolve_with_ttl(host, port, if pick.is_retry() { ttl_min } else { ttl_default }).await?;
         self.choose(&addrs, pick)
     }
 
@@ -386,7 +386,7 @@ impl Route for DnsRoute {
             // One address, nothing to resolve or choose: no list is built.
             Host::Ip(ip) => Ok(Routed::new(Target::Inet(SocketAddr::new(*ip, uri.port())))),
             host => {
-                let addrs = dns::resolve_host(host, uri.port(), pick.is_retry()).await?;
+                let addrs = resolve::resolve_host(host, uri.port(), pick.is_retry()).await?;
                 self.choose(&addrs, pick)
             }
         }

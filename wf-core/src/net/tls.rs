@@ -78,6 +78,13 @@ fn client_builder() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier
         .expect("the ring provider supports the default TLS versions")
 }
 
+/// SNI as `Settings::use_tls_sni` says (configurations a user builds
+/// keep their own choice).
+fn with_sni_setting(mut config: ClientConfig) -> ClientConfig {
+    config.enable_sni = crate::settings().use_tls_sni;
+    config
+}
+
 /// A server configuration builder, as [`client_builder`].
 fn server_builder() -> rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier> {
     ServerConfig::builder_with_provider(provider().clone())
@@ -160,7 +167,7 @@ impl TlsClient {
         crate::global::tls_verified()
             .get_or_init(|| {
                 let config = client_builder().with_root_certificates(default_roots()).with_no_client_auth();
-                TlsClient::from_config(Arc::new(config))
+                TlsClient::from_config(Arc::new(with_sni_setting(config)))
             })
             .clone()
     }
@@ -181,7 +188,7 @@ impl TlsClient {
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(verifier))
                     .with_no_client_auth();
-                TlsClient::from_config(Arc::new(config))
+                TlsClient::from_config(Arc::new(with_sni_setting(config)))
             })
             .clone()
     }
@@ -208,7 +215,7 @@ impl TlsClient {
             roots.add(cert).map_err(|_| einval())?;
         }
         let config = client_builder().with_root_certificates(roots).with_no_client_auth();
-        Ok(TlsClient::from_config(Arc::new(config)))
+        Ok(TlsClient::from_config(Arc::new(with_sni_setting(config))))
     }
 
     /// [`with_root_pem`](TlsClient::with_root_pem) reading the PEM from a

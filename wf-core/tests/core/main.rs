@@ -16,6 +16,10 @@
 //!   tests' work would hold them up.
 //! - `compute_queue_fairness`: saturates the process's compute pool and
 //!   counts how many jobs ran before another queue's job.
+//! - `dns_resolver`, `dns_resolver_ipv4`: `init` with a `resolv.conf` and
+//!   hosts file of their own (and IPv4 only) for the asynchronous
+//!   resolver.
+//! - `tls_no_sni`: `init` with `use_tls_sni = false`.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -38,6 +42,7 @@ mod net_client_pool_limit;
 mod net_client_retry;
 mod net_client_reuse;
 mod net_client_timeouts;
+mod net_dns;
 mod net_prepare;
 mod net_route;
 mod net_server_closed;

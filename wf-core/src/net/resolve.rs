@@ -1,12 +1,16 @@
 //! Name resolution with a process-wide cache (Workflow's `WFDnsResolver`
-//! over `DnsCache`, in its `getaddrinfo` mode).
+//! over `DnsCache`).
 //!
-//! Literal addresses need no lookup. Names are looked up with blocking
-//! `getaddrinfo` on tokio's blocking threads, at most
-//! `settings().dns_threads` at once, one lookup per (host, port) in flight:
-//! concurrent callers share its result. Results are cached for
-//! `dns_ttl_default` on a task's first attempt and trusted for only
-//! `dns_ttl_min` by retries. Errors are not cached.
+//! Literal addresses need no lookup. Names are looked up by the
+//! asynchronous resolver (`net::dns`'s, reached through
+//! `global::dns_async_lookup`), or with blocking `getaddrinfo` on
+//! tokio's blocking threads, at most `settings().dns_threads` at once; one
+//! lookup per (host, port) in flight: concurrent callers share its result.
+//! Results are cached for `dns_ttl_default` on a task's first attempt and
+//! trusted for only `dns_ttl_min` by retries. An expired entry is
+//! refreshed by the first caller that finds it; while that lookup runs
+//! (up to [`STALE_GRACE`]) other callers keep the old addresses, as in
+//! Workflow. Errors are not cached.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -30,7 +34,12 @@ type Outcome = Option<Result<Addrs, Error>>;
 struct Flight {
     id: u64,
     rx: watch::Receiver<Outcome>,
+    started: Instant,
 }
+
+/// How long expired addresses are still handed out while one lookup
+/// refreshes them (Workflow extends an expired entry by 5 s).
+pub(crate) const STALE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Slot {
@@ -105,12 +114,16 @@ pub(crate) async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Re
                 if at.elapsed() < ttl {
                     return Ok(addrs.clone());
                 }
+                // Being refreshed: the stale addresses meanwhile.
+                if slot.flight.as_ref().is_some_and(|f| f.started.elapsed() < STALE_GRACE) {
+                    return Ok(addrs.clone());
+                }
             }
             match &slot.flight {
                 Some(f) => (f.clone(), None),
                 None => {
                     let (tx, rx) = watch::channel(None);
-                    let f = Flight { id: next_id, rx };
+                    let f = Flight { id: next_id, rx, started: Instant::now() };
                     slot.flight = Some(f.clone());
                     c.next_id += 1;
                     (f, Some(tx))
@@ -196,6 +209,19 @@ impl Drop for Publisher {
 fn start_lookup(key: Key, id: u64, tx: watch::Sender<Outcome>) {
     let publisher = Publisher { key, id, tx };
     let task = async move {
+        #[cfg(test)]
+        {
+            let (host, port) = &publisher.key;
+            if let Some(d) = test_hooks::on_lookup(host, *port) {
+                tokio::time::sleep(d).await;
+            }
+        }
+        if crate::settings().resolver == crate::runtime::Resolver::Async {
+            let (host, port) = &publisher.key;
+            let outcome = (crate::global::dns_async_lookup())(host.clone(), *port).await.map(Addrs::from);
+            publisher.publish(outcome);
+            return;
+        }
         let outcome = match crate::global::dns_lookup_limit().acquire().await {
             Ok(permit) => {
                 let (host, port) = publisher.key.clone();
@@ -211,7 +237,13 @@ fn start_lookup(key: Key, id: u64, tx: watch::Sender<Outcome>) {
         };
         publisher.publish(outcome);
     };
-    // Run on the caller's runtime, or on wf's when called from elsewhere.
+    // The asynchronous resolver needs sockets and timers: it runs on wf's
+    // runtime. A `getaddrinfo` lookup runs on the caller's runtime, or on
+    // wf's when called from elsewhere.
+    if crate::settings().resolver == crate::runtime::Resolver::Async {
+        drop(crate::handle().spawn(task));
+        return;
+    }
     match tokio::runtime::Handle::try_current() {
         Ok(h) => drop(h.spawn(task)),
         Err(_) => drop(crate::handle().spawn(task)),
@@ -238,19 +270,16 @@ pub(crate) mod test_hooks {
         f(HOOKS.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(Hooks::default))
     }
 
-    /// Called by every lookup: counts it, then sleeps the delay set for it.
-    pub(crate) fn on_lookup(host: &str, port: u16) {
+    /// Called by every lookup: counts it, and tells the delay set for it.
+    pub(crate) fn on_lookup(host: &str, port: u16) -> Option<Duration> {
         let key = (host.to_string(), port);
-        let delay = with(|h| {
+        with(|h| {
             *h.counts.entry(key.clone()).or_default() += 1;
             h.delays.get(&key).copied()
-        });
-        if let Some(d) = delay {
-            std::thread::sleep(d);
-        }
+        })
     }
 
-    /// How many `getaddrinfo` calls ran for (host, port).
+    /// How many lookups ran for (host, port).
     pub(crate) fn lookups(host: &str, port: u16) -> usize {
         with(|h| h.counts.get(&(host.to_string(), port)).copied().unwrap_or(0))
     }
@@ -305,15 +334,17 @@ unsafe fn sockaddr_of(ai: &libc::addrinfo, port: u16) -> Option<SocketAddr> {
 /// AI_ADDRCONFIG})`, addresses given `port`, in the order returned, exact
 /// duplicates dropped.
 fn lookup(host: &str, port: u16) -> Result<Addrs, Error> {
-    #[cfg(test)]
-    test_hooks::on_lookup(host, port);
     let dns_err = |eai| Error::new(State::DnsError, eai);
     // A name with a NUL cannot exist.
     let c_host = CString::new(host).map_err(|_| dns_err(libc::EAI_NONAME))?;
     // SAFETY: addrinfo is a plain C struct; all-zero (null pointers) is
     // the documented way to start hints.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_family = match crate::settings().address_family {
+        crate::runtime::AddressFamily::Unspecified => libc::AF_UNSPEC,
+        crate::runtime::AddressFamily::Ipv4 => libc::AF_INET,
+        crate::runtime::AddressFamily::Ipv6 => libc::AF_INET6,
+    };
     hints.ai_socktype = libc::SOCK_STREAM;
     hints.ai_flags = libc::AI_ADDRCONFIG;
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
@@ -457,11 +488,14 @@ mod tests {
         let b = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
         let waiter = b.spawn(async move { resolve("localhost", port, false).await });
         std::thread::sleep(Duration::from_millis(50));
-        // Dropping `a` drops the lookup task; the waiter starts another.
+        // With getaddrinfo, dropping `a` drops the lookup task and the
+        // waiter starts another; the asynchronous resolver runs on wf's
+        // runtime, which `a` cannot take down.
         drop(a);
         let r = b.block_on(waiter).unwrap().unwrap();
         assert!(r[0].ip().is_loopback());
-        assert_eq!(lookups("localhost", port), 2);
+        let expected = if crate::settings().resolver == crate::runtime::Resolver::Async { 1 } else { 2 };
+        assert_eq!(lookups("localhost", port), expected);
     }
 
     #[tokio::test]
