@@ -21,6 +21,7 @@
 mod support;
 
 mod async_await;
+mod compute_algo;
 mod compute_timed;
 mod control_dynamic;
 mod control_empty;

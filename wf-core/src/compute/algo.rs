@@ -1,0 +1,399 @@
+//! Algorithm tasks: sort, merge, shuffle and friends on the compute pool
+//! (Workflow's `WFAlgoTaskFactory`).
+//!
+//! Each task owns its data (a `Vec<T>`), runs the algorithm on a compute
+//! queue and hands the data back: the callback reads it with
+//! [`Algo::result`] or takes it with [`Algo::take_result`]. The parallel
+//! forms ([`create_psort_task`], [`create_pmerge_task`]) spread the work
+//! over the threads of the compute pool.
+
+use std::any::Any;
+use std::cmp::Ordering;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+
+use super::executor::{ExecQueue, get_exec_queue};
+use super::par::{self, Cmp, Joined};
+use crate::error::Error;
+use crate::lock::lock;
+use crate::task::{RunContext, Task, TaskKind};
+
+/// A task running an algorithm over a `Vec<T>` it owns (Workflow's
+/// `WFSortTask`, `WFMergeTask`…; see the `create_*_task` functions).
+///
+/// ```
+/// let t = wf_core::create_sort_task("doc-algo", vec![3, 1, 2], |t| {
+///     assert_eq!(t.result(), Some(&[1, 2, 3][..]));
+/// });
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let mut t = rt.block_on(async { t.await });
+/// assert_eq!(t.take_result(), Some(vec![1, 2, 3]));
+/// ```
+pub type AlgoTask<T> = Task<Algo<T>>;
+
+/// What an algorithm ends with: its data and maybe an error, or a panic.
+type Outcome<T> = Result<(Vec<T>, Option<Error>), Box<dyn Any + Send>>;
+type Done<T> = Box<dyn FnOnce(Outcome<T>) + Send>;
+type Op<T> = Box<dyn FnOnce(Vec<T>, &ExecQueue, Done<T>) + Send>;
+
+/// The kind of an [`AlgoTask`].
+pub struct Algo<T> {
+    name: &'static str,
+    queue: ExecQueue,
+    input: Option<(Vec<T>, Op<T>)>,
+    rx: Option<oneshot::Receiver<Outcome<T>>>,
+    result: Option<Vec<T>>,
+}
+
+impl<T> fmt::Debug for Algo<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Algo").field("algorithm", &self.name).field("queue", &self.queue).finish_non_exhaustive()
+    }
+}
+
+impl<T> Algo<T> {
+    /// The algorithm's name: `"sort"`, `"psort"`, `"merge"`…
+    pub fn algorithm(&self) -> &'static str {
+        self.name
+    }
+
+    /// The queue the algorithm runs on.
+    pub fn queue(&self) -> &ExecQueue {
+        &self.queue
+    }
+
+    /// The data after the algorithm ran; `None` before, after a panic (of
+    /// a comparator, say), and once taken.
+    pub fn result(&self) -> Option<&[T]> {
+        self.result.as_deref()
+    }
+
+    /// Takes the data out.
+    pub fn take_result(&mut self) -> Option<Vec<T>> {
+        self.result.take()
+    }
+}
+
+/// Runs `op` on a compute thread and sends its outcome to the task, a
+/// panic included.
+fn run_op<T: Send + 'static>(op: Op<T>, data: Vec<T>, queue: &ExecQueue, tx: oneshot::Sender<Outcome<T>>) {
+    let slot = Arc::new(Mutex::new(Some(tx)));
+    let done_slot = slot.clone();
+    let done: Done<T> = Box::new(move |outcome| {
+        if let Some(tx) = lock(&done_slot).take() {
+            let _ = tx.send(outcome);
+        }
+    });
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| op(data, queue, done))) {
+        if let Some(tx) = lock(&slot).take() {
+            let _ = tx.send(Err(panic));
+        }
+    }
+}
+
+impl<T: Send + 'static> TaskKind for Algo<T> {
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if let Some((data, op)) = self.input.take() {
+            let (tx, rx) = oneshot::channel();
+            let queue = self.queue.clone();
+            self.queue.submit(Box::new(move || run_op(op, data, &queue, tx)));
+            self.rx = Some(rx);
+        }
+        let Some(rx) = self.rx.as_mut() else { return Poll::Ready(()) };
+        match Pin::new(rx).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(Ok((data, error)))) => {
+                self.result = Some(data);
+                if let Some(e) = error {
+                    run.set_error(e);
+                }
+            }
+            Poll::Ready(Ok(Err(_panic))) => run.set_panicked(),
+            // The queue dropped the job unrun.
+            Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
+        }
+        self.rx = None;
+        Poll::Ready(())
+    }
+}
+
+fn new_task<T, C>(name: &'static str, queue: &str, data: Vec<T>, op: Op<T>, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    Task::new(Algo { name, queue: get_exec_queue(queue), input: Some((data, op)), rx: None, result: None })
+        .with_callback(callback)
+}
+
+/// An algorithm that runs on one thread.
+fn inline<T: Send + 'static>(f: impl FnOnce(&mut Vec<T>) -> Option<Error> + Send + 'static) -> Op<T> {
+    Box::new(move |mut data, _queue, done| {
+        let error = f(&mut data);
+        done(Ok((data, error)));
+    })
+}
+
+/// An algorithm that forks over the queue's threads.
+fn forked<T: Send + 'static>(
+    f: impl FnOnce(&ExecQueue, Vec<T>, Box<dyn FnOnce(Joined<T>) + Send>) + Send + 'static,
+) -> Op<T> {
+    Box::new(move |data, queue, done| f(queue, data, Box::new(move |joined| done(joined.map(|v| (v, None))))))
+}
+
+fn natural<T: Ord>() -> Cmp<T> {
+    Arc::new(|a: &T, b: &T| a.cmp(b))
+}
+
+/// Sorts `data` on compute queue `queue` (Workflow's `create_sort_task`;
+/// unstable, like `std::sort`).
+pub fn create_sort_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Ord + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task(
+        "sort",
+        queue,
+        data,
+        inline(|d: &mut Vec<T>| {
+            d.sort_unstable();
+            None
+        }),
+        callback,
+    )
+}
+
+/// Sorts `data` by `cmp` (unstable). A comparator that is not a total
+/// order gives an unspecified order, or makes the task fail with
+/// `TASK_ERROR`/`PANICKED`.
+pub fn create_sort_task_by<T, F, C>(queue: &str, data: Vec<T>, cmp: F, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task(
+        "sort",
+        queue,
+        data,
+        inline(move |d: &mut Vec<T>| {
+            d.sort_unstable_by(cmp);
+            None
+        }),
+        callback,
+    )
+}
+
+/// Sorts `data` over the compute pool's threads (Workflow's
+/// `create_psort_task`): one run per thread sorted at once, then merged
+/// pairwise, each merge cut into a share per thread. Small inputs (and a
+/// pool of one thread) are sorted on one thread.
+///
+/// ```
+/// let data: Vec<u64> = (0..100_000).rev().collect();
+/// let t = wf_core::create_psort_task("doc-algo", data, |t| {
+///     assert!(t.result().unwrap().is_sorted());
+/// });
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let t = rt.block_on(async { t.await });
+/// assert_eq!(t.state(), wf_core::State::Success);
+/// ```
+pub fn create_psort_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Ord + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task("psort", queue, data, forked(|q, d, done| par::psort(q, d, natural(), done)), callback)
+}
+
+/// Like [`create_psort_task`], ordering by `cmp`.
+pub fn create_psort_task_by<T, F, C>(queue: &str, data: Vec<T>, cmp: F, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    let cmp: Cmp<T> = Arc::new(cmp);
+    new_task("psort", queue, data, forked(move |q, d, done| par::psort(q, d, cmp, done)), callback)
+}
+
+/// Merges the sorted `a` and `b` into one sorted vector (Workflow's
+/// `create_merge_task`; stable: of equal elements, `a`'s come first).
+pub fn create_merge_task<T, C>(queue: &str, a: Vec<T>, b: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Ord + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    create_merge_task_by(queue, a, b, T::cmp, callback)
+}
+
+/// Like [`create_merge_task`], for runs sorted by `cmp`.
+pub fn create_merge_task_by<T, F, C>(queue: &str, a: Vec<T>, b: Vec<T>, cmp: F, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    let op = inline(move |d: &mut Vec<T>| {
+        *d = par::merge_vecs(std::mem::take(d), b, &cmp);
+        None
+    });
+    new_task("merge", queue, a, op, callback)
+}
+
+/// Merges the sorted `a` and `b` over the compute pool's threads: the
+/// merge is cut at balanced split points and each thread merges a share.
+pub fn create_pmerge_task<T, C>(queue: &str, a: Vec<T>, b: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Ord + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    create_pmerge_task_by(queue, a, b, T::cmp, callback)
+}
+
+/// Like [`create_pmerge_task`], for runs sorted by `cmp`.
+pub fn create_pmerge_task_by<T, F, C>(queue: &str, a: Vec<T>, b: Vec<T>, cmp: F, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    let cmp: Cmp<T> = Arc::new(cmp);
+    new_task("pmerge", queue, a, forked(move |q, a, done| par::pmerge(q, a, b, cmp, done)), callback)
+}
+
+/// Shuffles `data` uniformly (Workflow's `create_shuffle_task`), seeded
+/// from the process's random hasher keys and the clock.
+pub fn create_shuffle_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    create_shuffle_task_seeded(queue, data, h.finish(), callback)
+}
+
+/// Like [`create_shuffle_task`] with a given seed: the same seed and
+/// length give the same permutation (Workflow's form taking a URBG).
+pub fn create_shuffle_task_seeded<T, C>(queue: &str, data: Vec<T>, seed: u64, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    let op = inline(move |d: &mut Vec<T>| {
+        let mut rng = SplitMix64(seed);
+        for i in (1..d.len()).rev() {
+            d.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        None
+    });
+    new_task("shuffle", queue, data, op, callback)
+}
+
+/// Removes every element equal to `value`, keeping the others' order
+/// (Workflow's `create_remove_task`).
+pub fn create_remove_task<T, C>(queue: &str, data: Vec<T>, value: T, callback: C) -> AlgoTask<T>
+where
+    T: PartialEq + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task(
+        "remove",
+        queue,
+        data,
+        inline(move |d: &mut Vec<T>| {
+            d.retain(|x| *x != value);
+            None
+        }),
+        callback,
+    )
+}
+
+/// Removes consecutive repeated elements, as `std::unique` (Workflow's
+/// `create_unique_task`); on sorted data, every duplicate.
+pub fn create_unique_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: PartialEq + Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task(
+        "unique",
+        queue,
+        data,
+        inline(|d: &mut Vec<T>| {
+            d.dedup();
+            None
+        }),
+        callback,
+    )
+}
+
+/// Reverses `data` (Workflow's `create_reverse_task`).
+pub fn create_reverse_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    new_task(
+        "reverse",
+        queue,
+        data,
+        inline(|d: &mut Vec<T>| {
+            d.reverse();
+            None
+        }),
+        callback,
+    )
+}
+
+/// Rotates `data` so that the element at `middle` comes first (Workflow's
+/// `create_rotate_task`, `std::rotate(first, middle, last)`). A `middle`
+/// past the end fails the task with `SYS_ERROR`/`EINVAL` and hands the
+/// data back unchanged.
+pub fn create_rotate_task<T, C>(queue: &str, data: Vec<T>, middle: usize, callback: C) -> AlgoTask<T>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
+{
+    let op = inline(move |d: &mut Vec<T>| {
+        if middle > d.len() {
+            return Some(Error::sys(libc::EINVAL));
+        }
+        d.rotate_left(middle);
+        None
+    });
+    new_task("rotate", queue, data, op, callback)
+}
+
+/// SplitMix64: small, fast, and good enough to shuffle with.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (Lemire's multiply-and-reject), `n > 0`.
+    fn below(&mut self, n: u64) -> u64 {
+        let threshold = n.wrapping_neg() % n;
+        loop {
+            let m = u128::from(self.next()) * u128::from(n);
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+}
