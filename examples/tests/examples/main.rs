@@ -1,7 +1,7 @@
 //! The examples' integration tests, in one process: one test binary (one
 //! link) instead of one per file. `tour`, `mysql_cli`, `servers`,
-//! `file_server` and `upstream` run the example programs as child processes (`daemon`
-//! starts a server binary, reads its address and stops it with a real
+//! `file_server`, `sort_task` and `upstream` run the example programs as
+//! child processes (`daemon` starts a server binary, reads its address and stops it with a real
 //! signal); `kv_server` runs the tour's key-value server in this process
 //! on an ephemeral port.
 
@@ -12,5 +12,6 @@ mod kv_hostile;
 mod kv_server;
 mod mysql_cli;
 mod servers;
+mod sort_task;
 mod tour;
 mod upstream;
