@@ -62,7 +62,10 @@ tasks:
                   apt-get as root on Debian), upstream (ns per pick of
                   each policy, weight fidelity, consistent-hash key
                   movement, and an HTTP request through an upstream
-                  against one by address, on loopback)
+                  against one by address, on loopback), algo (wf's
+                  psort task against rayon's par_sort_unstable and
+                  std's sort_unstable on 10 million u64, CPUs 0-1;
+                  `algo N ROUNDS` to change the size or rounds)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -155,6 +158,7 @@ const BENCHES: &[Bench] = &[
         tools: &["taskset", "mariadbd", "mariadb-install-db", "mariadb"],
     },
     Bench { name: "upstream", bin: "upstream", helpers: &[], tools: &[] },
+    Bench { name: "algo", bin: "algo", helpers: &[], tools: &[] },
 ];
 
 fn main() -> ExitCode {

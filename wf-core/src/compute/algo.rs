@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
 use super::executor::{ExecQueue, get_exec_queue};
-use super::par::{self, Cmp, Joined};
+use super::par::{self, Joined};
 use crate::error::Error;
 use crate::lock::lock;
 use crate::task::{RunContext, Task, TaskKind};
@@ -147,10 +147,6 @@ fn forked<T: Send + 'static>(
     Box::new(move |data, queue, done| f(queue, data, Box::new(move |joined| done(joined.map(|v| (v, None))))))
 }
 
-fn natural<T: Ord>() -> Cmp<T> {
-    Arc::new(|a: &T, b: &T| a.cmp(b))
-}
-
 /// Sorts `data` on compute queue `queue` (Workflow's `create_sort_task`;
 /// unstable, like `std::sort`).
 pub fn create_sort_task<T, C>(queue: &str, data: Vec<T>, callback: C) -> AlgoTask<T>
@@ -192,9 +188,9 @@ where
 }
 
 /// Sorts `data` over the compute pool's threads (Workflow's
-/// `create_psort_task`): one run per thread sorted at once, then merged
-/// pairwise, each merge cut into a share per thread. Small inputs (and a
-/// pool of one thread) are sorted on one thread.
+/// `create_psort_task`; unstable): the data is split at medians into one
+/// run per thread, in place, and the runs are sorted at once. Small inputs
+/// (and a pool of one thread) are sorted on one thread.
 ///
 /// ```
 /// let data: Vec<u64> = (0..100_000).rev().collect();
@@ -210,7 +206,7 @@ where
     T: Ord + Send + 'static,
     C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
 {
-    new_task("psort", queue, data, forked(|q, d, done| par::psort(q, d, natural(), done)), callback)
+    create_psort_task_by(queue, data, T::cmp, callback)
 }
 
 /// Like [`create_psort_task`], ordering by `cmp`.
@@ -220,7 +216,7 @@ where
     F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
     C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
 {
-    let cmp: Cmp<T> = Arc::new(cmp);
+    let cmp = Arc::new(cmp);
     new_task("psort", queue, data, forked(move |q, d, done| par::psort(q, d, cmp, done)), callback)
 }
 
@@ -265,7 +261,7 @@ where
     F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
     C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
 {
-    let cmp: Cmp<T> = Arc::new(cmp);
+    let cmp = Arc::new(cmp);
     new_task("pmerge", queue, a, forked(move |q, a, done| par::pmerge(q, a, b, cmp, done)), callback)
 }
 
