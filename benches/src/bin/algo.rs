@@ -6,9 +6,10 @@
 //! pool of two threads); `sort_unstable` runs on CPU 1 alone. Each round
 //! sorts a fresh copy of the same data with each contender, in rotating
 //! order; the medians over the rounds are compared. Context rows: wf's
-//! parallel merge of two sorted halves, and copying the data once (what
-//! wf's psort pays on top of sorting: it moves the data into one run per
-//! thread and back).
+//! parallel merge of two sorted halves, and what wf's psort pays on top of
+//! sorting the runs: selecting the median on one thread (it splits the data
+//! there) and copying (it moves half the data out into a run of its own,
+//! and back).
 //!
 //! `algo [N] [ROUNDS]`: N numbers (10,000,000), ROUNDS rounds (9).
 
@@ -106,6 +107,18 @@ fn main() {
                 let t = request(create_pmerge_task("bench-algo", a, b, |_| {})).unwrap();
                 let d = t0.elapsed();
                 check(t.result().unwrap(), &want, "pmerge");
+                d
+            }),
+        ),
+        (
+            "(context) select_nth_unstable at the median",
+            Box::new(|| {
+                let mut v = data.clone();
+                pin_to_cpus(&[1]).expect("pin");
+                let t0 = Instant::now();
+                v.select_nth_unstable(n / 2);
+                let d = t0.elapsed();
+                pin_to_cpus(BOTH).expect("pin");
                 d
             }),
         ),

@@ -253,8 +253,13 @@ where
 
 /// Merges sorted `a` and `b` over the threads of `queue`'s executor;
 /// `done` gets the result.
-pub(crate) fn pmerge<T, F>(queue: &ExecQueue, a: Vec<T>, b: Vec<T>, cmp: Arc<F>, done: Box<dyn FnOnce(Joined<T>) + Send>)
-where
+pub(crate) fn pmerge<T, F>(
+    queue: &ExecQueue,
+    a: Vec<T>,
+    b: Vec<T>,
+    cmp: Arc<F>,
+    done: Box<dyn FnOnce(Joined<T>) + Send>,
+) where
     T: Send + 'static,
     F: Fn(&T, &T) -> Ordering + Send + Sync + 'static,
 {
