@@ -67,9 +67,9 @@ pub use compute::{
     Algo, AlgoTask, ExecQueue, Executor, Go, GoTask, Thread, ThreadTask, create_go_task, create_go_task_on,
     create_merge_task, create_merge_task_by, create_pmerge_task, create_pmerge_task_by, create_psort_task,
     create_psort_task_by, create_remove_task, create_reverse_task, create_rotate_task, create_shuffle_task,
-    create_shuffle_task_seeded, create_sort_task, create_sort_task_by, create_thread_task, create_timed_thread_task,
-    create_timedgo_task, create_unique_task, decrease_compute_thread, get_compute_executor, get_exec_queue,
-    increase_compute_thread,
+    create_shuffle_task_seeded, create_sort_task, create_sort_task_by, create_thread_task, create_thread_task_on,
+    create_timed_thread_task, create_timedgo_task, create_unique_task, decrease_compute_thread, get_compute_executor,
+    get_exec_queue, increase_compute_thread,
 };
 pub use control::{
     Dynamic, DynamicTask, Empty, EmptyTask, Module, ModuleTask, Repeater, RepeaterTask, create_dynamic_task,

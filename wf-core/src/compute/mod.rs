@@ -16,6 +16,6 @@ pub use executor::{
     ExecQueue, Executor, decrease_compute_thread, get_compute_executor, get_exec_queue, increase_compute_thread,
 };
 pub use go::{Go, GoTask, create_go_task, create_go_task_on, create_timedgo_task};
-pub use thread::{Thread, ThreadTask, create_thread_task, create_timed_thread_task};
+pub use thread::{Thread, ThreadTask, create_thread_task, create_thread_task_on, create_timed_thread_task};
 
 pub(crate) use executor::executor_thread;

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::{WAIT, recv};
-use wf_core::{Executor, State, create_go_task_on, create_series_work, request};
+use wf_core::{Executor, State, create_go_task_on, create_series_work, create_thread_task_on, request};
 
 fn thread_name() -> String {
     std::thread::current().name().unwrap_or("?").to_string()
@@ -32,6 +32,14 @@ fn tasks_run_on_the_executors_threads() {
     assert!(names.iter().all(|n| n.starts_with("exec-own-")), "{names:?}");
     assert!(names.len() >= 2, "several of its threads ran jobs: {names:?}");
     assert!(names.len() <= 3, "{names:?}");
+}
+
+#[test]
+fn thread_tasks_run_on_the_executor() {
+    let exec = Executor::new("exec-thread", 1);
+    let t = create_thread_task_on(&exec.queue("q"), 6, |x: &mut i32| (*x * 7, thread_name()), |_| {});
+    let t = request(t).unwrap();
+    assert_eq!(t.output(), Some(&(42, "exec-thread-0".to_string())));
 }
 
 #[test]
