@@ -40,13 +40,22 @@ pub type AlgoTask<T> = Task<Algo<T>>;
 /// What an algorithm ends with: its data and maybe an error, or a panic.
 type Outcome<T> = Result<(Vec<T>, Option<Error>), Box<dyn Any + Send>>;
 type Done<T> = Box<dyn FnOnce(Outcome<T>) + Send>;
-type Op<T> = Box<dyn FnOnce(Vec<T>, &ExecQueue, Done<T>) + Send>;
+type Step<T> = Box<dyn FnOnce(&mut Vec<T>) -> Option<Error> + Send>;
+type Fork<T> = Box<dyn FnOnce(Vec<T>, &ExecQueue, Done<T>) + Send>;
+
+/// An algorithm: run on one compute thread, or forked over several.
+enum Op<T> {
+    Inline(Step<T>),
+    Forked(Fork<T>),
+}
 
 /// The kind of an [`AlgoTask`].
 pub struct Algo<T> {
     name: &'static str,
     queue: ExecQueue,
     input: Option<(Vec<T>, Op<T>)>,
+    /// Set by `compute` when the series moved to the compute thread.
+    outcome: Option<Outcome<T>>,
     rx: Option<oneshot::Receiver<Outcome<T>>>,
     result: Option<Vec<T>>,
 }
@@ -83,6 +92,13 @@ impl<T> Algo<T> {
 /// Runs `op` on a compute thread and sends its outcome to the task, a
 /// panic included.
 fn run_op<T: Send + 'static>(op: Op<T>, data: Vec<T>, queue: &ExecQueue, tx: oneshot::Sender<Outcome<T>>) {
+    let op = match op {
+        Op::Inline(step) => {
+            let _ = tx.send(run_inline(step, data));
+            return;
+        }
+        Op::Forked(fork) => fork,
+    };
     let slot = Arc::new(Mutex::new(Some(tx)));
     let done_slot = slot.clone();
     let done: Done<T> = Box::new(move |outcome| {
@@ -97,8 +113,45 @@ fn run_op<T: Send + 'static>(op: Op<T>, data: Vec<T>, queue: &ExecQueue, tx: one
     }
 }
 
+fn run_inline<T>(step: Step<T>, mut data: Vec<T>) -> Outcome<T> {
+    catch_unwind(AssertUnwindSafe(move || {
+        let error = step(&mut data);
+        (data, error)
+    }))
+}
+
+impl<T> Algo<T> {
+    fn settle(&mut self, outcome: Outcome<T>, run: &mut RunContext<'_>) {
+        match outcome {
+            Ok((data, error)) => {
+                self.result = Some(data);
+                if let Some(e) = error {
+                    run.set_error(e);
+                }
+            }
+            Err(_panic) => run.set_panicked(),
+        }
+    }
+}
+
 impl<T: Send + 'static> TaskKind for Algo<T> {
+    fn compute_queue(&self) -> Option<ExecQueue> {
+        // One-thread algorithms move the series to the compute thread, as a
+        // go task does; forked ones wait for their jobs from a poller.
+        matches!(self.input, Some((_, Op::Inline(_)))).then(|| self.queue.clone())
+    }
+
+    fn compute(&mut self) {
+        if let Some((data, Op::Inline(step))) = self.input.take() {
+            self.outcome = Some(run_inline(step, data));
+        }
+    }
+
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        if let Some(outcome) = self.outcome.take() {
+            self.settle(outcome, run);
+            return Poll::Ready(());
+        }
         if let Some((data, op)) = self.input.take() {
             let (tx, rx) = oneshot::channel();
             let queue = self.queue.clone();
@@ -108,13 +161,7 @@ impl<T: Send + 'static> TaskKind for Algo<T> {
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(()) };
         match Pin::new(rx).poll(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Ok((data, error)))) => {
-                self.result = Some(data);
-                if let Some(e) = error {
-                    run.set_error(e);
-                }
-            }
-            Poll::Ready(Ok(Err(_panic))) => run.set_panicked(),
+            Poll::Ready(Ok(outcome)) => self.settle(outcome, run),
             // The queue dropped the job unrun.
             Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
         }
@@ -128,23 +175,29 @@ where
     T: Send + 'static,
     C: FnOnce(&mut AlgoTask<T>) + Send + 'static,
 {
-    Task::new(Algo { name, queue: get_exec_queue(queue), input: Some((data, op)), rx: None, result: None })
-        .with_callback(callback)
+    Task::new(Algo {
+        name,
+        queue: get_exec_queue(queue),
+        input: Some((data, op)),
+        outcome: None,
+        rx: None,
+        result: None,
+    })
+    .with_callback(callback)
 }
 
 /// An algorithm that runs on one thread.
 fn inline<T: Send + 'static>(f: impl FnOnce(&mut Vec<T>) -> Option<Error> + Send + 'static) -> Op<T> {
-    Box::new(move |mut data, _queue, done| {
-        let error = f(&mut data);
-        done(Ok((data, error)));
-    })
+    Op::Inline(Box::new(f))
 }
 
 /// An algorithm that forks over the queue's threads.
 fn forked<T: Send + 'static>(
     f: impl FnOnce(&ExecQueue, Vec<T>, Box<dyn FnOnce(Joined<T>) + Send>) + Send + 'static,
 ) -> Op<T> {
-    Box::new(move |data, queue, done| f(queue, data, Box::new(move |joined| done(joined.map(|v| (v, None))))))
+    Op::Forked(Box::new(move |data, queue, done| {
+        f(queue, data, Box::new(move |joined| done(joined.map(|v| (v, None)))))
+    }))
 }
 
 /// Sorts `data` on compute queue `queue` (Workflow's `create_sort_task`;

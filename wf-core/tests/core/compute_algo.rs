@@ -242,3 +242,30 @@ fn callbacks_get_the_result_and_series_continue() {
     first.start();
     assert_eq!(crate::support::recv(&rx), vec![3, 2, 1]);
 }
+
+#[test]
+fn one_thread_algorithms_call_back_on_the_compute_thread() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    create_sort_task(Q, vec![2, 1], move |t| {
+        tx.send((t.take_result(), std::thread::current().name().map(String::from))).unwrap();
+    })
+    .start();
+    let (sorted, thread) = crate::support::recv(&rx);
+    assert_eq!(sorted, Some(vec![1, 2]));
+    assert!(thread.unwrap().starts_with("wf-compute-"), "as in Workflow, the series moved to the compute thread");
+}
+
+#[test]
+fn algorithms_run_inside_a_module_too() {
+    // In a module the task is polled where it is, not moved: the work goes to the queue.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx2, rx2) = std::sync::mpsc::channel();
+    let sort = create_sort_task(Q, vec![3, 1, 2], move |t| tx.send(t.take_result()).unwrap());
+    let mut module = wf_core::create_module_task(sort, |_| {});
+    module.sub_series().push_back(create_psort_task(Q, random(50_000, 3, 100), move |t| {
+        tx2.send(t.result().map(<[u64]>::is_sorted)).unwrap();
+    }));
+    module.start();
+    assert_eq!(crate::support::recv(&rx), Some(vec![1, 2, 3]));
+    assert_eq!(crate::support::recv(&rx2), Some(true));
+}
