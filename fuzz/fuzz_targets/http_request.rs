@@ -35,7 +35,7 @@ fn seen(r: &HttpRequest) -> Seen {
         method: r.method().to_string(),
         uri: r.request_uri().to_string(),
         version: r.http_version(),
-        headers: r.headers().iter().map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec())).collect(),
+        headers: r.headers().iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect(),
         body: r.body().to_vec(),
     }
 }

@@ -32,7 +32,7 @@ fn seen(r: &HttpResponse) -> Seen {
         status: r.status_code(),
         reason: r.reason_phrase().to_string(),
         version: r.http_version(),
-        headers: r.headers().iter().map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec())).collect(),
+        headers: r.headers().iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect(),
         body: r.body().to_vec(),
     }
 }

@@ -117,6 +117,10 @@ pub mod code {
     pub const PANICKED: i32 = 9001;
     /// wf: a graph task's edges form a cycle, so it cannot run.
     pub const GRAPH_CYCLE: i32 = 9002;
+    /// wf: a counter, mailbox or conditional waits for a count, message or
+    /// signal that nothing can give any more (no handle left, no name), so
+    /// it fails instead of hanging.
+    pub const ORPHANED: i32 = 9003;
 }
 
 /// What caused an [`Error`]: the rustls error, the `io::Error`, a codec's
@@ -166,6 +170,12 @@ impl Error {
     /// `SYS_ERROR`/`ETIMEDOUT` with the reason for the timeout.
     pub const fn timeout(reason: TimeoutReason) -> Error {
         Error { state: State::SysError, code: libc::ETIMEDOUT, timeout_reason: reason, cause: None }
+    }
+
+    /// `ABORTED` (code 0, as Workflow reports it): the task was interrupted
+    /// by [`shutdown`](crate::shutdown).
+    pub const fn aborted() -> Error {
+        Error::new(State::Aborted, 0)
     }
 
     /// `TASK_ERROR` with a task error code ([`code`], or a protocol's).
@@ -372,6 +382,7 @@ fn task_error_str(code: i32) -> &'static str {
         UPSTREAM_UNAVAILABLE => "Upstream Unavailable",
         PANICKED => "Task Panicked",
         GRAPH_CYCLE => "Graph Has A Cycle",
+        ORPHANED => "Task Orphaned",
         _ => crate::lock::read(crate::global::task_error_texts()).get(&code).copied().unwrap_or("Unknown"),
     }
 }

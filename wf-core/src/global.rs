@@ -23,7 +23,9 @@
 //! | [`pools`] | idle and open client connections per target | `net::client::pool` |
 //! | [`pipes`] | shared (pipelined) client connections per target | `net::client::pipe` |
 //! | [`tls_provider`], [`tls_verified`], [`tls_insecure`], [`tls_next_id`] | the rustls crypto provider, the two shared client configurations, and the id counter that keys pooled connections by TLS configuration | `net::tls` |
-//! | [`shutdown_pipe`] | the self-pipe of the SIGINT/SIGTERM handler: its read end (set once the handler is installed) and its write end (read by the handler) | `signal` |
+//! | [`shutdown_watchers`] | whether `shutdown()` was called, and the wakers of waiting tasks it must wake | `shutdown` |
+//! | [`shutdown_pipe`] | the self-pipe of the SIGINT/SIGTERM (and SIGHUP) handler: its read end (set once the handler is installed) and its write end (read by the handler) | `signal` |
+//! | [`handoff_taken`] | whether the listening socket and the readiness socket a predecessor handed over were taken (each may be owned once) | `net::handoff` |
 //!
 //! Per-thread state, by design not shared: the series a callback runs in
 //! (`series::CURRENT`, for `series_of`), each thread's cache of parsed
@@ -181,6 +183,15 @@ pub(crate) fn tls_next_id() -> &'static AtomicUsize {
     &NEXT
 }
 
+/// Whether [`shutdown`](crate::shutdown) was called (never reset), and the
+/// wakers of the tasks waiting to hear it.
+pub(crate) fn shutdown_watchers() -> (&'static std::sync::atomic::AtomicBool, &'static Mutex<crate::shutdown::Watchers>)
+{
+    static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static WATCHERS: Mutex<crate::shutdown::Watchers> = Mutex::new(crate::shutdown::Watchers::new());
+    (&DOWN, &WATCHERS)
+}
+
 /// The shutdown handler's self-pipe: the read end under the lock the
 /// installation holds (`None` until installed), and the write end for
 /// the signal handler (-1 until installed; an atomic, as a handler may
@@ -189,4 +200,14 @@ pub(crate) fn shutdown_pipe() -> (&'static Mutex<Option<std::os::fd::RawFd>>, &'
     static READ: Mutex<Option<std::os::fd::RawFd>> = Mutex::new(None);
     static WRITE: AtomicI32 = AtomicI32::new(-1);
     (&READ, &WRITE)
+}
+
+/// Whether this process took the descriptors its predecessor handed over
+/// in a graceful restart: the listening socket, the readiness socket.
+/// Each descriptor may be owned once.
+#[cfg(feature = "net")]
+pub(crate) fn handoff_taken() -> (&'static std::sync::atomic::AtomicBool, &'static std::sync::atomic::AtomicBool) {
+    static LISTENER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    (&LISTENER, &READY)
 }

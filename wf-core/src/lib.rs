@@ -37,7 +37,10 @@
 //! the process keeps going.
 //!
 //! A server runs until [`signal::wait_for_shutdown`] returns (SIGTERM or
-//! SIGINT), then stops gracefully.
+//! SIGINT), then stops gracefully. A program that must exit while tasks
+//! still wait (timers, counters, queued compute work) calls [`shutdown`]:
+//! they finish [`State::Aborted`] with their callbacks run, and
+//! [`wait_finish`] returns.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -54,6 +57,7 @@ pub mod net;
 mod parallel;
 mod runtime;
 mod series;
+mod shutdown;
 pub mod signal;
 mod sync;
 mod task;
@@ -82,11 +86,12 @@ pub use runtime::{
     AlreadyInitialized, EndpointParams, Settings, handle, init, settings, wait_finish, wait_finish_timeout,
 };
 pub use series::{SeriesFuture, SeriesWork, create_series_work, series_of, start_series_work, try_series_of};
+pub use shutdown::{ShutdownWatch, is_shutting_down, shutdown};
 pub use sync::{
     Conditional, ConditionalHandle, ConditionalTask, Counter, CounterHandle, CounterTask, Mailbox, MailboxHandle,
     MailboxTask, MessageQueue, ResourcePool, Selector, SelectorHandle, SelectorTask, WaitGroup, count_by_name,
     create_conditional, create_counter_task, create_guard, create_mailbox_task, create_named_conditional,
-    create_named_counter_task, create_named_mailbox_task, create_selector_task, release_guard, send_by_name,
-    signal_by_name,
+    create_named_counter_task, create_named_mailbox_task, create_selector_task, release_guard, release_guard_safe,
+    send_by_name, send_by_name_each, signal_by_name, signal_by_name_each,
 };
 pub use task::{AnyTask, RunContext, Task, TaskFuture, TaskKind};

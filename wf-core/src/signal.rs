@@ -66,6 +66,11 @@ pub enum Shutdown {
     Interrupt,
     /// SIGTERM: `kill`, systemd's and docker's stop.
     Terminate,
+    /// SIGHUP, once [`install_restart_handler`] was called: hand the
+    /// listening socket to a new process of the program, then stop
+    /// gracefully (see `net::handoff`). Without that call SIGHUP keeps
+    /// its default action.
+    Restart,
 }
 
 impl Shutdown {
@@ -74,14 +79,16 @@ impl Shutdown {
         match self {
             Shutdown::Interrupt => libc::SIGINT,
             Shutdown::Terminate => libc::SIGTERM,
+            Shutdown::Restart => libc::SIGHUP,
         }
     }
 
-    /// The signal's name, `"SIGINT"` or `"SIGTERM"`.
+    /// The signal's name, `"SIGINT"`, `"SIGTERM"` or `"SIGHUP"`.
     pub fn name(self) -> &'static str {
         match self {
             Shutdown::Interrupt => "SIGINT",
             Shutdown::Terminate => "SIGTERM",
+            Shutdown::Restart => "SIGHUP",
         }
     }
 
@@ -89,6 +96,7 @@ impl Shutdown {
         match i32::from(b) {
             libc::SIGINT => Some(Shutdown::Interrupt),
             libc::SIGTERM => Some(Shutdown::Terminate),
+            libc::SIGHUP => Some(Shutdown::Restart),
             _ => None,
         }
     }
@@ -122,6 +130,16 @@ pub fn install_shutdown_handler() -> io::Result<()> {
     *read = Some(r);
     crate::trace::debug!(read = r, write = w, "SIGINT and SIGTERM handlers installed");
     Ok(())
+}
+
+/// Also catches SIGHUP, which the waits then report as
+/// [`Shutdown::Restart`] (Workflow's tutorial 16 restarts on a signal
+/// too). Installs the SIGINT and SIGTERM handlers first, if needed; later
+/// calls do nothing and succeed.
+pub fn install_restart_handler() -> io::Result<()> {
+    install_shutdown_handler()?;
+    let _installed = crate::sync::lock(global::shutdown_pipe().0);
+    set_handler(libc::SIGHUP)
 }
 
 /// Blocks the calling thread until SIGTERM or SIGINT arrives (or arrived
@@ -241,7 +259,7 @@ fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
-/// Points SIGINT or SIGTERM at [`on_signal`], with `SA_RESTART` so that
+/// Points SIGINT, SIGTERM or SIGHUP at [`on_signal`], with `SA_RESTART` so that
 /// other threads' blocking calls are not interrupted.
 fn set_handler(sig: libc::c_int) -> io::Result<()> {
     // SAFETY: a zeroed sigaction is valid (empty mask, no flags); we set
@@ -332,6 +350,14 @@ mod tests {
         }
         assert_eq!(Shutdown::Terminate.to_string(), "SIGTERM");
         assert_eq!(Shutdown::Interrupt.signal_number(), libc::SIGINT);
+
+        // SIGHUP, once asked for, is a restart.
+        install_restart_handler().unwrap();
+        install_restart_handler().unwrap();
+        send(libc::SIGHUP);
+        assert_eq!(wait_for_shutdown().unwrap(), Shutdown::Restart);
+        assert_eq!((Shutdown::Restart.name(), Shutdown::Restart.signal_number()), ("SIGHUP", libc::SIGHUP));
+        assert_eq!(wait_for_shutdown_timeout(Duration::ZERO).unwrap(), None);
     }
 
     #[test]

@@ -31,6 +31,12 @@ use crate::series::{self, SeriesWork};
 /// Dropping a kind that never ran must release whatever it holds without
 /// side effects: that is how wf dismisses tasks.
 ///
+/// A kind that may wait for long (a timer, a count, a message) holds a
+/// [`ShutdownWatch`](crate::ShutdownWatch) and reports
+/// [`Error::aborted`] when [`shutdown`](crate::shutdown) ends the wait. A
+/// task first polled after shutdown is aborted by the engine without being
+/// polled.
+///
 /// ```
 /// use std::task::{Context, Poll};
 /// use wf_core::{RunContext, Task, TaskKind};
@@ -140,6 +146,10 @@ pub struct Task<K: TaskKind> {
     /// for one (every task is an allocation).
     error: Option<Box<Error>>,
     panicked: bool,
+    /// Polled at least once (a task first polled after shutdown is aborted).
+    started: bool,
+    /// Aborted by the engine: never polled again.
+    aborted: bool,
     callback: Option<Callback<K>>,
     /// User data and the awaiter, boxed apart: most tasks have neither, and
     /// a small task is a smaller allocation.
@@ -164,7 +174,16 @@ impl<K: TaskKind> Task<K> {
 impl<K: TaskKind> Task<K> {
     /// A task of kind `kind` with no callback.
     pub fn new(kind: K) -> Task<K> {
-        Task { kind, state: State::Undefined, error: None, panicked: false, callback: None, extras: None }
+        Task {
+            kind,
+            state: State::Undefined,
+            error: None,
+            panicked: false,
+            started: false,
+            aborted: false,
+            callback: None,
+            extras: None,
+        }
     }
 
     /// Sets the callback and returns the task, for building in one
@@ -354,8 +373,28 @@ pub(crate) trait SubTask: Send + 'static {
     fn compute(&mut self);
 }
 
+impl<K: TaskKind> Task<K> {
+    /// Finishes the task as aborted, without (more of) its work.
+    fn abort(&mut self) {
+        self.aborted = true;
+        self.state = State::Aborted;
+        self.error = Some(Box::new(Error::aborted()));
+    }
+}
+
 impl<K: TaskKind> SubTask for Task<K> {
     fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step {
+        if self.aborted {
+            return Step::Ready;
+        }
+        if !self.started {
+            self.started = true;
+            // After shutdown a task finishes at once, without its work.
+            if crate::shutdown::is_shutting_down() {
+                self.abort();
+                return Step::Ready;
+            }
+        }
         if may_offload {
             if let Some(q) = self.kind.compute_queue() {
                 return Step::Offload(q);
@@ -404,6 +443,12 @@ impl<K: TaskKind> SubTask for Task<K> {
     }
 
     fn compute(&mut self) {
+        // A compute task still queued at shutdown does not run.
+        if crate::shutdown::is_shutting_down() {
+            self.abort();
+            return;
+        }
+        self.started = true;
         if catch_unwind(AssertUnwindSafe(|| self.kind.compute())).is_err() {
             self.state = State::TaskError;
             self.error = Some(Box::new(Error::task(code::PANICKED)));

@@ -17,7 +17,7 @@ fn wait_finish_waits_for_chained_series() {
     wait_finish();
 
     // A started counter nobody counted keeps wait_finish waiting.
-    let mut c = create_counter_task(1, |_| {});
+    let c = create_counter_task(1, |_| {});
     let h = c.handle();
     c.start();
     assert!(!wait_finish_timeout(Duration::from_millis(20)));

@@ -11,7 +11,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use wf_core::{Error, RunContext, State, Task, TaskKind};
@@ -71,7 +70,11 @@ pub(crate) async fn watch(
     let mut http = wf_http::create_http_chunked_task(
         &format!("{}/v3/watch", etcd.url()),
         0,
-        move |piece: Bytes| reader.piece(&piece),
+        move |t| {
+            if let Some(piece) = t.chunk() {
+                reader.piece(piece);
+            }
+        },
         |_| {},
     );
     let body = json!({"create_request": {

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use http::Method;
-use http::header::{
-    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, LOCATION, TRANSFER_ENCODING,
-};
+use http::header::HeaderValue;
 use wf_core::Error;
 use wf_core::net::{ClientOptions, ClientProtocol, Connection, KeepAlive, Next, Uri};
 
@@ -52,7 +50,7 @@ impl ClientProtocol for Http {
     }
 
     fn keep_alive(&self, req: &HttpRequest, resp: &HttpResponse) -> KeepAlive {
-        let framed = resp.headers.contains_key(CONTENT_LENGTH)
+        let framed = resp.headers.contains_key("Content-Length")
             || resp.is_chunked()
             || req.method == Method::HEAD
             || matches!(resp.status_code(), 204 | 304)
@@ -60,7 +58,7 @@ impl ClientProtocol for Http {
         if !framed || !resp.is_keep_alive() || !req.is_keep_alive() {
             return KeepAlive::Close;
         }
-        match keep_alive_timeout(resp.headers.get(&KEEP_ALIVE)) {
+        match keep_alive_timeout(resp.headers.get(KEEP_ALIVE)) {
             Some(offered) => KeepAlive::KeepFor(offered.min(MAX_KEEP_ALIVE)),
             None => KeepAlive::Keep,
         }
@@ -80,7 +78,7 @@ impl ClientProtocol for Http {
             _ => {}
         }
         code::register();
-        let auto_host = *req.auto_host.get_or_insert_with(|| !req.headers.contains_key(HOST));
+        let auto_host = *req.auto_host.get_or_insert_with(|| !req.headers.contains_key("Host"));
         complete(req, uri, auto_host, opts.keep_alive() != Some(Duration::ZERO));
         Ok(())
     }
@@ -99,7 +97,7 @@ impl ClientProtocol for Http {
         if !may_redirect || !is_redirect(resp.status_code()) {
             return Next::Done;
         }
-        let next = match resp.header(LOCATION.as_str()).map(|l| uri.join(l)) {
+        let next = match resp.header("Location").map(|l| uri.join(l)) {
             Some(Ok(next)) if matches!(next.scheme(), "http" | "https") => next,
             _ => return Next::Fail(Error::task(code::BAD_REDIRECT_HEADER)),
         };
@@ -109,41 +107,44 @@ impl ClientProtocol for Http {
                 req.method = Method::GET;
             }
             req.clear_body();
-            for h in [CONTENT_LENGTH, TRANSFER_ENCODING, CONTENT_TYPE] {
+            for h in ["Content-Length", "Transfer-Encoding", "Content-Type"] {
                 req.headers.remove(h);
             }
         }
         if next.host() != uri.host() || next.port() != uri.port() {
-            req.headers.remove(AUTHORIZATION);
+            req.headers.remove("Authorization");
         }
         Next::Redirect(next)
     }
 }
 
 /// Fills what a request to `uri` needs: the request target, `Host` (unless
-/// the task set its own), credentials from the URL, `Content-Length`, and
-/// `Connection`.
+/// the task set its own) as the first field (RFC 9112 §3.2), then after
+/// the task's own fields: credentials from the URL (`Authorization`),
+/// `Content-Length` and `Connection`. A field the task set already keeps
+/// its place (and, for `Connection`, its value); on a redirect or retry
+/// each is set again where it stands.
 fn complete(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
     req.uri = uri.request_uri();
     if auto_host {
         if let Ok(v) = HeaderValue::from_str(&uri.authority()) {
-            req.headers.insert(HOST, v);
+            req.headers.set_first("Host", v);
         }
     }
     if let Some(pass) = uri.password() {
         if let Ok(v) = HeaderValue::from_str(&basic_auth(uri.user().unwrap_or(""), pass)) {
-            req.headers.insert(AUTHORIZATION, v);
+            req.headers.set_static("Authorization", v);
         }
     } else if let Some(user) = uri.user() {
         if let Ok(v) = HeaderValue::from_str(&basic_auth(user, "")) {
-            req.headers.insert(AUTHORIZATION, v);
+            req.headers.set_static("Authorization", v);
         }
     }
     if !req.is_chunked() && (req.body_len() > 0 || req.method == Method::POST || req.method == Method::PUT) {
-        req.headers.insert(CONTENT_LENGTH, length_value(req.body_len()));
+        req.headers.set_static("Content-Length", length_value(req.body_len()));
     }
-    if !req.headers.contains_key(CONNECTION) {
-        req.headers.insert(CONNECTION, HeaderValue::from_static(if keep { "Keep-Alive" } else { "close" }));
+    if !req.headers.contains_key("Connection") {
+        req.headers.set_static("Connection", HeaderValue::from_static(if keep { "Keep-Alive" } else { "close" }));
     }
 }
 

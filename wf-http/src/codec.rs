@@ -30,12 +30,13 @@ use std::collections::VecDeque;
 use std::io;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, EXPECT, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::header::HeaderValue;
+use http::{Method, StatusCode, Version};
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
-use crate::message::{Body, HttpRequest, HttpResponse, has_token, is_chunked, version_str};
+use crate::headers::{Headers, is_tchar};
+use crate::message::{Body, HttpRequest, HttpResponse, Piece, has_token, is_chunked, version_str};
 
 /// Limits a codec enforces.
 #[derive(Clone, Copy, Debug)]
@@ -217,37 +218,32 @@ impl SizeLine {
     }
 }
 
-/// A `tchar` of RFC 9110's `token`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Fields a trailer may not set: framing, routing, authentication and
 /// connection control belong to the head only (RFC 9110 §6.5.1). Trailers
 /// naming them are dropped.
-fn forbidden_in_trailer(name: &HeaderName) -> bool {
-    use http::header::*;
+fn forbidden_in_trailer(name: &[u8]) -> bool {
     [
-        CONTENT_LENGTH,
-        TRANSFER_ENCODING,
-        HOST,
-        CONNECTION,
-        TE,
-        TRAILER,
-        AUTHORIZATION,
-        PROXY_AUTHORIZATION,
-        PROXY_AUTHENTICATE,
-        WWW_AUTHENTICATE,
-        CONTENT_TYPE,
-        CONTENT_ENCODING,
-        CONTENT_RANGE,
-        SET_COOKIE,
-        COOKIE,
-        EXPECT,
-        UPGRADE,
+        "Content-Length",
+        "Transfer-Encoding",
+        "Host",
+        "Connection",
+        "TE",
+        "Trailer",
+        "Authorization",
+        "Proxy-Authorization",
+        "Proxy-Authenticate",
+        "WWW-Authenticate",
+        "Content-Type",
+        "Content-Encoding",
+        "Content-Range",
+        "Set-Cookie",
+        "Cookie",
+        "Expect",
+        "Upgrade",
+        "Keep-Alive",
     ]
-    .contains(name)
-        || name.as_str() == "keep-alive"
+    .iter()
+    .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Reads body bytes per `framing` into `body`; true when the body is
@@ -256,7 +252,7 @@ fn read_body(
     framing: &mut Framing,
     src: &mut BytesMut,
     body: &mut Body,
-    headers: &mut HeaderMap,
+    headers: &mut Headers,
     limits: &Limits,
 ) -> Result<bool> {
     loop {
@@ -351,11 +347,14 @@ fn read_body(
                         return Err(CodecError::BadMessage); // obs-fold
                     }
                     let colon = line.iter().position(|&b| b == b':').ok_or(CodecError::BadMessage)?;
-                    let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| CodecError::BadMessage)?;
+                    let name = &line[..colon];
+                    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+                        return Err(CodecError::BadMessage);
+                    }
                     let value = trim_ascii(&line[colon + 1..]);
                     let value = HeaderValue::from_bytes(value).map_err(|_| CodecError::BadMessage)?;
-                    if !forbidden_in_trailer(&name) {
-                        headers.append(name, value);
+                    if !forbidden_in_trailer(name) {
+                        headers.push_parsed(line.slice(..colon), value);
                     }
                 }
             },
@@ -456,16 +455,17 @@ fn spans(parsed: &[httparse::Header<'_>], base: &[u8]) -> Vec<Span> {
     parsed.iter().map(|h| Span { name: at(h.name.as_bytes()), value: at(h.value) }).collect()
 }
 
-/// Builds a `HeaderMap` whose values share `head`'s memory.
-fn collect_headers(head: &Bytes, spans: &[Span]) -> Result<HeaderMap> {
-    let mut map = HeaderMap::with_capacity(spans.len());
+/// The fields in order, names as received (httparse checked they are
+/// tokens), names and values sharing `head`'s memory.
+fn collect_headers(head: &Bytes, spans: &[Span]) -> Result<Headers> {
+    let mut headers = Headers::with_capacity(spans.len());
     for s in spans {
-        let name = HeaderName::from_bytes(&head[s.name.0..s.name.0 + s.name.1]).map_err(|_| CodecError::BadMessage)?;
+        let name = head.slice(s.name.0..s.name.0 + s.name.1);
         let value = HeaderValue::from_maybe_shared(head.slice(s.value.0..s.value.0 + s.value.1))
             .map_err(|_| CodecError::BadMessage)?;
-        map.append(name, value);
+        headers.push_parsed(name, value);
     }
-    Ok(map)
+    Ok(headers)
 }
 
 /// Header slots for httparse: on the stack up to this many.
@@ -473,9 +473,9 @@ const STACK_HEADERS: usize = 128;
 
 /// The single `Content-Length` of a message (several equal ones count as
 /// one), or a rejection.
-fn single_content_length(headers: &HeaderMap) -> Result<Option<u64>> {
+fn single_content_length(headers: &Headers) -> Result<Option<u64>> {
     let mut found: Option<u64> = None;
-    for v in headers.get_all(CONTENT_LENGTH) {
+    for v in headers.get_all("Content-Length") {
         for part in v.as_bytes().split(|&b| b == b',') {
             let part = trim_ascii(part);
             if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
@@ -493,10 +493,9 @@ fn single_content_length(headers: &HeaderMap) -> Result<Option<u64>> {
 
 /// Whether the `Transfer-Encoding` fields name exactly one coding,
 /// `chunked`.
-fn only_chunked(headers: &HeaderMap) -> bool {
+fn only_chunked(headers: &Headers) -> bool {
     let mut codings = headers
-        .get_all(TRANSFER_ENCODING)
-        .iter()
+        .get_all("Transfer-Encoding")
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .map(trim_ascii)
         .filter(|c| !c.is_empty());
@@ -506,8 +505,8 @@ fn only_chunked(headers: &HeaderMap) -> bool {
 /// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, any request with
 /// more than one, or with a value that is not `uri-host [ ":" port ]`, is
 /// refused.
-fn check_host(version: Version, headers: &HeaderMap) -> Result<()> {
-    let mut hosts = headers.get_all(HOST).iter();
+fn check_host(version: Version, headers: &Headers) -> Result<()> {
+    let mut hosts = headers.get_all("Host");
     match (hosts.next(), hosts.next()) {
         (None, _) if version == Version::HTTP_11 => Err(CodecError::BadMessage),
         (None, _) => Ok(()),
@@ -620,7 +619,7 @@ impl ServerCodec {
         let head = src.split_to(n).freeze();
         let headers = collect_headers(&head, &spans)?;
         check_host(version, &headers)?;
-        let te = headers.contains_key(TRANSFER_ENCODING);
+        let te = headers.contains_key("Transfer-Encoding");
         let cl = single_content_length(&headers)?;
         let framing = match (te, cl) {
             (true, Some(_)) => return Err(CodecError::BadMessage),
@@ -633,8 +632,7 @@ impl ServerCodec {
             (false, Some(n)) => Framing::Length(n),
             (false, None) => Framing::Length(0),
         };
-        let expects_continue =
-            version == Version::HTTP_11 && headers.contains_key(EXPECT) && has_token(&headers, EXPECT, "100-continue");
+        let expects_continue = version == Version::HTTP_11 && has_token(&headers, "Expect", "100-continue");
         if let Framing::Length(n) = framing {
             if self.limits.max_body.is_some_and(|max| n > max as u64) {
                 return Err(if expects_continue { CodecError::ExpectationFailed } else { CodecError::BodyTooLarge });
@@ -707,25 +705,20 @@ pub(crate) fn encode_head(resp: &HttpResponse, dst: &mut BytesMut) {
     dst.put_u8(b' ');
     dst.put_slice(resp.reason_phrase().as_bytes());
     dst.put_slice(b"\r\n");
-    for (name, value) in &resp.headers {
-        dst.put_slice(name.as_str().as_bytes());
-        dst.put_slice(b": ");
-        dst.put_slice(value.as_bytes());
-        dst.put_slice(b"\r\n");
-    }
+    put_fields(dst, &resp.headers);
     let auto = &resp.auto;
     if let Some(n) = auto.content_length {
-        dst.put_slice(b"content-length: ");
+        dst.put_slice(b"Content-Length: ");
         put_decimal(dst, n);
         dst.put_slice(b"\r\n");
     }
     match auto.connection {
-        Some(true) => dst.put_slice(b"connection: Keep-Alive\r\n"),
-        Some(false) => dst.put_slice(b"connection: close\r\n"),
+        Some(true) => dst.put_slice(b"Connection: Keep-Alive\r\n"),
+        Some(false) => dst.put_slice(b"Connection: close\r\n"),
         None => {}
     }
     if auto.date {
-        dst.put_slice(b"date: ");
+        dst.put_slice(b"Date: ");
         dst.put_slice(crate::date::date_header().as_bytes());
         dst.put_slice(b"\r\n");
     }
@@ -764,17 +757,17 @@ fn itoa3(s: StatusCode) -> [u8; 3] {
     [b'0' + (n / 100 % 10) as u8, b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]
 }
 
-fn write_headers(dst: &mut BytesMut, headers: &HeaderMap) {
-    for (name, value) in headers {
-        dst.put_slice(name.as_str().as_bytes());
+/// Each field as `Name: value` CRLF, in order, names as written.
+fn put_fields(dst: &mut BytesMut, headers: &Headers) {
+    for (name, value) in headers.raw() {
+        dst.put_slice(name);
         dst.put_slice(b": ");
-        dst.put_slice(value.as_bytes());
+        dst.put_slice(value);
         dst.put_slice(b"\r\n");
     }
-    dst.put_slice(b"\r\n");
 }
 
-fn write_body(dst: &mut BytesMut, headers: &HeaderMap, chunks: &[Bytes]) {
+fn write_body(dst: &mut BytesMut, headers: &Headers, chunks: &[Bytes]) {
     if is_chunked(headers) {
         write_chunk(dst, chunks);
         dst.put_slice(b"0\r\n\r\n");
@@ -790,7 +783,7 @@ fn write_body(dst: &mut BytesMut, headers: &HeaderMap, chunks: &[Bytes]) {
 struct Sent {
     head: bool,
     connect: bool,
-    sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    sink: Option<std::sync::mpsc::Sender<Piece>>,
 }
 
 /// The client side: encodes requests, decodes responses.
@@ -800,7 +793,7 @@ pub struct ClientCodec {
     sent: VecDeque<Sent>,
     reading: Option<(HttpResponse, Framing)>,
     /// Where the body of the response being read goes, if streamed.
-    sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    sink: Option<std::sync::mpsc::Sender<Piece>>,
     /// How far the head in the buffer was scanned for its end.
     scanned: usize,
 }
@@ -849,7 +842,7 @@ impl ClientCodec {
                 sent.head || code == 204 || code == 304 || code == 101 || (sent.connect && (200..300).contains(&code));
             let framing = if bodiless {
                 Framing::Length(0)
-            } else if headers.contains_key(TRANSFER_ENCODING) {
+            } else if headers.contains_key("Transfer-Encoding") {
                 // Transfer coding overrides any length; one not ending in
                 // `chunked` runs until the connection closes.
                 if is_chunked(&headers) { Framing::Chunked(ChunkState::Size(SizeLine::NEW)) } else { Framing::Eof }
@@ -859,19 +852,21 @@ impl ClientCodec {
             } else {
                 Framing::Eof
             };
-            return Ok(Some((
-                HttpResponse {
-                    status,
-                    reason,
-                    version,
-                    headers,
-                    body: Body::default(),
-                    streamed: false,
-                    bodiless: false,
-                    auto: Default::default(),
-                },
-                framing,
-            )));
+            let resp = HttpResponse {
+                status,
+                reason,
+                version,
+                headers,
+                body: Body::default(),
+                streamed: false,
+                bodiless: false,
+                auto: Default::default(),
+            };
+            if let Some(sink) = &self.sink {
+                // The task sees the head before any of the body.
+                let _ = sink.send(Piece::Head(resp.clone()));
+            }
+            return Ok(Some((resp, framing)));
         }
     }
 }
@@ -892,7 +887,7 @@ impl Decoder for ClientCodec {
         if let Some(sink) = &self.sink {
             for chunk in resp.body.drain() {
                 // The task may be gone; the response is still read out.
-                let _ = sink.send(chunk);
+                let _ = sink.send(Piece::Data(chunk));
             }
         }
         if !done {
@@ -933,7 +928,8 @@ impl Encoder<&HttpRequest> for ClientCodec {
         dst.put_u8(b' ');
         dst.put_slice(version_str(req.version).as_bytes());
         dst.put_slice(b"\r\n");
-        write_headers(dst, &req.headers);
+        put_fields(dst, &req.headers);
+        dst.put_slice(b"\r\n");
         write_body(dst, &req.headers, req.body_chunks());
         Ok(())
     }
@@ -1098,7 +1094,7 @@ mod tests {
         resp.append_body("hello");
         let mut out = BytesMut::new();
         ServerCodec::default().encode(&resp, &mut out).unwrap();
-        assert_eq!(&out[..], b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+        assert_eq!(&out[..], b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
 
         let mut chunked = HttpResponse::default();
         chunked.set_header("Transfer-Encoding", "chunked");
@@ -1106,7 +1102,7 @@ mod tests {
         chunked.append_body("de");
         let mut out = BytesMut::new();
         ServerCodec::default().encode(&chunked, &mut out).unwrap();
-        assert_eq!(&out[..], b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n");
+        assert_eq!(&out[..], b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n");
     }
 
     #[test]

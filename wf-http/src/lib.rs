@@ -21,6 +21,7 @@ mod client;
 pub mod code;
 pub mod codec;
 mod date;
+mod headers;
 mod message;
 mod protocol;
 mod proxy;
@@ -28,6 +29,7 @@ mod server;
 mod stream;
 mod task;
 
+pub use headers::{GetAll, Headers, Iter};
 pub use message::{HttpRequest, HttpResponse};
 pub use protocol::Http;
 pub use proxy::Tunnel;

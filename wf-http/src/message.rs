@@ -1,8 +1,10 @@
 //! HTTP requests and responses.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, HeaderName, HeaderValue, TRANSFER_ENCODING};
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::header::HeaderValue;
+use http::{Method, StatusCode, Version};
+
+use crate::headers::Headers;
 
 /// A message body: chunks appended without copying, merged on demand.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +64,17 @@ impl Body {
     }
 }
 
+/// What the client codec hands a streaming task as a reply arrives.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// The reply's head (status, version, headers; no body), before any
+    /// of its body.
+    Head(HttpResponse),
+    /// A piece of the body, in order: never more than one chunk of a
+    /// chunked reply.
+    Data(Bytes),
+}
+
 macro_rules! common_methods {
     () => {
         /// The HTTP version: `"HTTP/1.1"` or `"HTTP/1.0"`.
@@ -86,13 +99,14 @@ macro_rules! common_methods {
             }
         }
 
-        /// The headers.
-        pub fn headers(&self) -> &HeaderMap {
+        /// The header fields, in order, with their names as received or
+        /// set (see [`Headers`]).
+        pub fn headers(&self) -> &Headers {
             &self.headers
         }
 
-        /// The headers, mutably.
-        pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        /// The header fields, mutably.
+        pub fn headers_mut(&mut self) -> &mut Headers {
             &mut self.headers
         }
 
@@ -101,36 +115,31 @@ macro_rules! common_methods {
             self.headers.get(name)?.to_str().ok()
         }
 
-        /// Adds a header, keeping existing ones of that name; false (and no
-        /// change) when the name or value is not valid HTTP.
+        /// Adds a header after the others (Workflow's `add_header_pair`),
+        /// sent with `name` as written; false (and no change) when the name
+        /// or value is not valid HTTP.
         pub fn add_header(&mut self, name: &str, value: &str) -> bool {
-            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                (Ok(n), Ok(v)) => {
-                    self.headers.append(n, v);
-                    true
-                }
-                _ => false,
-            }
-        }
-
-        /// Sets a header, replacing every existing one of that name; false
-        /// (and no change) when the name or value is not valid HTTP.
-        pub fn set_header(&mut self, name: &str, value: &str) -> bool {
-            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                (Ok(n), Ok(v)) => {
-                    self.headers.insert(n, v);
-                    true
-                }
-                _ => false,
-            }
-        }
-
-        /// Removes every header named `name`; true when there was one.
-        pub fn remove_header(&mut self, name: &str) -> bool {
-            match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(n) => self.headers.remove(n).is_some(),
+            match HeaderValue::from_str(value) {
+                Ok(v) => self.headers.append(name, v),
                 Err(_) => false,
             }
+        }
+
+        /// Sets a header (Workflow's `set_header_pair`): the first of that
+        /// name (any case) takes `name` and `value` where it stands and
+        /// later ones are removed, or it is added after the others; false
+        /// (and no change) when the name or value is not valid HTTP.
+        pub fn set_header(&mut self, name: &str, value: &str) -> bool {
+            match HeaderValue::from_str(value) {
+                Ok(v) => self.headers.insert(name, v),
+                Err(_) => false,
+            }
+        }
+
+        /// Removes every header named `name` (any case); true when there
+        /// was one.
+        pub fn remove_header(&mut self, name: &str) -> bool {
+            self.headers.remove(name) > 0
         }
 
         /// The body (the parsed body of a received message, chunked
@@ -200,10 +209,11 @@ pub struct HttpRequest {
     pub(crate) method: Method,
     pub(crate) uri: String,
     pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: Headers,
     pub(crate) body: Body,
-    /// Where a streaming task wants the reply's body, piece by piece.
-    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Bytes>>,
+    /// Where a streaming task wants the reply's head and then its body,
+    /// piece by piece.
+    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Piece>>,
     /// Whether the client sets `Host` from the URL (the task set none);
     /// decided on the first attempt.
     pub(crate) auto_host: Option<bool>,
@@ -215,7 +225,7 @@ impl Default for HttpRequest {
             method: Method::GET,
             uri: "/".to_string(),
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers: Headers::new(),
             body: Body::default(),
             chunk_sink: None,
             auto_host: None,
@@ -274,7 +284,7 @@ pub struct HttpResponse {
     pub(crate) status: StatusCode,
     pub(crate) reason: Option<String>,
     pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: Headers,
     pub(crate) body: Body,
     /// Its head already went out through a [`crate::HttpStream`]: only the
     /// rest of the body and the last chunk are left to send.
@@ -304,7 +314,7 @@ impl Default for HttpResponse {
             status: StatusCode::OK,
             reason: None,
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers: Headers::new(),
             body: Body::default(),
             streamed: false,
             bodiless: false,
@@ -361,10 +371,9 @@ fn parse_version(v: &str) -> Option<Version> {
 }
 
 /// Whether a header holds `token` in its comma-separated list (any case).
-pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+pub(crate) fn has_token(headers: &Headers, name: &str, token: &str) -> bool {
     headers
         .get_all(name)
-        .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case(token))
@@ -372,18 +381,17 @@ pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
 
 /// Whether the last transfer coding is `chunked` (empty list elements, as
 /// in `chunked,`, do not count: RFC 9110 §5.6.1).
-pub(crate) fn is_chunked(headers: &HeaderMap) -> bool {
+pub(crate) fn is_chunked(headers: &Headers) -> bool {
     headers
-        .get_all(TRANSFER_ENCODING)
-        .iter()
+        .get_all("Transfer-Encoding")
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
         .rfind(|t| !t.is_empty())
         .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
 }
 
-pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut values = headers.get_all(CONNECTION).iter().peekable();
+pub(crate) fn keep_alive(version: Version, headers: &Headers) -> bool {
+    let mut values = headers.get_all("Connection").peekable();
     if values.peek().is_none() {
         return version != Version::HTTP_10;
     }

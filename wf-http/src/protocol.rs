@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue};
+use http::header::HeaderValue;
 use http::{Method, StatusCode, Version};
 use wf_core::net::{KeepAlive, Protocol, ServerParams, ServerProtocol, Uri};
 use wf_core::{Error, State};
@@ -14,7 +14,7 @@ use crate::date::date_header;
 use crate::message::{HttpRequest, HttpResponse, keep_alive};
 
 /// The `Keep-Alive` header's name.
-pub(crate) const KEEP_ALIVE: http::header::HeaderName = http::header::HeaderName::from_static("keep-alive");
+pub(crate) const KEEP_ALIVE: &str = "Keep-Alive";
 
 /// The longest keep-alive honoured, as in Workflow (300 s).
 pub(crate) const MAX_KEEP_ALIVE: Duration = Duration::from_secs(300);
@@ -92,14 +92,15 @@ impl ServerProtocol for Http {
         // One pass over the headers set by hand, rather than a lookup (a
         // hash) per field.
         let (mut has_length, mut chunked, mut connection, mut date) = (false, false, false, false);
-        for name in resp.headers.keys() {
-            if name == CONTENT_LENGTH {
+        for (name, _) in resp.headers.raw() {
+            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            if is("Content-Length") {
                 has_length = true;
-            } else if name == http::header::TRANSFER_ENCODING {
+            } else if is("Transfer-Encoding") {
                 chunked = true;
-            } else if name == CONNECTION {
+            } else if is("Connection") {
                 connection = true;
-            } else if name == DATE {
+            } else if is("Date") {
                 date = true;
             }
         }
@@ -113,7 +114,7 @@ impl ServerProtocol for Http {
             resp.clear_body();
             resp.bodiless = true;
         }
-        let ka = if req.headers.is_empty() { None } else { req.headers.get(&KEEP_ALIVE) };
+        let ka = req.headers.get(KEEP_ALIVE);
         // The last request `Keep-Alive: max=N` allows is answered with close.
         let last = ka.is_some() && keep_alive_max(ka).is_some_and(|max| seq + 1 >= max);
         let req_keep = keep_alive(req.version, &req.headers) && !last;
@@ -141,7 +142,7 @@ impl ServerProtocol for Http {
         if !resp.is_keep_alive() || !req.is_keep_alive() {
             return KeepAlive::Close;
         }
-        let ka = req.headers.get(&KEEP_ALIVE);
+        let ka = req.headers.get(KEEP_ALIVE);
         if keep_alive_max(ka).is_some_and(|max| seq + 1 >= max) {
             return KeepAlive::Close;
         }
@@ -149,6 +150,23 @@ impl ServerProtocol for Http {
             Some(t) => KeepAlive::KeepFor(t.min(MAX_KEEP_ALIVE)),
             None => KeepAlive::Keep,
         }
+    }
+
+    /// A stopping server's last reply on a keep-alive connection says
+    /// `Connection: close`, so that the client opens a new connection (to
+    /// the server that took over, in a graceful restart) rather than
+    /// send its next request on one about to close. A streamed reply,
+    /// whose head is out already, is left alone.
+    fn last_reply(&self, resp: &mut HttpResponse) {
+        if resp.streamed {
+            return;
+        }
+        if resp.headers.contains_key("Connection") {
+            resp.set_header("Connection", "close");
+        } else {
+            resp.auto.connection = Some(false);
+        }
+        resp.auto.after = Some(KeepAlive::Close);
     }
 
     fn server_interim(&self, codec: &mut ServerCodec, out: &mut BytesMut) {
@@ -172,9 +190,9 @@ impl ServerProtocol for Http {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             ..HttpResponse::default()
         };
-        resp.headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        resp.headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        resp.headers.insert(DATE, date_header());
+        resp.headers.set_static("Connection", HeaderValue::from_static("close"));
+        resp.headers.set_static("Content-Length", HeaderValue::from_static("0"));
+        resp.headers.set_static("Date", date_header());
         Some(resp)
     }
 }

@@ -2,7 +2,7 @@
 //! proxied task (http and https targets alike).
 
 use http::Method;
-use http::header::{HOST, HeaderValue, PROXY_AUTHORIZATION};
+use http::header::HeaderValue;
 use wf_core::Error;
 use wf_core::net::{Connection, Uri};
 
@@ -50,10 +50,10 @@ fn bracketed(host: &str) -> String {
 pub(crate) async fn open_tunnel(t: &Tunnel, conn: &mut Connection<ClientCodec>) -> Result<(), Error> {
     let mut req = HttpRequest { method: Method::CONNECT, uri: t.authority.clone(), ..HttpRequest::default() };
     if let Ok(v) = HeaderValue::from_str(&t.authority) {
-        req.headers.insert(HOST, v);
+        req.headers.set_static("Host", v);
     }
     if let Some(auth) = &t.proxy_auth {
-        req.headers.insert(PROXY_AUTHORIZATION, auth.clone());
+        req.headers.set_static("Proxy-Authorization", auth.clone());
     }
     conn.send(&req).await?;
     let resp = conn.receive().await?;

@@ -1,7 +1,7 @@
 //! Responses written as they are produced.
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, HeaderValue, TRANSFER_ENCODING};
+use http::header::HeaderValue;
 use wf_core::net::{DrainTask, ServerPusher};
 
 use crate::codec::{encode_head, write_chunk};
@@ -49,13 +49,14 @@ impl HttpStream {
         let keep_alive = task.req().is_keep_alive();
         let pusher = task.pusher();
         let resp = task.resp_mut();
-        resp.headers.remove(CONTENT_LENGTH);
-        resp.headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        if !resp.headers.contains_key(CONNECTION) {
-            resp.headers.insert(CONNECTION, HeaderValue::from_static(if keep_alive { "Keep-Alive" } else { "close" }));
+        resp.headers.remove("Content-Length");
+        resp.headers.set_static("Transfer-Encoding", HeaderValue::from_static("chunked"));
+        if !resp.headers.contains_key("Connection") {
+            let connection = HeaderValue::from_static(if keep_alive { "Keep-Alive" } else { "close" });
+            resp.headers.set_static("Connection", connection);
         }
-        if !resp.headers.contains_key(DATE) {
-            resp.headers.insert(DATE, date_header());
+        if !resp.headers.contains_key("Date") {
+            resp.headers.set_static("Date", date_header());
         }
         let mut head = BytesMut::with_capacity(256);
         encode_head(resp, &mut head);

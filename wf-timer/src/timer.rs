@@ -9,9 +9,11 @@ use std::collections::HashMap;
 
 use tokio::time::Sleep;
 use wf_core::lock::lock;
-use wf_core::{Error, RunContext, Task, TaskKind};
+use wf_core::{Error, RunContext, ShutdownWatch, State, Task, TaskKind};
 
-/// A timer task.
+/// A timer task: also Workflow's sleep task (a timer occupies no thread
+/// while it waits). [`wf_core::shutdown`] ends a pending timer with
+/// `Aborted`, as Workflow's process exit does.
 pub type TimerTask = Task<Timer>;
 
 /// The kind of a [`TimerTask`].
@@ -20,6 +22,7 @@ pub struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
     yielded: bool,
     named: Option<(String, Arc<Cancel>)>,
+    watch: ShutdownWatch,
 }
 
 impl std::fmt::Debug for Timer {
@@ -35,6 +38,8 @@ impl std::fmt::Debug for Timer {
 enum Delay {
     After(Duration),
     Forever,
+    /// Canceled from the start: fails with `ECANCELED` when run.
+    Canceled,
     /// Nanoseconds out of `[0, 1e9)`: fails with `EINVAL` when run.
     Invalid,
 }
@@ -69,7 +74,7 @@ impl Timer {
             map.entry(name.to_string()).or_default().push(c.clone());
             (name.to_string(), c)
         });
-        Timer { delay, sleep: None, yielded: false, named }
+        Timer { delay, sleep: None, yielded: false, named, watch: ShutdownWatch::new() }
     }
 
     /// The delay; `None` for a timer that waits forever (until canceled).
@@ -119,6 +124,10 @@ impl TaskKind for Timer {
                 run.set_error(Error::sys(libc::EINVAL));
                 true
             }
+            Delay::Canceled => {
+                run.set_error(Error::sys(libc::ECANCELED));
+                true
+            }
             Delay::Forever => false,
             // A zero delay still completes asynchronously, after one trip
             // through the scheduler, without a timer entry.
@@ -136,14 +145,15 @@ impl TaskKind for Timer {
                 sleep.as_mut().poll(cx).is_ready()
             }
         };
-        if ready {
-            self.sleep = None;
-            self.unregister();
-            self.named = None;
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        if !ready && !matches!(self.delay, Delay::After(d) if d.is_zero()) && self.watch.poll_shutdown(cx).is_ready() {
+            run.set_error(Error::aborted());
+        } else if !ready {
+            return Poll::Pending;
         }
+        self.sleep = None;
+        self.unregister();
+        self.named = None;
+        Poll::Ready(())
     }
 }
 
@@ -176,6 +186,45 @@ fn delay_of(seconds: i64, nanoseconds: i64) -> Delay {
     }
 }
 
+/// Creates a timer canceled before it starts (Workflow's
+/// `create_timer_task(callback)`, "a timer to be canceled immediately
+/// after started"): when it runs it calls back at once, asynchronously,
+/// with `SYS_ERROR`/`ECANCELED`. Workflow uses one to switch threads; in
+/// wf it is mostly a placeholder step in a series.
+///
+/// ```
+/// use wf_core::State;
+/// wf_timer::create_canceled_timer_task(|t| {
+///     assert_eq!((t.state(), t.error_code()), (State::SysError, libc::ECANCELED));
+/// })
+/// .start();
+/// wf_core::wait_finish();
+/// ```
+pub fn create_canceled_timer_task(callback: impl FnOnce(&mut TimerTask) + Send + 'static) -> TimerTask {
+    Task::new(Timer::new(Delay::Canceled, None)).with_callback(callback)
+}
+
+/// Sleeps for `delay` on a timer, blocking the calling thread
+/// (Workflow's `WFFacilities::usleep`), for plain, non-async code; never
+/// call it from a callback. Returns the timer's state: `Success`, or
+/// `Aborted` when [`wf_core::shutdown`] cut the sleep short. In async code
+/// await a timer instead: `create_timer_task(delay, |_| {}).await`
+/// (Workflow's `async_usleep`).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(wf_timer::usleep(Duration::from_millis(1)), wf_core::State::Success);
+/// ```
+pub fn usleep(delay: Duration) -> State {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    create_timer_task(delay, move |t| {
+        let _ = tx.send(t.state());
+    })
+    .start();
+    // The callback always runs (aborted at worst), so the answer comes.
+    rx.recv().unwrap_or(State::Aborted)
+}
+
 /// Creates a timer that [`cancel_by_name`] can cancel; `None` waits forever.
 pub fn create_named_timer_task(
     name: &str,
@@ -184,6 +233,29 @@ pub fn create_named_timer_task(
 ) -> TimerTask {
     let delay = delay.map_or(Delay::Forever, Delay::After);
     Task::new(Timer::new(delay, Some(name))).with_callback(callback)
+}
+
+/// Creates a named timer from seconds and nanoseconds, as Workflow's
+/// `create_timer_task(name, seconds, nanoseconds, cb)`: the delay rules of
+/// [`create_timer_task_ns`] (`seconds == -1` waits forever), and
+/// [`cancel_by_name`] reaches it.
+///
+/// ```
+/// use wf_core::State;
+/// wf_timer::create_named_timer_task_ns("doc-ns", -1, 0, |t| {
+///     assert_eq!((t.state(), t.error_code()), (State::SysError, libc::ECANCELED));
+/// })
+/// .start();
+/// assert_eq!(wf_timer::cancel_by_name("doc-ns", usize::MAX), 1);
+/// wf_core::wait_finish();
+/// ```
+pub fn create_named_timer_task_ns(
+    name: &str,
+    seconds: i64,
+    nanoseconds: i64,
+    callback: impl FnOnce(&mut TimerTask) + Send + 'static,
+) -> TimerTask {
+    Task::new(Timer::new(delay_of(seconds, nanoseconds), Some(name))).with_callback(callback)
 }
 
 /// Cancels at most `max` timers named `name`, oldest first, whether they

@@ -113,7 +113,7 @@ fn dismissing_a_parallel_of_every_kind_releases_everything() {
     tasks.push(tr.tracked(create_timer_task(Duration::from_millis(1), tr.cb())).into());
     tasks.push(tr.tracked(create_named_timer_task(TIMER, Some(Duration::from_secs(1)), tr.cb())).into());
     tasks.push(tr.tracked(create_named_timer_task(TIMER, None, tr.cb())).into());
-    let mut counter = create_counter_task(2, tr.cb());
+    let counter = create_counter_task(2, tr.cb());
     counter.count();
     tasks.push(tr.tracked(counter).into());
     tasks.push(tr.tracked(create_named_counter_task("", 1, tr.cb())).into());

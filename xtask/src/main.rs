@@ -62,7 +62,9 @@ tasks:
                   apt-get as root on Debian), upstream (ns per pick of
                   each policy, weight fidelity, consistent-hash key
                   movement, and an HTTP request through an upstream
-                  against one by address, on loopback), algo (wf's
+                  against one by address, on loopback), udp (UDP round
+                  trips: wf client tasks and a wf UDP server next to
+                  plain tokio and std sockets, on loopback), algo (wf's
                   psort task against rayon's par_sort_unstable and
                   std's sort_unstable on 10 million u64, CPUs 0-1;
                   `algo N ROUNDS` to change the size or rounds)
@@ -158,6 +160,7 @@ const BENCHES: &[Bench] = &[
         tools: &["taskset", "mariadbd", "mariadb-install-db", "mariadb"],
     },
     Bench { name: "upstream", bin: "upstream", helpers: &[], tools: &[] },
+    Bench { name: "udp", bin: "udp", helpers: &[], tools: &[] },
     Bench { name: "algo", bin: "algo", helpers: &[], tools: &[] },
 ];
 

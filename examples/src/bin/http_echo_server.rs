@@ -43,7 +43,7 @@ fn process(task: &mut HttpServerTask) {
     for (name, value) in req.headers() {
         // Header values may hold any byte but controls: shown lossily.
         let value = String::from_utf8_lossy(value.as_bytes());
-        let _ = writeln!(body, "<p>{}: {}</p>", html_escape(name.as_str()), html_escape(&value));
+        let _ = writeln!(body, "<p>{}: {}</p>", html_escape(name), html_escape(&value));
     }
     body.push_str("</html>\n");
     let seq = task.task_seq();

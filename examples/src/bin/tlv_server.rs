@@ -1,8 +1,9 @@
 //! Tutorial 10, server side: a server for a protocol of our own, here TLV
-//! (4-byte type, 4-byte length, value), over TCP or a Unix socket.
+//! (4-byte type, 4-byte length, value), over TCP and UDP, or a Unix
+//! socket.
 //!
 //! ```text
-//! cargo run -p examples --bin tlv_server -- 9000            # TCP port 9000
+//! cargo run -p examples --bin tlv_server -- 9000            # TCP and UDP port 9000
 //! cargo run -p examples --bin tlv_server -- /tmp/tlv.sock   # Unix socket
 //! ```
 //!
@@ -36,7 +37,12 @@ fn main() {
         server.start_unix(&addr)
     } else {
         match addr.parse::<u16>() {
-            Ok(port) => server.start_on("127.0.0.1", port),
+            // TCP first (port 0 picks one), then UDP on the same port: one
+            // message per datagram, answered through the same `process`.
+            Ok(port) => server.start_on("127.0.0.1", port).and_then(|()| {
+                let port = server.listen_addr().map_or(port, |a| a.port());
+                server.start_udp("127.0.0.1", port)
+            }),
             Err(_) => {
                 eprintln!("not a port or a socket path: {addr}");
                 std::process::exit(1);
@@ -48,7 +54,7 @@ fn main() {
         std::process::exit(1);
     }
     match server.listen_addr() {
-        Some(tcp) => println!("TLV server listening on {tcp}; stop with Ctrl-C or SIGTERM"),
+        Some(tcp) => println!("TLV server listening on {tcp} (TCP and UDP); stop with Ctrl-C or SIGTERM"),
         None => println!("TLV server listening on {addr}; stop with Ctrl-C or SIGTERM"),
     }
     match wf::signal::wait_for_shutdown() {

@@ -134,7 +134,7 @@ fn main() {
     wf::wait_finish();
 
     println!("\n== 4. a counter holds a series until three go tasks have counted it");
-    let mut counter = create_counter_task(3, move |c| println!("{}  counter reached its target ({})", at(), c.state()));
+    let counter = create_counter_task(3, move |c| println!("{}  counter reached its target ({})", at(), c.state()));
     let handle = counter.handle();
     create_series_work(counter, move |_| println!("{}  series behind the counter done", at())).start();
     for i in 0..3u64 {

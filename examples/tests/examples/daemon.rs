@@ -66,6 +66,12 @@ impl Daemon {
         self.child.id()
     }
 
+    /// The next line the process (or a child sharing its output) prints,
+    /// within `timeout`.
+    pub(crate) fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
     /// Sends `sig` to the process.
     pub(crate) fn signal(&self, sig: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");

@@ -42,7 +42,7 @@ fn echo_server_escapes_what_it_reflects() {
         "{body}"
     );
     assert!(
-        body.contains("<p>x-evil: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>"),
+        body.contains("<p>X-Evil: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>"),
         "{body}"
     );
     d.stop_with(libc::SIGTERM);
@@ -71,6 +71,35 @@ fn tlv_server_answers_and_stops_on_sigterm() {
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"\0\0\0\x08\0\0\0\x05HELLO");
     drop(s);
+    let rest = d.stop_with(libc::SIGTERM);
+    assert_eq!(rest.last().map(String::as_str), Some("SIGTERM: stopping"), "{rest:?}");
+}
+
+/// The TLV server answers datagrams on its TCP port too, and `tlv_client
+/// --udp` talks to it that way.
+#[test]
+fn tlv_server_answers_udp_and_tlv_client_sends_datagrams() {
+    let d = Daemon::start(env!("CARGO_BIN_EXE_tlv_server"), &["0"]);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(testkit::WAIT)).unwrap();
+    s.send_to(b"\0\0\0\x07\0\0\0\x05hello", ("127.0.0.1", d.port())).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"\0\0\0\x08\0\0\0\x05HELLO");
+
+    let port = d.port().to_string();
+    for args in [vec![port.as_str(), "--udp"], vec![port.as_str()]] {
+        let mut client = std::process::Command::new(env!("CARGO_BIN_EXE_tlv_client"))
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        client.stdin.take().unwrap().write_all(b"one\ntwo\n").unwrap();
+        let out = client.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "reply type 2: ONE\nreply type 2: TWO\nbye\n", "{args:?}");
+    }
     let rest = d.stop_with(libc::SIGTERM);
     assert_eq!(rest.last().map(String::as_str), Some("SIGTERM: stopping"), "{rest:?}");
 }

@@ -95,7 +95,10 @@ impl<R: Send + 'static> TaskKind for Go<R> {
         if let Some(func) = self.func.take() {
             let (tx, rx) = oneshot::channel();
             self.queue.submit(Box::new(move || {
-                let _ = tx.send(catch_unwind(AssertUnwindSafe(func)));
+                // Still queued at shutdown: dropping `tx` aborts the task.
+                if !crate::shutdown::is_shutting_down() {
+                    let _ = tx.send(catch_unwind(AssertUnwindSafe(func)));
+                }
             }));
             self.rx = Some(rx);
             if let Some(t) = self.timeout {
@@ -105,7 +108,7 @@ impl<R: Send + 'static> TaskKind for Go<R> {
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(()) };
         match Pin::new(rx).poll(cx) {
             Poll::Ready(Ok(outcome)) => self.settle(outcome, run),
-            Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
+            Poll::Ready(Err(_)) => run.set_error(dropped()),
             Poll::Pending => {
                 if !self.sleep.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready()) {
                     return Poll::Pending;
@@ -118,6 +121,12 @@ impl<R: Send + 'static> TaskKind for Go<R> {
         self.sleep = None;
         Poll::Ready(())
     }
+}
+
+/// The outcome of a compute job dropped without running: aborted by
+/// shutdown, else canceled.
+pub(super) fn dropped() -> Error {
+    if crate::shutdown::is_shutting_down() { Error::aborted() } else { Error::sys(libc::ECANCELED) }
 }
 
 /// Creates a go task: `func` runs on the compute queue `queue`

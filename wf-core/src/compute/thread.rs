@@ -94,8 +94,11 @@ impl<I: Send + 'static, O: Send + 'static> TaskKind for Thread<I, O> {
         if let (Some(routine), Some(mut input)) = (self.routine.take(), self.input.take()) {
             let (tx, rx) = oneshot::channel();
             self.queue.submit(Box::new(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| routine(&mut input)));
-                let _ = tx.send((input, r));
+                // Still queued at shutdown: dropping `tx` aborts the task.
+                if !crate::shutdown::is_shutting_down() {
+                    let r = catch_unwind(AssertUnwindSafe(|| routine(&mut input)));
+                    let _ = tx.send((input, r));
+                }
             }));
             self.rx = Some(rx);
             if let Some(t) = self.timeout {
@@ -111,7 +114,7 @@ impl<I: Send + 'static, O: Send + 'static> TaskKind for Thread<I, O> {
                     Err(_) => run.set_panicked(),
                 }
             }
-            Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
+            Poll::Ready(Err(_)) => run.set_error(super::go::dropped()),
             Poll::Pending => match self.sleep.as_mut() {
                 _ if self.sleep.as_mut().is_some_and(|s| s.as_mut().poll(cx).is_ready()) => {
                     run.set_error(Error::sys(libc::ETIMEDOUT));

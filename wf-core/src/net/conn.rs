@@ -54,11 +54,11 @@ pub(crate) struct Limits {
     pub(crate) size: Option<usize>,
 }
 
-fn deadline(t: Option<Duration>) -> Option<Instant> {
+pub(crate) fn deadline(t: Option<Duration>) -> Option<Instant> {
     t.map(|t| Instant::now() + t)
 }
 
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
@@ -66,7 +66,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-async fn until<F: std::future::Future>(at: Option<Instant>, f: F) -> Result<F::Output, Error> {
+pub(crate) async fn until<F: std::future::Future>(at: Option<Instant>, f: F) -> Result<F::Output, Error> {
     match at {
         Some(at) => timeout_at(at, f).await.map_err(|_| Error::timeout(TimeoutReason::Transmit)),
         None => Ok(f.await),

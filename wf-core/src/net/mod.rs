@@ -5,18 +5,21 @@
 //! or halves it needs: [`ClientProtocol`] (a client codec and hooks) gives
 //! it client tasks — route, pooled/pipelined/dedicated connections,
 //! timeouts, retries, redirects — and [`ServerProtocol`] (a server codec
-//! and hooks) gives it a [`Server`] (TCP, a Unix socket or TLS; the reply
-//! is sent when the request's series ends). Where requests go is the
+//! and hooks) gives it a [`Server`] (TCP, a Unix socket or TLS, and UDP;
+//! the reply is sent when the request's series ends). Messages travel over
+//! a byte stream or, one per datagram, over UDP ([`Transport`]). Where requests go is the
 //! [`route`] seam. [`tlv`] is the reference protocol.
 //!
 //! Module map: `protocol` (shared half) · `client` (client half, options,
 //! task, machine, pool, pipelined connections, connection setup) ·
-//! `server` (server half, the server, its connections) · `route` (where
-//! requests go) · `conn` (a connection and its codec) · `dns`, `uri`,
+//! `server` (server half, the server, its connections, its UDP socket) ·
+//! `route` (where requests go) · `conn` (a connection and its codec) ·
+//! `datagram` ([`Transport`], one message per datagram) · `dns`, `uri`,
 //! `stream`, `tls`.
 
 pub(crate) mod client;
 mod conn;
+mod datagram;
 pub(crate) mod dns;
 mod protocol;
 pub mod route;
@@ -31,8 +34,10 @@ pub use client::{
     Client, ClientKind, ClientOptions, ClientProtocol, ClientTask, Mode, Next, create_client_task, request,
 };
 pub use conn::Connection;
+pub use datagram::{MAX_DATAGRAM, Transport};
 pub use protocol::{KeepAlive, Protocol};
 pub use route::Target;
+pub use server::handoff;
 pub use server::{
     DrainKind, DrainTask, Server, ServerConnection, ServerKind, ServerParams, ServerProtocol, ServerPusher, ServerTask,
 };

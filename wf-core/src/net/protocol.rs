@@ -115,6 +115,11 @@ use std::time::Duration;
 /// server.stop();
 /// ```
 ///
+/// The same protocol goes over UDP, one message per datagram, when its
+/// client half's [`transport`](super::ClientProtocol::transport) says
+/// [`Transport::Datagram`](super::Transport::Datagram) and its server is
+/// started with [`start_udp`](super::Server::start_udp).
+///
 /// What else a protocol may say is in the two halves' hook tables:
 /// [`ClientProtocol`](super::ClientProtocol#hooks) and
 /// [`ServerProtocol`](super::ServerProtocol#hooks).

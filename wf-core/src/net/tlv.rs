@@ -20,6 +20,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::client::{ClientOptions, ClientProtocol};
+use super::datagram::Transport;
 use super::protocol::Protocol;
 use super::server::{ServerParams, ServerProtocol};
 use super::uri::Uri;
@@ -165,6 +166,7 @@ impl Encoder<&TlvMessage> for TlvCodec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Tlv {
     size_limit: Option<usize>,
+    transport: Transport,
 }
 
 impl Tlv {
@@ -178,7 +180,34 @@ impl Tlv {
     /// [`response_size_limit`](super::client::ClientOptions::set_response_size_limit)
     /// is kept by its connection in any case.
     pub fn with_size_limit(size_limit: usize) -> Tlv {
-        Tlv { size_limit: Some(size_limit) }
+        Tlv { size_limit: Some(size_limit), transport: Transport::Stream }
+    }
+
+    /// This protocol with its client tasks sending over `transport`: with
+    /// [`Transport::Datagram`], each request and reply is one UDP datagram
+    /// (a server answers over UDP with
+    /// [`Server::start_udp`](super::Server::start_udp), whatever this says).
+    ///
+    /// ```no_run
+    /// use wf_core::net::tlv::Tlv;
+    /// use wf_core::net::{Server, Transport, create_client_task};
+    ///
+    /// let server = Server::new(Tlv::default(), |task| {
+    ///     let echo = task.req().value().clone();
+    ///     task.resp_mut().set_value(echo);
+    /// });
+    /// server.start_udp("127.0.0.1", 9000).unwrap();
+    /// let udp = Tlv::default().with_transport(Transport::Datagram);
+    /// let mut t = create_client_task(udp, "tlv://127.0.0.1:9000", 2, |t| {
+    ///     println!("{:?} {:?}", t.state(), t.resp().value());
+    /// });
+    /// t.req_mut().set_value("hello");
+    /// t.start();
+    /// ```
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Tlv {
+        self.transport = transport;
+        self
     }
 }
 
@@ -205,6 +234,10 @@ impl ClientProtocol for Tlv {
 
     fn handshake(&self, _uri: &Uri, _opts: &ClientOptions) -> Result<(), Error> {
         Ok(())
+    }
+
+    fn transport(&self, _uri: &Uri) -> Transport {
+        self.transport
     }
 }
 

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
+use crate::error::{Error, code};
 use crate::lock::lock;
+use crate::shutdown::ShutdownWatch;
 use crate::task::{AnyTask, RunContext, Task, TaskKind};
 
 /// A task that holds another task back until it is signaled (Workflow's
@@ -14,6 +16,16 @@ use crate::task::{AnyTask, RunContext, Task, TaskKind};
 /// then the wrapped task runs next in the same series, with the signal's
 /// message as its user data. Signaling before the start is fine. Guards,
 /// resource pools and message queues hand out conditionals.
+///
+/// Signal through a [`ConditionalHandle`] (from
+/// [`handle`](Conditional::handle), taken any time before the start),
+/// before or after the start, or by name with [`signal_by_name`]. A
+/// conditional that can no longer be signaled (started with no handle
+/// left, no name, and not waiting on a guard, pool or queue) fails with
+/// `TASK_ERROR`/[`code::ORPHANED`] and its task is dismissed, instead of
+/// waiting forever. [`shutdown`](crate::shutdown) aborts a waiting
+/// conditional: its callback runs with `Aborted` and the task it wraps is
+/// dismissed.
 ///
 /// ```
 /// use wf_core::{create_conditional, create_go_task};
@@ -37,6 +49,7 @@ pub struct Conditional {
     /// Run at the start: the conditional queues for a guard or a pool.
     acquire: Option<Acquire>,
     name: Option<String>,
+    watch: ShutdownWatch,
 }
 
 impl std::fmt::Debug for Conditional {
@@ -46,28 +59,44 @@ impl std::fmt::Debug for Conditional {
 }
 
 pub(crate) struct CondShared {
+    /// Reachable without a handle: by name, or waiting on a guard, a pool
+    /// or a queue.
+    reachable: bool,
     state: Mutex<CondState>,
 }
 
 struct CondState {
+    /// Signaled, or ended without a signal (aborted, orphaned): it takes
+    /// no more signals.
     signaled: bool,
     message: Option<Box<dyn Any + Send>>,
+    /// Live [`ConditionalHandle`]s.
+    handles: usize,
     waker: Option<Waker>,
 }
 
 impl CondShared {
-    fn new() -> Arc<CondShared> {
-        Arc::new(CondShared { state: Mutex::new(CondState { signaled: false, message: None, waker: None }) })
+    fn new(reachable: bool) -> Arc<CondShared> {
+        Arc::new(CondShared {
+            reachable,
+            state: Mutex::new(CondState { signaled: false, message: None, handles: 0, waker: None }),
+        })
     }
 
     /// Signals with an already boxed message; false when already signaled.
     pub(crate) fn signal_boxed(&self, message: Option<Box<dyn Any + Send>>) -> bool {
+        self.signal_with(|| message)
+    }
+
+    /// Signals with the message `make` gives, called only when the signal
+    /// is taken (so nothing is lost); false when already signaled.
+    pub(crate) fn signal_with(&self, make: impl FnOnce() -> Option<Box<dyn Any + Send>>) -> bool {
         let mut st = lock(&self.state);
         if st.signaled {
             return false;
         }
         st.signaled = true;
-        st.message = message;
+        st.message = make();
         let w = st.waker.take();
         drop(st);
         if let Some(w) = w {
@@ -84,6 +113,7 @@ fn boxed<M: Any + Send>(msg: M) -> Option<Box<dyn Any + Send>> {
 impl Conditional {
     /// A handle that signals this conditional from anywhere.
     pub fn handle(&self) -> ConditionalHandle {
+        lock(&self.shared.state).handles += 1;
         ConditionalHandle { shared: self.shared.clone() }
     }
 }
@@ -103,8 +133,31 @@ impl TaskKind for Conditional {
         }
         let mut st = lock(&self.shared.state);
         if !st.signaled {
+            if st.handles == 0 && !self.shared.reachable {
+                // Nothing can signal it any more: fail rather than hang.
+                st.signaled = true;
+                drop(st);
+                crate::trace::warning!("conditional started with no handle and no name: orphaned");
+                self.task = None;
+                run.set_error(Error::task(code::ORPHANED));
+                return Poll::Ready(());
+            }
             st.waker = Some(cx.waker().clone());
-            return Poll::Pending;
+            drop(st);
+            if self.watch.poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            st = lock(&self.shared.state);
+            if !st.signaled {
+                // Aborted: later signals are refused (a guard or a pool
+                // passes them on), and the task is dismissed, as it would
+                // be had the conditional started after the shutdown.
+                st.signaled = true;
+                drop(st);
+                run.set_error(Error::aborted());
+                self.task = None;
+                return Poll::Ready(());
+            }
         }
         let message = st.message.take();
         drop(st);
@@ -118,10 +171,31 @@ impl TaskKind for Conditional {
     }
 }
 
-/// Signals a [`ConditionalTask`] from anywhere.
-#[derive(Clone)]
+/// Signals a [`ConditionalTask`] from anywhere. When the last handle of a
+/// conditional that nothing else can signal goes away unsignaled, the
+/// conditional fails with `TASK_ERROR`/[`code::ORPHANED`].
 pub struct ConditionalHandle {
     shared: Arc<CondShared>,
+}
+
+impl Clone for ConditionalHandle {
+    fn clone(&self) -> Self {
+        lock(&self.shared.state).handles += 1;
+        ConditionalHandle { shared: self.shared.clone() }
+    }
+}
+
+impl Drop for ConditionalHandle {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        st.handles -= 1;
+        let orphaned = st.handles == 0 && !self.shared.reachable && !st.signaled;
+        let w = if orphaned { st.waker.take() } else { None };
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
 }
 
 impl std::fmt::Debug for ConditionalHandle {
@@ -139,7 +213,8 @@ impl ConditionalHandle {
 }
 
 fn new_conditional(task: AnyTask, acquire: Option<Acquire>, name: Option<String>) -> ConditionalTask {
-    Task::new(Conditional { task: Some(task), shared: CondShared::new(), acquire, name })
+    let shared = CondShared::new(acquire.is_some() || name.is_some());
+    Task::new(Conditional { task: Some(task), shared, acquire, name, watch: ShutdownWatch::new() })
 }
 
 /// Wraps `task` in a conditional; see [`ConditionalTask`].
@@ -164,6 +239,41 @@ pub fn create_named_conditional(name: &str, task: impl Into<AnyTask>) -> Conditi
     let c = new_conditional(task.into(), None, Some(name.to_string()));
     named().add(name, c.shared.clone());
     c
+}
+
+/// Signals each conditional named `name` with its own message, in creation
+/// order: the first waiting one gets the front of `msgs`, the next one the
+/// following message… (Workflow's array form,
+/// `signal_by_name(name, msg[], max)`). Delivered messages leave `msgs`;
+/// the rest stay there when fewer conditionals wait than there are
+/// messages. Returns how many were signaled.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use wf_core::{create_go_task, create_named_conditional, signal_by_name_each};
+/// for want in ["a", "b"] {
+///     let go = create_go_task("doc", || ()).with_callback(move |t| assert_eq!(t.user_data::<&str>(), Some(&want)));
+///     create_named_conditional("doc-each", go).start();
+/// }
+/// let mut msgs = VecDeque::from(["a", "b", "c"]);
+/// assert_eq!(signal_by_name_each("doc-each", &mut msgs), 2);
+/// assert_eq!(msgs, ["c"]);
+/// wf_core::wait_finish();
+/// ```
+pub fn signal_by_name_each<M: Any + Send>(name: &str, msgs: &mut VecDeque<M>) -> usize {
+    let mut signaled = 0;
+    let mut map = named().lock();
+    let Some(list) = map.get_mut(name) else { return 0 };
+    while !msgs.is_empty() && !list.is_empty() {
+        // A message is taken only by a conditional that accepts it.
+        if list.remove(0).signal_with(|| msgs.pop_front().and_then(boxed)) {
+            signaled += 1;
+        }
+    }
+    if list.is_empty() {
+        map.remove(name);
+    }
+    signaled
 }
 
 /// Signals at most `max` conditionals named `name`, in creation order, each
@@ -229,22 +339,46 @@ pub fn create_guard(resource: &str, task: impl Into<AnyTask>) -> ConditionalTask
 /// Releases the named guard: the next waiter (if any) takes it and runs,
 /// with `msg` as its task's user data. Returns true when a waiter was woken.
 pub fn release_guard<M: Any + Send>(resource: &str, msg: M) -> bool {
-    let next = {
-        let mut guards = lock(guards());
-        let Some(g) = guards.get_mut(resource) else { return false };
-        match g.waiters.pop_front() {
-            Some(w) => Some(w),
-            None => {
-                guards.remove(resource);
-                None
+    let mut msg = Some(msg);
+    loop {
+        let next = {
+            let mut guards = lock(guards());
+            let Some(g) = guards.get_mut(resource) else { return false };
+            match g.waiters.pop_front() {
+                Some(w) => w,
+                None => {
+                    guards.remove(resource);
+                    return false;
+                }
             }
+        };
+        // A waiter aborted by shutdown refuses the guard: the next one
+        // takes it.
+        if next.signal_with(|| msg.take().and_then(boxed)) {
+            return true;
         }
-    };
-    match next {
-        Some(w) => {
-            w.signal_boxed(boxed(msg));
-            true
-        }
-        None => false,
     }
+}
+
+/// Releases the named guard like [`release_guard`], from any thread
+/// (Workflow's `release_guard_safe`).
+///
+/// Workflow's `release_guard` runs the next holder's series inline, on
+/// the releasing thread, which may nest deeply; its `_safe` form hands it
+/// to another thread through a timer. In wf releasing never runs the next
+/// holder inline (it is woken and runs on the runtime), so both are the
+/// same; this name is kept for code ported from Workflow.
+///
+/// ```
+/// use wf_core::{create_guard, create_go_task, release_guard_safe};
+/// for _ in 0..2 {
+///     let go = create_go_task("doc", || ()).with_callback(|_| {
+///         release_guard_safe("doc-guard-safe", ());
+///     });
+///     create_guard("doc-guard-safe", go).start();
+/// }
+/// wf_core::wait_finish();
+/// ```
+pub fn release_guard_safe<M: Any + Send>(resource: &str, msg: M) -> bool {
+    release_guard(resource, msg)
 }

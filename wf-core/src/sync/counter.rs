@@ -2,20 +2,27 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
+use crate::error::{Error, code};
 use crate::lock::lock;
+use crate::shutdown::ShutdownWatch;
 use crate::task::{RunContext, Task, TaskKind};
 
 /// A task that completes once it has been started and counted `target`
 /// times (Workflow's `WFCounterTask`).
 ///
-/// Counting may happen before the start. Count through the task before
-/// starting it, or through a [`CounterHandle`] (from
-/// [`handle`](Counter::handle)) or [`count_by_name`] from anywhere.
-/// Counting past the target is harmless.
+/// Count through the task before starting it, through a
+/// [`CounterHandle`] (from [`handle`](Counter::handle), taken any time
+/// before the start) from anywhere, before or after the start, or by name
+/// with [`count_by_name`]. Counting past the target is harmless.
+///
+/// A counter that can no longer be counted (started short of its target
+/// with no handle left and no name) fails with
+/// `TASK_ERROR`/[`code::ORPHANED`] instead of waiting forever, and
+/// [`shutdown`](crate::shutdown) aborts one still waiting.
 ///
 /// ```
 /// use wf_core::create_counter_task;
-/// let mut c = create_counter_task(2, |c| assert_eq!(c.state(), wf_core::State::Success));
+/// let c = create_counter_task(2, |c| assert_eq!(c.state(), wf_core::State::Success));
 /// c.count();
 /// let h = c.handle();
 /// c.start();
@@ -28,22 +35,24 @@ pub type CounterTask = Task<Counter>;
 /// The kind of a [`CounterTask`].
 #[derive(Debug)]
 pub struct Counter {
-    target: u32,
-    /// Counts made through the task before anyone else could count.
-    local: u32,
-    shared: Option<Arc<CounterShared>>,
+    shared: Arc<CounterShared>,
     name: Option<String>,
+    watch: ShutdownWatch,
 }
 
 #[derive(Debug)]
 pub(crate) struct CounterShared {
     target: u32,
+    /// Reachable by name until it reached its target.
+    named: bool,
     state: Mutex<CounterState>,
 }
 
 #[derive(Debug, Default)]
 struct CounterState {
     counted: u32,
+    /// Live [`CounterHandle`]s.
+    handles: usize,
     waker: Option<Waker>,
 }
 
@@ -73,72 +82,93 @@ fn named() -> &'static Registry<Arc<CounterShared>> {
 }
 
 impl Counter {
-    fn shared(&mut self) -> &Arc<CounterShared> {
-        let (target, local) = (self.target, self.local);
-        self.shared.get_or_insert_with(|| {
-            Arc::new(CounterShared { target, state: Mutex::new(CounterState { counted: local, waker: None }) })
-        })
+    fn new(target: u32, name: Option<String>) -> Counter {
+        let shared =
+            Arc::new(CounterShared { target, named: name.is_some(), state: Mutex::new(CounterState::default()) });
+        Counter { shared, name, watch: ShutdownWatch::new() }
     }
 
-    /// Counts once.
-    pub fn count(&mut self) {
-        match &self.shared {
-            Some(s) => {
-                s.add(1);
-            }
-            None => self.local = (self.local + 1).min(self.target),
-        }
+    /// Counts once (before the start: a started task belongs to the
+    /// engine, so count it through a [`CounterHandle`] or by name).
+    pub fn count(&self) {
+        self.shared.add(1);
     }
 
     /// A handle that counts this counter from anywhere, also after start.
-    pub fn handle(&mut self) -> CounterHandle {
-        CounterHandle { shared: self.shared().clone() }
+    pub fn handle(&self) -> CounterHandle {
+        lock(&self.shared.state).handles += 1;
+        CounterHandle { shared: self.shared.clone() }
     }
 
     /// The target.
     pub fn target(&self) -> u32 {
-        self.target
+        self.shared.target
     }
 }
 
 impl Drop for Counter {
     fn drop(&mut self) {
-        if let (Some(name), Some(shared)) = (&self.name, &self.shared) {
-            named().remove(name, |s| Arc::ptr_eq(s, shared));
+        if let Some(name) = &self.name {
+            named().remove(name, |s| Arc::ptr_eq(s, &self.shared));
         }
     }
 }
 
 impl TaskKind for Counter {
-    fn poll_run(&mut self, cx: &mut Context<'_>, _run: &mut RunContext<'_>) -> Poll<()> {
-        match &self.shared {
-            None => {
-                if self.local >= self.target {
-                    Poll::Ready(())
-                } else {
-                    // Nobody else can count this counter: it never completes,
-                    // like a Workflow counter nobody counts.
-                    Poll::Pending
-                }
-            }
-            Some(s) => {
-                let mut st = lock(&s.state);
-                if st.counted >= s.target {
-                    Poll::Ready(())
-                } else {
-                    st.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
+    fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
+        let mut st = lock(&self.shared.state);
+        if st.counted >= self.shared.target {
+            return Poll::Ready(());
         }
+        if st.handles == 0 && !self.shared.named {
+            // Nothing can count it any more: fail rather than hang.
+            drop(st);
+            crate::trace::warning!(target = self.shared.target, "counter started with no handle and no name: orphaned");
+            run.set_error(Error::task(code::ORPHANED));
+            return Poll::Ready(());
+        }
+        st.waker = Some(cx.waker().clone());
+        drop(st);
+        if self.watch.poll_shutdown(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut st = lock(&self.shared.state);
+        if st.counted < self.shared.target {
+            // Aborted: later counts do nothing and reach nothing.
+            st.counted = self.shared.target;
+            run.set_error(Error::aborted());
+        }
+        Poll::Ready(())
     }
 }
 
 /// Counts a [`CounterTask`] from anywhere. Cloning gives another handle to
-/// the same counter.
-#[derive(Clone, Debug)]
+/// the same counter. When the last handle of a counter without a name goes
+/// away short of the target, the counter fails with
+/// `TASK_ERROR`/[`code::ORPHANED`]: nothing could count it any more.
+#[derive(Debug)]
 pub struct CounterHandle {
     shared: Arc<CounterShared>,
+}
+
+impl Clone for CounterHandle {
+    fn clone(&self) -> Self {
+        lock(&self.shared.state).handles += 1;
+        CounterHandle { shared: self.shared.clone() }
+    }
+}
+
+impl Drop for CounterHandle {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        st.handles -= 1;
+        let orphaned = st.handles == 0 && !self.shared.named && st.counted < self.shared.target;
+        let w = if orphaned { st.waker.take() } else { None };
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
 }
 
 impl CounterHandle {
@@ -151,7 +181,7 @@ impl CounterHandle {
 /// Creates a counter that completes when started and counted `target`
 /// times; `target` 0 completes at start.
 pub fn create_counter_task(target: u32, callback: impl FnOnce(&mut CounterTask) + Send + 'static) -> CounterTask {
-    Task::new(Counter { target, local: 0, shared: None, name: None }).with_callback(callback)
+    Task::new(Counter::new(target, None)).with_callback(callback)
 }
 
 /// Creates a counter that [`count_by_name`] reaches by `name`.
@@ -160,9 +190,8 @@ pub fn create_named_counter_task(
     target: u32,
     callback: impl FnOnce(&mut CounterTask) + Send + 'static,
 ) -> CounterTask {
-    let mut c = Counter { target, local: 0, shared: None, name: Some(name.to_string()) };
-    let shared = c.shared().clone();
-    named().add(name, shared);
+    let c = Counter::new(target, Some(name.to_string()));
+    named().add(name, c.shared.clone());
     Task::new(c).with_callback(callback)
 }
 

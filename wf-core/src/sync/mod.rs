@@ -11,10 +11,13 @@ mod wait_group;
 
 pub use conditional::{
     Conditional, ConditionalHandle, ConditionalTask, create_conditional, create_guard, create_named_conditional,
-    release_guard, signal_by_name,
+    release_guard, release_guard_safe, signal_by_name, signal_by_name_each,
 };
 pub use counter::{Counter, CounterHandle, CounterTask, count_by_name, create_counter_task, create_named_counter_task};
-pub use mailbox::{Mailbox, MailboxHandle, MailboxTask, create_mailbox_task, create_named_mailbox_task, send_by_name};
+pub use mailbox::{
+    Mailbox, MailboxHandle, MailboxTask, create_mailbox_task, create_named_mailbox_task, send_by_name,
+    send_by_name_each,
+};
 pub use pool::{MessageQueue, ResourcePool};
 pub use selector::{Selector, SelectorHandle, SelectorTask, create_selector_task};
 pub use wait_group::WaitGroup;

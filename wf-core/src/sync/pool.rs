@@ -40,13 +40,23 @@ impl<T: Any + Send> Shared<T> {
     }
 
     fn post(&self, item: T) {
-        let mut ch = lock(&self.state);
-        match ch.waiters.pop_front() {
-            Some(w) => {
-                drop(ch);
-                w.signal_boxed(Some(Box::new(item)));
+        let mut item = Some(item);
+        loop {
+            let mut ch = lock(&self.state);
+            match ch.waiters.pop_front() {
+                Some(w) => {
+                    drop(ch);
+                    // A waiter aborted by shutdown refuses the item: the
+                    // next one gets it.
+                    if w.signal_with(|| item.take().map(|i| Box::new(i) as Box<dyn Any + Send>)) {
+                        return;
+                    }
+                }
+                None => {
+                    ch.items.extend(item);
+                    return;
+                }
             }
-            None => ch.items.push_back(item),
         }
     }
 

@@ -3,6 +3,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::Error;
 use crate::lock::lock;
+use crate::shutdown::ShutdownWatch;
 use crate::task::{RunContext, Task, TaskKind};
 
 /// A task that takes the first message offered by any of `candidates`
@@ -11,7 +12,8 @@ use crate::task::{RunContext, Task, TaskKind};
 /// Each candidate submits once, `Some(message)` or `None`; the first
 /// `Some` wins and the callback can run as soon as the task started. When
 /// every candidate submitted `None` the task fails with
-/// `SYS_ERROR`/`ENOMSG`. A first-of-N request or a backup request racing a
+/// `SYS_ERROR`/`ENOMSG`; [`shutdown`](crate::shutdown) aborts a selector
+/// still waiting. A first-of-N request or a backup request racing a
 /// timer are built this way.
 ///
 /// ```
@@ -32,6 +34,7 @@ pub type SelectorTask<M> = Task<Selector<M>>;
 pub struct Selector<M> {
     shared: Arc<SelectorShared<M>>,
     message: Option<M>,
+    watch: ShutdownWatch,
 }
 
 #[derive(Debug)]
@@ -76,7 +79,19 @@ impl<M: Send + 'static> TaskKind for Selector<M> {
             Poll::Ready(())
         } else {
             st.waker = Some(cx.waker().clone());
-            Poll::Pending
+            drop(st);
+            if self.watch.poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut st = lock(&self.shared.state);
+            if st.accepted {
+                self.message = st.message.take();
+            } else {
+                // Aborted: later submissions are refused.
+                st.accepted = true;
+                run.set_error(Error::aborted());
+            }
+            Poll::Ready(())
         }
     }
 }
@@ -125,5 +140,5 @@ pub fn create_selector_task<M: Send + 'static>(
         candidates,
         state: Mutex::new(SelectorState { message: None, accepted: false, submitted: 0, waker: None }),
     });
-    Task::new(Selector { shared, message: None }).with_callback(callback)
+    Task::new(Selector { shared, message: None, watch: ShutdownWatch::new() }).with_callback(callback)
 }

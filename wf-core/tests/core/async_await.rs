@@ -27,7 +27,7 @@ async fn await_go_task() {
 
 #[tokio::test]
 async fn await_counter_counted_from_another_thread() {
-    let mut c = create_counter_task(3, |_| {});
+    let c = create_counter_task(3, |_| {});
     let h = c.handle();
     let counter = std::thread::spawn(move || {
         for _ in 0..3 {

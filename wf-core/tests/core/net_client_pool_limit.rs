@@ -34,7 +34,7 @@ fn holding_server() -> HoldingServer {
     let server = Server::new(Tlv::default(), move |task| {
         let req = task.req().clone();
         *task.resp_mut() = req;
-        let mut hold = create_counter_task(1, |_| {});
+        let hold = create_counter_task(1, |_| {});
         tx.lock().unwrap().send(hold.handle()).unwrap();
         series_of(task).push_back(hold);
         seen.fetch_add(1, Ordering::SeqCst);
@@ -147,7 +147,7 @@ fn waiting_task_reuses_the_released_connection() {
         seen.push(task.connection().id());
         let req = task.req().clone();
         *task.resp_mut() = req;
-        let mut hold = create_counter_task(1, |_| {});
+        let hold = create_counter_task(1, |_| {});
         tx.lock().unwrap().send(hold.handle()).unwrap();
         series_of(task).push_back(hold);
     });

@@ -89,7 +89,7 @@ fn busy_server_refuses_new_connections() {
     let server = Server::with_params(Tlv::default(), params(2), move |task| {
         let req = task.req().clone();
         *task.resp_mut() = req;
-        let mut hold = create_counter_task(1, |_| {});
+        let hold = create_counter_task(1, |_| {});
         tx.lock().unwrap().send(hold.handle()).unwrap();
         series_of(task).push_back(hold);
         seen.fetch_add(1, Ordering::SeqCst);

@@ -218,7 +218,7 @@ fn an_async_producer_awaits_the_drain_task() {
     let server = Server::new(Tlv::default(), move |task| {
         let pusher = task.pusher();
         *p.pusher.lock().unwrap() = Some(pusher.clone());
-        let mut done = create_counter_task(1, |_| {});
+        let done = create_counter_task(1, |_| {});
         let done_handle = done.handle();
         series_of(task).push_back(done);
         let p = p.clone();

@@ -44,7 +44,7 @@ fn callback_and_next_task_run_on_the_compute_thread() {
 fn waiting_task_after_compute_task_is_not_lost() {
     let (tx, rx) = mpsc::channel();
     for i in 0..200 {
-        let mut counter = create_counter_task(1, |_| {});
+        let counter = create_counter_task(1, |_| {});
         let h = counter.handle();
         let mailbox = create_mailbox_task(|_: &mut MailboxTask<u32>| {});
         let m = mailbox.handle();

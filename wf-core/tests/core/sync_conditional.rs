@@ -6,7 +6,7 @@ use crate::support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{Drops, Log, recv};
+use support::{Drops, Log, recv, wait_until};
 use wf_core::{
     State, create_conditional, create_empty_task, create_go_task, create_named_conditional, create_series_work,
     signal_by_name,
@@ -138,4 +138,48 @@ fn signal_by_name_skips_conditional_signaled_by_handle() {
     assert_eq!(recv(&rx), (1, Some("by name")));
     first.start();
     assert_eq!(recv(&rx), (0, Some("direct")));
+}
+
+/// A conditional nothing can signal (no handle left, no name) fails with `TASK_ERROR`/`ORPHANED`
+/// and its task is dismissed, instead of holding its series forever.
+#[test]
+fn conditional_nobody_can_signal_fails_orphaned() {
+    let (tx, rx) = mpsc::channel();
+    let drops = Drops::new();
+    let (token, ran) = (drops.token(), tx.clone());
+    let go = create_go_task("sync_conditional", || ()).with_callback(move |_| {
+        let _kept = &token;
+        ran.send((State::Undefined, -1)).unwrap();
+    });
+    let mut c = create_conditional(go);
+    c.set_callback(move |c| tx.send((c.state(), c.error_code())).unwrap());
+    let h1 = c.handle();
+    let h2 = h1.clone();
+    c.start();
+    drop(h1);
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "one handle is left");
+    drop(h2);
+    assert_eq!(recv(&rx), (State::TaskError, wf_core::code::ORPHANED));
+    assert!(wait_until(support::WAIT, || drops.count() == 1), "the wrapped task is dropped");
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "the wrapped task was dismissed");
+}
+
+/// The array form: each waiting conditional of the name gets its own message, in creation order;
+/// the messages left over stay with the caller.
+#[test]
+fn signal_by_name_each_gives_each_its_own_message() {
+    let name = "sync_conditional::each";
+    let (tx, rx) = mpsc::channel();
+    for i in 0..2 {
+        let tx = tx.clone();
+        let go = create_go_task("sync_conditional", || ())
+            .with_callback(move |t| tx.send((i, t.take_user_data::<u32>())).unwrap());
+        create_named_conditional(name, go).start();
+    }
+    let mut msgs = std::collections::VecDeque::from([10u32, 20, 30]);
+    assert_eq!(wf_core::signal_by_name_each(name, &mut msgs), 2);
+    assert_eq!(msgs, [30]);
+    let mut got = [recv(&rx), recv(&rx)];
+    got.sort();
+    assert_eq!(got, [(0, Some(10)), (1, Some(20))]);
 }

@@ -77,3 +77,30 @@ fn unreleased_guard_blocks_the_next() {
     assert_eq!(recv(&rx), 2);
     assert!(!release_guard(name, ()));
 }
+
+/// `release_guard_safe` (Workflow's form that never runs the next holder on the releasing thread):
+/// released from a plain thread, the next holder runs on the runtime, not on that thread.
+#[test]
+fn release_guard_safe_never_runs_the_next_holder_inline() {
+    let name = "sync_guard::safe";
+    let (tx, rx) = mpsc::channel();
+    let (held_tx, held) = mpsc::channel();
+    let first = create_empty_task().with_callback(move |_| held_tx.send(()).unwrap());
+    create_guard(name, first).start();
+    recv(&held);
+    let tx2 = tx.clone();
+    let second = create_go_task("sync_guard", || ()).with_callback(move |_| {
+        tx2.send(std::thread::current().id()).unwrap();
+        wf_core::release_guard(name, ());
+    });
+    create_guard(name, second).start();
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "the first holder has the guard");
+    let releaser = std::thread::spawn(move || {
+        assert!(wf_core::release_guard_safe(name, ()));
+        std::thread::current().id()
+    })
+    .join()
+    .unwrap();
+    assert_ne!(recv(&rx), releaser);
+    drop(tx);
+}

@@ -115,3 +115,48 @@ fn dropped_named_mailbox_is_unregistered() {
     drop(m);
     assert_eq!(send_by_name(name, 1u8, 10), 0);
 }
+
+/// A mailbox started with no handle and no name can never get a message: it fails with
+/// `TASK_ERROR`/`ORPHANED` instead of hanging; so does one whose last handle goes away unsent.
+#[test]
+fn mailbox_nobody_can_send_to_fails_orphaned() {
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    create_mailbox_task(move |m: &mut MailboxTask<u8>| tx.send((m.state(), m.error_code())).unwrap()).start();
+    assert_eq!(recv(&rx), (State::TaskError, wf_core::code::ORPHANED));
+
+    let m = create_mailbox_task(move |m: &mut MailboxTask<u8>| tx2.send((m.state(), m.error_code())).unwrap());
+    let h = m.handle();
+    m.start();
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "the handle could still send");
+    drop(h);
+    assert_eq!(recv(&rx), (State::TaskError, wf_core::code::ORPHANED));
+}
+
+/// The array form: each waiting mailbox of the name gets its own message, in creation order;
+/// messages nobody took stay with the caller, and a mailbox already filled through its handle does
+/// not use one up.
+#[test]
+fn send_by_name_each_gives_each_mailbox_its_own_message() {
+    let name = "sync_mailbox::each";
+    let (tx, rx) = mpsc::channel();
+    let mut handles = Vec::new();
+    for i in 0..3 {
+        let tx = tx.clone();
+        let m = create_named_mailbox_task(name, move |m: &mut MailboxTask<String>| {
+            tx.send((i, m.take_message())).unwrap();
+        });
+        handles.push(m.handle());
+        m.start();
+    }
+    // The first mailbox is filled through its handle: it leaves the name.
+    handles[0].send("by handle".to_string()).unwrap();
+    let mut msgs: std::collections::VecDeque<String> = ["a", "b", "c"].map(String::from).into();
+    assert_eq!(wf_core::send_by_name_each(name, &mut msgs), 2);
+    assert_eq!(msgs, ["c"]);
+    let mut got: Vec<_> = (0..3).map(|_| recv(&rx)).collect();
+    got.sort();
+    assert_eq!(got, [(0, Some("by handle".to_string())), (1, Some("a".to_string())), (2, Some("b".to_string()))]);
+    assert_eq!(wf_core::send_by_name_each(name, &mut msgs), 0, "nobody is left");
+    assert_eq!(msgs.len(), 1);
+}

@@ -49,7 +49,7 @@ fn holder(pool: &ResourcePool<String>, conc: &Concurrency, done: mpsc::Sender<Op
     let c = conc.clone();
     let hold = create_dynamic_task(move || {
         c.enter();
-        let mut counter = create_counter_task(1, |_| {});
+        let counter = create_counter_task(1, |_| {});
         let h = counter.handle();
         let c = c.clone();
         std::thread::spawn(move || {
@@ -95,7 +95,7 @@ fn waiters_are_served_first_come_first_served() {
     let order = Log::<(u32, Option<u32>)>::new();
     // The first task takes the resource and holds it until the test counts its counter.
     let (p, o) = (pool.clone(), order.clone());
-    let mut hold = create_counter_task(1, move |t| {
+    let hold = create_counter_task(1, move |t| {
         let r: Option<u32> = t.take_user_data();
         o.push((0, r));
         if let Some(r) = r {

@@ -36,7 +36,7 @@ fn counter_task1_named_counted_200_times() {
 fn counter_task2_count_before_and_after_start() {
     let name = "task_counter::counter_task2";
     let (tx, rx) = mpsc::channel();
-    let mut task = create_named_counter_task(name, 2, move |t| tx.send(t.state()).unwrap());
+    let task = create_named_counter_task(name, 2, move |t| tx.send(t.state()).unwrap());
     task.count();
     task.start();
     assert!(rx.recv_timeout(Duration::from_millis(50)).is_err(), "one count is missing");
@@ -89,7 +89,7 @@ fn named_count_surplus_is_ignored() {
 #[test]
 fn counter_handle_reports_reaching_count() {
     let (tx, rx) = mpsc::channel();
-    let mut c = create_counter_task(3, move |t| tx.send((t.state(), t.target())).unwrap());
+    let c = create_counter_task(3, move |t| tx.send((t.state(), t.target())).unwrap());
     c.count();
     let h = c.handle();
     c.start();
@@ -118,7 +118,7 @@ fn counter_target_zero_completes_at_start() {
 #[test]
 fn counter_counted_fully_before_start() {
     let (tx, rx) = mpsc::channel();
-    let mut c = create_counter_task(2, move |t| tx.send(t.state()).unwrap());
+    let c = create_counter_task(2, move |t| tx.send(t.state()).unwrap());
     c.count();
     c.count();
     c.count();
@@ -143,4 +143,65 @@ fn concurrent_count_by_name() {
     got.sort_by_key(|g| g.0);
     assert!(got.iter().enumerate().all(|(i, g)| *g == (i, State::Success)), "{got:?}");
     assert_eq!(count_by_name(name, 1), 0);
+}
+
+/// A counter started short of its target with no handle and no name can never be counted: it fails
+/// with `TASK_ERROR`/`ORPHANED` at once instead of keeping `wait_finish` waiting forever.
+#[test]
+fn counter_without_handle_or_name_fails_orphaned() {
+    let (tx, rx) = mpsc::channel();
+    let c = create_counter_task(2, move |t| tx.send((t.state(), t.error_code(), t.error_text())).unwrap());
+    c.count();
+    c.start();
+    assert_eq!(recv(&rx), (State::TaskError, wf_core::code::ORPHANED, "Task Orphaned".to_string()));
+}
+
+/// The last handle going away while the counter waits ends it the same way; a handle still alive
+/// keeps it waiting, and a counter that reached its target does not care.
+#[test]
+fn counter_whose_last_handle_drops_fails_orphaned() {
+    let (tx, rx) = mpsc::channel();
+    let c = create_counter_task(2, move |t| tx.send(t.state()).unwrap());
+    let h1 = c.handle();
+    let h2 = h1.clone();
+    c.start();
+    h1.count();
+    drop(h1);
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "one handle is left");
+    drop(h2);
+    assert_eq!(recv(&rx), State::TaskError);
+
+    let (tx, rx) = mpsc::channel();
+    let c = create_counter_task(1, move |t| tx.send(t.state()).unwrap());
+    let h = c.handle();
+    assert!(h.count());
+    drop(h);
+    c.start();
+    assert_eq!(recv(&rx), State::Success);
+}
+
+/// A handle taken before the start counts after it from another thread; the task's own count
+/// before the start and the handle's counts add up (the count goes to the same place).
+#[test]
+fn counting_by_task_and_handle_add_up_after_start() {
+    let (tx, rx) = mpsc::channel();
+    let c = create_counter_task(3, move |t| tx.send(t.state()).unwrap());
+    c.count();
+    let h = c.handle();
+    c.start();
+    assert!(!h.count());
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "two of three counts");
+    std::thread::spawn(move || assert!(h.count())).join().unwrap();
+    assert_eq!(recv(&rx), State::Success);
+}
+
+/// A named counter needs no handle: `count_by_name` reaches it after the start.
+#[test]
+fn named_counter_without_handle_is_not_orphaned() {
+    let name = "task_counter::named_no_handle";
+    let (tx, rx) = mpsc::channel();
+    create_named_counter_task(name, 1, move |t| tx.send(t.state()).unwrap()).start();
+    assert!(rx.recv_timeout(Duration::from_millis(30)).is_err(), "waits for its count");
+    assert_eq!(count_by_name(name, 1), 1);
+    assert_eq!(recv(&rx), State::Success);
 }

@@ -22,7 +22,7 @@ fn default_get_request_bytes() {
     let port = server.addr().port();
     assert_eq!(
         seen[0].head_text(),
-        format!("GET /path/x?q=1&r=%20 HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: Keep-Alive\r\n\r\n")
+        format!("GET /path/x?q=1&r=%20 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Keep-Alive\r\n\r\n")
     );
 }
 
@@ -131,7 +131,7 @@ fn response_api() {
         (418, "I'm a teapot", "HTTP/1.1")
     );
     assert_eq!(o.resp.header("x-one"), Some("1"));
-    let twos: Vec<_> = o.resp.headers().get_all("x-two").iter().map(|v| v.to_str().unwrap()).collect();
+    let twos: Vec<_> = o.resp.headers().get_all("x-two").map(|v| v.to_str().unwrap()).collect();
     assert_eq!(twos, ["a", "b"]);
     assert_eq!(o.body(), "teapot");
     assert_eq!(o.peer, Some(server.addr()));

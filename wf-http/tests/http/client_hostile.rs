@@ -116,8 +116,8 @@ fn a_streaming_task_has_no_size_limit() {
     let task = create_http_chunked_task(
         &format!("http://127.0.0.1:{port}/"),
         0,
-        move |piece| {
-            counted.fetch_add(piece.len(), Ordering::Relaxed);
+        move |t| {
+            counted.fetch_add(t.chunk().map_or(0, |piece| piece.len()), Ordering::Relaxed);
         },
         move |t| {
             let _ = tx.send((t.state(), t.error_code()));

@@ -31,7 +31,7 @@ fn encodes_requests_exactly() {
     req.append_body("llo");
     let mut out = BytesMut::new();
     ClientCodec::default().encode(&req, &mut out).unwrap();
-    assert_eq!(&out[..], b"POST /submit?x=1 HTTP/1.1\r\nhost: example.com\r\ncontent-length: 5\r\n\r\nhello");
+    assert_eq!(&out[..], b"POST /submit?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello");
 
     let mut chunked = HttpRequest::default();
     chunked.set_http_version("HTTP/1.0");
@@ -39,7 +39,7 @@ fn encodes_requests_exactly() {
     chunked.append_body("abc");
     let mut out = BytesMut::new();
     ClientCodec::default().encode(&chunked, &mut out).unwrap();
-    assert_eq!(&out[..], b"GET / HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    assert_eq!(&out[..], b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn continue_then_the_reply() {
     w.send("hello");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nhello"
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nhello"
     );
     // The next request on the connection owes nothing.
     w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
@@ -82,7 +82,7 @@ fn too_large_gets_417_instead_of_continue() {
     w.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 417 Expectation Failed\r\nconnection: close\r\ncontent-length: 0\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n"
     );
     w.expect_closed();
     server.stop();

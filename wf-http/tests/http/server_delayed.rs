@@ -44,7 +44,7 @@ fn pushed_task_fills_the_reply() {
     assert!(t0.elapsed() >= Duration::from_millis(190), "the reply waited for the pushed task");
     assert_eq!(
         mask_date(&reply),
-        "HTTP/1.1 201 Created\r\nx-from: process\r\ncontent-length: 12\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nfilled later"
+        "HTTP/1.1 201 Created\r\nX-From: process\r\nContent-Length: 12\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nfilled later"
     );
     assert_eq!(events.recv_timeout(support::WAIT).unwrap(), "sleep callback");
     assert_eq!(events.recv_timeout(support::WAIT).unwrap(), "reply callback Success 201");

@@ -62,7 +62,7 @@ fn default_reply_is_filled_in() {
     let reply = w.read_response();
     assert_eq!(
         mask_date(&reply),
-        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     // The date is now.
     let date = httpdate::parse_http_date(&header_value(&reply, "date").unwrap()).unwrap();
@@ -72,7 +72,7 @@ fn default_reply_is_filled_in() {
     w.send("GET /body HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nhello"
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nhello"
     );
     server.stop();
 }
@@ -99,11 +99,11 @@ fn status_and_reason_filled() {
     w.send("GET /404 HTTP/1.1\r\nHost: x\r\n\r\nGET /reason HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 299 Custom Reason\r\ncontent-length: 0\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 299 Custom Reason\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     server.stop();
 }
@@ -115,7 +115,7 @@ fn http_10_gets_close() {
     w.send("GET /body HTTP/1.0\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.0 200 OK\r\ncontent-length: 5\r\nconnection: close\r\ndate: <date>\r\n\r\nhello"
+        "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\nDate: <date>\r\n\r\nhello"
     );
     w.expect_closed();
     server.stop();
@@ -128,7 +128,7 @@ fn http_10_keep_alive_is_honoured() {
     w.send("GET /body HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.0 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nhello"
+        "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nhello"
     );
     w.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert!(w.read_response().starts_with(b"HTTP/1.0 200 OK\r\n"));
@@ -142,7 +142,7 @@ fn client_connection_close() {
     w.send("GET /body HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\ndate: <date>\r\n\r\nhello"
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\nDate: <date>\r\n\r\nhello"
     );
     w.expect_closed();
     server.stop();
@@ -156,7 +156,7 @@ fn server_connection_close() {
     w.send("GET /close HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\ndate: <date>\r\n\r\nbye"
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\nDate: <date>\r\n\r\nbye"
     );
     w.expect_closed();
     server.stop();
@@ -169,11 +169,11 @@ fn head_has_length_but_no_body() {
     w.send("HEAD /body HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_head_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     // No body bytes follow: the next reply starts right away.
     w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"));
+    assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"));
     server.stop();
 }
 
@@ -184,7 +184,7 @@ fn no_content_has_no_length() {
     w.send("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 204 No Content\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 204 No Content\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().starts_with(b"HTTP/1.1 200 OK\r\n"));
@@ -198,7 +198,7 @@ fn chunked_reply_gets_no_length() {
     w.send("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n"
     );
     server.stop();
 }
@@ -210,7 +210,7 @@ fn headers_set_by_process_are_kept() {
     w.send("GET /own-headers HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         String::from_utf8(w.read_response()).unwrap(),
-        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-mine: 1\r\nconnection: Keep-Alive\r\n\r\nok"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-Mine: 1\r\nConnection: Keep-Alive\r\n\r\nok"
     );
     server.stop();
 }
@@ -222,12 +222,12 @@ fn request_bodies_reach_process() {
     w.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nlength");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nlength"
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nlength"
     );
     w.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nchu\r\n4\r\nnked\r\n0\r\nX-T: 1\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\nchunked"
+        "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\nchunked"
     );
     server.stop();
 }
@@ -239,7 +239,7 @@ fn head_of_a_chunked_reply_has_no_body() {
     w.send("HEAD /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_head_response()),
-        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     // Not even the last-chunk: the next bytes are the next reply.
     w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -255,7 +255,7 @@ fn not_modified_never_carries_a_body() {
     w.send("GET /304-with-body HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(
         mask_date(&w.read_response()),
-        "HTTP/1.1 304 Not Modified\r\nconnection: Keep-Alive\r\ndate: <date>\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\nConnection: Keep-Alive\r\nDate: <date>\r\n\r\n"
     );
     w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let next = w.read_head();

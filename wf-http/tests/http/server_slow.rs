@@ -16,7 +16,7 @@ use testkit::WAIT;
 use wf_core::net::ServerParams;
 
 const TIMED_OUT: &str =
-    "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\ndate: <date>\r\n\r\n";
+    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n";
 
 /// Sends `bytes` one at a time, `gap` apart, until the peer stops taking
 /// them; returns how many were sent.

@@ -32,7 +32,7 @@ fn counting() -> (HttpServer, std::net::SocketAddr, Arc<AtomicUsize>) {
 }
 
 fn error_reply(status: &str) -> String {
-    format!("HTTP/1.1 {status}\r\nconnection: close\r\ncontent-length: 0\r\ndate: <date>\r\n\r\n")
+    format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: 0\r\nDate: <date>\r\n\r\n")
 }
 
 /// Sends `raw` then the smuggled request in one write; expects `status`

@@ -89,3 +89,52 @@ fn shutdown_does_not_wait() {
     server.wait_finish();
     assert!(client.join().unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
 }
+
+/// The last reply of a stopping server's keep-alive connection says
+/// `Connection: close` (also over a `Connection: keep-alive` set by
+/// hand), so the client does not send another request on it.
+#[test]
+fn a_stopping_server_says_close_on_the_last_reply() {
+    let (started_tx, started) = mpsc::channel();
+    let server = HttpServer::new(move |task| {
+        let _ = started_tx.send(());
+        task.resp_mut().append_body("last");
+        if task.req().request_uri() == "/by-hand" {
+            task.resp_mut().set_header("Connection", "keep-alive");
+        }
+        series_of(task).push_back(sleep_task(Duration::from_millis(200), |_| {}));
+    });
+    let addr = start(&server);
+    let clients: Vec<_> = ["/", "/by-hand"]
+        .into_iter()
+        .map(|path| {
+            let mut w = Wire::connect(addr);
+            w.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            w
+        })
+        .collect();
+    for _ in 0..2 {
+        started.recv_timeout(support::WAIT).unwrap();
+    }
+    server.shutdown();
+    for mut w in clients {
+        let reply = w.read_response();
+        assert!(reply.ends_with(b"last"));
+        assert_eq!(support::header_value(&reply, "connection").as_deref(), Some("close"), "{reply:?}");
+        w.expect_closed();
+    }
+    server.wait_finish();
+}
+
+/// Before a stop, the same replies keep the connection.
+#[test]
+fn a_running_server_keeps_the_connection() {
+    let server = HttpServer::new(|task| task.resp_mut().append_body("x"));
+    let addr = start(&server);
+    let mut w = Wire::connect(addr);
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let reply = w.read_response();
+    assert_ne!(support::header_value(&reply, "connection").as_deref(), Some("close"));
+    w.expect_open_for(Duration::from_millis(100));
+    server.stop();
+}

@@ -34,7 +34,7 @@ fn process_sees_the_whole_request() {
     let (method, uri, version, headers, single, body, peer) = rx.recv_timeout(support::WAIT).unwrap();
     assert_eq!((method.as_str(), uri.as_str(), version.as_str()), ("PATCH", "/p/a%20th?q=1#frag", "HTTP/1.1"));
     let expected: Vec<(String, String)> =
-        [("host", "example"), ("x-multi", "1"), ("x-multi", "2"), ("x-single", "s"), ("content-length", "4")]
+        [("Host", "example"), ("X-Multi", "1"), ("x-multi", "2"), ("X-Single", "s"), ("Content-Length", "4")]
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
@@ -118,5 +118,46 @@ fn a_panic_in_process_closes_only_that_connection() {
     let mut w = Wire::connect(addr);
     w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(w.read_response().ends_with(b"fine"), "the server goes on");
+    server.stop();
+}
+
+/// `set_prepare` on a server task: runs after the series, before the
+/// automatic fields; what it sets is on the wire.
+#[test]
+fn a_prepare_hook_fills_the_reply_late() {
+    let server = HttpServer::new(|task| {
+        task.resp_mut().append_body("body");
+        task.set_prepare(|t| {
+            let len = t.resp().body_len();
+            t.resp_mut().set_header("X-Body-Length-Seen", &len.to_string());
+            t.resp_mut().append_body("+late");
+        });
+    });
+    let addr = start(&server);
+    let mut w = Wire::connect(addr);
+    w.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let reply = w.read_response();
+    assert_eq!(support::header_value(&reply, "x-body-length-seen").as_deref(), Some("4"));
+    // Content-Length is filled after the hook.
+    assert_eq!(support::header_value(&reply, "content-length").as_deref(), Some("9"));
+    assert!(reply.ends_with(b"body+late"));
+    server.stop();
+}
+
+/// `set_prepare` on a client task: the request is completed once its
+/// connection is chosen, right before it is sent.
+#[test]
+fn a_client_prepare_hook_sets_a_header_late() {
+    let server = HttpServer::new(|task| {
+        let v = task.req().header("x-late").unwrap_or_default().to_string();
+        task.resp_mut().append_body(v);
+    });
+    let addr = start(&server);
+    let out = support::fetch(&format!("http://{addr}/"), 0, 0, |t| {
+        t.set_prepare(|req| {
+            req.set_header("X-Late", "from prepare");
+        });
+    });
+    assert_eq!(out.body(), "from prepare");
     server.stop();
 }

@@ -36,7 +36,10 @@ fn pieces_arrive_as_they_are_produced() {
     let mut task = create_http_chunked_task(
         &url,
         0,
-        move |piece| seen.lock().unwrap().push((start.elapsed(), String::from_utf8_lossy(&piece).into_owned())),
+        move |t| {
+            let piece = t.chunk().expect("no header call unless asked for");
+            seen.lock().unwrap().push((start.elapsed(), String::from_utf8_lossy(piece).into_owned()));
+        },
         move |t| tx.send((t.state(), t.error_text(), t.resp().status_code(), t.resp().body_len())).unwrap(),
     );
     task.set_watch_timeout(Duration::from_secs(2));
@@ -88,7 +91,7 @@ fn silence_between_pieces_times_out() {
     let mut task = create_http_chunked_task(
         &url,
         0,
-        move |p| g.lock().unwrap().push_str(&String::from_utf8_lossy(&p)),
+        move |t| g.lock().unwrap().push_str(&String::from_utf8_lossy(t.chunk().unwrap())),
         move |t| tx.send(t.error().cloned().unwrap_or_else(|| wf_core::Error::new(t.state(), 0))).unwrap(),
     );
     task.set_chunk_timeout(Duration::from_millis(200));

@@ -100,3 +100,29 @@ fn fired_timer_cannot_be_canceled() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), State::Success);
     assert_eq!(cancel_by_name(name, 10), 0);
 }
+
+/// Workflow's `create_timer_task(callback)`: a timer canceled before it starts calls back with
+/// `SYS_ERROR`/`ECANCELED` once started, and the series goes on after it.
+#[test]
+fn timer_created_canceled() {
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let mut s = create_series_work(
+        wf_timer::create_canceled_timer_task(move |t| tx.send((1, t.state(), t.error_code())).unwrap()),
+        |_| {},
+    );
+    s.push_back(create_timer_task(Duration::ZERO, move |t| tx2.send((2, t.state(), t.error_code())).unwrap()));
+    assert!(rx.recv_timeout(Duration::from_millis(20)).is_err(), "nothing runs before the start");
+    s.start();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (1, State::SysError, libc::ECANCELED));
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (2, State::Success, 0));
+}
+
+/// `usleep` (Workflow's `WFFacilities::usleep`) blocks the calling thread on a timer for at least
+/// the delay and reports success.
+#[test]
+fn usleep_blocks_for_the_delay() {
+    let start = Instant::now();
+    assert_eq!(wf_timer::usleep(Duration::from_millis(30)), State::Success);
+    assert!(start.elapsed() >= Duration::from_millis(30));
+}

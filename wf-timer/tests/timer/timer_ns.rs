@@ -55,3 +55,29 @@ fn named_forever_timer_until_canceled() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), (State::SysError, libc::ECANCELED));
     assert_eq!(cancel_by_name(name, 1), 0);
 }
+
+/// `create_named_timer_task_ns`, Workflow's named `(seconds, nanoseconds)` form: fires after its
+/// delay, or is canceled by name; bad values fail with EINVAL when it runs.
+#[test]
+fn named_timer_from_seconds_and_nanoseconds() {
+    let name = "timer_ns::named_ns";
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    let tx3 = tx.clone();
+    let t = wf_timer::create_named_timer_task_ns(name, 0, 5_000_000, move |t| {
+        tx.send((1, t.state(), t.error_code())).unwrap()
+    });
+    assert_eq!(t.delay(), Some(Duration::from_millis(5)));
+    assert_eq!(t.name(), Some(name));
+    t.start();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (1, State::Success, 0));
+
+    wf_timer::create_named_timer_task_ns(name, 3600, 0, move |t| tx2.send((2, t.state(), t.error_code())).unwrap())
+        .start();
+    assert_eq!(cancel_by_name(name, 1), 1);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (2, State::SysError, libc::ECANCELED));
+
+    wf_timer::create_named_timer_task_ns(name, 0, -1, move |t| tx3.send((3, t.state(), t.error_code())).unwrap())
+        .start();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (3, State::SysError, libc::EINVAL));
+}

@@ -13,11 +13,12 @@
 use std::net::SocketAddr;
 
 use super::options::ClientOptions;
-use super::pool::{self, PoolKey};
+use super::pool;
 use super::protocol::{ClientProtocol, Mode, Next};
 use super::setup::Setup;
 use crate::error::{Error, State, TimeoutReason};
 use crate::net::conn::Limits;
+use crate::net::datagram::Transport;
 use crate::net::route::{self, Pick, Routed, Target};
 use crate::net::uri::Uri;
 use crate::trace;
@@ -33,18 +34,23 @@ pub(crate) struct Outcome<R> {
     pub(crate) result: Result<(R, Option<SocketAddr>), Error>,
 }
 
+/// The user's hook on the request, run just before each send.
+pub(crate) type Prepare<P> = dyn Fn(&mut <P as crate::net::Protocol>::Request) + Send + Sync;
+
 /// Runs the machine for `req` to `uri`, within the task's deadline if it
 /// has one (dropping the machine's future drops the connection it holds).
+/// `prepare` runs each time the request is about to be sent.
 pub(crate) async fn run<P: ClientProtocol>(
     protocol: &P,
     uri: Uri,
     req: &mut P::Request,
     opts: &ClientOptions,
+    prepare: Option<&Prepare<P>>,
 ) -> Outcome<P::Response> {
     let mut at = (uri, 0);
     let result = match opts.deadline() {
-        None => attempts(protocol, &mut at, req, opts).await,
-        Some(limit) => match tokio::time::timeout(limit, attempts(protocol, &mut at, req, opts)).await {
+        None => attempts(protocol, &mut at, req, opts, prepare).await,
+        Some(limit) => match tokio::time::timeout(limit, attempts(protocol, &mut at, req, opts, prepare)).await {
             Ok(r) => r,
             Err(_) => {
                 trace::debug!(url = at.0.as_str(), ?limit, "task deadline passed");
@@ -63,13 +69,14 @@ async fn attempts<P: ClientProtocol>(
     at: &mut (Uri, u32),
     req: &mut P::Request,
     opts: &ClientOptions,
+    prepare: Option<&Prepare<P>>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let mut retries = 0;
     let mut tried: Vec<Routed> = Vec::new();
     loop {
         let (uri, redirects) = (&at.0, at.1);
         protocol.prepare(req, uri, opts)?;
-        let result = attempt(protocol, uri, req, opts, &mut tried, retries > 0).await;
+        let result = attempt(protocol, uri, req, opts, &mut tried, retries > 0, prepare).await;
         let (resp, peer) = match result {
             Ok(r) => r,
             Err(e) if retries < opts.retry_max() && protocol.is_retryable(&e) => {
@@ -104,6 +111,7 @@ async fn attempt<P: ClientProtocol>(
     opts: &ClientOptions,
     tried: &mut Vec<Routed>,
     retry: bool,
+    prepare: Option<&Prepare<P>>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
     let setup = Setup::new(protocol, uri, opts)?;
     let route = match opts.route() {
@@ -123,13 +131,32 @@ async fn attempt<P: ClientProtocol>(
         receive: opts.receive_timeout(),
         size: opts.response_size_limit_for(endpoint),
     };
-    let result = match protocol.mode(req) {
-        Mode::Pipelined => super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await,
-        Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, setup.key(target), limits).await,
-        Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
-            Ok(mut conn) => protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr())),
-            Err(e) => Err(e),
-        },
+    let result = if setup.transport == Transport::Datagram {
+        if let Some(prepare) = prepare {
+            prepare(req);
+        }
+        // Boxed: the stream path's future would otherwise grow by it.
+        Box::pin(super::datagram::exchange(protocol, req, target, endpoint, limits)).await
+    } else {
+        match protocol.mode(req) {
+            Mode::Pipelined => {
+                // The pipe is chosen inside; the request goes out right after.
+                if let Some(prepare) = prepare {
+                    prepare(req);
+                }
+                super::pipe::request(&setup, req, opts, endpoint, &routed, setup.key(target)).await
+            }
+            Mode::Pooled => pooled(&setup, req, opts, endpoint, &routed, limits, prepare).await,
+            Mode::Dedicated => match Box::pin(setup.open(&routed, endpoint, limits)).await {
+                Ok(mut conn) => {
+                    if let Some(prepare) = prepare {
+                        prepare(req);
+                    }
+                    protocol.exchange(&mut conn, req).await.map(|resp| (resp, conn.peer_addr()))
+                }
+                Err(e) => Err(e),
+            },
+        }
     };
     route.report(&routed, result.as_ref().map(|_| ()));
     // Remembered only when another attempt may pick again (a push
@@ -147,9 +174,10 @@ async fn pooled<P: ClientProtocol>(
     opts: &ClientOptions,
     endpoint: &crate::runtime::EndpointParams,
     routed: &Routed,
-    key: std::sync::Arc<PoolKey>,
     limits: Limits,
+    prepare: Option<&Prepare<P>>,
 ) -> Result<(P::Response, Option<SocketAddr>), Error> {
+    let key = setup.key(routed.target());
     loop {
         let mut lease = pool::acquire::<P::ClientCodec>(&key, endpoint.max_connections, opts.wait_timeout()).await?;
         if lease.conn().is_none() {
@@ -161,6 +189,9 @@ async fn pooled<P: ClientProtocol>(
         let reused = lease.reused();
         let conn = lease.conn().expect("connected");
         conn.set_limits(limits);
+        if let Some(prepare) = prepare {
+            prepare(req);
+        }
         let read_before = conn.read_total();
         let written_before = conn.write_total();
         match setup.protocol.exchange(conn, req).await {

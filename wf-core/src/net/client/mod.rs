@@ -3,6 +3,7 @@
 //! when a connection fails (and what never is) is written down in
 //! [`ClientProtocol`]'s "Retry rules".
 
+mod datagram;
 mod machine;
 mod options;
 pub(crate) mod pipe;

@@ -9,6 +9,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::options::ClientOptions;
 use crate::error::{Error, State};
 use crate::net::conn::Connection;
+use crate::net::datagram::Transport;
 use crate::net::protocol::{KeepAlive, Protocol};
 use crate::net::uri::Uri;
 
@@ -61,6 +62,8 @@ pub enum Next {
 /// | [`on_connect`](ClientProtocol::on_connect): sub-requests on a fresh connection, unseen by the callback | nothing | Redis `AUTH`/`SELECT`, the MySQL handshake |
 /// | [`default_keep_alive`](ClientProtocol::default_keep_alive): how long an idle connection is kept | close | 60 s for HTTP and Redis |
 /// | [`keep_alive`](ClientProtocol::keep_alive): whether this reply lets the connection be reused | yes | HTTP `Connection: close` |
+/// | [`transport`](ClientProtocol::transport): a byte stream or datagrams | stream | DNS: UDP, TCP when asked |
+/// | [`reply_codec`](ClientProtocol::reply_codec): over datagrams, the codec that knows which reply it waits for | `client_codec()` | DNS: the query's ID and question |
 /// | [`mode`](ClientProtocol::mode): pooled, pipelined or dedicated | pooled | Redis: pipelined, but `BLPOP`, `MULTI`… pooled |
 /// | [`via`](ClientProtocol::via): where connections go | the URL's host | an HTTP proxy |
 /// | [`prepare`](ClientProtocol::prepare): fill or check the request before each attempt | nothing | HTTP `Host`; refused Redis commands |
@@ -149,6 +152,59 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     fn keep_alive(&self, req: &Self::Request, resp: &Self::Response) -> KeepAlive {
         let _ = (req, resp);
         KeepAlive::Keep
+    }
+
+    /// Whether requests to `uri` (the task's URL, redirects followed) go
+    /// over a byte stream (TCP, a Unix socket, TLS: the default) or as UDP
+    /// datagrams. The protocol value is configuration, so a protocol may
+    /// carry the choice (DNS: `tcp: bool`) as well as read the scheme.
+    ///
+    /// Over [`Transport::Datagram`] each attempt (the task's `retry_max`
+    /// counts them as for streams) routes as usual, then opens a UDP
+    /// socket of its own, connected to the address picked (no pool,
+    /// no keep-alive), and:
+    ///
+    /// - encodes the request with a fresh [`client_codec`](ClientProtocol::client_codec)
+    ///   into **one** datagram: over [`MAX_DATAGRAM`](super::super::MAX_DATAGRAM)
+    ///   bytes the task fails with `SYS_ERROR`/`EMSGSIZE` and nothing is
+    ///   sent;
+    /// - waits for the reply: the first datagram within the task's watch
+    ///   timeout (else the endpoint's response timeout), within its
+    ///   receive timeout in all; then `SYS_ERROR`/`ETIMEDOUT`
+    ///   ([`TimeoutReason::Transmit`](crate::TimeoutReason::Transmit)),
+    ///   retried like any `SYS_ERROR`. An ICMP "port unreachable" fails
+    ///   the attempt with `ECONNREFUSED`;
+    /// - decodes each datagram received **alone**, with a fresh
+    ///   [`reply_codec`](ClientProtocol::reply_codec) for the request: a
+    ///   message that takes the whole datagram is the reply; `Ok(None)`
+    ///   (the datagram is not a message of this exchange: a DNS reply with
+    ///   another ID, say) drops it and the wait goes on, its deadline
+    ///   unchanged; bytes left after the message, or a decode error, fail
+    ///   the task (`EBADMSG` for an `io::Error` of kind `InvalidData`); a
+    ///   datagram longer than the response size limit (at most 65,535
+    ///   bytes are read) fails it with `EMSGSIZE`.
+    ///
+    /// [`mode`](ClientProtocol::mode), [`exchange`](ClientProtocol::exchange),
+    /// [`on_connect`](ClientProtocol::on_connect) and the keep-alive hooks
+    /// are not asked over datagrams; [`handshake`](ClientProtocol::handshake),
+    /// [`prepare`](ClientProtocol::prepare) and
+    /// [`on_reply`](ClientProtocol::on_reply) are. A TLS scheme over
+    /// datagrams fails the task with `SYS_ERROR`/`EPROTONOSUPPORT`, a Unix
+    /// socket target with `EAFNOSUPPORT`, before anything is sent.
+    fn transport(&self, uri: &Uri) -> Transport {
+        let _ = uri;
+        Transport::Stream
+    }
+
+    /// Over [`Transport::Datagram`]: the codec that decodes one datagram
+    /// received for `req` (a fresh one per datagram, made after
+    /// [`prepare`](ClientProtocol::prepare)). A codec that knows the
+    /// request can tell its reply from other datagrams, and answer
+    /// `Ok(None)` ("not ours", ignored) for those: a DNS reply with another
+    /// ID or question. Default: [`client_codec`](ClientProtocol::client_codec).
+    fn reply_codec(&self, req: &Self::Request) -> Self::ClientCodec {
+        let _ = req;
+        self.client_codec()
     }
 
     /// How `req` meets a connection. A [`Mode::Pipelined`] request never

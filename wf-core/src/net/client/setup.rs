@@ -10,6 +10,7 @@ use super::pool::PoolKey;
 use super::protocol::ClientProtocol;
 use crate::error::{Error, TimeoutReason};
 use crate::net::conn::{Connection, Limits};
+use crate::net::datagram::Transport;
 use crate::net::protocol::Protocol;
 use crate::net::route::{Routed, Target};
 use crate::net::stream::{NetStream, Plain};
@@ -64,6 +65,8 @@ pub(crate) struct Setup<'a, P: ClientProtocol> {
     pub(crate) via: &'a Uri,
     pub(crate) handshake: P::Handshake,
     pub(crate) tls: Option<TlsConfig>,
+    /// A stream or datagrams.
+    pub(crate) transport: Transport,
 }
 
 /// `TASK_ERROR`/`URI_SCHEME_INVALID` unless `uri` is for `protocol`.
@@ -75,9 +78,14 @@ impl<'a, P: ClientProtocol> Setup<'a, P> {
     pub(crate) fn new(protocol: &'a P, uri: &'a Uri, opts: &ClientOptions) -> Result<Setup<'a, P>, Error> {
         check_scheme(protocol, uri)?;
         let via = protocol.via(uri);
+        let transport = protocol.transport(uri);
+        if transport == Transport::Datagram && protocol.tls_schemes().contains(&via.scheme()) {
+            crate::trace::debug!(url = uri.as_str(), "a TLS scheme over datagrams");
+            return Err(Error::sys(libc::EPROTONOSUPPORT));
+        }
         let tls = if protocol.tls_schemes().contains(&via.scheme()) { Some(choose_tls(opts)?) } else { None };
         let handshake = protocol.handshake(uri, opts)?;
-        Ok(Setup { protocol, via, handshake, tls })
+        Ok(Setup { protocol, via, handshake, tls, transport })
     }
 
     /// The pool of connections to `target` made this way.

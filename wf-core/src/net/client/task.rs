@@ -21,6 +21,10 @@ type Running<P> = Pin<
     >,
 >;
 
+/// A client task's `prepare` hook (see [`Client::set_prepare`]): shared,
+/// as every attempt calls it.
+type Prepare<P> = std::sync::Arc<dyn Fn(&mut <P as crate::net::Protocol>::Request) + Send + Sync>;
+
 /// A client task of protocol `P` (Workflow's `WFNetworkTask` made by
 /// `WFNetworkTaskFactory::create_client_task`).
 pub type ClientTask<P> = Task<Client<P>>;
@@ -39,6 +43,7 @@ pub struct Client<P: ClientProtocol> {
     opts: ClientOptions,
     peer: Option<SocketAddr>,
     redirects: u32,
+    prepare: Option<Prepare<P>>,
     running: Option<Running<P>>,
 }
 
@@ -63,6 +68,7 @@ impl<P: ClientProtocol> Client<P> {
             opts,
             peer: None,
             redirects: 0,
+            prepare: None,
             running: None,
         }
     }
@@ -118,6 +124,17 @@ impl<P: ClientProtocol> Client<P> {
         &self.opts
     }
 
+    /// Sets a hook that fills or changes the request late: it runs each
+    /// time the request is about to be sent, once the connection for it
+    /// is chosen (pooled, pipelined or new; after the protocol's own
+    /// preparation and, on a new connection, its set-up exchange, which
+    /// the hook never sees), so on every retry and redirect too.
+    /// Workflow's `set_prepare` on client tasks (called in
+    /// `message_out`). Set it before the task starts.
+    pub fn set_prepare(&mut self, prepare: impl Fn(&mut P::Request) + Send + Sync + 'static) {
+        self.prepare = Some(std::sync::Arc::new(prepare));
+    }
+
     /// Whether the task is running (its machine started and not done).
     pub fn is_running(&self) -> bool {
         self.running.is_some()
@@ -138,9 +155,10 @@ impl<P: ClientProtocol> TaskKind for Client<P> {
                 };
                 let (protocol, opts, mut req) =
                     (self.protocol.clone(), self.opts.clone(), std::mem::take(&mut self.req));
+                let prepare = self.prepare.clone();
                 let span = trace::client_span(&uri.as_str());
                 let run = async move {
-                    let out = machine::run(&protocol, uri, &mut req, &opts).await;
+                    let out = machine::run(&protocol, uri, &mut req, &opts, prepare.as_deref()).await;
                     match &out.result {
                         Ok(_) => trace::debug!(redirects = out.redirects, "client task succeeded"),
                         Err(_e) => trace::debug!(state = ?_e.state(), error = %_e, "client task failed"),
@@ -254,5 +272,5 @@ pub async fn request<P: ClientProtocol>(
     req: &mut P::Request,
     opts: &ClientOptions,
 ) -> Result<P::Response, Error> {
-    machine::run(protocol, uri.clone(), req, opts).await.result.map(|(resp, _)| resp)
+    machine::run(protocol, uri.clone(), req, opts, None).await.result.map(|(resp, _)| resp)
 }

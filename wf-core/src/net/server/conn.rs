@@ -90,7 +90,8 @@
 //! - **Graceful stop**: an idle connection closes at once; one `Reading`
 //!   finishes that request (within its limits), and one `Serving` reads
 //!   nothing more; each answers every request it decoded, then closes
-//!   (after the write: no reply is cut). On closing while the client may
+//!   (after the write: no reply is cut), its last reply marked as such
+//!   ([`ServerProtocol::last_reply`]). On closing while the client may
 //!   still be sending, the connection reads and drops its bytes for a
 //!   moment ([`LINGER_IDLE`], at most [`LINGER_MAX`] and
 //!   [`LINGER_BYTES`]) so that the
@@ -528,19 +529,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
-        let mut series = SeriesWork::empty();
-        let panicked = {
-            let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
-            catch_unwind(AssertUnwindSafe(|| (self.process)(&mut task))).is_err()
-        };
-        if panicked {
-            // Dropping the task unanswered closes the connection.
-            return;
+        // `None`: `process` panicked; dropping the task unanswered closes
+        // the connection.
+        if let Some(driver) = start_series(self.shared, self.process, task) {
+            self.drivers.push(driver);
         }
-        series.set_last_task(task);
-        series.set_end(End::Parent(self.shared.clone(), 0));
-        self.shared.inflight.fetch_add(1, Ordering::AcqRel);
-        self.drivers.push(Driver::new(series));
     }
 
     /// Polls the request series driven here once (a step of the turn,
@@ -570,8 +563,12 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
             match head {
                 Head::Waiting => return,
-                Head::Reply(resp, keep) => {
+                Head::Reply(mut resp, mut keep) => {
                     let slot = self.pending.pop_front().expect("the head");
+                    if keep != KeepAlive::Close && self.last_before_stop() {
+                        self.shared.protocol.last_reply(&mut resp);
+                        keep = KeepAlive::Close;
+                    }
                     let encoded: Result<(), Error> = self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                     if let Err(e) = encoded {
                         slot.written(resp, Err(e));
@@ -598,6 +595,13 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
             }
         }
+    }
+
+    /// The server stops and the reply just taken is the connection's
+    /// last: nothing else in flight, nothing arriving.
+    #[inline]
+    fn last_before_stop(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire) && self.pending.is_empty() && self.req.is_none()
     }
 
     /// The connection closes after this turn's write: requests after a
@@ -801,6 +805,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn end_of_input(&mut self) {
         self.peer_done = true;
+        self.connection.set_closed();
         self.phase = Phase::Draining { error_reply: None };
     }
 
@@ -825,6 +830,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     /// A client that may still be sending gets a moment for it to end
     /// ([`LINGER_IDLE`], [`LINGER_MAX`], [`LINGER_BYTES`]).
     async fn close(&mut self) {
+        self.connection.set_closed();
         for d in self.drivers.drain(..) {
             runtime::spawn(d);
         }
@@ -856,6 +862,28 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
         }
     }
+}
+
+/// Runs `process` on a request's task, then makes the request's series
+/// (its tasks, then the reply) for the caller to drive; `None` when
+/// `process` panicked (the task is dropped unanswered).
+pub(super) fn start_series<P: ServerProtocol>(
+    shared: &Arc<Shared<P>>,
+    process: &Process<P>,
+    mut task: ServerTask<P>,
+) -> Option<Driver> {
+    let mut series = SeriesWork::empty();
+    let panicked = {
+        let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+        catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
+    };
+    if panicked {
+        return None;
+    }
+    series.set_last_task(task);
+    series.set_end(End::Parent(shared.clone(), 0));
+    shared.inflight.fetch_add(1, Ordering::AcqRel);
+    Some(Driver::new(series))
 }
 
 /// Polls the request series driven by a connection; true when one

@@ -15,7 +15,11 @@
 //! - `conn`: a connection as a state machine (reading, serving,
 //!   keep-alive, draining; its deadlines).
 //! - `accept`: listeners, the accept loop, admission and eviction.
+//! - `udp`: `Server`'s UDP methods and the UDP socket's receive loop; a
+//!   request per datagram.
 //! - here: [`Server`], the handle.
+//! - [`handoff`]: graceful restart, handing the listening socket to a new
+//!   process (independent of the rest).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,12 +31,14 @@ use tokio::sync::Notify;
 
 mod accept;
 mod conn;
+pub mod handoff;
 mod params;
 mod protocol;
 mod push;
 mod reply;
 mod shared;
 mod task;
+mod udp;
 
 pub use params::ServerParams;
 pub use protocol::ServerProtocol;
@@ -64,6 +70,7 @@ impl<P: ServerProtocol> std::fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("listen_addr", &self.listen_addr())
+            .field("udp_addr", &self.udp_addr())
             .field("conn_count", &self.conn_count())
             .finish_non_exhaustive()
     }
@@ -120,7 +127,7 @@ impl<P: ServerProtocol> Server<P> {
     }
 
     /// Serves on a listening socket made elsewhere (e.g. inherited for a
-    /// graceful restart).
+    /// graceful restart: [`handoff::inherited_listener`]).
     pub fn serve(&self, listener: std::net::TcpListener) -> Result<(), Error> {
         self.run(Listener::from_std(listener)?)
     }
@@ -151,18 +158,26 @@ impl<P: ServerProtocol> Server<P> {
         lock(&self.shared.conns).len()
     }
 
-    /// Stops accepting and closes idle connections; requests in flight go
-    /// on. Does not wait (see [`wait_finish`](Server::wait_finish)).
+    /// Stops accepting and closes idle connections, and stops receiving
+    /// datagrams; requests in flight go on (over UDP too: their replies
+    /// are still sent). Does not wait (see [`wait_finish`](Server::wait_finish)).
     ///
     /// Every request a connection has read is answered, each reply
     /// written whole, then the connection closes: a connection receiving
     /// a request lets it finish coming in (within the header timeout and
     /// the minimum receive rate, so a client dripping its request holds
     /// the stop no longer than those), one with requests in flight reads
-    /// nothing more.
+    /// nothing more. A connection's last reply, which would have kept it
+    /// open, is marked as the last
+    /// ([`ServerProtocol::last_reply`]: HTTP says `Connection: close`),
+    /// so that its client does not send another request on it; for a
+    /// graceful restart, see [`handoff`].
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
         if let Some(stop) = lock(&self.shared.listen).stop.take() {
+            stop.notify_one();
+        }
+        if let Some(stop) = lock(&self.shared.udp).stop.take() {
             stop.notify_one();
         }
         for c in lock(&self.shared.conns).values() {
@@ -170,15 +185,17 @@ impl<P: ServerProtocol> Server<P> {
         }
     }
 
-    /// Blocks until every request series has ended and every connection
-    /// has closed (and, after [`shutdown`](Server::shutdown), the listener
-    /// too). Never call it from a callback.
+    /// Blocks until every request series has ended (over UDP: its reply
+    /// sent) and every connection has closed (and, after
+    /// [`shutdown`](Server::shutdown), the listener and the UDP socket's
+    /// receive loop too). Never call it from a callback.
     pub fn wait_finish(&self) {
         let shared = &self.shared;
         let busy = || {
             shared.inflight.load(Ordering::Acquire) != 0
                 || !lock(&shared.conns).is_empty()
-                || (shared.stopping.load(Ordering::Acquire) && shared.accepting.load(Ordering::Acquire))
+                || (shared.stopping.load(Ordering::Acquire)
+                    && (shared.accepting.load(Ordering::Acquire) || shared.udp_receiving.load(Ordering::Acquire)))
         };
         // Registered before the first check: a change after it notifies.
         shared.waiters.fetch_add(1, Ordering::AcqRel);

@@ -33,6 +33,10 @@ pub struct ServerParams {
     /// request the longest ago (and has not completed it); a connection
     /// with requests in flight is never closed for it. With neither, the
     /// new connection is refused.
+    ///
+    /// Over UDP ([`Server::start_udp`](super::Server::start_udp)) it is
+    /// the number of requests in flight at once (from a datagram to its
+    /// reply sent); datagrams past it are dropped.
     pub max_connections: usize,
     /// Limit on each read or write making progress (10 s); also how long a
     /// new connection may take to send its first byte.

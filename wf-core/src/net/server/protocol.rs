@@ -17,6 +17,13 @@ use crate::net::protocol::{KeepAlive, Protocol};
 /// of each in a series, and writes the reply when the series ends
 /// (Workflow's delayed reply), in order per connection.
 ///
+/// Over UDP ([`Server::start_udp`](super::Server::start_udp)) every
+/// datagram gets a fresh codec that decodes it alone and encodes its
+/// reply; [`error_reply`](ServerProtocol::error_reply) answers a datagram
+/// that is not a request, and the hooks about connections
+/// (`on_accept`, keep-alive, `server_interim`, `head_complete`) are not
+/// asked.
+///
 /// # Hooks
 ///
 /// | hook | default | e.g. |
@@ -25,6 +32,7 @@ use crate::net::protocol::{KeepAlive, Protocol};
 /// | [`on_accept`](ServerProtocol::on_accept): a greeting or login before the first request | nothing | the MySQL handshake |
 /// | [`prepare_reply`](ServerProtocol::prepare_reply): fill automatic fields of a reply | nothing | HTTP `Content-Length`, `Date` |
 /// | [`keep_alive_after_reply`](ServerProtocol::keep_alive_after_reply): whether the connection stays open | yes | HTTP/1.0, `Connection: close` |
+/// | [`last_reply`](ServerProtocol::last_reply): tell the client a reply is the connection's last (the server stops) | nothing | HTTP `Connection: close` |
 /// | [`server_interim`](ServerProtocol::server_interim): bytes to send while a request is still arriving | nothing | HTTP `100 Continue` |
 /// | [`error_reply`](ServerProtocol::error_reply): the answer to a request the codec rejected | close without one | HTTP 400/413/431, Redis `-ERR` |
 /// | [`head_complete`](ServerProtocol::head_complete): whether the request arriving is past its head (header timeout, then the minimum receive rate) | yes (no head) | HTTP: the header block read; TLV: the 8-byte header |
@@ -65,6 +73,16 @@ pub trait ServerProtocol: Protocol {
     fn keep_alive_after_reply(&self, req: &Self::Request, resp: &Self::Response, seq: u64) -> KeepAlive {
         let _ = (req, resp, seq);
         KeepAlive::Keep
+    }
+
+    /// A stopping server (a [`shutdown`](super::Server::shutdown), a
+    /// graceful restart) closes the connection after this reply, which
+    /// was going to keep it open: mark the reply so that the client does
+    /// not send another request on it (HTTP: `Connection: close`). Called
+    /// on the connection's last reply only, once no request is in flight
+    /// or arriving behind it, just before it is encoded.
+    fn last_reply(&self, resp: &mut Self::Response) {
+        let _ = resp;
     }
 
     /// Bytes to send while a request is still coming in (HTTP's

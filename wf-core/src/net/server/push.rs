@@ -12,6 +12,12 @@ use crate::task::{RunContext, Task, TaskKind};
 /// (Workflow's `push`): for responses produced piece by piece. Cloneable
 /// and sendable, so other tasks and threads can write.
 ///
+/// Over UDP ([`Server::start_udp`](super::Server::start_udp)) the pushed
+/// bytes lead the reply's datagram, and count as written once they are in
+/// it; when they and the reply pass
+/// [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) bytes nothing is sent and
+/// the pusher sees the connection closed.
+///
 /// # Backpressure
 ///
 /// Pushed bytes wait in the server until the connection has written them,

@@ -1,5 +1,5 @@
-//! What the server handle, its accept loop, its connections and its tasks
-//! share: the protocol, the parameters, the registry of open connections
+//! What the server handle, its accept loop, its UDP receive loop, its
+//! connections and its tasks share: the protocol, the parameters, the registry of open connections
 //! (with what each is doing, for admission) and the counts that
 //! `wait_finish` waits on.
 
@@ -26,6 +26,10 @@ pub(super) struct Shared<P: ServerProtocol> {
     pub(super) stopping: AtomicBool,
     /// The accept loop runs (its listener is open).
     pub(super) accepting: AtomicBool,
+    /// Where the server receives datagrams, and how to stop that.
+    pub(super) udp: Mutex<Listening>,
+    /// The UDP receive loop runs.
+    pub(super) udp_receiving: AtomicBool,
     /// Open connections, by id.
     pub(super) conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
     pub(super) next_conn: AtomicU64,
@@ -55,6 +59,8 @@ impl<P: ServerProtocol> Shared<P> {
             listen: Mutex::new(Listening::default()),
             stopping: AtomicBool::new(false),
             accepting: AtomicBool::new(false),
+            udp: Mutex::new(Listening::default()),
+            udp_receiving: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),

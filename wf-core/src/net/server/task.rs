@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -16,6 +17,9 @@ use crate::task::{RunContext, Task, TaskKind};
 
 /// The function a server runs for each request (its `process`).
 pub(super) type Process<P> = dyn Fn(&mut ServerTask<P>) + Send + Sync;
+
+/// A server task's `prepare` hook (see [`ServerKind::set_prepare`]).
+type Prepare<P> = Box<dyn FnOnce(&mut ServerKind<P>) + Send>;
 
 /// A request a server is answering (Workflow's server task).
 pub type ServerTask<P> = Task<ServerKind<P>>;
@@ -31,6 +35,7 @@ pub struct ServerKind<P: ServerProtocol> {
     slot: Arc<ReplySlot<P>>,
     sent: bool,
     noreply: bool,
+    prepare: Option<Prepare<P>>,
 }
 
 impl<P: ServerProtocol> ServerKind<P> {
@@ -54,6 +59,7 @@ impl<P: ServerProtocol> ServerKind<P> {
             slot,
             sent: false,
             noreply: false,
+            prepare: None,
         }
     }
 }
@@ -111,6 +117,31 @@ impl<P: ServerProtocol> ServerKind<P> {
         &self.connection
     }
 
+    /// Whether the client is gone: it closed or reset its connection
+    /// before the reply was sent (Workflow's `closed()`). Cheap (one
+    /// atomic load): `process` and later tasks of the series may check it
+    /// to stop expensive work whose reply nobody will read; the reply of
+    /// such a request then fails (`SYS_ERROR`/`ECONNRESET`) or goes to a
+    /// client that only half-closed.
+    ///
+    /// It becomes true when the connection reads the end of its input or
+    /// an error, which it notices while it waits for the series (it keeps
+    /// reading, up to its pipelining limit, while requests are in
+    /// flight), and when it closes. Requests that have no connection of
+    /// their own (datagrams) always say false.
+    pub fn closed(&self) -> bool {
+        self.connection.is_closed()
+    }
+
+    /// Sets a hook run once, just before the reply is encoded: after the
+    /// series, before the protocol fills its automatic fields (HTTP's
+    /// `Content-Length`, `Connection`, `Date`). Workflow's `set_prepare`
+    /// on a server task (called in `message_out`). Not run for
+    /// [`noreply`](Task::noreply), nor when the client is gone first.
+    pub fn set_prepare(&mut self, prepare: impl FnOnce(&mut ServerKind<P>) + Send + 'static) {
+        self.prepare = Some(Box::new(prepare));
+    }
+
     /// A handle writing raw bytes on the connection before the reply; see
     /// [`ServerPusher`].
     pub fn pusher(&self) -> ServerPusher<P> {
@@ -136,6 +167,9 @@ impl<P: ServerProtocol> TaskKind for ServerKind<P> {
                 run.set_state(State::NoReply);
                 return Poll::Ready(());
             }
+            if let Some(prepare) = self.prepare.take() {
+                prepare(self);
+            }
             let protocol = &self.shared.protocol;
             protocol.prepare_reply(&self.req, &mut self.resp, self.seq);
             let keep = protocol.keep_alive_after_reply(&self.req, &self.resp, self.seq);
@@ -159,6 +193,7 @@ impl<P: ServerProtocol> TaskKind for ServerKind<P> {
 pub struct ServerConnection {
     id: u64,
     context: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ServerConnection {
@@ -170,7 +205,19 @@ impl std::fmt::Debug for ServerConnection {
 impl ServerConnection {
     /// Connection `id`, no context yet.
     pub(super) fn new(id: u64) -> ServerConnection {
-        ServerConnection { id, context: Arc::new(Mutex::new(None)) }
+        ServerConnection { id, context: Arc::new(Mutex::new(None)), closed: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// The peer is gone (end of input, a read error, or the connection
+    /// closed).
+    pub(super) fn set_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether the peer is gone: it closed or reset the connection, or
+    /// the connection closed (see [`ServerKind::closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Drops the context: the connection has closed.
