@@ -155,15 +155,20 @@ impl<T: Send + 'static> TaskKind for Algo<T> {
         if let Some((data, op)) = self.input.take() {
             let (tx, rx) = oneshot::channel();
             let queue = self.queue.clone();
-            self.queue.submit(Box::new(move || run_op(op, data, &queue, tx)));
+            self.queue.submit(Box::new(move || {
+                // Still queued at shutdown: dropping `tx` aborts the task.
+                if !crate::shutdown::is_shutting_down() {
+                    run_op(op, data, &queue, tx);
+                }
+            }));
             self.rx = Some(rx);
         }
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(()) };
         match Pin::new(rx).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(outcome)) => self.settle(outcome, run),
-            // The queue dropped the job unrun.
-            Poll::Ready(Err(_)) => run.set_error(Error::sys(libc::ECANCELED)),
+            // The job was dropped unrun: aborted by shutdown, else canceled.
+            Poll::Ready(Err(_)) => run.set_error(super::go::dropped()),
         }
         self.rx = None;
         Poll::Ready(())
