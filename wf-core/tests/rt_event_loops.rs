@@ -72,8 +72,10 @@ fn engine_and_server_on_event_loops() {
     let t = wf_core::request(t).unwrap();
     assert_eq!(t.resp(), &TlvMessage::new(2, "blocking".to_string()));
     let counter = wf_core::create_counter_task(1, |_| {});
+    let handle = counter.handle();
     let e = wf_core::request_timeout(counter, Duration::from_millis(50)).unwrap_err();
     assert_eq!(e.code(), libc::ETIMEDOUT);
+    assert!(handle.count());
     server.stop();
     let names = threads.lock().unwrap();
     assert!(names.iter().all(|n| n.starts_with("wf-poller")), "{names:?}");
