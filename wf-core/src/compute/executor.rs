@@ -199,6 +199,7 @@ impl Executor {
     /// # Panics
     ///
     /// When the system cannot start the threads.
+    #[must_use = "the threads exit when the executor and its queues are dropped"]
     pub fn new(name: &str, threads: usize) -> Executor {
         Executor::start(name, false, threads).expect("wf: cannot start an executor thread")
     }
@@ -226,6 +227,7 @@ impl Executor {
     }
 
     /// The queue named `name` of this executor, created on first use.
+    #[must_use]
     pub fn queue(&self, name: &str) -> ExecQueue {
         let mut queues = lock(&self.owner.queues);
         let q = queues.entry(name.to_string()).or_insert_with(|| ExecQueue {
