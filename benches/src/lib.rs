@@ -128,6 +128,22 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Pins the calling thread, and every thread it creates afterwards, to
+/// the CPUs `cpus`.
+pub fn pin_to_cpus(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: as in `pin_to_cpu`: the set is ours, zeroed then filled.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// The median (the upper one for an even count); NaN for none.
 pub fn median(v: &[f64]) -> f64 {
     let mut v: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();

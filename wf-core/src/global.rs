@@ -14,7 +14,7 @@
 //! | [`pollers`] | the tokio runtime(s) the poller threads run | `runtime` |
 //! | [`handlers`] | the handler threads' runtime, if `handler_threads` asks for one | `runtime` |
 //! | [`live_series`] | series started and not finished, and the condvar `wait_finish` sleeps on | `runtime` |
-//! | [`executor`] | the compute threads and their named queues | `compute` |
+//! | [`executor`] | the compute pool: its threads and named queues (executors a program creates are its own) | `compute` |
 //! | [`task_error_texts`] | names of task error codes registered by protocol crates | `error` |
 //! | [`named_counters`], [`named_mailboxes`], [`named_conditionals`], [`named_guards`] | the named sync tasks `count_by_name`, `send_by_name`, `signal_by_name` and guards reach | `sync` |
 //! | [`scheme_ports`] | default ports of URL schemes | `net::uri` |
@@ -71,9 +71,9 @@ pub(crate) fn live_series() -> (&'static AtomicUsize, &'static Mutex<()>, &'stat
     (&LIVE, &LOCK, &ZERO)
 }
 
-/// The compute threads' executor, started on first use.
-pub(crate) fn executor() -> &'static OnceLock<&'static crate::compute::Executor> {
-    static EXEC: OnceLock<&'static crate::compute::Executor> = OnceLock::new();
+/// The compute pool (wf's own executor), started on first use.
+pub(crate) fn executor() -> &'static OnceLock<crate::compute::Executor> {
+    static EXEC: OnceLock<crate::compute::Executor> = OnceLock::new();
     &EXEC
 }
 

@@ -44,6 +44,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod blocking;
 mod compute;
 mod control;
 mod error;
@@ -65,9 +66,14 @@ mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod upstream;
 
+pub use blocking::{request, request_timeout};
 pub use compute::{
-    ExecQueue, Go, GoTask, Thread, ThreadTask, create_go_task, create_go_task_on, create_thread_task,
-    create_timed_thread_task, create_timedgo_task, get_exec_queue,
+    Algo, AlgoTask, ExecQueue, Executor, Go, GoTask, Thread, ThreadTask, create_go_task, create_go_task_on,
+    create_merge_task, create_merge_task_by, create_pmerge_task, create_pmerge_task_by, create_psort_task,
+    create_psort_task_by, create_remove_task, create_reverse_task, create_rotate_task, create_shuffle_task,
+    create_shuffle_task_seeded, create_sort_task, create_sort_task_by, create_thread_task, create_thread_task_on,
+    create_timed_thread_task, create_timedgo_task, create_unique_task, decrease_compute_thread, get_compute_executor,
+    get_exec_queue, increase_compute_thread,
 };
 pub use control::{
     Dynamic, DynamicTask, Empty, EmptyTask, Module, ModuleTask, Repeater, RepeaterTask, create_dynamic_task,

@@ -23,8 +23,10 @@ pub struct Settings {
     /// Threads that run IO, timers and callbacks: the tokio worker threads.
     /// Default: the number of CPUs.
     pub poller_threads: usize,
-    /// Threads of the compute pool that runs go and thread tasks.
-    /// Default: the number of CPUs.
+    /// Threads of the compute pool that runs go, thread and algorithm
+    /// tasks, at start; [`increase_compute_thread`](crate::increase_compute_thread)
+    /// and [`decrease_compute_thread`](crate::decrease_compute_thread)
+    /// change the count later. Default: the number of CPUs.
     pub compute_threads: usize,
     /// Defaults for every client connection target.
     pub endpoint_params: EndpointParams,

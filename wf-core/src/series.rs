@@ -341,6 +341,12 @@ thread_local! {
     static CURRENT: Cell<(*mut SeriesWork, *const ())> = const { Cell::new((ptr::null_mut(), ptr::null())) };
 }
 
+/// True while a task's callback (or a server's `process`) runs on this
+/// thread.
+pub(crate) fn in_callback() -> bool {
+    CURRENT.with(|c| !c.get().0.is_null())
+}
+
 /// Marks `series` as the series of task `id` while the guard lives.
 pub(crate) fn enter(series: &mut SeriesWork, id: *const ()) -> Enter {
     let prev = CURRENT.with(|c| c.replace((series as *mut SeriesWork, id)));

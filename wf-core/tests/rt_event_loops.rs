@@ -65,6 +65,17 @@ fn engine_and_server_on_event_loops() {
         assert_eq!(state, State::Success, "{err}");
         assert_eq!(resp, TlvMessage::new(2, format!("request {i}")));
     }
+    // Blocking for a task from this thread works on event loops too: a
+    // network task, and a timeout on a loop's timers.
+    let mut t = create_client_task(Tlv::default(), &url, 0, |_| {});
+    *t.req_mut() = TlvMessage::new(1, "blocking".to_string());
+    let t = wf_core::request(t).unwrap();
+    assert_eq!(t.resp(), &TlvMessage::new(2, "blocking".to_string()));
+    let counter = wf_core::create_counter_task(1, |_| {});
+    let handle = counter.handle();
+    let e = wf_core::request_timeout(counter, Duration::from_millis(50)).unwrap_err();
+    assert_eq!(e.code(), libc::ETIMEDOUT);
+    assert!(handle.count());
     server.stop();
     let names = threads.lock().unwrap();
     assert!(names.iter().all(|n| n.starts_with("wf-poller")), "{names:?}");

@@ -135,11 +135,18 @@ fn shutdown_aborts_what_waits_and_lets_the_program_exit() {
         .start();
     let (r, q) = (report(&tx, "queued thread task"), queued_ran.clone());
     create_thread_task("shutdown", (), move |_| q.fetch_add(1, Ordering::SeqCst), move |t| r(t.state())).start();
+    // Algorithm tasks: one moved to the compute thread (sort), one forking from a poller (psort).
+    let r = report(&tx, "queued sort");
+    wf_core::create_sort_task("shutdown", vec![2, 1], move |t| r(t.state())).start();
+    let r = report(&tx, "queued psort");
+    wf_core::create_psort_task("shutdown", vec![2, 1], move |t| r(t.state())).start();
     expected.extend([
         ("running go", State::Success),
         ("queued go", State::Aborted),
         ("queued timed go", State::Aborted),
         ("queued thread task", State::Aborted),
+        ("queued sort", State::Aborted),
+        ("queued psort", State::Aborted),
     ]);
 
     // Let every waiting task reach its wait (either way it ends aborted; this exercises the wake).

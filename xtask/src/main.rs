@@ -64,7 +64,10 @@ tasks:
                   movement, and an HTTP request through an upstream
                   against one by address, on loopback), udp (UDP round
                   trips: wf client tasks and a wf UDP server next to
-                  plain tokio and std sockets, on loopback)
+                  plain tokio and std sockets, on loopback), algo (wf's
+                  psort task against rayon's par_sort_unstable and
+                  std's sort_unstable on 10 million u64, CPUs 0-1;
+                  `algo N ROUNDS` to change the size or rounds)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -159,6 +162,7 @@ const BENCHES: &[Bench] = &[
     },
     Bench { name: "upstream", bin: "upstream", helpers: &[], tools: &[] },
     Bench { name: "udp", bin: "udp", helpers: &[], tools: &[] },
+    Bench { name: "algo", bin: "algo", helpers: &[], tools: &[] },
 ];
 
 fn main() -> ExitCode {

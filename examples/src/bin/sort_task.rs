@@ -1,17 +1,18 @@
-//! Tutorial 07: sorting on the compute pool.
+//! Tutorial 07: sorting on the compute pool with algorithm tasks.
 //!
-//! `cargo run --release -p examples --bin sort_task [n]`
+//! `cargo run --release -p examples --bin sort_task [count] [p]`
 //!
-//! A go task sorts one array; a parallel of go tasks sorts chunks at the
-//! same time and a last go task merges them (a parallel sort built from
-//! series and parallels, as Workflow's `psort` is built from its tasks).
+//! Sorts `count` random numbers (1,000,000 by default) with a sort task,
+//! or with `p` a parallel sort task that spreads the work over the compute
+//! threads (Workflow's `WFAlgoTaskFactory::create_sort_task` and
+//! `create_psort_task`). The task owns the numbers and hands them back,
+//! sorted, to its callback.
 
 #![forbid(unsafe_code)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wf::{create_go_task, create_parallel_work, create_series_work, series_of};
+use wf::{AlgoTask, create_psort_task, create_sort_task};
 
 fn random_array(n: usize, mut seed: u64) -> Vec<u32> {
     (0..n)
@@ -24,73 +25,41 @@ fn random_array(n: usize, mut seed: u64) -> Vec<u32> {
         .collect()
 }
 
-fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] <= b[j] {
-            out.push(a[i]);
-            i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
-}
-
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let mut args = std::env::args().skip(1);
+    let count = match args.next().map(|a| a.parse::<usize>()) {
+        None => 1_000_000,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            eprintln!("usage: sort_task [count] [p]");
+            std::process::exit(1);
+        }
+    };
+    let parallel = args.next().is_some_and(|a| a.eq_ignore_ascii_case("p"));
 
-    // One go task sorts the whole array.
-    let data = random_array(n, 1);
-    let t0 = Instant::now();
-    create_go_task("sort", move || {
-        let mut data = data;
-        data.sort_unstable();
-        data
-    })
-    .with_callback(move |t| {
-        let sorted = t.result().unwrap();
-        assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
-        println!("sort:  {n} numbers in {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
-    })
-    .start();
-    wf::wait_finish();
-
-    // A parallel sort: chunks sorted at the same time, then merged.
-    let data = random_array(n, 1);
-    let chunks = wf::settings().compute_threads.max(2);
-    let t0 = Instant::now();
-    let sorted_parts = Arc::new(Mutex::new(vec![Vec::new(); chunks]));
-    let mut parallel = create_parallel_work(|_| {});
-    for (i, part) in data.chunks(n.div_ceil(chunks)).map(<[u32]>::to_vec).enumerate() {
-        let parts = sorted_parts.clone();
-        let go = create_go_task("psort", move || {
-            let mut part = part;
-            part.sort_unstable();
-            parts.lock().unwrap()[i] = part;
-        });
-        parallel.add_series(create_series_work(go, |_| {}));
-    }
-    let parts = sorted_parts.clone();
-    let mut series = create_series_work(parallel, move |_| {
-        println!("psort: {n} numbers in {:.1} ms ({chunks} chunks)", t0.elapsed().as_secs_f64() * 1e3);
-    });
-    series.push_back(
-        create_go_task("psort", move || {
-            let parts = std::mem::take(&mut *parts.lock().unwrap());
-            parts.into_iter().fold(Vec::new(), |acc, p| merge(&acc, &p))
-        })
-        .with_callback(move |t| {
-            let sorted = t.take_result().unwrap();
-            assert_eq!(sorted.len(), n);
-            assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
-            series_of(t).set_context(sorted.len());
-        }),
-    );
-    series.start();
+    let array = random_array(count, 0x2545_f491_4f6c_dd1d);
+    let start = Instant::now();
+    let callback = move |task: &mut AlgoTask<u32>| {
+        let sorted = task.take_result().unwrap_or_default();
+        let ok = task.state() == wf::State::Success && sorted.len() == count && sorted.is_sorted();
+        println!(
+            "{} {} numbers in {:.1} ms: {}",
+            task.algorithm(),
+            sorted.len(),
+            start.elapsed().as_secs_f64() * 1e3,
+            if ok { "sort success" } else { "sort failed" }
+        );
+        let head: Vec<String> = sorted.iter().take(5).map(u32::to_string).collect();
+        println!("first numbers: {}", head.join(" "));
+    };
+    let task = if parallel {
+        println!("Start sorting in parallel on {} compute threads...", wf::get_compute_executor().threads());
+        create_psort_task("sort", array, callback)
+    } else {
+        println!("Start sorting...");
+        create_sort_task("sort", array, callback)
+    };
+    println!("Sort result should be increasing");
+    task.start();
     wf::wait_finish();
 }

@@ -167,6 +167,19 @@ where
     new_thread_task(get_exec_queue(queue), input, routine, None, callback)
 }
 
+/// Like [`create_thread_task`] on a queue handle: with
+/// [`Executor::queue`](crate::Executor::queue), the routine runs on a
+/// program's own executor (Workflow's `create_thread_task(queue, executor, …)`).
+pub fn create_thread_task_on<I, O, F, C>(queue: &ExecQueue, input: I, routine: F, callback: C) -> ThreadTask<I, O>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: FnOnce(&mut I) -> O + Send + 'static,
+    C: FnOnce(&mut ThreadTask<I, O>) + Send + 'static,
+{
+    new_thread_task(queue.clone(), input, routine, None, callback)
+}
+
 /// A thread task with a deadline: when `timeout` passes first, the callback
 /// runs with `SYS_ERROR`/`ETIMEDOUT`, the routine runs on, and its input
 /// and output are dropped.

@@ -25,6 +25,9 @@
 mod support;
 
 mod async_await;
+mod blocking_request;
+mod compute_algo;
+mod compute_executor;
 mod compute_timed;
 mod control_dynamic;
 mod control_empty;
