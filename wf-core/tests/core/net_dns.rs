@@ -187,6 +187,45 @@ fn udp_replies_not_ours_are_ignored() {
 }
 
 #[test]
+fn names_with_punctuation_get_their_reply() {
+    // The reply's name decodes as `a\043b.example`: the same name.
+    let addr = raw_udp(|q| vec![answer_a(q, [4, 4, 4, 4]).to_vec().unwrap()]);
+    let mut t = create_client_task(Dns::udp(), &format!("dns://{addr}/"), 0, |_| {});
+    *t.req_mut() = DnsMessage::query("a+b.example", RecordType::A);
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(t.state(), State::Success, "{:?}", t.error());
+    assert_eq!(t.resp().addrs(), vec!["4.4.4.4".parse::<std::net::IpAddr>().unwrap()]);
+}
+
+#[test]
+fn udp_garbage_without_our_id_is_ignored() {
+    let addr = raw_udp(|q| {
+        let mut garbage = (!q.id).to_be_bytes().to_vec();
+        garbage.extend_from_slice(b" is not DNS");
+        vec![garbage, vec![0xff; 3], answer_a(q, [5, 5, 5, 5]).to_vec().unwrap()]
+    });
+    let mut t = create_dns_task(&format!("dns://{addr}/x.test"), 0, |_| {});
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(ok(&t).addrs(), vec!["5.5.5.5".parse::<std::net::IpAddr>().unwrap()]);
+}
+
+#[test]
+fn formerr_without_a_question_is_taken() {
+    let addr = raw_udp(|q| {
+        let mut r = q.reply();
+        r.questions.clear();
+        r.flags.rcode = rcode::FORMERR;
+        vec![r.to_vec().unwrap()]
+    });
+    let mut t = create_dns_task(&format!("dns://{addr}/x.test"), 0, |_| {});
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(ok(&t).rcode(), rcode::FORMERR);
+}
+
+#[test]
 fn hostile_udp_replies_fail_cleanly() {
     // A reply whose answer name is a pointer to itself.
     let addr = raw_udp(|q| {

@@ -77,9 +77,17 @@ impl DnsCodec {
     }
 }
 
-/// Whether `msg` is a response to the query `id` asking `q`.
+/// Whether `msg` is a response to the query `id` asking `q`: its ID, and
+/// its question, or no question at all with an error code (servers answer
+/// `FORMERR` or `NOTIMP` without echoing a question they did not take).
 pub(crate) fn is_reply_to(msg: &DnsMessage, id: u16, q: &Question) -> bool {
-    msg.flags.qr && msg.id == id && msg.questions.len() == 1 && msg.questions[0].matches(q)
+    msg.flags.qr
+        && msg.id == id
+        && match msg.questions.as_slice() {
+            [mq] => mq.matches(q),
+            [] => msg.flags.rcode != super::message::rcode::NOERROR,
+            _ => false,
+        }
 }
 
 impl Decoder for DnsCodec {
@@ -92,7 +100,16 @@ impl Decoder for DnsCodec {
                 return Ok(None);
             }
             let datagram = src.split();
-            let msg = DnsMessage::decode(&datagram)?;
+            let msg = match DnsMessage::decode(&datagram) {
+                Ok(msg) => msg,
+                // Garbage from anyone but the server (it does not even
+                // carry our ID) must not end the wait for the reply.
+                Err(_e) if self.expect.as_ref().is_some_and(|(id, _)| !datagram.starts_with(&id.to_be_bytes())) => {
+                    crate::trace::debug!(error = %_e, "DNS: an undecodable datagram without our ID, ignored");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
             return self.decode_one(msg);
         }
         if src.len() < 2 {
@@ -198,8 +215,13 @@ impl ClientProtocol for Dns {
         std::time::Duration::from_secs(60)
     }
 
-    fn keep_alive(&self, _req: &DnsMessage, _resp: &DnsMessage) -> KeepAlive {
-        KeepAlive::Keep
+    /// A connection is kept only after the reply to the request (after
+    /// a reply to anything else it is out of step, and closed).
+    fn keep_alive(&self, req: &DnsMessage, resp: &DnsMessage) -> KeepAlive {
+        match req.questions.first() {
+            Some(q) if is_reply_to(resp, req.id, q) => KeepAlive::Keep,
+            _ => KeepAlive::Close,
+        }
     }
 
     /// A query needs one question, and a name that can be written. An ID
@@ -256,9 +278,9 @@ impl ServerProtocol for Dns {
         }
     }
 
-    /// A request that does not decode is answered `FORMERR` when its ID
-    /// can be read, over a stream (a datagram that does not decode is
-    /// dropped: it may not even be DNS).
+    /// Nothing: a request that does not decode closes a stream connection
+    /// (its framing can no longer be trusted), and a datagram that does
+    /// not decode is dropped (it may not even be DNS).
     fn error_reply(&self, _codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
         None
     }
@@ -292,6 +314,7 @@ pub(crate) async fn query(uri: &Uri, req: &mut DnsMessage, opts: &ClientOptions)
 
 #[cfg(test)]
 mod tests {
+    use super::super::message::rcode;
     use super::*;
 
     #[test]
@@ -347,8 +370,44 @@ mod tests {
         let mut buf = BytesMut::new();
         enc.encode(&q, &mut buf).unwrap();
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
-        // Garbage is an error.
+        // Garbage is ignored, unless it carries our ID (then the server
+        // is broken).
         let mut buf = BytesMut::from(&b"garbage-garbage"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        let mut buf = BytesMut::from(&b"\x00\x2agarbage-garbage"[..]);
         assert!(codec.decode(&mut buf).is_err());
+        // No question, but an error code: the server refused the query.
+        let mut r3 = q.reply();
+        r3.questions.clear();
+        let mut buf = BytesMut::new();
+        enc.encode(&r3, &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        r3.flags.rcode = rcode::FORMERR;
+        let mut buf = BytesMut::new();
+        enc.encode(&r3, &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(r3));
+    }
+
+    #[test]
+    fn names_with_punctuation_match_their_reply() {
+        let mut q = DnsMessage::query("A+b.Example", RecordType::A);
+        q.id = 5;
+        let r = q.reply();
+        let mut buf = BytesMut::new();
+        DnsCodec::new(false).encode(&r, &mut buf).unwrap();
+        // The reply decodes its name as `a\043b.example`.
+        let mut codec = DnsCodec::expecting(5, Question::new("a+b.example.", RecordType::A));
+        let got = codec.decode(&mut buf).unwrap().expect("the reply is ours");
+        assert_eq!(got.questions[0].name, "A\\043b.Example");
+    }
+
+    #[test]
+    fn connection_kept_only_after_the_reply() {
+        let mut q = DnsMessage::query("example.com", RecordType::A);
+        q.id = 9;
+        let mut r = q.reply();
+        assert_eq!(Dns::tcp().keep_alive(&q, &r), KeepAlive::Keep);
+        r.id = 10;
+        assert_eq!(Dns::tcp().keep_alive(&q, &r), KeepAlive::Close);
     }
 }

@@ -177,6 +177,16 @@ pub(crate) fn labels(name: &str) -> io::Result<Vec<Vec<u8>>> {
     Ok(labels)
 }
 
+/// Whether two text names are the same name on the wire (escapes
+/// undone, ASCII case ignored). Names that cannot be written are compared
+/// as text.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    match (labels(a), labels(b)) {
+        (Ok(a), Ok(b)) => a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.eq_ignore_ascii_case(y)),
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
 /// Whether `name` can be written as a DNS name.
 pub(crate) fn is_valid_name(name: &str) -> bool {
     labels(name).is_ok()
