@@ -82,11 +82,14 @@ pub(crate) async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Err
     let mut opts = ClientOptions::default();
     opts.set_endpoint_params(crate::settings().dns_server_params.clone());
     r.client.apply_options(&mut opts);
+    // The name servers are addresses: a route the user set for their own
+    // requests (a default route, an upstream) has no say over them.
+    opts.set_route(crate::net::route::DnsRoute::shared());
     let ask = |qtype| {
         let opts = opts.clone();
         async move {
             let mut req = DnsMessage::query(host, qtype);
-            r.client.resolve_message(&mut req, &opts).await
+            r.client.resolve_message(&mut req, super::client::is_absolute(host), &opts).await
         }
     };
     let (v4, v6) = match family {
