@@ -412,3 +412,42 @@ fn server_ignores_responses_sent_to_it() {
     assert_eq!(seen.load(Ordering::SeqCst), 0);
     server.stop();
 }
+
+#[test]
+fn server_refuses_odd_queries_with_formerr() {
+    let (server, seen) = big_server();
+    let addr = server.local_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut two = DnsMessage::query("x.test", RecordType::A);
+    two.id = 21;
+    two.questions.push(two.questions[0].clone());
+    let mut none = two.clone();
+    none.id = 22;
+    none.questions.clear();
+    let mut with_answer = DnsMessage::query("x.test", RecordType::A);
+    with_answer.id = 23;
+    with_answer.answers.push(Record::new("x.test", 1, RData::A([1, 2, 3, 4].into())));
+    let mut many_additional = DnsMessage::query("x.test", RecordType::A);
+    many_additional.id = 24;
+    many_additional.additional = vec![Record::new("x.test", 1, RData::A([1, 2, 3, 4].into())); 50];
+    for q in [&two, &none, &with_answer, &many_additional] {
+        sock.send_to(&q.to_vec().unwrap(), addr).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = sock.recv_from(&mut buf).expect("a FORMERR reply");
+        let r = DnsMessage::decode(&buf[..n]).unwrap();
+        assert_eq!((r.id, r.flags.qr, r.rcode(), r.questions.len()), (q.id, true, rcode::FORMERR, 0));
+    }
+    // Over TCP: FORMERR, then the connection closes.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let b = two.to_vec().unwrap();
+    s.write_all(&(b.len() as u16).to_be_bytes()).unwrap();
+    s.write_all(&b).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    let r = DnsMessage::decode(&rest[2..]).unwrap();
+    assert_eq!((r.id, r.rcode()), (21, rcode::FORMERR));
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    server.stop();
+}

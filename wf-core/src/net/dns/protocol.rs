@@ -6,7 +6,7 @@ use std::io;
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::message::{DnsMessage, Question, RecordType};
+use super::message::{DnsMessage, Flags, Question, RecordType, rcode};
 use super::wire::MAX_MESSAGE;
 use crate::Error;
 use crate::net::client::{ClientOptions, ClientProtocol, Next, request};
@@ -20,6 +20,9 @@ pub const UDP_REPLY_LIMIT: usize = 512;
 /// The largest UDP reply a server sends, whatever EDNS size a client
 /// advertises (the usual DNS flag day figure keeps clear of fragmentation).
 pub const UDP_REPLY_MAX: usize = 1232;
+/// The most additional records a query to a server may carry (an OPT
+/// record, a TSIG, a cookie...): more is refused with `FORMERR`.
+const MAX_QUERY_ADDITIONAL: u16 = 4;
 
 /// Encodes and decodes [`DnsMessage`]s: one whole message per datagram, or
 /// each behind a 2-byte length over a stream.
@@ -28,19 +31,24 @@ pub const UDP_REPLY_MAX: usize = 1232;
 /// that is not a reply to it (another ID, another question, not a
 /// response) decodes to `Ok(None)`, "not ours", and is ignored. A
 /// server's datagram codec remembers the EDNS size of the request it
-/// decoded and truncates the reply to it (setting `TC`).
+/// decoded and truncates the reply to it (setting `TC`); a query that is
+/// not one question (or carries answer or authority records, or more than
+/// a few additional ones) is refused before its records are decoded, and
+/// answered `FORMERR`.
 #[derive(Clone, Debug, Default)]
 pub struct DnsCodec {
     stream: bool,
     expect: Option<(u16, Question)>,
     reply_limit: usize,
     server: bool,
+    /// The header of the query just refused, for its `FORMERR` reply.
+    refused: Option<(u16, Flags)>,
 }
 
 impl DnsCodec {
     /// A codec for a stream (TCP, TLS) when `stream`, else for datagrams.
     pub fn new(stream: bool) -> DnsCodec {
-        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE, server: false }
+        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE, server: false, refused: None }
     }
 
     /// A server's codec: a message with `QR` set (a response, not a
@@ -54,6 +62,31 @@ impl DnsCodec {
     /// and question.
     pub fn expecting(id: u16, question: Question) -> DnsCodec {
         DnsCodec { expect: Some((id, question)), ..DnsCodec::new(false) }
+    }
+
+    /// A server refuses, from its header alone, a query that is not one
+    /// question with at most a few additional records.
+    fn check_query(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if !self.server || bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+            return Ok(());
+        }
+        let count = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        if count(4) == 1 && count(6) == 0 && count(8) == 0 && count(10) <= MAX_QUERY_ADDITIONAL {
+            return Ok(());
+        }
+        let flags = Flags::from_bits(u16::from_be_bytes([bytes[2], bytes[3]]));
+        self.refused = Some((count(0), flags));
+        Err(io::Error::new(io::ErrorKind::InvalidData, "a DNS query must be one question (FORMERR)"))
+    }
+
+    /// The `FORMERR` reply to the query [`check_query`](Self::check_query)
+    /// refused last, if any.
+    fn take_refusal(&mut self) -> Option<DnsMessage> {
+        let (id, flags) = self.refused.take()?;
+        let mut m = DnsMessage::default();
+        m.id = id;
+        m.flags = Flags { qr: true, opcode: flags.opcode, rd: flags.rd, rcode: rcode::FORMERR, ..Flags::default() };
+        Some(m)
     }
 
     fn decode_one(&mut self, msg: DnsMessage) -> io::Result<Option<DnsMessage>> {
@@ -100,6 +133,7 @@ impl Decoder for DnsCodec {
                 return Ok(None);
             }
             let datagram = src.split();
+            self.check_query(&datagram)?;
             let msg = match DnsMessage::decode(&datagram) {
                 Ok(msg) => msg,
                 // Garbage from anyone but the server (it does not even
@@ -122,6 +156,7 @@ impl Decoder for DnsCodec {
         }
         src.advance(2);
         let bytes = src.split_to(len);
+        self.check_query(&bytes)?;
         let msg = DnsMessage::decode(&bytes)?;
         self.decode_one(msg)
     }
@@ -137,8 +172,17 @@ impl Encoder<&DnsMessage> for DnsCodec {
             dst.put_u16(bytes.len() as u16);
             dst.put_slice(&bytes);
         } else {
-            let (bytes, _) = msg.encode_limited(self.reply_limit)?;
-            dst.put_slice(&bytes);
+            match msg.encode_limited(self.reply_limit) {
+                Ok((bytes, _)) => dst.put_slice(&bytes),
+                // The questions alone do not fit: the header, truncated,
+                // tells the client to ask over TCP.
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                    let mut header = DnsMessage { id: msg.id, flags: msg.flags, ..DnsMessage::default() };
+                    header.flags.tc = true;
+                    dst.put_slice(&header.to_vec()?);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -278,11 +322,14 @@ impl ServerProtocol for Dns {
         }
     }
 
-    /// Nothing: a request that does not decode closes a stream connection
-    /// (its framing can no longer be trusted), and a datagram that does
-    /// not decode is dropped (it may not even be DNS).
-    fn error_reply(&self, _codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
-        None
+    /// `FORMERR` for a query the codec refused from its header (not one
+    /// question, answer or authority records, too many additional ones),
+    /// over UDP and over a stream (which then closes). Otherwise nothing:
+    /// a request that does not decode closes a stream connection (its
+    /// framing can no longer be trusted), and a datagram that does not
+    /// decode is dropped (it may not even be DNS).
+    fn error_reply(&self, codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
+        codec.take_refusal()
     }
 }
 
@@ -314,7 +361,6 @@ pub(crate) async fn query(uri: &Uri, req: &mut DnsMessage, opts: &ClientOptions)
 
 #[cfg(test)]
 mod tests {
-    use super::super::message::rcode;
     use super::*;
 
     #[test]
@@ -399,6 +445,25 @@ mod tests {
         let mut codec = DnsCodec::expecting(5, Question::new("a+b.example.", RecordType::A));
         let got = codec.decode(&mut buf).unwrap().expect("the reply is ours");
         assert_eq!(got.questions[0].name, "A\\043b.Example");
+    }
+
+    #[test]
+    fn udp_reply_whose_questions_do_not_fit_is_a_truncated_header() {
+        let mut q = DnsMessage::query("example.com", RecordType::A);
+        q.id = 77;
+        let mut codec = DnsCodec::for_server(false);
+        let mut buf = BytesMut::new();
+        DnsCodec::new(false).encode(&q, &mut buf).unwrap();
+        codec.decode(&mut buf).unwrap().expect("a query");
+        let mut r = q.reply();
+        for c in [b'a', b'b', b'c'] {
+            let label = String::from_utf8(vec![c; 60]).unwrap();
+            r.questions.push(Question::new(&[label.as_str(); 3].join("."), RecordType::A));
+        }
+        let mut out = BytesMut::new();
+        codec.encode(&r, &mut out).unwrap();
+        let back = DnsMessage::decode(&out).unwrap();
+        assert_eq!((out.len(), back.id, back.flags.tc, back.flags.qr), (12, 77, true, true));
     }
 
     #[test]
