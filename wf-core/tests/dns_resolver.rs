@@ -2,7 +2,8 @@
 //! own `resolv.conf` and hosts file pointing at a hermetic dnsmasq: names
 //! in URLs resolve through the hosts file, the search list and the name
 //! server, A and AAAA asked both; an expired name is served stale while
-//! one lookup refreshes it, and after a failed refresh. (`init` needs a process of its own.)
+//! one lookup refreshes it, and after a failed refresh. (`init` needs a
+//! process of its own.)
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -83,10 +83,8 @@ impl DnsCodec {
     /// refused last, if any.
     fn take_refusal(&mut self) -> Option<DnsMessage> {
         let (id, flags) = self.refused.take()?;
-        let mut m = DnsMessage::default();
-        m.id = id;
-        m.flags = Flags { qr: true, opcode: flags.opcode, rd: flags.rd, rcode: rcode::FORMERR, ..Flags::default() };
-        Some(m)
+        let flags = Flags { qr: true, opcode: flags.opcode, rd: flags.rd, rcode: rcode::FORMERR, ..Flags::default() };
+        Some(DnsMessage { id, flags, ..DnsMessage::default() })
     }
 
     fn decode_one(&mut self, msg: DnsMessage) -> io::Result<Option<DnsMessage>> {
