@@ -5,11 +5,13 @@
 //! one lookup refreshes it, and after a failed refresh. (`init` needs a
 //! process of its own.)
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use wf_core::net::route::{DnsRoute, Pick, Route, Routed, async_trait, set_default_route};
 use wf_core::net::tlv::{Tlv, TlvMessage};
-use wf_core::net::{Server, create_client_task};
+use wf_core::net::{Server, Uri, create_client_task};
 use wf_core::{Error, Settings, State, init};
 
 fn call(url: &str) -> Result<(), Error> {
@@ -23,6 +25,22 @@ fn call(url: &str) -> Result<(), Error> {
     t.req_mut().set_value("ping");
     t.start();
     rx.recv_timeout(Duration::from_secs(30)).expect("the task called back")
+}
+
+/// A default route counting the URLs it routes, by scheme, then DNS.
+#[derive(Default)]
+struct Counting {
+    dns: AtomicUsize,
+    other: AtomicUsize,
+}
+
+#[async_trait]
+impl Route for Counting {
+    async fn route(&self, uri: &Uri, pick: Pick<'_>) -> Result<Routed, Error> {
+        let n = if uri.scheme().starts_with("dns") { &self.dns } else { &self.other };
+        n.fetch_add(1, Ordering::SeqCst);
+        DnsRoute::shared().route(uri, pick).await
+    }
 }
 
 /// Whether the host has a route to `addr` (a UDP connect sends nothing).
@@ -52,6 +70,10 @@ fn resolver_reads_resolv_conf_and_hosts() {
     s.dns_ttl_default = Duration::from_secs(1);
     s.dns_ttl_min = Duration::from_secs(1);
     init(s).unwrap();
+    // The user's default route carries their requests, never the
+    // resolver's own queries to its name servers.
+    let counting = Arc::new(Counting::default());
+    set_default_route(Some(counting.clone()));
 
     let server = Server::new(Tlv::default(), |t| {
         let v = t.req().value().clone();
@@ -101,5 +123,7 @@ fn resolver_reads_resolv_conf_and_hosts() {
     let second = call(&url);
     let first = first.join().unwrap();
     assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    assert_eq!(counting.dns.load(Ordering::SeqCst), 0);
+    assert!(counting.other.load(Ordering::SeqCst) > 0);
     server.stop();
 }

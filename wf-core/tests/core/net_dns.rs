@@ -23,6 +23,10 @@ fn run<K: TaskKind>(t: Task<K>) -> Task<K> {
     rt.block_on(async { t.await })
 }
 
+fn run_async<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
 fn dnsmasq() -> testkit::Dnsmasq {
     testkit::Dnsmasq::builder()
         .host("a.example.test", "127.0.0.5")
@@ -133,6 +137,14 @@ fn client_tries_servers_and_search_list() {
     // A name nobody has: the last reply (NXDOMAIN), not an error.
     let t = run(client.create_dns_task("zz.example.test.", RecordType::A, |_| {}));
     assert_eq!(ok(&t).rcode(), rcode::NXDOMAIN);
+    // Written with a final dot, it skipped the search list.
+    assert!(!dns.log().contains("zz.example.test.nope.test"), "{}", dns.log());
+    let r = run_async(client.resolve("zz.example.test.", RecordType::A));
+    assert_eq!(r.unwrap().rcode(), rcode::NXDOMAIN);
+    assert!(!dns.log().contains("zz.example.test.example.test"), "{}", dns.log());
+    // Without it, the search list is tried after the name itself.
+    run(client.create_dns_task("yy.example.test", RecordType::A, |_| {}));
+    assert!(dns.log().contains("yy.example.test.nope.test"), "{}", dns.log());
     // No server answers: the last error.
     let only_dead = DnsClient::new(&dead.to_string()).unwrap().with_attempts(2);
     let t = run(only_dead.create_dns_task("a.example.test", RecordType::A, |_| {}));
