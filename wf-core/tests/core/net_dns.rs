@@ -143,7 +143,8 @@ fn client_tries_servers_and_search_list() {
     assert_eq!(r.unwrap().rcode(), rcode::NXDOMAIN);
     assert!(!dns.log().contains("zz.example.test.example.test"), "{}", dns.log());
     // Without it, the search list is tried after the name itself.
-    run(client.create_dns_task("yy.example.test", RecordType::A, |_| {}));
+    let t = run(client.create_dns_task("yy.example.test", RecordType::A, |_| {}));
+    assert_eq!(ok(&t).rcode(), rcode::NXDOMAIN);
     assert!(dns.log().contains("yy.example.test.nope.test"), "{}", dns.log());
     // No server answers: the last error.
     let only_dead = DnsClient::new(&dead.to_string()).unwrap().with_attempts(2);
