@@ -89,7 +89,9 @@ pub struct Settings {
 #[non_exhaustive]
 pub enum Resolver {
     /// Workflow's default: the hosts file, then the name servers of
-    /// `resolv.conf` asked by wf's own DNS client, A and AAAA in parallel.
+    /// `resolv.conf` asked by wf's own DNS client, A and AAAA in parallel
+    /// (with [`AddressFamily::Unspecified`], only the families the host has
+    /// a route for, detected once: no AAAA on an IPv4-only host).
     #[default]
     Async,
     /// Blocking `getaddrinfo` on up to `dns_threads` threads (Workflow

@@ -9,8 +9,16 @@
 //! Results are cached for `dns_ttl_default` on a task's first attempt and
 //! trusted for only `dns_ttl_min` by retries. An expired entry is
 //! refreshed by the first caller that finds it; while that lookup runs
-//! (up to [`STALE_GRACE`]) other callers keep the old addresses, as in
-//! Workflow. Errors are not cached.
+//! other callers keep the old addresses, as in Workflow, and if it fails
+//! every waiter gets the old addresses too (serve-stale). Errors are not
+//! cached. An asynchronous lookup takes at most [`LOOKUP_TIMEOUT`] in all
+//! (then `EAI_AGAIN`); a `getaddrinfo` lookup is bounded by the C
+//! library's own `resolv.conf` timeout and attempts.
+//!
+//! The cache holds at most [`MAX_CACHED`] names: past
+//! [`PRUNE_ABOVE`] (or twice the size left by the last pruning, whichever
+//! is more) expired names are dropped, then the oldest until half the cap
+//! is left, so pruning costs amortised constant time per lookup.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -34,12 +42,11 @@ type Outcome = Option<Result<Addrs, Error>>;
 struct Flight {
     id: u64,
     rx: watch::Receiver<Outcome>,
-    started: Instant,
 }
 
-/// How long expired addresses are still handed out while one lookup
-/// refreshes them (Workflow extends an expired entry by 5 s).
-pub(crate) const STALE_GRACE: Duration = Duration::from_secs(5);
+/// The longest an asynchronous lookup (every name server, search name
+/// and attempt) may take before it fails with `EAI_AGAIN`.
+pub(crate) const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Slot {
@@ -53,10 +60,45 @@ struct Slot {
 pub(crate) struct Cache {
     slots: HashMap<Key, Slot>,
     next_id: u64,
+    /// The size at which the next insert prunes (0: [`PRUNE_ABOVE`]).
+    prune_at: usize,
 }
 
-/// Beyond this many cached names, stale entries are dropped on insert.
+/// Beyond this many cached names, expired entries are dropped on insert.
 const PRUNE_ABOVE: usize = 4096;
+/// The most names cached: beyond, the oldest are dropped.
+const MAX_CACHED: usize = 65_536;
+
+impl Cache {
+    /// Drops what is expired (older than `ttl`) once the cache grew past
+    /// its pruning size, then the oldest entries while more than half of
+    /// `cap` remain; lookups in flight are kept. The next pruning happens
+    /// at twice the size left (between [`PRUNE_ABOVE`] and `cap`).
+    fn prune(&mut self, ttl: Duration, cap: usize) {
+        if self.slots.len() < self.prune_at.max(PRUNE_ABOVE.min(cap)) {
+            return;
+        }
+        self.slots.retain(|_, s| s.flight.is_some() || s.cached.as_ref().is_some_and(|(_, at)| at.elapsed() < ttl));
+        let keep = cap / 2;
+        if self.slots.len() > keep {
+            let mut ages: Vec<(Instant, Key)> = self
+                .slots
+                .iter()
+                .filter(|(_, s)| s.flight.is_none())
+                .filter_map(|(k, s)| s.cached.as_ref().map(|(_, at)| (*at, k.clone())))
+                .collect();
+            let excess = (self.slots.len() - keep).min(ages.len());
+            if excess > 0 {
+                ages.select_nth_unstable(excess - 1);
+                for (_, k) in &ages[..excess] {
+                    self.slots.remove(k);
+                }
+                crate::trace::debug!(dropped = excess, "DNS cache full: the oldest names dropped");
+            }
+        }
+        self.prune_at = (2 * self.slots.len()).clamp(PRUNE_ABOVE.min(cap), cap);
+    }
+}
 
 fn cache() -> MutexGuard<'static, Cache> {
     crate::global::dns_cache().lock().unwrap_or_else(PoisonError::into_inner)
@@ -105,6 +147,7 @@ pub(crate) async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Re
     }
     let key: Key = (host.to_ascii_lowercase(), port);
     let mut aborted = 0;
+    let mut stale;
     loop {
         let (mut flight, start) = {
             let mut c = cache();
@@ -114,16 +157,18 @@ pub(crate) async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Re
                 if at.elapsed() < ttl {
                     return Ok(addrs.clone());
                 }
-                // Being refreshed: the stale addresses meanwhile.
-                if slot.flight.as_ref().is_some_and(|f| f.started.elapsed() < STALE_GRACE) {
+                // Being refreshed (a lookup bounded by LOOKUP_TIMEOUT): the
+                // stale addresses meanwhile.
+                if slot.flight.is_some() {
                     return Ok(addrs.clone());
                 }
             }
+            stale = slot.cached.as_ref().map(|(addrs, _)| addrs.clone());
             match &slot.flight {
                 Some(f) => (f.clone(), None),
                 None => {
                     let (tx, rx) = watch::channel(None);
-                    let f = Flight { id: next_id, rx, started: Instant::now() };
+                    let f = Flight { id: next_id, rx };
                     slot.flight = Some(f.clone());
                     c.next_id += 1;
                     (f, Some(tx))
@@ -138,11 +183,15 @@ pub(crate) async fn resolve_with_ttl(host: &str, port: u16, ttl: Duration) -> Re
         // The lookup runs in its own task, so dropping this future (a
         // canceled or timed-out caller) does not cancel it for others.
         match flight.rx.wait_for(Option::is_some).await {
-            Ok(outcome) => {
-                if let Some(r) = outcome.as_ref() {
-                    return r.clone();
+            Ok(outcome) => match (outcome.as_ref(), stale) {
+                // The refresh failed: the old addresses still serve.
+                (Some(Err(_e)), Some(addrs)) => {
+                    crate::trace::debug!(host, error = %_e, "DNS refresh failed, the stale addresses used");
+                    return Ok(addrs);
                 }
-            }
+                (Some(r), _) => return r.clone(),
+                (None, _) => {}
+            },
             // The lookup task was dropped (its runtime shut down): it took
             // itself out of the cache first, so the next turn starts anew,
             // a few times at most.
@@ -169,11 +218,7 @@ impl Publisher {
     fn publish(self, outcome: Result<Addrs, Error>) {
         {
             let mut c = cache();
-            if c.slots.len() > PRUNE_ABOVE {
-                let ttl = crate::settings().dns_ttl_default;
-                c.slots
-                    .retain(|_, s| s.flight.is_some() || s.cached.as_ref().is_some_and(|(_, at)| at.elapsed() < ttl));
-            }
+            c.prune(crate::settings().dns_ttl_default, MAX_CACHED);
             let slot = c.slots.entry(self.key.clone()).or_default();
             if let Ok(addrs) = &outcome {
                 slot.cached = Some((addrs.clone(), Instant::now()));
@@ -218,7 +263,14 @@ fn start_lookup(key: Key, id: u64, tx: watch::Sender<Outcome>) {
         }
         if crate::settings().resolver == crate::runtime::Resolver::Async {
             let (host, port) = &publisher.key;
-            let outcome = (crate::global::dns_async_lookup())(host.clone(), *port).await.map(Addrs::from);
+            let lookup = (crate::global::dns_async_lookup())(host.clone(), *port);
+            let outcome = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+                Ok(r) => r.map(Addrs::from),
+                Err(_) => {
+                    crate::trace::debug!(host, "DNS lookup gave up after LOOKUP_TIMEOUT");
+                    Err(Error::new(State::DnsError, libc::EAI_AGAIN))
+                }
+            };
             publisher.publish(outcome);
             return;
         }
@@ -496,6 +548,52 @@ mod tests {
         assert!(r[0].ip().is_loopback());
         let expected = if crate::settings().resolver == crate::runtime::Resolver::Async { 1 } else { 2 };
         assert_eq!(lookups("localhost", port), expected);
+    }
+
+    #[test]
+    fn cache_capped_and_pruned_rarely() {
+        let now = Instant::now();
+        let slot = |age: u64| Slot {
+            cached: Some((Arc::from([]), now.checked_sub(Duration::from_secs(age)).unwrap_or(now))),
+            flight: None,
+        };
+        let mut c = Cache::default();
+        // 10,000 fresh names (ages 0..10,000 s, TTL one day) and a cap of
+        // 8,192: the oldest go, down to half the cap.
+        for i in 0..10_000u64 {
+            c.slots.insert((format!("n{i}"), 0), slot(i));
+        }
+        c.prune(Duration::from_secs(86_400), 8_192);
+        assert_eq!(c.slots.len(), 4_096);
+        assert!(c.slots.contains_key(&("n0".into(), 0)) && !c.slots.contains_key(&("n4096".into(), 0)));
+        assert_eq!(c.prune_at, 8_192);
+        // Below the pruning size nothing is scanned, even expired names.
+        c.slots.insert(("old".into(), 0), slot(100_000));
+        c.prune(Duration::from_secs(86_400), 8_192);
+        assert!(c.slots.contains_key(&("old".into(), 0)));
+        // Expired names go first.
+        for i in 0..5_000u64 {
+            c.slots.insert((format!("e{i}"), 0), slot(90_000));
+        }
+        c.prune(Duration::from_secs(86_400), 8_192);
+        assert_eq!(c.slots.len(), 4_096);
+        assert!(!c.slots.keys().any(|(k, _)| k.starts_with('e') || k == "old"));
+    }
+
+    #[tokio::test]
+    async fn failed_refresh_serves_stale() {
+        let _g = CACHE_STATE.read().await;
+        let key: Key = ("stale.invalid".into(), 6001);
+        let old: Addrs = Arc::from(["192.0.2.9:6001".parse::<SocketAddr>().unwrap()]);
+        let at = Instant::now().checked_sub(Duration::from_secs(10)).unwrap_or_else(Instant::now);
+        cache().slots.insert(key.clone(), Slot { cached: Some((old.clone(), at)), flight: None });
+        // The refresh fails (.invalid never exists): the old addresses.
+        let a = resolve_with_ttl("stale.invalid", 6001, Duration::from_secs(1)).await.unwrap();
+        assert!(Arc::ptr_eq(&a, &old));
+        assert_eq!(lookups("stale.invalid", 6001), 1);
+        // Nothing cached: the error.
+        let e = resolve_with_ttl("stale.invalid", 6002, Duration::from_secs(1)).await.unwrap_err();
+        assert_eq!(e.state(), State::DnsError);
     }
 
     #[tokio::test]

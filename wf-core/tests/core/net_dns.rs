@@ -23,6 +23,10 @@ fn run<K: TaskKind>(t: Task<K>) -> Task<K> {
     rt.block_on(async { t.await })
 }
 
+fn run_async<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
 fn dnsmasq() -> testkit::Dnsmasq {
     testkit::Dnsmasq::builder()
         .host("a.example.test", "127.0.0.5")
@@ -133,6 +137,15 @@ fn client_tries_servers_and_search_list() {
     // A name nobody has: the last reply (NXDOMAIN), not an error.
     let t = run(client.create_dns_task("zz.example.test.", RecordType::A, |_| {}));
     assert_eq!(ok(&t).rcode(), rcode::NXDOMAIN);
+    // Written with a final dot, it skipped the search list.
+    assert!(!dns.log().contains("zz.example.test.nope.test"), "{}", dns.log());
+    let r = run_async(client.resolve("zz.example.test.", RecordType::A));
+    assert_eq!(r.unwrap().rcode(), rcode::NXDOMAIN);
+    assert!(!dns.log().contains("zz.example.test.example.test"), "{}", dns.log());
+    // Without it, the search list is tried after the name itself.
+    let t = run(client.create_dns_task("yy.example.test", RecordType::A, |_| {}));
+    assert_eq!(ok(&t).rcode(), rcode::NXDOMAIN);
+    assert!(dns.log().contains("yy.example.test.nope.test"), "{}", dns.log());
     // No server answers: the last error.
     let only_dead = DnsClient::new(&dead.to_string()).unwrap().with_attempts(2);
     let t = run(only_dead.create_dns_task("a.example.test", RecordType::A, |_| {}));
@@ -184,6 +197,45 @@ fn udp_replies_not_ours_are_ignored() {
     assert_eq!(t.state(), State::Success, "{:?}", t.error());
     assert_ne!(t.req().id, 0);
     assert_eq!((t.resp().id, t.resp().addrs()), (t.req().id, vec!["3.3.3.3".parse::<std::net::IpAddr>().unwrap()]));
+}
+
+#[test]
+fn names_with_punctuation_get_their_reply() {
+    // The reply's name decodes as `a\043b.example`: the same name.
+    let addr = raw_udp(|q| vec![answer_a(q, [4, 4, 4, 4]).to_vec().unwrap()]);
+    let mut t = create_client_task(Dns::udp(), &format!("dns://{addr}/"), 0, |_| {});
+    *t.req_mut() = DnsMessage::query("a+b.example", RecordType::A);
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(t.state(), State::Success, "{:?}", t.error());
+    assert_eq!(t.resp().addrs(), vec!["4.4.4.4".parse::<std::net::IpAddr>().unwrap()]);
+}
+
+#[test]
+fn udp_garbage_without_our_id_is_ignored() {
+    let addr = raw_udp(|q| {
+        let mut garbage = (!q.id).to_be_bytes().to_vec();
+        garbage.extend_from_slice(b" is not DNS");
+        vec![garbage, vec![0xff; 3], answer_a(q, [5, 5, 5, 5]).to_vec().unwrap()]
+    });
+    let mut t = create_dns_task(&format!("dns://{addr}/x.test"), 0, |_| {});
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(ok(&t).addrs(), vec!["5.5.5.5".parse::<std::net::IpAddr>().unwrap()]);
+}
+
+#[test]
+fn formerr_without_a_question_is_taken() {
+    let addr = raw_udp(|q| {
+        let mut r = q.reply();
+        r.questions.clear();
+        r.flags.rcode = rcode::FORMERR;
+        vec![r.to_vec().unwrap()]
+    });
+    let mut t = create_dns_task(&format!("dns://{addr}/x.test"), 0, |_| {});
+    t.set_watch_timeout(Duration::from_secs(2));
+    let t = run(t);
+    assert_eq!(ok(&t).rcode(), rcode::FORMERR);
 }
 
 #[test]
@@ -370,6 +422,45 @@ fn server_ignores_responses_sent_to_it() {
     sock.send_to(&r.to_vec().unwrap(), addr).unwrap();
     let mut buf = [0u8; 600];
     assert!(sock.recv_from(&mut buf).is_err(), "answered a response");
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    server.stop();
+}
+
+#[test]
+fn server_refuses_odd_queries_with_formerr() {
+    let (server, seen) = big_server();
+    let addr = server.local_addr().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut two = DnsMessage::query("x.test", RecordType::A);
+    two.id = 21;
+    two.questions.push(two.questions[0].clone());
+    let mut none = two.clone();
+    none.id = 22;
+    none.questions.clear();
+    let mut with_answer = DnsMessage::query("x.test", RecordType::A);
+    with_answer.id = 23;
+    with_answer.answers.push(Record::new("x.test", 1, RData::A([1, 2, 3, 4].into())));
+    let mut many_additional = DnsMessage::query("x.test", RecordType::A);
+    many_additional.id = 24;
+    many_additional.additional = vec![Record::new("x.test", 1, RData::A([1, 2, 3, 4].into())); 50];
+    for q in [&two, &none, &with_answer, &many_additional] {
+        sock.send_to(&q.to_vec().unwrap(), addr).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = sock.recv_from(&mut buf).expect("a FORMERR reply");
+        let r = DnsMessage::decode(&buf[..n]).unwrap();
+        assert_eq!((r.id, r.flags.qr, r.rcode(), r.questions.len()), (q.id, true, rcode::FORMERR, 0));
+    }
+    // Over TCP: FORMERR, then the connection closes.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let b = two.to_vec().unwrap();
+    s.write_all(&(b.len() as u16).to_be_bytes()).unwrap();
+    s.write_all(&b).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    let r = DnsMessage::decode(&rest[2..]).unwrap();
+    assert_eq!((r.id, r.rcode()), (21, rcode::FORMERR));
     assert_eq!(seen.load(Ordering::SeqCst), 0);
     server.stop();
 }

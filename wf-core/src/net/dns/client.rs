@@ -163,9 +163,10 @@ impl DnsClient {
         let mut opts = ClientOptions::default();
         self.apply_options(&mut opts);
         let client = self.clone();
+        let absolute = is_absolute(name);
         let plan = Box::new(move |mut req: DnsMessage, opts: ClientOptions| -> super::task::Running {
             Box::pin(async move {
-                let r = client.resolve_message(&mut req, &opts).await;
+                let r = client.resolve_message(&mut req, absolute, &opts).await;
                 (req, r)
             })
         });
@@ -181,7 +182,7 @@ impl DnsClient {
         let mut req = DnsMessage::query(name, qtype);
         let mut opts = ClientOptions::default();
         self.apply_options(&mut opts);
-        self.resolve_message(&mut req, &opts).await
+        self.resolve_message(&mut req, is_absolute(name), &opts).await
     }
 
     /// The per-query timeout, on options that do not have one.
@@ -190,9 +191,10 @@ impl DnsClient {
         opts.set_receive_timeout(Some(self.inner.timeout));
     }
 
-    /// The candidate names for `name`, in the order tried.
-    fn candidates(&self, name: &str) -> Vec<String> {
-        if name.ends_with('.') || self.inner.search.is_empty() {
+    /// The candidate names for `name`, in the order tried: only `name`
+    /// when it is `absolute` (written with a final dot).
+    fn candidates(&self, name: &str, absolute: bool) -> Vec<String> {
+        if absolute || self.inner.search.is_empty() {
             return vec![name.to_owned()];
         }
         let dots = name.matches('.').count() as u32;
@@ -213,10 +215,13 @@ impl DnsClient {
     }
 
     /// Resolves the question of `req` (keeping its type, class and
-    /// flags); `req` ends as the last query sent.
+    /// flags), the search list skipped when the caller wrote the name
+    /// `absolute` (the question itself has lost its final dot); `req`
+    /// ends as the last query sent.
     pub(crate) async fn resolve_message(
         &self,
         req: &mut DnsMessage,
+        absolute: bool,
         opts: &ClientOptions,
     ) -> Result<DnsMessage, Error> {
         let Some(q) = req.questions.first().cloned() else { return Err(Error::sys(libc::EINVAL)) };
@@ -225,7 +230,7 @@ impl DnsClient {
         let start = if i.rotate { i.next.fetch_add(1, Ordering::Relaxed) % n } else { 0 };
         let mut last_reply = None;
         let mut last_error = None;
-        for name in self.candidates(&q.name) {
+        for name in self.candidates(&q.name, absolute) {
             'name: for _round in 0..i.attempts {
                 for k in 0..n {
                     let uri = &i.servers[(start + k) % n];
@@ -260,6 +265,11 @@ impl DnsClient {
     }
 }
 
+/// Whether `name` ends with a dot that is not part of its last label.
+pub(crate) fn is_absolute(name: &str) -> bool {
+    name.ends_with('.') && !name.ends_with("\\.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,11 +288,12 @@ mod tests {
     #[test]
     fn candidate_order() {
         let c = DnsClient::new("127.0.0.1").unwrap().with_search(&["a.test", "b.test"], 1);
-        assert_eq!(c.candidates("www"), ["www.a.test", "www.b.test", "www"]);
-        assert_eq!(c.candidates("www.x"), ["www.x", "www.x.a.test", "www.x.b.test"]);
-        assert_eq!(c.candidates("www.x."), ["www.x."]);
+        assert_eq!(c.candidates("www", false), ["www.a.test", "www.b.test", "www"]);
+        assert_eq!(c.candidates("www.x", false), ["www.x", "www.x.a.test", "www.x.b.test"]);
+        assert_eq!(c.candidates("www.x", true), ["www.x"]);
         let c = c.with_search(&["a.test"], 3);
-        assert_eq!(c.candidates("a.b"), ["a.b.a.test", "a.b"]);
-        assert_eq!(DnsClient::new("127.0.0.1").unwrap().candidates("x"), ["x"]);
+        assert_eq!(c.candidates("a.b", false), ["a.b.a.test", "a.b"]);
+        assert_eq!(DnsClient::new("127.0.0.1").unwrap().candidates("x", false), ["x"]);
+        assert!(is_absolute("www.x.") && !is_absolute("www.x") && !is_absolute("www.x\\."));
     }
 }

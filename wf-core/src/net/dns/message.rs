@@ -189,9 +189,11 @@ impl Question {
         Question { name: name.strip_suffix('.').unwrap_or(name).to_owned(), qtype, qclass: CLASS_IN }
     }
 
-    /// Whether `other` asks the same thing (names compared without case).
+    /// Whether `other` asks the same thing: names compared label by label
+    /// as bytes on the wire, without ASCII case, so that `a+b.example`
+    /// matches `a\043b.example` (the same name as a reply decodes it).
     pub fn matches(&self, other: &Question) -> bool {
-        self.qtype == other.qtype && self.qclass == other.qclass && self.name.eq_ignore_ascii_case(&other.name)
+        self.qtype == other.qtype && self.qclass == other.qclass && super::wire::same_name(&self.name, &other.name)
     }
 }
 

@@ -10,11 +10,13 @@
 //! - [`DnsServer`]: one `process` answering over UDP and TCP on one port.
 //! - The resolver behind host names in URLs: by default
 //!   ([`Resolver::Async`](crate::Resolver::Async)) the hosts file, then the
-//!   name servers of `resolv.conf`, A and AAAA in parallel; or blocking
+//!   name servers of `resolv.conf`, A and AAAA in parallel (only the
+//!   families the host has a route for, as `AI_ADDRCONFIG`); or blocking
 //!   `getaddrinfo` ([`Resolver::Getaddrinfo`](crate::Resolver::Getaddrinfo)).
 //!   Either way results are cached for `dns_ttl_default` (`dns_ttl_min`
 //!   for retries); an expired name is refreshed by one lookup while other
-//!   callers keep the stale addresses for up to 5 seconds.
+//!   callers keep the stale addresses, which every caller gets if the
+//!   refresh fails; an asynchronous lookup takes 30 s at most.
 //!
 //! Module map: `message` (the model) · `wire` (encoding, decoding) ·
 //! `protocol` (the codec, the protocol value, one query with its TCP

@@ -6,7 +6,7 @@ use std::io;
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::message::{DnsMessage, Question, RecordType};
+use super::message::{DnsMessage, Flags, Question, RecordType, rcode};
 use super::wire::MAX_MESSAGE;
 use crate::Error;
 use crate::net::client::{ClientOptions, ClientProtocol, Next, request};
@@ -20,6 +20,9 @@ pub const UDP_REPLY_LIMIT: usize = 512;
 /// The largest UDP reply a server sends, whatever EDNS size a client
 /// advertises (the usual DNS flag day figure keeps clear of fragmentation).
 pub const UDP_REPLY_MAX: usize = 1232;
+/// The most additional records a query to a server may carry (an OPT
+/// record, a TSIG, a cookie...): more is refused with `FORMERR`.
+const MAX_QUERY_ADDITIONAL: u16 = 4;
 
 /// Encodes and decodes [`DnsMessage`]s: one whole message per datagram, or
 /// each behind a 2-byte length over a stream.
@@ -28,19 +31,24 @@ pub const UDP_REPLY_MAX: usize = 1232;
 /// that is not a reply to it (another ID, another question, not a
 /// response) decodes to `Ok(None)`, "not ours", and is ignored. A
 /// server's datagram codec remembers the EDNS size of the request it
-/// decoded and truncates the reply to it (setting `TC`).
+/// decoded and truncates the reply to it (setting `TC`); a query that is
+/// not one question (or carries answer or authority records, or more than
+/// a few additional ones) is refused before its records are decoded, and
+/// answered `FORMERR`.
 #[derive(Clone, Debug, Default)]
 pub struct DnsCodec {
     stream: bool,
     expect: Option<(u16, Question)>,
     reply_limit: usize,
     server: bool,
+    /// The header of the query just refused, for its `FORMERR` reply.
+    refused: Option<(u16, Flags)>,
 }
 
 impl DnsCodec {
     /// A codec for a stream (TCP, TLS) when `stream`, else for datagrams.
     pub fn new(stream: bool) -> DnsCodec {
-        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE, server: false }
+        DnsCodec { stream, expect: None, reply_limit: MAX_MESSAGE, server: false, refused: None }
     }
 
     /// A server's codec: a message with `QR` set (a response, not a
@@ -54,6 +62,29 @@ impl DnsCodec {
     /// and question.
     pub fn expecting(id: u16, question: Question) -> DnsCodec {
         DnsCodec { expect: Some((id, question)), ..DnsCodec::new(false) }
+    }
+
+    /// A server refuses, from its header alone, a query that is not one
+    /// question with at most a few additional records.
+    fn check_query(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if !self.server || bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+            return Ok(());
+        }
+        let count = |i: usize| u16::from_be_bytes([bytes[i], bytes[i + 1]]);
+        if count(4) == 1 && count(6) == 0 && count(8) == 0 && count(10) <= MAX_QUERY_ADDITIONAL {
+            return Ok(());
+        }
+        let flags = Flags::from_bits(u16::from_be_bytes([bytes[2], bytes[3]]));
+        self.refused = Some((count(0), flags));
+        Err(io::Error::new(io::ErrorKind::InvalidData, "a DNS query must be one question (FORMERR)"))
+    }
+
+    /// The `FORMERR` reply to the query [`check_query`](Self::check_query)
+    /// refused last, if any.
+    fn take_refusal(&mut self) -> Option<DnsMessage> {
+        let (id, flags) = self.refused.take()?;
+        let flags = Flags { qr: true, opcode: flags.opcode, rd: flags.rd, rcode: rcode::FORMERR, ..Flags::default() };
+        Some(DnsMessage { id, flags, ..DnsMessage::default() })
     }
 
     fn decode_one(&mut self, msg: DnsMessage) -> io::Result<Option<DnsMessage>> {
@@ -77,9 +108,17 @@ impl DnsCodec {
     }
 }
 
-/// Whether `msg` is a response to the query `id` asking `q`.
+/// Whether `msg` is a response to the query `id` asking `q`: its ID, and
+/// its question, or no question at all with an error code (servers answer
+/// `FORMERR` or `NOTIMP` without echoing a question they did not take).
 pub(crate) fn is_reply_to(msg: &DnsMessage, id: u16, q: &Question) -> bool {
-    msg.flags.qr && msg.id == id && msg.questions.len() == 1 && msg.questions[0].matches(q)
+    msg.flags.qr
+        && msg.id == id
+        && match msg.questions.as_slice() {
+            [mq] => mq.matches(q),
+            [] => msg.flags.rcode != super::message::rcode::NOERROR,
+            _ => false,
+        }
 }
 
 impl Decoder for DnsCodec {
@@ -92,7 +131,17 @@ impl Decoder for DnsCodec {
                 return Ok(None);
             }
             let datagram = src.split();
-            let msg = DnsMessage::decode(&datagram)?;
+            self.check_query(&datagram)?;
+            let msg = match DnsMessage::decode(&datagram) {
+                Ok(msg) => msg,
+                // Garbage from anyone but the server (it does not even
+                // carry our ID) must not end the wait for the reply.
+                Err(_e) if self.expect.as_ref().is_some_and(|(id, _)| !datagram.starts_with(&id.to_be_bytes())) => {
+                    crate::trace::debug!(error = %_e, "DNS: an undecodable datagram without our ID, ignored");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
             return self.decode_one(msg);
         }
         if src.len() < 2 {
@@ -105,6 +154,7 @@ impl Decoder for DnsCodec {
         }
         src.advance(2);
         let bytes = src.split_to(len);
+        self.check_query(&bytes)?;
         let msg = DnsMessage::decode(&bytes)?;
         self.decode_one(msg)
     }
@@ -120,8 +170,17 @@ impl Encoder<&DnsMessage> for DnsCodec {
             dst.put_u16(bytes.len() as u16);
             dst.put_slice(&bytes);
         } else {
-            let (bytes, _) = msg.encode_limited(self.reply_limit)?;
-            dst.put_slice(&bytes);
+            match msg.encode_limited(self.reply_limit) {
+                Ok((bytes, _)) => dst.put_slice(&bytes),
+                // The questions alone do not fit: the header, truncated,
+                // tells the client to ask over TCP.
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                    let mut header = DnsMessage { id: msg.id, flags: msg.flags, ..DnsMessage::default() };
+                    header.flags.tc = true;
+                    dst.put_slice(&header.to_vec()?);
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -198,8 +257,13 @@ impl ClientProtocol for Dns {
         std::time::Duration::from_secs(60)
     }
 
-    fn keep_alive(&self, _req: &DnsMessage, _resp: &DnsMessage) -> KeepAlive {
-        KeepAlive::Keep
+    /// A connection is kept only after the reply to the request (after
+    /// a reply to anything else it is out of step, and closed).
+    fn keep_alive(&self, req: &DnsMessage, resp: &DnsMessage) -> KeepAlive {
+        match req.questions.first() {
+            Some(q) if is_reply_to(resp, req.id, q) => KeepAlive::Keep,
+            _ => KeepAlive::Close,
+        }
     }
 
     /// A query needs one question, and a name that can be written. An ID
@@ -256,11 +320,14 @@ impl ServerProtocol for Dns {
         }
     }
 
-    /// A request that does not decode is answered `FORMERR` when its ID
-    /// can be read, over a stream (a datagram that does not decode is
-    /// dropped: it may not even be DNS).
-    fn error_reply(&self, _codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
-        None
+    /// `FORMERR` for a query the codec refused from its header (not one
+    /// question, answer or authority records, too many additional ones),
+    /// over UDP and over a stream (which then closes). Otherwise nothing:
+    /// a request that does not decode closes a stream connection (its
+    /// framing can no longer be trusted), and a datagram that does not
+    /// decode is dropped (it may not even be DNS).
+    fn error_reply(&self, codec: &mut DnsCodec, _error: &Error) -> Option<DnsMessage> {
+        codec.take_refusal()
     }
 }
 
@@ -347,8 +414,63 @@ mod tests {
         let mut buf = BytesMut::new();
         enc.encode(&q, &mut buf).unwrap();
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
-        // Garbage is an error.
+        // Garbage is ignored, unless it carries our ID (then the server
+        // is broken).
         let mut buf = BytesMut::from(&b"garbage-garbage"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        let mut buf = BytesMut::from(&b"\x00\x2agarbage-garbage"[..]);
         assert!(codec.decode(&mut buf).is_err());
+        // No question, but an error code: the server refused the query.
+        let mut r3 = q.reply();
+        r3.questions.clear();
+        let mut buf = BytesMut::new();
+        enc.encode(&r3, &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        r3.flags.rcode = rcode::FORMERR;
+        let mut buf = BytesMut::new();
+        enc.encode(&r3, &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(r3));
+    }
+
+    #[test]
+    fn names_with_punctuation_match_their_reply() {
+        let mut q = DnsMessage::query("A+b.Example", RecordType::A);
+        q.id = 5;
+        let r = q.reply();
+        let mut buf = BytesMut::new();
+        DnsCodec::new(false).encode(&r, &mut buf).unwrap();
+        // The reply decodes its name as `a\043b.example`.
+        let mut codec = DnsCodec::expecting(5, Question::new("a+b.example.", RecordType::A));
+        let got = codec.decode(&mut buf).unwrap().expect("the reply is ours");
+        assert_eq!(got.questions[0].name, "A\\043b.Example");
+    }
+
+    #[test]
+    fn udp_reply_whose_questions_do_not_fit_is_a_truncated_header() {
+        let mut q = DnsMessage::query("example.com", RecordType::A);
+        q.id = 77;
+        let mut codec = DnsCodec::for_server(false);
+        let mut buf = BytesMut::new();
+        DnsCodec::new(false).encode(&q, &mut buf).unwrap();
+        codec.decode(&mut buf).unwrap().expect("a query");
+        let mut r = q.reply();
+        for c in [b'a', b'b', b'c'] {
+            let label = String::from_utf8(vec![c; 60]).unwrap();
+            r.questions.push(Question::new(&[label.as_str(); 3].join("."), RecordType::A));
+        }
+        let mut out = BytesMut::new();
+        codec.encode(&r, &mut out).unwrap();
+        let back = DnsMessage::decode(&out).unwrap();
+        assert_eq!((out.len(), back.id, back.flags.tc, back.flags.qr), (12, 77, true, true));
+    }
+
+    #[test]
+    fn connection_kept_only_after_the_reply() {
+        let mut q = DnsMessage::query("example.com", RecordType::A);
+        q.id = 9;
+        let mut r = q.reply();
+        assert_eq!(Dns::tcp().keep_alive(&q, &r), KeepAlive::Keep);
+        r.id = 10;
+        assert_eq!(Dns::tcp().keep_alive(&q, &r), KeepAlive::Close);
     }
 }

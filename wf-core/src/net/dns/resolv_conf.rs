@@ -152,16 +152,19 @@ impl ResolvConf {
     /// defaults (as glibc does without `/etc/resolv.conf`).
     pub fn load(path: &std::path::Path) -> ResolvConf {
         use std::io::Read;
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         match std::fs::File::open(path) {
             Ok(f) => {
-                if let Err(_e) = f.take(MAX_FILE as u64).read_to_string(&mut text) {
+                if let Err(_e) = f.take(MAX_FILE as u64).read_to_end(&mut bytes) {
                     crate::trace::warning!(path = %path.display(), error = %_e, "resolv.conf unreadable, using defaults");
+                    bytes.clear();
                 }
             }
             Err(_e) => crate::trace::debug!(path = %path.display(), error = %_e, "no resolv.conf, using defaults"),
         }
-        ResolvConf::parse(&text)
+        // A stray non-UTF-8 byte (a comment in Latin-1) spoils its line
+        // only, not the whole file.
+        ResolvConf::parse(&String::from_utf8_lossy(&bytes))
     }
 }
 
@@ -207,5 +210,14 @@ mod tests {
         assert_eq!(c.search.len(), MAX_SEARCH);
         let missing = ResolvConf::load(std::path::Path::new("/nonexistent/resolv.conf"));
         assert_eq!(missing, ResolvConf::default());
+    }
+
+    #[test]
+    fn non_utf8_byte_spoils_only_its_line() {
+        let path = std::env::temp_dir().join(format!("wf-resolv-{}.conf", std::process::id()));
+        std::fs::write(&path, b"# caf\xe9\nnameserver 10.0.0.9\n").unwrap();
+        let c = ResolvConf::load(&path);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(c.servers, vec!["dns://10.0.0.9/"]);
     }
 }

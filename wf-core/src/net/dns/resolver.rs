@@ -17,6 +17,9 @@ use crate::runtime::AddressFamily;
 pub(crate) struct Resolver {
     hosts: Hosts,
     client: DnsClient,
+    /// The families worth asking the name servers for when
+    /// `AddressFamily::Unspecified`: see [`routable_families`].
+    routable: AddressFamily,
 }
 
 impl Resolver {
@@ -38,7 +41,27 @@ impl Resolver {
             crate::trace::warning!(error = %_e, "resolv.conf: a name server does not parse, asking 127.0.0.1");
             DnsClient::new("127.0.0.1").expect("a literal server")
         });
-        Resolver { hosts, client }
+        Resolver { hosts, client, routable: routable_families() }
+    }
+}
+
+/// What getaddrinfo's `AI_ADDRCONFIG` checks, once: which families this
+/// host can reach beyond loopback, found by "connecting" a UDP socket to
+/// a documentation address of each (a route lookup, no packet is sent).
+/// `Ipv4` or `Ipv6` when only that family has a route; `Unspecified` when
+/// both have, or neither (a host without any network still asks both, for
+/// servers on loopback).
+fn routable_families() -> AddressFamily {
+    fn routable(local: IpAddr, remote: IpAddr) -> bool {
+        std::net::UdpSocket::bind((local, 0)).and_then(|s| s.connect((remote, 53))).is_ok()
+    }
+    let v4 = routable(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::new(192, 0, 2, 1).into());
+    let v6 = routable(Ipv6Addr::UNSPECIFIED.into(), Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into());
+    crate::trace::debug!(v4, v6, "DNS: address families with a route");
+    match (v4, v6) {
+        (true, false) => AddressFamily::Ipv4,
+        (false, true) => AddressFamily::Ipv6,
+        _ => AddressFamily::Unspecified,
     }
 }
 
@@ -56,7 +79,10 @@ fn wanted(ip: &IpAddr, family: AddressFamily) -> bool {
 
 /// Resolves `host` for `port`: the hosts file, the special names of RFC
 /// 6761 (`localhost` is the loopback, `.invalid` never exists), then the
-/// name servers, one query per address family at once. Failures are
+/// name servers, one query per address family at once. With
+/// `AddressFamily::Unspecified` the name servers are asked only for the
+/// families the host has a route for (as `AI_ADDRCONFIG` does: no AAAA
+/// on an IPv4-only host); the hosts file and `localhost` are not filtered. Failures are
 /// `DNS_ERROR` with an `EAI_*` code: `EAI_NONAME` (no such name, or no
 /// address of the family), `EAI_AGAIN` (no server answered).
 pub(crate) async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
@@ -82,14 +108,18 @@ pub(crate) async fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Err
     let mut opts = ClientOptions::default();
     opts.set_endpoint_params(crate::settings().dns_server_params.clone());
     r.client.apply_options(&mut opts);
+    // The name servers are addresses: a route the user set for their own
+    // requests (a default route, an upstream) has no say over them.
+    opts.set_route(crate::net::route::DnsRoute::shared());
     let ask = |qtype| {
         let opts = opts.clone();
         async move {
             let mut req = DnsMessage::query(host, qtype);
-            r.client.resolve_message(&mut req, &opts).await
+            r.client.resolve_message(&mut req, super::client::is_absolute(host), &opts).await
         }
     };
-    let (v4, v6) = match family {
+    let asked = if family == AddressFamily::Unspecified { r.routable } else { family };
+    let (v4, v6) = match asked {
         AddressFamily::Unspecified => tokio::join!(ask(RecordType::A), ask(RecordType::AAAA)),
         AddressFamily::Ipv4 => (ask(RecordType::A).await, Err(dns_err(libc::EAI_NONAME))),
         AddressFamily::Ipv6 => (Err(dns_err(libc::EAI_NONAME)), ask(RecordType::AAAA).await),

@@ -6,7 +6,9 @@
 //! compression pointers per name, each pointing strictly before the
 //! place it is read from (so a loop is impossible), counts never trusted
 //! for allocation (each record takes at least 11 bytes of the message),
-//! and every record's data exactly its declared length.
+//! and every record's data exactly its declared length. The text of all
+//! names decoded from one message is bounded too ([`name_text_budget`]):
+//! compression lets a 2-byte pointer stand for a 255-byte name.
 
 use std::collections::HashMap;
 use std::io;
@@ -24,6 +26,13 @@ const MAX_NAME: usize = 255;
 pub const MAX_POINTERS: usize = 32;
 const HEADER: usize = 12;
 
+/// The most name text decoding a message of `len` bytes may produce:
+/// 16 times its length, at least 64 KiB, at most 1 MiB (beyond that only
+/// pointers repeated to amplify memory get there).
+pub(crate) fn name_text_budget(len: usize) -> usize {
+    len.saturating_mul(16).clamp(64 << 10, 1 << 20)
+}
+
 fn bad(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("bad DNS message: {what}"))
 }
@@ -35,6 +44,8 @@ fn invalid(what: String) -> io::Error {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Name text still allowed (see [`name_text_budget`]).
+    budget: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -105,6 +116,7 @@ impl<'a> Reader<'a> {
                 _ => return Err(bad("unknown label type")),
             }
         }
+        self.budget = self.budget.checked_sub(out.len()).ok_or_else(|| bad("names too long"))?;
         self.pos = resume.unwrap_or(pos);
         Ok(out)
     }
@@ -177,6 +189,16 @@ pub(crate) fn labels(name: &str) -> io::Result<Vec<Vec<u8>>> {
     Ok(labels)
 }
 
+/// Whether two text names are the same name on the wire (escapes
+/// undone, ASCII case ignored). Names that cannot be written are compared
+/// as text.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    match (labels(a), labels(b)) {
+        (Ok(a), Ok(b)) => a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.eq_ignore_ascii_case(y)),
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
 /// Whether `name` can be written as a DNS name.
 pub(crate) fn is_valid_name(name: &str) -> bool {
     labels(name).is_ok()
@@ -241,7 +263,9 @@ impl DnsMessage {
     ///
     /// `InvalidData` for anything malformed: too short or too long,
     /// bytes past the last record, a name over the limits, a compression
-    /// loop, a record's data not of its declared length.
+    /// loop, a record's data not of its declared length, names whose text
+    /// adds up to more than 16 times the message's length (at least
+    /// 64 KiB, at most 1 MiB: "names too long").
     pub fn decode(buf: &[u8]) -> io::Result<DnsMessage> {
         if buf.len() > MAX_MESSAGE {
             return Err(bad("longer than 65,535 bytes"));
@@ -249,7 +273,7 @@ impl DnsMessage {
         if buf.len() < HEADER {
             return Err(bad("shorter than its header"));
         }
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader { buf, pos: 0, budget: name_text_budget(buf.len()) };
         let id = r.u16()?;
         let flags = Flags::from_bits(r.u16()?);
         let counts = [r.u16()?, r.u16()?, r.u16()?, r.u16()?];
@@ -433,6 +457,33 @@ fn suffix_key(labels: &[Vec<u8>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointer_amplification_bounded() {
+        // One 250-byte name, then CNAME records whose owner and target
+        // are both 2-byte pointers to it: 14 bytes on the wire for 500
+        // bytes of text each.
+        let mut v = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        for _ in 0..4 {
+            v.push(61);
+            v.extend_from_slice(&[b'a'; 61]);
+        }
+        v.push(0);
+        v.extend_from_slice(&[0, 5, 0, 1]);
+        let mut n = 0u16;
+        while v.len() + 14 <= MAX_MESSAGE {
+            v.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 5, 0, 2, 0xc0, 12]);
+            n += 1;
+        }
+        v[6..8].copy_from_slice(&n.to_be_bytes());
+        let e = DnsMessage::decode(&v).unwrap_err();
+        assert!(e.to_string().contains("names too long"), "{e}");
+        // A few of them are fine.
+        let keep = 12 + 4 * 62 + 1 + 4 + 100 * 14;
+        v.truncate(keep);
+        v[6..8].copy_from_slice(&100u16.to_be_bytes());
+        assert_eq!(DnsMessage::decode(&v).unwrap().answers.len(), 100);
+    }
     use crate::net::dns::message::rcode;
 
     fn sample() -> DnsMessage {
