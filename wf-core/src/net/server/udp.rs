@@ -206,6 +206,9 @@ fn answer<P: ServerProtocol>(
     req: P::Request,
     permit: OwnedSemaphorePermit,
 ) {
+    // Given back when the reply is sent or given up (the `Answered` guard).
+    shared.udp_inflight.fetch_add(1, Ordering::AcqRel);
+    let answered = Answered(shared.clone());
     let slot = ReplySlot::new();
     let connection = ServerConnection::new(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let mut task = Task::new(ServerKind::new(shared.clone(), req, 0, Some(peer), connection.clone(), slot.clone()));
@@ -229,7 +232,18 @@ fn answer<P: ServerProtocol>(
         }
         connection.clear_context();
         drop(permit);
+        drop(answered);
     });
+}
+
+/// Counts a datagram request in `udp_inflight` until it is dropped.
+struct Answered<P: ServerProtocol>(Arc<Shared<P>>);
+
+impl<P: ServerProtocol> Drop for Answered<P> {
+    fn drop(&mut self) {
+        self.0.udp_inflight.fetch_sub(1, Ordering::AcqRel);
+        self.0.notify_quiet();
+    }
 }
 
 /// Waits for the request's reply and sends it, with the bytes pushed
