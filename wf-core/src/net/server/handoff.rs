@@ -107,30 +107,66 @@ fn handed() -> Result<Option<Handed>, Error> {
 }
 
 /// Takes ownership of inherited descriptor `fd` (once: `taken`) after
-/// checking it is a socket (listening, if `listening`), and makes it
+/// checking it is a stream socket of the kind wanted (a listening TCP
+/// socket if `listening`, else a connected Unix socket), and makes it
 /// close-on-exec again.
+///
+/// A descriptor that fails the checks is not taken (a later call checks
+/// again) and is left close-on-exec, so that it does not leak into
+/// programs this process starts.
 fn adopt(fd: RawFd, taken: &AtomicBool, listening: bool) -> Result<Option<OwnedFd>, Error> {
-    if taken.swap(true, Ordering::AcqRel) {
+    if taken.load(Ordering::Acquire) {
         return Ok(None);
     }
+    if let Err(e) = check_socket(fd, listening) {
+        // SAFETY: fcntl on a descriptor number: on one that is not open
+        // it fails (EBADF) and touches nothing; on the handed one it only
+        // sets its close-on-exec flag.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        }
+        return Err(e);
+    }
+    if taken.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return Ok(None); // another thread took it meanwhile
+    }
+    // SAFETY: the descriptor is an open socket (checked above), was
+    // handed to this process by its parent for this use, and `taken`
+    // makes this the only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_cloexec(owned.as_fd(), true)?;
+    Ok(Some(owned))
+}
+
+/// Checks that `fd` is a stream socket: a listening IPv4 or IPv6 one if
+/// `listening`, else a Unix one that does not listen. `EBADF`/`ENOTSOCK`
+/// when it is not an open socket, `EINVAL` when it is another kind.
+fn check_socket(fd: RawFd, listening: bool) -> Result<(), Error> {
+    let accepting = sockopt(fd, libc::SO_ACCEPTCONN)? != 0;
+    let domain = sockopt(fd, libc::SO_DOMAIN)?;
+    let kind = sockopt(fd, libc::SO_TYPE)?;
+    let domain_ok =
+        if listening { domain == libc::AF_INET || domain == libc::AF_INET6 } else { domain == libc::AF_UNIX };
+    if accepting != listening || !domain_ok || kind != libc::SOCK_STREAM {
+        return Err(Error::sys(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// An integer socket option of level `SOL_SOCKET`.
+fn sockopt(fd: RawFd, name: libc::c_int) -> Result<libc::c_int, Error> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt on a descriptor number with a valid int and its
     // length; on a closed or non-socket descriptor it fails (EBADF,
     // ENOTSOCK) and touches nothing.
-    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut value).cast(), &mut len) };
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&raw mut value).cast(), &mut len) };
     if rc != 0 {
         return Err(std::io::Error::last_os_error().into());
     }
-    if listening != (value != 0) {
-        return Err(Error::sys(libc::EINVAL));
-    }
-    // SAFETY: the descriptor is open (getsockopt succeeded), was handed
-    // to this process by its parent for this use, and `taken` makes this
-    // the only owner.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_cloexec(owned.as_fd(), true)?;
-    Ok(Some(owned))
+    Ok(value)
 }
 
 /// Sets or clears `FD_CLOEXEC`. Only `fcntl`: also callable between
@@ -315,6 +351,25 @@ mod tests {
         assert_eq!(adopt(d2.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
         // A descriptor that is not open (above any descriptor limit).
         assert_eq!(adopt(1 << 24, &AtomicBool::new(false), true).unwrap_err().code(), libc::EBADF);
+        // A listening socket that is not TCP; a TCP stream as the ready socket; a datagram socket.
+        let unix = std::os::unix::net::UnixListener::bind(format!("\0wf-handoff-test-{}", std::process::id()));
+        if let Ok(u) = &unix {
+            let d = dup_above_stdio(u.as_fd()).unwrap();
+            assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), true).unwrap_err().code(), libc::EINVAL);
+        }
+        let tcp = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let d = dup_above_stdio(tcp.as_fd()).unwrap();
+        assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
+        let (g, _h) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let d = dup_above_stdio(g.as_fd()).unwrap();
+        assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
+        // Refused: not taken (a later call checks again), and close-on-exec again.
+        set_cloexec(d.as_fd(), false).unwrap();
+        let taken = AtomicBool::new(false);
+        assert!(adopt(d.as_raw_fd(), &taken, false).is_err());
+        assert!(!taken.load(Ordering::Acquire));
+        // SAFETY: F_GETFD on a descriptor we own.
+        assert!(unsafe { libc::fcntl(d.as_raw_fd(), libc::F_GETFD) } & libc::FD_CLOEXEC != 0);
         // Taken once only.
         let taken = AtomicBool::new(false);
         let owned = adopt(std::os::fd::IntoRawFd::into_raw_fd(d2), &taken, true).unwrap().expect("adopted");
