@@ -55,14 +55,14 @@
 //! # }
 //! ```
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::global;
@@ -260,22 +260,44 @@ pub fn spawn_successor(listener: &TcpListener, mut cmd: Command, ready_timeout: 
     }
     let mut child = cmd.spawn()?;
     drop((listen, theirs));
-    let mut byte = [0u8; 1];
-    ours.set_read_timeout(Some(ready_timeout.max(Duration::from_millis(1))))?;
-    let result = match ours.read(&mut byte) {
-        Ok(1) if byte[0] == READY => return Ok(child),
-        // Closed without a word: the child exited, or was not a wf
-        // program that calls `notify_ready`.
-        Ok(_) => Error::sys(libc::ECHILD),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-            Error::sys(libc::ETIMEDOUT)
-        }
-        Err(e) => e.into(),
+    let result = match wait_ready(&mut ours, ready_timeout) {
+        Ok(()) => return Ok(child),
+        Err(e) => e,
     };
     crate::trace::warning!(pid = child.id(), error = %result, "the new process did not get ready; killing it");
     let _ = child.kill();
     let _ = child.wait();
     Err(result)
+}
+
+/// Reads the readiness byte from `ours` within `timeout`. A signal
+/// (a second SIGHUP, a handler for SIGTERM) interrupts the read: it reads
+/// again for the time left.
+fn wait_ready(ours: &mut UnixStream, timeout: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    let mut byte = [0u8; 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::sys(libc::ETIMEDOUT));
+        }
+        // A zero timeout would mean "none": at least a millisecond.
+        ours.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        return match ours.read(&mut byte) {
+            Ok(1) if byte[0] == READY => Ok(()),
+            // Closed without a word: the child exited, or was not a wf
+            // program that calls `notify_ready`.
+            Ok(_) => Err(Error::sys(libc::ECHILD)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                crate::trace::debug!("waiting for the new process: interrupted by a signal; waiting on");
+                continue;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(Error::sys(libc::ETIMEDOUT))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -374,5 +396,40 @@ mod tests {
         let taken = AtomicBool::new(false);
         let owned = adopt(std::os::fd::IntoRawFd::into_raw_fd(d2), &taken, true).unwrap().expect("adopted");
         assert!(adopt(owned.as_raw_fd(), &taken, true).unwrap().is_none());
+    }
+
+    extern "C" fn ignore(_: libc::c_int) {}
+
+    /// Signals that hit the waiting thread (a second SIGHUP, say) do not end the wait: the
+    /// successor, ready after 600 ms, is kept.
+    #[test]
+    fn signals_do_not_end_the_wait_for_the_successor() {
+        // SAFETY: a zeroed sigaction is valid (empty mask, no flags); its handler does nothing.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: a valid, filled sigaction for a signal nothing else in these tests uses.
+        assert_eq!(unsafe { libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) }, 0);
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let signaller = std::thread::spawn(move || {
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(50));
+                if stop2.load(Ordering::Acquire) {
+                    break;
+                }
+                // SAFETY: `me` is the test thread, alive until it joins this thread.
+                unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            }
+        });
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut late = Command::new("bash");
+        late.args(["-c", "r=${WF_HANDOFF#*:}; r=${r%%:*}; sleep 0.6; printf R >&$r"]);
+        let result = spawn_successor(&l, late, Duration::from_secs(20));
+        stop.store(true, Ordering::Release);
+        signaller.join().unwrap();
+        let mut child = result.expect("ready despite the signals");
+        assert!(child.wait().unwrap().success());
     }
 }
