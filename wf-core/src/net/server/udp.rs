@@ -68,6 +68,12 @@ impl<P: ServerProtocol> Server<P> {
     /// [`connection`](ServerKind::connection) is new (its context is
     /// dropped once the reply is sent), `task_seq` is 0, keep-alive and
     /// `on_accept` are not asked.
+    ///
+    /// One loop receives every datagram. With
+    /// [`handler_threads`](crate::Settings::handler_threads) 0, `process`
+    /// runs on that loop: a slow `process` holds up every datagram behind
+    /// it. Nothing bounds the time from a datagram to its reply but the
+    /// request's series itself (its tasks' own timeouts).
     pub fn start_udp(&self, host: &str, port: u16) -> Result<(), Error> {
         self.run_udp(bind(host, port)?)
     }
