@@ -25,9 +25,9 @@ use crate::{runtime, series};
 /// # Errors
 ///
 /// `SYS_ERROR`/`EDEADLK`, without starting the task, when called where
-/// blocking could deadlock: in a callback or a server's `process`, on a
-/// poller thread (or in any async context), or on a thread of wf's compute
-/// pool. The task those threads would wait for may need the very thread
+/// blocking could deadlock: in a task or series callback or a server's
+/// `process`, on a poller thread (or in any async context), or on a thread
+/// of wf's compute pool. The task those threads would wait for may need the very thread
 /// that waits.
 pub fn request<K: TaskKind>(task: Task<K>) -> Result<Task<K>, Error> {
     check_may_block()?;

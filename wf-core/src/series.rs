@@ -341,8 +341,8 @@ thread_local! {
     static CURRENT: Cell<(*mut SeriesWork, *const ())> = const { Cell::new((ptr::null_mut(), ptr::null())) };
 }
 
-/// True while a task's callback (or a server's `process`) runs on this
-/// thread.
+/// True while a task's callback, a series callback or a server's
+/// `process` runs on this thread.
 pub(crate) fn in_callback() -> bool {
     CURRENT.with(|c| !c.get().0.is_null())
 }
@@ -519,6 +519,9 @@ impl Driver {
         self.series.finished = true;
         if let Some(cb) = self.series.callback.take() {
             let series = &mut self.series;
+            // A callback too (for `request`'s deadlock check); no task is
+            // running, so `series_of` finds nothing.
+            let _enter = enter(series, ptr::null());
             let _ = catch_unwind(AssertUnwindSafe(|| cb(series)));
         }
         // Nothing can have been pushed by the callback (pushing panics).

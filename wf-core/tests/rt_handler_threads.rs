@@ -191,3 +191,38 @@ fn udp_requests_run_on_handler_threads() {
     }
     server.stop();
 }
+
+/// `stop()` waits for a datagram request handed to the handler threads: `process` is still
+/// running (and has not counted the request anywhere else yet) when `stop()` is called, and
+/// `stop()` returns only after the reply was sent.
+#[test]
+fn udp_stop_waits_for_a_request_on_a_handler_thread() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    init();
+    let (started_tx, started) = mpsc::channel();
+    let done = Arc::new(AtomicBool::new(false));
+    let process_done = done.clone();
+    let server = Server::new(Tlv::default(), move |task| {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let req = task.req().clone();
+        *task.resp_mut() = req;
+        process_done.store(true, Ordering::Release);
+    });
+    server.start_udp("127.0.0.1", 0).unwrap();
+    let url = format!("tlv://127.0.0.1:{}", server.udp_addr().unwrap().port());
+    let udp = Tlv::default().with_transport(wf_core::net::Transport::Datagram);
+    let (tx, replies) = mpsc::channel();
+    let mut t = create_client_task(udp, &url, 0, move |t| {
+        tx.send((t.state(), t.error_text(), t.resp().clone())).unwrap();
+    });
+    *t.req_mut() = TlvMessage::new(1, "late");
+    t.start();
+    started.recv_timeout(WAIT).expect("the request is processed");
+    server.stop();
+    assert!(done.load(Ordering::Acquire), "stop() returned while process was still running");
+    let (state, error, resp) = replies.recv_timeout(WAIT).expect("a reply");
+    assert_eq!(state, State::Success, "{error}");
+    assert_eq!(resp, TlvMessage::new(1, "late"));
+}

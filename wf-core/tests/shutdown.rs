@@ -95,6 +95,16 @@ fn shutdown_aborts_what_waits_and_lets_the_program_exit() {
     waiter.start();
     expected.push(("pool waiter", State::Aborted));
 
+    // A repeater that never says `None` (a periodic job): it ends `Aborted` instead of creating
+    // task after task, each aborted at once.
+    let r = report(&tx, "endless repeater");
+    wf_core::create_repeater_task(
+        |_| Some(wf_timer::create_timer_task(Duration::from_secs(3600), |_| {}).into()),
+        move |t| r(t.state()),
+    )
+    .start();
+    expected.push(("endless repeater", State::Aborted));
+
     // A series: a counter nobody counts, then a go task. Both finish aborted with their callbacks;
     // the go task's closure never runs; the series callback runs.
     let go_ran = Arc::new(AtomicBool::new(false));

@@ -205,24 +205,26 @@ pub fn create_canceled_timer_task(callback: impl FnOnce(&mut TimerTask) + Send +
 }
 
 /// Sleeps for `delay` on a timer, blocking the calling thread
-/// (Workflow's `WFFacilities::usleep`), for plain, non-async code; never
-/// call it from a callback. Returns the timer's state: `Success`, or
-/// `Aborted` when [`wf_core::shutdown`] cut the sleep short. In async code
-/// await a timer instead: `create_timer_task(delay, |_| {}).await`
-/// (Workflow's `async_usleep`).
+/// (Workflow's `WFFacilities::usleep`), for plain, non-async code. Returns
+/// the timer's state: `Success`, or `Aborted` when [`wf_core::shutdown`]
+/// cut the sleep short. In async code await a timer instead:
+/// `create_timer_task(delay, |_| {}).await` (Workflow's `async_usleep`).
+///
+/// Where blocking could deadlock (in a callback or a server's `process`,
+/// on a poller or compute thread, in async code: see [`wf_core::request`])
+/// it does not sleep and returns `SysError` (the `EDEADLK` of
+/// [`wf_core::request`]).
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(wf_timer::usleep(Duration::from_millis(1)), wf_core::State::Success);
 /// ```
+#[must_use = "the sleep may have been cut short or refused"]
 pub fn usleep(delay: Duration) -> State {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    create_timer_task(delay, move |t| {
-        let _ = tx.send(t.state());
-    })
-    .start();
-    // The callback always runs (aborted at worst), so the answer comes.
-    rx.recv().unwrap_or(State::Aborted)
+    match wf_core::request(create_timer_task(delay, |_| {})) {
+        Ok(t) => t.state(),
+        Err(e) => e.state(),
+    }
 }
 
 /// Creates a timer that [`cancel_by_name`] can cancel; `None` waits forever.

@@ -53,6 +53,12 @@ impl TaskKind for Repeater {
         for _ in 0..128 {
             let driver = match &mut task.current {
                 Some(d) => d,
+                // After `shutdown()` every created task would abort at
+                // once: a repeater that never says `None` would spin.
+                None if crate::shutdown::is_shutting_down() => {
+                    task.set_outcome(Err(crate::Error::aborted()));
+                    return Poll::Ready(());
+                }
                 None => match create_next(task, series) {
                     Some(t) => task.current.insert(Driver::new(SeriesWork::new(t))),
                     None => return Poll::Ready(()),

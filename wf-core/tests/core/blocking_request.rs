@@ -49,6 +49,24 @@ fn refused_in_a_callback() {
 }
 
 #[test]
+fn refused_in_a_series_callback() {
+    let (tx, rx) = mpsc::channel();
+    wf_core::create_series_work(create_go_task(Q, || ()), move |_| {
+        tx.send(is_deadlock(request(create_go_task(Q, || ())))).unwrap()
+    })
+    .start();
+    assert!(recv(&rx));
+    // Also when the series ends on a thread of an executor of the program's own.
+    let exec = Executor::new("blocking-series", 1);
+    let (tx, rx) = mpsc::channel();
+    wf_core::create_series_work(create_go_task_on(&exec.queue("q"), || ()), move |_| {
+        tx.send(is_deadlock(request(create_go_task(Q, || ())))).unwrap()
+    })
+    .start();
+    assert!(recv(&rx));
+}
+
+#[test]
 fn refused_on_the_compute_pool() {
     let t = request(create_go_task(Q, || is_deadlock(request(create_go_task(Q, || ()))))).unwrap();
     assert_eq!(t.result(), Some(&true));

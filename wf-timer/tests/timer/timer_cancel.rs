@@ -126,3 +126,15 @@ fn usleep_blocks_for_the_delay() {
     assert_eq!(wf_timer::usleep(Duration::from_millis(30)), State::Success);
     assert!(start.elapsed() >= Duration::from_millis(30));
 }
+
+/// `usleep` in a callback would block the thread its own timer needs: it is refused at once
+/// with `SysError` instead of hanging.
+#[test]
+fn usleep_in_a_callback_is_refused() {
+    let (tx, rx) = mpsc::channel();
+    create_timer_task(Duration::from_millis(1), move |_| {
+        tx.send(wf_timer::usleep(Duration::from_secs(3600))).unwrap();
+    })
+    .start();
+    assert_eq!(rx.recv_timeout(WAIT).expect("usleep returned"), State::SysError);
+}

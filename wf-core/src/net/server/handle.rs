@@ -69,7 +69,14 @@ impl<P: ServerProtocol> Clone for ReplyHandle<P> {
 
 impl<P: ServerProtocol> fmt::Debug for ReplyHandle<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplyHandle").field("sent", &self.is_sent()).finish()
+        // Never waits: a guard may be held on this very thread.
+        let mut d = f.debug_struct("ReplyHandle");
+        match self.cell.try_lock() {
+            Ok(cell) => d.field("sent", &cell.is_none()),
+            Err(std::sync::TryLockError::Poisoned(p)) => d.field("sent", &p.get_ref().is_none()),
+            Err(std::sync::TryLockError::WouldBlock) => d.field("sent", &format_args!("locked")),
+        };
+        d.finish()
     }
 }
 

@@ -55,14 +55,14 @@
 //! # }
 //! ```
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::global;
@@ -107,30 +107,66 @@ fn handed() -> Result<Option<Handed>, Error> {
 }
 
 /// Takes ownership of inherited descriptor `fd` (once: `taken`) after
-/// checking it is a socket (listening, if `listening`), and makes it
+/// checking it is a stream socket of the kind wanted (a listening TCP
+/// socket if `listening`, else a connected Unix socket), and makes it
 /// close-on-exec again.
+///
+/// A descriptor that fails the checks is not taken (a later call checks
+/// again) and is left close-on-exec, so that it does not leak into
+/// programs this process starts.
 fn adopt(fd: RawFd, taken: &AtomicBool, listening: bool) -> Result<Option<OwnedFd>, Error> {
-    if taken.swap(true, Ordering::AcqRel) {
+    if taken.load(Ordering::Acquire) {
         return Ok(None);
     }
+    if let Err(e) = check_socket(fd, listening) {
+        // SAFETY: fcntl on a descriptor number: on one that is not open
+        // it fails (EBADF) and touches nothing; on the handed one it only
+        // sets its close-on-exec flag.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        }
+        return Err(e);
+    }
+    if taken.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return Ok(None); // another thread took it meanwhile
+    }
+    // SAFETY: the descriptor is an open socket (checked above), was
+    // handed to this process by its parent for this use, and `taken`
+    // makes this the only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_cloexec(owned.as_fd(), true)?;
+    Ok(Some(owned))
+}
+
+/// Checks that `fd` is a stream socket: a listening IPv4 or IPv6 one if
+/// `listening`, else a Unix one that does not listen. `EBADF`/`ENOTSOCK`
+/// when it is not an open socket, `EINVAL` when it is another kind.
+fn check_socket(fd: RawFd, listening: bool) -> Result<(), Error> {
+    let accepting = sockopt(fd, libc::SO_ACCEPTCONN)? != 0;
+    let domain = sockopt(fd, libc::SO_DOMAIN)?;
+    let kind = sockopt(fd, libc::SO_TYPE)?;
+    let domain_ok =
+        if listening { domain == libc::AF_INET || domain == libc::AF_INET6 } else { domain == libc::AF_UNIX };
+    if accepting != listening || !domain_ok || kind != libc::SOCK_STREAM {
+        return Err(Error::sys(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// An integer socket option of level `SOL_SOCKET`.
+fn sockopt(fd: RawFd, name: libc::c_int) -> Result<libc::c_int, Error> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt on a descriptor number with a valid int and its
     // length; on a closed or non-socket descriptor it fails (EBADF,
     // ENOTSOCK) and touches nothing.
-    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut value).cast(), &mut len) };
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&raw mut value).cast(), &mut len) };
     if rc != 0 {
         return Err(std::io::Error::last_os_error().into());
     }
-    if listening != (value != 0) {
-        return Err(Error::sys(libc::EINVAL));
-    }
-    // SAFETY: the descriptor is open (getsockopt succeeded), was handed
-    // to this process by its parent for this use, and `taken` makes this
-    // the only owner.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_cloexec(owned.as_fd(), true)?;
-    Ok(Some(owned))
+    Ok(value)
 }
 
 /// Sets or clears `FD_CLOEXEC`. Only `fcntl`: also callable between
@@ -224,22 +260,44 @@ pub fn spawn_successor(listener: &TcpListener, mut cmd: Command, ready_timeout: 
     }
     let mut child = cmd.spawn()?;
     drop((listen, theirs));
-    let mut byte = [0u8; 1];
-    ours.set_read_timeout(Some(ready_timeout.max(Duration::from_millis(1))))?;
-    let result = match ours.read(&mut byte) {
-        Ok(1) if byte[0] == READY => return Ok(child),
-        // Closed without a word: the child exited, or was not a wf
-        // program that calls `notify_ready`.
-        Ok(_) => Error::sys(libc::ECHILD),
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-            Error::sys(libc::ETIMEDOUT)
-        }
-        Err(e) => e.into(),
+    let result = match wait_ready(&mut ours, ready_timeout) {
+        Ok(()) => return Ok(child),
+        Err(e) => e,
     };
     crate::trace::warning!(pid = child.id(), error = %result, "the new process did not get ready; killing it");
     let _ = child.kill();
     let _ = child.wait();
     Err(result)
+}
+
+/// Reads the readiness byte from `ours` within `timeout`. A signal
+/// (a second SIGHUP, a handler for SIGTERM) interrupts the read: it reads
+/// again for the time left.
+fn wait_ready(ours: &mut UnixStream, timeout: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    let mut byte = [0u8; 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::sys(libc::ETIMEDOUT));
+        }
+        // A zero timeout would mean "none": at least a millisecond.
+        ours.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        return match ours.read(&mut byte) {
+            Ok(1) if byte[0] == READY => Ok(()),
+            // Closed without a word: the child exited, or was not a wf
+            // program that calls `notify_ready`.
+            Ok(_) => Err(Error::sys(libc::ECHILD)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                crate::trace::debug!("waiting for the new process: interrupted by a signal; waiting on");
+                continue;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Err(Error::sys(libc::ETIMEDOUT))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -315,9 +373,63 @@ mod tests {
         assert_eq!(adopt(d2.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
         // A descriptor that is not open (above any descriptor limit).
         assert_eq!(adopt(1 << 24, &AtomicBool::new(false), true).unwrap_err().code(), libc::EBADF);
+        // A listening socket that is not TCP; a TCP stream as the ready socket; a datagram socket.
+        let unix = std::os::unix::net::UnixListener::bind(format!("\0wf-handoff-test-{}", std::process::id()));
+        if let Ok(u) = &unix {
+            let d = dup_above_stdio(u.as_fd()).unwrap();
+            assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), true).unwrap_err().code(), libc::EINVAL);
+        }
+        let tcp = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let d = dup_above_stdio(tcp.as_fd()).unwrap();
+        assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
+        let (g, _h) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let d = dup_above_stdio(g.as_fd()).unwrap();
+        assert_eq!(adopt(d.as_raw_fd(), &AtomicBool::new(false), false).unwrap_err().code(), libc::EINVAL);
+        // Refused: not taken (a later call checks again), and close-on-exec again.
+        set_cloexec(d.as_fd(), false).unwrap();
+        let taken = AtomicBool::new(false);
+        assert!(adopt(d.as_raw_fd(), &taken, false).is_err());
+        assert!(!taken.load(Ordering::Acquire));
+        // SAFETY: F_GETFD on a descriptor we own.
+        assert!(unsafe { libc::fcntl(d.as_raw_fd(), libc::F_GETFD) } & libc::FD_CLOEXEC != 0);
         // Taken once only.
         let taken = AtomicBool::new(false);
         let owned = adopt(std::os::fd::IntoRawFd::into_raw_fd(d2), &taken, true).unwrap().expect("adopted");
         assert!(adopt(owned.as_raw_fd(), &taken, true).unwrap().is_none());
+    }
+
+    extern "C" fn ignore(_: libc::c_int) {}
+
+    /// Signals that hit the waiting thread (a second SIGHUP, say) do not end the wait: the
+    /// successor, ready after 600 ms, is kept.
+    #[test]
+    fn signals_do_not_end_the_wait_for_the_successor() {
+        // SAFETY: a zeroed sigaction is valid (empty mask, no flags); its handler does nothing.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: a valid, filled sigaction for a signal nothing else in these tests uses.
+        assert_eq!(unsafe { libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()) }, 0);
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let signaller = std::thread::spawn(move || {
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(50));
+                if stop2.load(Ordering::Acquire) {
+                    break;
+                }
+                // SAFETY: `me` is the test thread, alive until it joins this thread.
+                unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            }
+        });
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut late = Command::new("bash");
+        late.args(["-c", "r=${WF_HANDOFF#*:}; r=${r%%:*}; sleep 0.6; printf R >&$r"]);
+        let result = spawn_successor(&l, late, Duration::from_secs(20));
+        stop.store(true, Ordering::Release);
+        signaller.join().unwrap();
+        let mut child = result.expect("ready despite the signals");
+        assert!(child.wait().unwrap().success());
     }
 }

@@ -197,6 +197,7 @@ impl<P: ServerProtocol> Server<P> {
         let shared = &self.shared;
         let busy = || {
             shared.inflight.load(Ordering::Acquire) != 0
+                || shared.udp_inflight.load(Ordering::Acquire) != 0
                 || !lock(&shared.conns).is_empty()
                 || (shared.stopping.load(Ordering::Acquire)
                     && (shared.accepting.load(Ordering::Acquire) || shared.udp_receiving.load(Ordering::Acquire)))

@@ -30,6 +30,10 @@ pub(super) struct Shared<P: ServerProtocol> {
     pub(super) udp: Mutex<Listening>,
     /// The UDP receive loop runs.
     pub(super) udp_receiving: AtomicBool,
+    /// Datagram requests taken and not yet answered (or given up): counted
+    /// from the datagram, so that `wait_finish` also waits for a request
+    /// handed to the handler threads and not started yet.
+    pub(super) udp_inflight: AtomicUsize,
     /// Open connections, by id.
     pub(super) conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
     pub(super) next_conn: AtomicU64,
@@ -61,6 +65,7 @@ impl<P: ServerProtocol> Shared<P> {
             accepting: AtomicBool::new(false),
             udp: Mutex::new(Listening::default()),
             udp_receiving: AtomicBool::new(false),
+            udp_inflight: AtomicUsize::new(0),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),

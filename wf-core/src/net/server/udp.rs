@@ -68,6 +68,12 @@ impl<P: ServerProtocol> Server<P> {
     /// [`connection`](ServerKind::connection) is new (its context is
     /// dropped once the reply is sent), `task_seq` is 0, keep-alive and
     /// `on_accept` are not asked.
+    ///
+    /// One loop receives every datagram. With
+    /// [`handler_threads`](crate::Settings::handler_threads) 0, `process`
+    /// runs on that loop: a slow `process` holds up every datagram behind
+    /// it. Nothing bounds the time from a datagram to its reply but the
+    /// request's series itself (its tasks' own timeouts).
     pub fn start_udp(&self, host: &str, port: u16) -> Result<(), Error> {
         self.run_udp(bind(host, port)?)
     }
@@ -206,6 +212,9 @@ fn answer<P: ServerProtocol>(
     req: P::Request,
     permit: OwnedSemaphorePermit,
 ) {
+    // Given back when the reply is sent or given up (the `Answered` guard).
+    shared.udp_inflight.fetch_add(1, Ordering::AcqRel);
+    let answered = Answered(shared.clone());
     let slot = ReplySlot::new();
     let connection = ServerConnection::new(shared.next_conn.fetch_add(1, Ordering::Relaxed));
     let mut task = Task::new(ServerKind::new(shared.clone(), req, 0, Some(peer), connection.clone(), slot.clone()));
@@ -229,7 +238,18 @@ fn answer<P: ServerProtocol>(
         }
         connection.clear_context();
         drop(permit);
+        drop(answered);
     });
+}
+
+/// Counts a datagram request in `udp_inflight` until it is dropped.
+struct Answered<P: ServerProtocol>(Arc<Shared<P>>);
+
+impl<P: ServerProtocol> Drop for Answered<P> {
+    fn drop(&mut self) {
+        self.0.udp_inflight.fetch_sub(1, Ordering::AcqRel);
+        self.0.notify_quiet();
+    }
 }
 
 /// Waits for the request's reply and sends it, with the bytes pushed
