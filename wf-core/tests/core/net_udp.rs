@@ -197,16 +197,40 @@ fn stray_datagrams_are_ignored() {
 /// than the task's response size limit: `EMSGSIZE`.
 #[test]
 fn bad_reply_datagrams() {
+    // Each bad datagram is only remembered; with no good one before the
+    // wait ends, it is the task's error (a short wait keeps the test quick).
+    let short = |t: &mut ClientTask<Tlv>| {
+        t.set_watch_timeout(Duration::from_millis(300));
+    };
     let (addr, _) = fake_peer(|req| vec![[req, req].concat()]);
-    assert_error(&call(addr, b"twice", 0, |_| {}), libc::EBADMSG);
+    assert_error(&call(addr, b"twice", 0, short), libc::EBADMSG);
 
     let (addr, _) = fake_peer(|_| vec![encode(1, &[7; 200])]);
-    assert_error(&call(addr, b"big", 0, |t| t.set_response_size_limit(Some(100))), libc::EMSGSIZE);
+    let o = call(addr, b"big", 0, |t| {
+        short(t);
+        t.set_response_size_limit(Some(100));
+    });
+    assert_error(&o, libc::EMSGSIZE);
 
     // Not retried: the same reply would be refused again.
     let (addr, count) = fake_peer(|_| vec![encode(1, &[7; 200])]);
-    assert_error(&call(addr, b"big", 3, |t| t.set_response_size_limit(Some(100))), libc::EMSGSIZE);
+    let o = call(addr, b"big", 3, |t| {
+        short(t);
+        t.set_response_size_limit(Some(100));
+    });
+    assert_error(&o, libc::EMSGSIZE);
     assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// Bad datagrams (spoofed, say) before the reply do not fail the task:
+/// the good reply that follows is taken.
+#[test]
+fn bad_datagrams_before_the_reply_are_outlived() {
+    let (addr, _) = fake_peer(|req| vec![[req, req].concat(), encode(1, &[7; 200]), req.to_vec()]);
+    let o = call(addr, b"hello", 0, |t| {
+        t.set_response_size_limit(Some(100));
+    });
+    assert_eq!(o.state, State::Success, "{}", o.error);
 }
 
 /// A request that does not fit one datagram is not sent.

@@ -48,21 +48,33 @@ pub(super) async fn exchange<P: ClientProtocol>(
     // One byte more than accepted: a datagram that fills the buffer is over
     // the limit (or was cut short).
     let cap = limits.size.unwrap_or(usize::MAX).min(RECV_BUFFER - 1);
+    // A datagram that is too big, has bytes left after a reply, or that the
+    // codec refuses may be spoofed: it is remembered, not trusted, and the
+    // wait goes on. It is the task's error only if no reply comes in time.
+    let mut bad: Option<Error> = None;
     loop {
         let mut buf = BytesMut::with_capacity(cap + 1);
-        let n = until(recv_at, socket.recv_buf(&mut (&mut buf).limit(cap + 1))).await??;
+        let n = match until(recv_at, socket.recv_buf(&mut (&mut buf).limit(cap + 1))).await {
+            Ok(received) => received?,
+            Err(timeout) => return Err(bad.unwrap_or(timeout)),
+        };
         if n > cap {
-            trace::debug!(target = %addr, limit = cap, "reply datagram over the size limit");
-            return Err(Error::sys(libc::EMSGSIZE));
+            trace::debug!(target = %addr, limit = cap, "reply datagram over the size limit; still waiting");
+            bad = Some(Error::sys(libc::EMSGSIZE));
+            continue;
         }
-        match datagram::decode_whole(&mut protocol.reply_codec(req), buf)? {
-            Decoded::Message(resp) => return Ok((resp, Some(addr))),
-            Decoded::LeftOver => {
-                trace::debug!(target = %addr, "bytes left after the reply in its datagram");
-                return Err(Error::sys(libc::EBADMSG));
+        match datagram::decode_whole(&mut protocol.reply_codec(req), buf) {
+            Ok(Decoded::Message(resp)) => return Ok((resp, Some(addr))),
+            Ok(Decoded::LeftOver) => {
+                trace::debug!(target = %addr, "bytes left after the reply in its datagram; still waiting");
+                bad = Some(Error::sys(libc::EBADMSG));
             }
-            Decoded::Incomplete => {
+            Ok(Decoded::Incomplete) => {
                 trace::debug!(target = %addr, bytes = n, "datagram that is not a reply dropped; still waiting");
+            }
+            Err(e) => {
+                trace::debug!(target = %addr, error = %e, "datagram the codec refused; still waiting");
+                bad = Some(e);
             }
         }
     }

@@ -179,10 +179,13 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     ///   message that takes the whole datagram is the reply; `Ok(None)`
     ///   (the datagram is not a message of this exchange: a DNS reply with
     ///   another ID, say) drops it and the wait goes on, its deadline
-    ///   unchanged; bytes left after the message, or a decode error, fail
-    ///   the task (`EBADMSG` for an `io::Error` of kind `InvalidData`); a
-    ///   datagram longer than the response size limit (at most 65,535
-    ///   bytes are read) fails it with `EMSGSIZE`.
+    ///   unchanged. A datagram with bytes left after the message, one the
+    ///   codec refuses, or one longer than the response size limit (at most
+    ///   65,535 bytes are read) may be spoofed: it is remembered and the
+    ///   wait goes on too; if no reply comes before the deadline, the task
+    ///   fails with the last such error (`EBADMSG`, the codec's error with
+    ///   `EBADMSG` for an `io::Error` of kind `InvalidData`, `EMSGSIZE`)
+    ///   rather than a timeout.
     ///
     /// [`mode`](ClientProtocol::mode), [`exchange`](ClientProtocol::exchange),
     /// [`on_connect`](ClientProtocol::on_connect) and the keep-alive hooks
