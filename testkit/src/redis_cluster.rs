@@ -178,8 +178,22 @@ impl RedisCluster {
         self.index_of_port(node.port).expect("testkit: a node of this cluster")
     }
 
-    /// The replica index of master `i`.
+    /// The replica index of master `i`, waiting up to 10 s for the
+    /// cluster to list one (`None` if none is listed by then).
     pub fn replica_of(&self, i: usize) -> Option<usize> {
+        // A replica that just attached is listed by the other nodes once
+        // gossip has carried it: ask again for a while before saying none.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found = self.listed_replica_of(i);
+            if found.is_some() || std::time::Instant::now() >= until {
+                return found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn listed_replica_of(&self, i: usize) -> Option<usize> {
         let info = self.nodes_info(self.live_node());
         let id = info.iter().find(|n| n.port == self.port(i))?.id.clone();
         let r = info.iter().find(|n| n.master_id.as_deref() == Some(&id) && !n.failing)?;
