@@ -193,7 +193,7 @@ impl Question {
     /// as bytes on the wire, without ASCII case, so that `a+b.example`
     /// matches `a\043b.example` (the same name as a reply decodes it).
     pub fn matches(&self, other: &Question) -> bool {
-        self.qtype == other.qtype && self.qclass == other.qclass && super::wire::same_name(&self.name, &other.name)
+        self.qtype == other.qtype && self.qclass == other.qclass && super::name::same_name(&self.name, &other.name)
     }
 }
 

@@ -28,6 +28,7 @@
 mod client;
 mod hosts;
 mod message;
+mod name;
 mod protocol;
 mod resolv_conf;
 pub(crate) mod resolver;
