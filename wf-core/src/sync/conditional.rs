@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
-use crate::error::{Error, code};
+use crate::error::Error;
 use crate::lock::lock;
 use crate::shutdown::ShutdownWatch;
 use crate::task::{AnyTask, RunContext, Task, TaskKind};
@@ -137,9 +137,8 @@ impl TaskKind for Conditional {
                 // Nothing can signal it any more: fail rather than hang.
                 st.signaled = true;
                 drop(st);
-                crate::trace::warning!("conditional started with no handle and no name: orphaned");
                 self.task = None;
-                run.set_error(Error::task(code::ORPHANED));
+                super::fail_orphaned(run, "conditional");
                 return Poll::Ready(());
             }
             st.waker = Some(cx.waker().clone());

@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
-use crate::error::{Error, code};
+use crate::error::Error;
 use crate::lock::lock;
 use crate::shutdown::ShutdownWatch;
 use crate::task::{RunContext, Task, TaskKind};
@@ -123,8 +123,7 @@ impl TaskKind for Counter {
         if st.handles == 0 && !self.shared.named {
             // Nothing can count it any more: fail rather than hang.
             drop(st);
-            crate::trace::warning!(target = self.shared.target, "counter started with no handle and no name: orphaned");
-            run.set_error(Error::task(code::ORPHANED));
+            super::fail_orphaned(run, "counter");
             return Poll::Ready(());
         }
         st.waker = Some(cx.waker().clone());

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::Registry;
-use crate::error::{Error, code};
+use crate::error::Error;
 use crate::lock::lock;
 use crate::shutdown::ShutdownWatch;
 use crate::task::{RunContext, Task, TaskKind};
@@ -116,8 +116,7 @@ impl<M: Send + 'static> TaskKind for Mailbox<M> {
         if st.handles == 0 && !self.shared.named {
             // Nothing can send it a message any more: fail rather than hang.
             drop(st);
-            crate::trace::warning!("mailbox started with no handle and no name: orphaned");
-            run.set_error(Error::task(code::ORPHANED));
+            super::fail_orphaned(run, "mailbox");
             return Poll::Ready(());
         }
         st.waker = Some(cx.waker().clone());

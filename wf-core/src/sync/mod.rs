@@ -63,3 +63,11 @@ impl<T> Registry<T> {
         }
     }
 }
+
+/// Ends a counter, mailbox or conditional that nothing can reach any more
+/// (no handle left, no name): it fails with `TASK_ERROR`/`ORPHANED` rather
+/// than wait forever.
+pub(crate) fn fail_orphaned(run: &mut crate::RunContext<'_>, _kind: &'static str) {
+    crate::trace::warning!(kind = _kind, "started with no handle and no name: orphaned");
+    run.set_error(crate::Error::task(crate::code::ORPHANED));
+}
