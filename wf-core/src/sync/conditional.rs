@@ -22,7 +22,7 @@ use crate::task::{AnyTask, RunContext, Task, TaskKind};
 /// before or after the start, or by name with [`signal_by_name`]. A
 /// conditional that can no longer be signaled (started with no handle
 /// left, no name, and not waiting on a guard, pool or queue) fails with
-/// `TASK_ERROR`/[`code::ORPHANED`] and its task is dismissed, instead of
+/// `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED) and its task is dismissed, instead of
 /// waiting forever. [`shutdown`](crate::shutdown) aborts a waiting
 /// conditional: its callback runs with `Aborted` and the task it wraps is
 /// dismissed.
@@ -172,7 +172,7 @@ impl TaskKind for Conditional {
 
 /// Signals a [`ConditionalTask`] from anywhere. When the last handle of a
 /// conditional that nothing else can signal goes away unsignaled, the
-/// conditional fails with `TASK_ERROR`/[`code::ORPHANED`].
+/// conditional fails with `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED).
 pub struct ConditionalHandle {
     shared: Arc<CondShared>,
 }

@@ -17,7 +17,7 @@ use crate::task::{RunContext, Task, TaskKind};
 ///
 /// A counter that can no longer be counted (started short of its target
 /// with no handle left and no name) fails with
-/// `TASK_ERROR`/[`code::ORPHANED`] instead of waiting forever, and
+/// `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED) instead of waiting forever, and
 /// [`shutdown`](crate::shutdown) aborts one still waiting.
 ///
 /// ```
@@ -144,7 +144,7 @@ impl TaskKind for Counter {
 /// Counts a [`CounterTask`] from anywhere. Cloning gives another handle to
 /// the same counter. When the last handle of a counter without a name goes
 /// away short of the target, the counter fails with
-/// `TASK_ERROR`/[`code::ORPHANED`]: nothing could count it any more.
+/// `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED): nothing could count it any more.
 #[derive(Debug)]
 pub struct CounterHandle {
     shared: Arc<CounterShared>,

@@ -15,7 +15,7 @@ use crate::task::{RunContext, Task, TaskKind};
 /// taken any time before the start), before or after the start, or by name
 /// with [`send_by_name`]. A mailbox that can no longer get its message
 /// (started with no handle left and no name) fails with
-/// `TASK_ERROR`/[`code::ORPHANED`] instead of waiting forever, and
+/// `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED) instead of waiting forever, and
 /// [`shutdown`](crate::shutdown) aborts one still waiting.
 ///
 /// ```
@@ -139,7 +139,7 @@ impl<M: Send + 'static> TaskKind for Mailbox<M> {
 
 /// Sends a [`MailboxTask`] its message from anywhere. When the last handle
 /// of a mailbox without a name goes away before a message was sent, the
-/// mailbox fails with `TASK_ERROR`/[`code::ORPHANED`].
+/// mailbox fails with `TASK_ERROR`/[`code::ORPHANED`](crate::code::ORPHANED).
 #[derive(Debug)]
 pub struct MailboxHandle<M> {
     shared: Arc<MailboxShared<M>>,
