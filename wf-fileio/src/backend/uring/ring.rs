@@ -158,10 +158,13 @@ impl Ring {
         cx: &mut Context<'_>,
     ) -> Start {
         let mut s = lock(&self.state);
-        s.reap();
         if s.in_flight >= self.cap {
-            s.waiting.push_back(cx.waker().clone());
-            return Start::Full(owned);
+            // Completions not reaped yet may have made room.
+            s.reap();
+            if s.in_flight >= self.cap {
+                s.waiting.push_back(cx.waker().clone());
+                return Start::Full(owned);
+            }
         }
         let slot = s.alloc();
         let entry = make(&mut owned).user_data(slot as u64);
