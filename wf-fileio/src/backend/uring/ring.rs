@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use io_uring::{IoUring, opcode, squeue};
@@ -88,6 +88,8 @@ struct State {
     in_flight: usize,
     /// Tasks waiting for room in the ring.
     waiting: VecDeque<Waker>,
+    /// Tasks to wake once the lock is released (see [`unlock`]).
+    woken: Vec<Waker>,
 }
 
 /// How [`Ring::start`] went.
@@ -140,7 +142,8 @@ impl Ring {
         let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
         uring.submitter().register_eventfd(eventfd.as_raw_fd()).map_err(|e| errno(&e))?;
         let cap = uring.params().cq_entries() as usize;
-        let state = State { uring, slots: Vec::new(), free: NONE, in_flight: 0, waiting: VecDeque::new() };
+        let state =
+            State { uring, slots: Vec::new(), free: NONE, in_flight: 0, waiting: VecDeque::new(), woken: Vec::new() };
         Ok(Ring { state: Mutex::new(state), eventfd, cap })
     }
 
@@ -163,6 +166,7 @@ impl Ring {
             s.reap();
             if s.in_flight >= self.cap {
                 s.waiting.push_back(cx.waker().clone());
+                unlock(s);
                 return Start::Full(owned);
             }
         }
@@ -174,6 +178,7 @@ impl Ring {
             // Only if earlier submissions failed and filled the queue.
             s.release(slot);
             s.waiting.push_back(cx.waker().clone());
+            unlock(s);
             return Start::Full(owned);
         }
         s.slots[slot] = Slot::InFlight { owned, waker: None, orphan: None };
@@ -182,26 +187,34 @@ impl Ring {
             // The entry stays queued: the next submission takes it along,
             // and a retry is scheduled in case there is none.
             s.set_waker(slot, cx);
-            drop(s);
+            unlock(s);
             self.retry_later(e);
             return Start::InFlight(slot);
         }
-        if let Some((owned, result)) = s.take_done(slot) {
-            return Start::Done(owned, result);
-        }
-        s.set_waker(slot, cx);
-        Start::InFlight(slot)
+        let start = match s.take_done(slot) {
+            Some((owned, result)) => Start::Done(owned, result),
+            None => {
+                s.set_waker(slot, cx);
+                Start::InFlight(slot)
+            }
+        };
+        unlock(s);
+        start
     }
 
     /// Polls the operation in `slot`.
     pub(super) fn poll(&self, slot: usize, cx: &mut Context<'_>) -> Poll<(Owned, i32)> {
         let mut s = lock(&self.state);
         s.reap();
-        if let Some(done) = s.take_done(slot) {
-            return Poll::Ready(done);
-        }
-        s.set_waker(slot, cx);
-        Poll::Pending
+        let poll = match s.take_done(slot) {
+            Some(done) => Poll::Ready(done),
+            None => {
+                s.set_waker(slot, cx);
+                Poll::Pending
+            }
+        };
+        unlock(s);
+        poll
     }
 
     /// The task that started the operation in `slot` is gone: the ring
@@ -229,7 +242,9 @@ impl Ring {
         // SAFETY: reads 8 bytes into `buf`; the eventfd is non-blocking,
         // and EAGAIN (nothing signalled) is fine.
         let _ = unsafe { libc::read(self.eventfd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        lock(&self.state).reap();
+        let mut s = lock(&self.state);
+        s.reap();
+        unlock(s);
     }
 
     /// A task that was told to wait for room is gone: passes its turn on,
@@ -238,6 +253,7 @@ impl Ring {
         let mut s = lock(&self.state);
         if s.in_flight < self.cap {
             if let Some(w) = s.waiting.pop_front() {
+                drop(s);
                 w.wake();
             }
         }
@@ -259,7 +275,7 @@ impl Ring {
     fn flush(&self) -> Result<(), i32> {
         let mut s = lock(&self.state);
         let r = s.submit();
-        s.reap();
+        unlock(s);
         r
     }
 
@@ -331,19 +347,18 @@ impl State {
         r
     }
 
-    /// Moves completions into their slots and wakes their tasks (and, for
-    /// each operation that left the kernel, one task waiting for room).
+    /// Moves completions into their slots and marks their tasks (and, for
+    /// each operation that left the kernel, one task waiting for room) to
+    /// be woken by [`unlock`].
     fn reap(&mut self) {
-        let State { uring, slots, free, in_flight, waiting } = self;
+        let State { uring, slots, free, in_flight, waiting, woken } = self;
         for cqe in uring.completion() {
             let slot = cqe.user_data() as usize;
             let result = cqe.result();
             match std::mem::replace(&mut slots[slot], Slot::Free { next: *free }) {
                 Slot::InFlight { owned, waker, orphan: None } => {
                     slots[slot] = Slot::Done { owned, result };
-                    if let Some(w) = waker {
-                        w.wake();
-                    }
+                    woken.extend(waker);
                 }
                 Slot::InFlight { orphan: Some(orphan), .. } => {
                     *free = slot;
@@ -355,10 +370,21 @@ impl State {
                 }
             }
             *in_flight -= 1;
-            if let Some(w) = waiting.pop_front() {
-                w.wake();
-            }
+            woken.extend(waiting.pop_front());
         }
+    }
+}
+
+/// Releases the lock, then wakes the tasks that [`State::reap`] marked:
+/// a wake-up never runs under the lock.
+fn unlock(mut s: MutexGuard<'_, State>) {
+    if s.woken.is_empty() {
+        return;
+    }
+    let woken = std::mem::take(&mut s.woken);
+    drop(s);
+    for w in woken {
+        w.wake();
     }
 }
 
