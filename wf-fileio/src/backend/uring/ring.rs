@@ -9,7 +9,9 @@
 //! whichever thread next touches the ring, or by the ring's reaper task,
 //! woken through an eventfd. The eventfd is switched off while a thread
 //! is in its own `io_uring_enter`, which reaps afterwards anyway, so that
-//! inline completions wake nobody.
+//! inline completions wake nobody; it is switched on again only when
+//! operations remain in flight after that reap (so a run of inline
+//! completions does not switch it at all).
 //!
 //! Whatever the kernel may read or write (buffers, iovecs, the path of an
 //! open) belongs to the ring from submission to completion, even if the
@@ -90,6 +92,10 @@ struct State {
     waiting: VecDeque<Waker>,
     /// Tasks to wake once the lock is released (see [`unlock`]).
     woken: Vec<Waker>,
+    /// Whether the kernel signals the eventfd. Off only while no
+    /// operation is in flight (or this thread is about to reap), so that
+    /// the common case, every completion inline, costs no switching.
+    eventfd_on: bool,
 }
 
 /// How [`Ring::start`] went.
@@ -142,8 +148,15 @@ impl Ring {
         let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
         uring.submitter().register_eventfd(eventfd.as_raw_fd()).map_err(|e| errno(&e))?;
         let cap = uring.params().cq_entries() as usize;
-        let state =
-            State { uring, slots: Vec::new(), free: NONE, in_flight: 0, waiting: VecDeque::new(), woken: Vec::new() };
+        let state = State {
+            uring,
+            slots: Vec::new(),
+            free: NONE,
+            in_flight: 0,
+            waiting: VecDeque::new(),
+            woken: Vec::new(),
+            eventfd_on: true,
+        };
         Ok(Ring { state: Mutex::new(state), eventfd, cap })
     }
 
@@ -333,7 +346,10 @@ impl State {
     /// Enters the kernel with what is queued, the eventfd off meanwhile
     /// (this thread reaps right after), then reaps.
     fn submit(&mut self) -> Result<(), i32> {
-        self.uring.completion().disable_eventfd();
+        if self.eventfd_on {
+            self.uring.completion().disable_eventfd();
+            self.eventfd_on = false;
+        }
         let r = loop {
             match self.uring.submit() {
                 Ok(_) => break Ok(()),
@@ -341,9 +357,14 @@ impl State {
                 Err(e) => break Err(errno(&e)),
             }
         };
-        // A completion posted while it was off is reaped just below.
-        self.uring.completion().enable_eventfd();
         self.reap();
+        if self.in_flight > 0 {
+            // Some completions are still to come: the eventfd must tell.
+            // One posted before it was on is reaped just below.
+            self.uring.completion().enable_eventfd();
+            self.eventfd_on = true;
+            self.reap();
+        }
         r
     }
 
@@ -351,7 +372,7 @@ impl State {
     /// each operation that left the kernel, one task waiting for room) to
     /// be woken by [`unlock`].
     fn reap(&mut self) {
-        let State { uring, slots, free, in_flight, waiting, woken } = self;
+        let State { uring, slots, free, in_flight, waiting, woken, .. } = self;
         for cqe in uring.completion() {
             let slot = cqe.user_data() as usize;
             let result = cqe.result();
