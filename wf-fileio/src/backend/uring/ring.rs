@@ -352,6 +352,9 @@ impl State {
         }
         let r = loop {
             match self.uring.submit() {
+                // The kernel may take fewer entries than queued when it is
+                // short of memory: the rest wait for a retry.
+                Ok(_) if !self.uring.submission().is_empty() => break Err(libc::EAGAIN),
                 Ok(_) => break Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => break Err(errno(&e)),
