@@ -2,10 +2,9 @@
 //! them.
 
 use std::fmt;
-use std::sync::OnceLock;
-
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use crate::op::{Completion, Reply, Request};
