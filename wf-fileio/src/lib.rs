@@ -29,9 +29,12 @@
 //!
 //! # Backends
 //!
-//! On Linux the operations run on io_uring (tokio-uring), on rings driven
-//! by threads of their own; an operation on a descriptor always goes to
-//! the same ring. Where io_uring is unavailable (seccomp's `EPERM` in
+//! On Linux the operations run on io_uring, submitted by wf's own poller
+//! threads (each keeps to a ring of its own) with no thread in between: a
+//! read of page-cached data completes inside its submission, and the
+//! task's callback runs right after it on the same thread; operations the
+//! kernel finishes later are picked up through each ring's eventfd, which
+//! wf's runtime watches. Where io_uring is unavailable (seccomp's `EPERM` in
 //! containers, `ENOSYS`, other systems) they run as blocking positional
 //! calls on a small thread pool. [`FileIoSettings`], applied by [`init`]
 //! before the first file task, choose the backend and its threads; the

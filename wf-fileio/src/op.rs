@@ -1,8 +1,6 @@
 //! One file operation on its way to a backend and back, and the piece of a
 //! task kind that sends it and waits for it.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
@@ -89,19 +87,19 @@ pub(crate) type Reply = oneshot::Sender<Completion>;
 
 /// The state a task kind keeps for its one operation.
 pub(crate) struct Call {
-    rx: Option<oneshot::Receiver<Completion>>,
+    pending: Option<backend::Pending>,
     retval: isize,
 }
 
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call").field("in_flight", &self.rx.is_some()).field("retval", &self.retval).finish()
+        f.debug_struct("Call").field("in_flight", &self.pending.is_some()).field("retval", &self.retval).finish()
     }
 }
 
 impl Call {
     pub(crate) fn new() -> Call {
-        Call { rx: None, retval: -1 }
+        Call { pending: None, retval: -1 }
     }
 
     /// The byte count (0 for syncs), or -1 until the operation succeeded.
@@ -119,30 +117,30 @@ impl Call {
         run: &mut RunContext<'_>,
         make: impl FnOnce() -> Result<Request, i32>,
     ) -> Poll<Option<Op>> {
-        if self.rx.is_none() {
+        if self.pending.is_none() {
             match make() {
-                Ok(req) => self.rx = Some(backend::submit(req)),
+                Ok(req) => self.pending = Some(backend::submit(req)),
                 Err(errno) => {
                     run.set_error(Error::sys(errno));
                     return Poll::Ready(None);
                 }
             }
         }
-        let Some(rx) = self.rx.as_mut() else { unreachable!("sent above") };
-        let done = std::task::ready!(Pin::new(rx).poll(cx));
-        self.rx = None;
+        let Some(pending) = self.pending.as_mut() else { unreachable!("sent above") };
+        let done = std::task::ready!(pending.poll(cx));
+        self.pending = None;
         Poll::Ready(match done {
-            Ok(Completion { op, result: Ok(n) }) => {
+            Some(Completion { op, result: Ok(n) }) => {
                 self.retval = n as isize;
                 Some(op)
             }
-            Ok(Completion { op, result: Err(errno) }) => {
+            Some(Completion { op, result: Err(errno) }) => {
                 run.set_error(Error::sys(errno));
                 Some(op)
             }
             // The backend lost the operation (its thread died): say so
             // rather than hang.
-            Err(_) => {
+            None => {
                 run.set_error(Error::sys(libc::EIO));
                 None
             }

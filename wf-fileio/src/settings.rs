@@ -23,9 +23,11 @@ use std::sync::OnceLock;
 pub struct FileIoSettings {
     /// Which backend runs file tasks. Default: [`FileIoBackend::Auto`].
     pub backend: FileIoBackend,
-    /// Threads of the backend: io_uring rings (one thread each; a file's
-    /// operations stay on one ring) or thread-pool threads. `0`, the
-    /// default, lets the backend choose: one ring, or four pool threads.
+    /// The size of the backend: io_uring rings (no thread of their own:
+    /// each thread that submits keeps to one ring, threads spread over
+    /// them round robin) or thread-pool threads. `0`, the default, lets
+    /// the backend choose: one ring per CPU (as many as wf's default
+    /// poller threads), or four pool threads.
     pub threads: usize,
 }
 

@@ -37,3 +37,5 @@ fn io_uring_is_available_here() {
         t.error_text()
     );
 }
+
+support::suite!(operations_completing_later_reach_their_callbacks);

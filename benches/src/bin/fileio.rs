@@ -6,16 +6,17 @@
 //! cache after about a minute). Each contestant then makes 200,000 preads
 //! of 4 KiB at random 4 KiB-aligned offsets, 64 in flight:
 //!
-//! * `wf-uring`: wf with the io_uring backend (one ring thread; the two
-//!   tokio workers run the tasks): 64 series, each pread task's callback
-//!   pushing the next pread onto its series;
+//! * `wf-uring`: wf with the io_uring backend (its default: a ring per
+//!   CPU, submitted to by the two poller threads that run the tasks): 64
+//!   series, each pread task's callback pushing the next pread onto its
+//!   series;
 //! * `wf-pool`: the same on the thread-pool backend (4 threads);
 //! * `tokio-fs`: what `tokio::fs` does for file IO: `tokio::fs::File` has
 //!   no positional read, so each read is a `spawn_blocking` of
 //!   `FileExt::read_at` (tokio::fs runs every operation as `spawn_blocking`
 //!   of the std call), 64 tasks on the default multi-thread runtime;
 //! * `raw-uring`: tokio-uring on one thread, 64 local tasks each looping
-//!   over `read_at` (the ceiling for a ring behind a thread hop).
+//!   over `read_at` (one thread, no hop: the ceiling per thread).
 //!
 //! wf picks its backend once per process, so every contestant runs in a
 //! child process (this binary re-executed with the contestant's name). Each

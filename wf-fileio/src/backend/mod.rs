@@ -2,7 +2,10 @@
 //! them.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use crate::op::{Completion, Reply, Request};
 use crate::settings::{FileIoBackend, settings};
@@ -17,7 +20,7 @@ mod uring;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// io_uring rings, each on a thread of its own (tokio-uring).
+    /// io_uring rings, driven by wf's own threads.
     IoUring,
     /// Blocking positional IO on a small thread pool.
     ThreadPool,
@@ -55,7 +58,7 @@ static ACTIVE: OnceLock<Active> = OnceLock::new();
 /// * `ThreadPool`: the thread pool.
 ///
 /// The choice is logged once to stderr, e.g. `wf-fileio: using io_uring
-/// (1 ring)` or `wf-fileio: io_uring unavailable (EPERM), using the thread
+/// (2 rings)` or `wf-fileio: io_uring unavailable (EPERM), using the thread
 /// pool (4 threads)`.
 pub fn backend() -> Backend {
     match active() {
@@ -83,7 +86,7 @@ fn choose() -> Active {
             announce(format_args!("wf-fileio: using the thread pool ({n} threads), as the settings ask"));
             Active::Pool(p)
         }
-        required => match start_uring(if threads == 0 { 1 } else { threads }) {
+        required => match start_uring(if threads == 0 { default_rings() } else { threads }) {
             Ok(active) => active,
             Err(errno) if required == FileIoBackend::IoUring => {
                 announce(format_args!(
@@ -107,7 +110,8 @@ fn choose() -> Active {
 #[cfg(target_os = "linux")]
 fn start_uring(rings: usize) -> Result<Active, i32> {
     let r = uring::Rings::start(rings)?;
-    announce(format_args!("wf-fileio: using io_uring ({rings} ring{})", if rings == 1 { "" } else { "s" }));
+    let n = r.len();
+    announce(format_args!("wf-fileio: using io_uring ({n} ring{})", if n == 1 { "" } else { "s" }));
     Ok(Active::Uring(r))
 }
 
@@ -116,21 +120,55 @@ fn start_uring(_rings: usize) -> Result<Active, i32> {
     Err(libc::ENOSYS)
 }
 
-/// Sends `req` to the backend; the completion arrives on the receiver.
-pub(crate) fn submit(req: Request) -> oneshot::Receiver<Completion> {
-    let (tx, rx) = oneshot::channel();
+/// One CPU's worth of rings: as many as wf's default poller threads.
+fn default_rings() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// An operation sent to the backend, until it completes.
+pub(crate) enum Pending {
+    /// Run by a thread of the pool (or failed at once): the completion
+    /// comes over the channel.
+    Channel(oneshot::Receiver<Completion>),
+    /// On a ring.
+    #[cfg(target_os = "linux")]
+    Ring(uring::Call),
+}
+
+impl Pending {
+    /// The completion, or `None` if the backend lost the operation (a
+    /// pool thread died).
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
+        match self {
+            Pending::Channel(rx) => Pin::new(rx).poll(cx).map(Result::ok),
+            #[cfg(target_os = "linux")]
+            Pending::Ring(call) => call.poll(cx).map(Some),
+        }
+    }
+}
+
+/// Sends `req` to the backend (a ring submits it when first polled).
+pub(crate) fn submit(req: Request) -> Pending {
     if matches!(req.target, FileTarget::Fd(fd) if fd < 0) {
-        // What the kernel would answer, without a trip to a backend thread.
-        fail(req, tx, libc::EBADF);
-        return rx;
+        // What the kernel would answer, without a trip to the backend.
+        return failed(req, libc::EBADF);
     }
     match active() {
         #[cfg(target_os = "linux")]
-        Active::Uring(rings) => rings.submit(req, tx),
-        Active::Pool(pool) => pool.submit(req, tx),
-        Active::Unavailable(errno) => fail(req, tx, *errno),
+        Active::Uring(rings) => Pending::Ring(rings.call(req)),
+        Active::Pool(pool) => {
+            let (tx, rx) = oneshot::channel();
+            pool.submit(req, tx);
+            Pending::Channel(rx)
+        }
+        Active::Unavailable(errno) => failed(req, *errno),
     }
-    rx
+}
+
+fn failed(req: Request, errno: i32) -> Pending {
+    let (tx, rx) = oneshot::channel();
+    fail(req, tx, errno);
+    Pending::Channel(rx)
 }
 
 fn fail(req: Request, reply: Reply, errno: i32) {

@@ -417,3 +417,47 @@ pub(crate) fn awaited_tasks() {
     ok(&r);
     assert_eq!((w.retval(), r.retval(), r.buf()), (7, 7, &b"awaited"[..]));
 }
+
+/// A pipe: reads on it wait in the kernel until something is written.
+fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: fresh descriptors, owned from here on.
+    unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// io_uring only (a pread of a pipe is `ESPIPE` for the pool): operations
+/// that do not complete inside their submission (here reads of an empty
+/// pipe) complete when the kernel is done, through the ring's eventfd,
+/// even with more of them waiting than the rings hold (they queue for
+/// room): nothing is lost and nothing hangs.
+pub(crate) fn operations_completing_later_reach_their_callbacks() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+
+    // A ring holds 512 operations: with two or three rings, some of the
+    // 2,000 readers wait for room.
+    const N: usize = 2000;
+    let (r, w) = pipe();
+    let got = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let mut readers = wf_core::create_parallel_work(move |p| tx.send(p.size()).unwrap());
+    for _ in 0..N {
+        let got = got.clone();
+        let task = wf_fileio::create_pread_task(r.as_raw_fd(), 1, 0, move |t| {
+            if t.state() == wf_core::State::Success && t.buf() == b"x" {
+                got.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        readers.add_series(wf_core::create_series_work(task, |_| {}));
+    }
+    readers.start();
+    let mut w = std::fs::File::from(w);
+    w.write_all(&[b'x'; N]).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), N);
+    assert_eq!(got.load(Ordering::Relaxed), N);
+}
