@@ -1,153 +1,25 @@
 //! HTTP: `HttpTask` (client and server side), `HttpRequest`,
 //! `HttpResponse` and `HttpServer`.
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use wf::http::{Http, HttpClient, HttpRequest as WfRequest, HttpResponse as WfResponse};
 use wf::net::{ReplyHandle, ServerKind};
 
 use crate::core::{Core, SubTask, WFBase, lock, new_task};
-use crate::settings::{ServerParams, ensure_init};
+use crate::server::{body_bytes, process_request, server_args, start_server};
+use crate::settings::ensure_init;
 
-type ServerCore = Core<ServerKind<Http>>;
-
-/// The task behind an `HttpTask` object: a client task or a server task.
-#[derive(Clone)]
-pub(crate) enum HttpCore {
-    Client(Arc<Core<HttpClient>>),
-    Server(Arc<ServerCore>),
-}
-
-impl HttpCore {
-    fn with_req<R>(&self, f: impl FnOnce(&mut WfRequest) -> R) -> PyResult<R> {
-        match self {
-            HttpCore::Client(c) => c.with(|t| f(t.req_mut())),
-            HttpCore::Server(c) => c.with(|t| f(t.req_mut())),
-        }
-    }
-
-    fn with_resp<R>(&self, f: impl FnOnce(&mut WfResponse) -> R) -> PyResult<R> {
-        match self {
-            HttpCore::Client(c) => c.with(|t| f(t.resp_mut())),
-            HttpCore::Server(c) => {
-                // Once `process` returned, the reply lives in its handle
-                // until it is sent.
-                let handle = lock(&c.extra).as_ref().and_then(|h| h.downcast_ref::<ReplyHandle<Http>>()).cloned();
-                if let Some(mut resp) = handle.as_ref().and_then(ReplyHandle::lock) {
-                    return Ok(f(&mut resp));
-                }
-                c.with(|t| f(t.resp_mut()))
-            }
-        }
-    }
-}
-
-fn wrap_client(py: Python<'_>, core: Arc<Core<HttpClient>>) -> PyResult<Py<PyAny>> {
-    new_task(py, core.clone(), HttpTask { core: HttpCore::Client(core) })
-}
-
-fn wrap_server(py: Python<'_>, core: Arc<ServerCore>) -> PyResult<Py<PyAny>> {
-    new_task(py, core.clone(), HttpTask { core: HttpCore::Server(core) })
-}
-
-/// An HTTP task: a client request, or a request an `HttpServer` answers.
-#[pyclass(frozen, extends = SubTask, module = "pywf")]
-pub(crate) struct HttpTask {
-    core: HttpCore,
-}
-
-fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
-}
-
-#[pymethods]
-impl HttpTask {
-    /// The request.
-    fn get_req(&self, py: Python<'_>) -> PyResult<Py<HttpRequest>> {
-        Py::new(py, (HttpRequest { core: self.core.clone() }, WFBase))
-    }
-
-    /// The response (a server task: the reply being built).
-    fn get_resp(&self, py: Python<'_>) -> PyResult<Py<HttpResponse>> {
-        Py::new(py, (HttpResponse { core: self.core.clone() }, WFBase))
-    }
-
-    /// Server task: close the connection instead of replying (in `process`).
-    fn noreply(&self) -> PyResult<()> {
-        match &self.core {
-            HttpCore::Server(c) => c.with(|t| t.noreply()),
-            HttpCore::Client(_) => Ok(()),
-        }
-    }
-
-    /// Server task: the request's index on its connection, from 0.
-    fn get_task_seq(&self) -> PyResult<u64> {
-        match &self.core {
-            HttpCore::Server(c) => c.with(|t| t.task_seq()),
-            HttpCore::Client(c) => c.with(|_| 0),
-        }
-    }
-
-    /// The peer's `(ip, port)`, `('', 0)` when unknown.
-    fn get_peer_addr(&self) -> PyResult<(String, u16)> {
-        let addr = match &self.core {
-            HttpCore::Server(c) => c.with(|t| t.peer_addr())?,
-            HttpCore::Client(c) => c.with(|t| t.peer_addr())?,
-        };
-        Ok(addr.map_or((String::new(), 0), |a| (a.ip().to_string(), a.port())))
-    }
-
-    /// Client: send timeout, ms.
-    fn set_send_timeout(&self, ms_: u64) -> PyResult<()> {
-        match &self.core {
-            HttpCore::Client(c) => c.with(|t| t.set_send_timeout(ms(ms_))),
-            HttpCore::Server(_) => Ok(()),
-        }
-    }
-
-    /// Client: receive timeout, ms.
-    fn set_receive_timeout(&self, ms_: u64) -> PyResult<()> {
-        match &self.core {
-            HttpCore::Client(c) => c.with(|t| t.set_receive_timeout(ms(ms_))),
-            HttpCore::Server(_) => Ok(()),
-        }
-    }
-
-    /// Client: how long the connection may stay idle for reuse, ms.
-    fn set_keep_alive(&self, ms_: u64) -> PyResult<()> {
-        match &self.core {
-            HttpCore::Client(c) => c.with(|t| t.set_keep_alive(ms(ms_))),
-            HttpCore::Server(_) => Ok(()),
-        }
-    }
-}
-
-/// An HTTP request (valid while its task is).
-#[pyclass(frozen, extends = WFBase, module = "pywf")]
-pub(crate) struct HttpRequest {
-    core: HttpCore,
-}
-
-/// An HTTP response (valid while its task is; a server's reply until sent).
-#[pyclass(frozen, extends = WFBase, module = "pywf")]
-pub(crate) struct HttpResponse {
-    core: HttpCore,
-}
-
-/// Bytes or str (UTF-8) as bytes.
-fn body_bytes(data: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(bytes::Bytes::copy_from_slice(b.as_bytes()));
-    }
-    if let Ok(s) = data.extract::<String>() {
-        return Ok(bytes::Bytes::from(s));
-    }
-    Err(PyTypeError::new_err("expected bytes or str"))
+crate::net::net_task! {
+    core: HttpCore, task: HttpTask, task_doc: "An HTTP task: a client request, or a request an `HttpServer` answers.",
+    req: HttpRequest, resp: HttpResponse,
+    client: HttpClient, proto: Http, wf_req: WfRequest, wf_resp: WfResponse,
+    wrap_client: wrap_client, wrap_server: wrap_server,
+    task_methods: {}
 }
 
 fn headers_of(h: &wf::http::Headers) -> Vec<(String, String)> {
@@ -275,8 +147,6 @@ message_methods!(HttpResponse, with_resp, {
     }
 });
 
-opaque_debug!(HttpTask, HttpRequest, HttpResponse);
-
 /// `create_http_task(url, redirect_max, retry_max, callback)` or, through
 /// an HTTP proxy, `(url, proxy_url, redirect_max, retry_max, callback)`.
 #[pyfunction]
@@ -317,21 +187,6 @@ pub(crate) fn create_http_task(
     wrap_client(py, core)
 }
 
-/// Runs the Python `process` for one request.
-fn process_request(process: &Py<PyAny>, t: &mut wf::http::HttpServerTask) {
-    let core = Core::new("HttpTask", wrap_server, None);
-    // The post-reply callback (pyworkflow installs one too): it runs the
-    // callback `process` may set, and releases the user data.
-    t.set_callback(core.rust_callback());
-    let series = wf::try_series_of(t).map(NonNull::from);
-    Python::attach(|py| core.call_lent(py, t, series, process));
-    // Python kept the task or its reply (tutorial 05, 09): the reply moves
-    // into a handle that later callbacks fill until it is sent.
-    if Arc::strong_count(&core) > 2 {
-        *lock(&core.extra) = Some(Box::new(t.reply_handle()));
-    }
-}
-
 /// An HTTP server whose `process(task)` is a Python function.
 #[pyclass(frozen, module = "pywf")]
 pub(crate) struct HttpServer {
@@ -344,72 +199,6 @@ impl std::fmt::Debug for HttpServer {
     }
 }
 
-/// `start`'s arguments: `(port[, cert, key])` or `(family, host, port[, cert, key])`.
-/// Where and how a server listens.
-struct Listen {
-    host: Option<String>,
-    port: u16,
-    /// Certificate and key files.
-    tls: Option<(String, String)>,
-}
-
-fn parse_start(args: &Bound<'_, PyTuple>) -> PyResult<Listen> {
-    let n = args.len();
-    // Three arguments are (family, host, port) when the last is a number,
-    // else (port, cert_file, key_file).
-    let with_host = n == 5 || (n == 3 && args.get_item(2)?.extract::<u16>().is_ok());
-    let (host, port, rest) = match n {
-        1 | 3 | 5 if with_host => {
-            (Some(args.get_item(1)?.extract::<String>()?), args.get_item(2)?.extract::<u16>()?, 3)
-        }
-        1 | 3 => (None, args.get_item(0)?.extract::<u16>()?, 1),
-        _ => {
-            return Err(PyTypeError::new_err(
-                "start(port[, cert_file, key_file]) or start(family, host, port[, cert_file, key_file])",
-            ));
-        }
-    };
-    let tls = if n > rest {
-        let cert: String = args.get_item(rest)?.extract()?;
-        let key: String = args.get_item(rest + 1)?.extract()?;
-        (!cert.is_empty() && !key.is_empty()).then_some((cert, key))
-    } else {
-        None
-    };
-    Ok(Listen { host, port, tls })
-}
-
-pub(crate) fn start_server<P: wf::net::ServerProtocol>(
-    server: &wf::net::Server<P>,
-    args: &Bound<'_, PyTuple>,
-) -> PyResult<i32> {
-    ensure_init();
-    let Listen { host, port, tls } = parse_start(args)?;
-    let r = match (host, tls) {
-        (None, None) => server.start(port),
-        (Some(h), None) => server.start_on(&h, port),
-        (h, Some((cert, key))) => {
-            server.start_tls(h.as_deref().unwrap_or("0.0.0.0"), port, cert.as_ref(), key.as_ref())
-        }
-    };
-    Ok(match r {
-        Ok(()) => 0,
-        Err(e) => {
-            tracing::warn!(error = %e, "pywf: server start failed");
-            -1
-        }
-    })
-}
-
-/// `Server(process)` or `Server(params, process)`.
-pub(crate) fn server_args(args: &Bound<'_, PyTuple>) -> PyResult<(Option<ServerParams>, Py<PyAny>)> {
-    match args.len() {
-        1 => Ok((None, args.get_item(0)?.unbind())),
-        2 => Ok((Some(args.get_item(0)?.extract::<ServerParams>()?), args.get_item(1)?.unbind())),
-        n => Err(PyValueError::new_err(format!("expected ([params,] process), got {n} arguments"))),
-    }
-}
-
 #[pymethods]
 impl HttpServer {
     #[new]
@@ -417,7 +206,7 @@ impl HttpServer {
     fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<HttpServer> {
         ensure_init();
         let (params, process) = server_args(args)?;
-        let f = move |t: &mut wf::http::HttpServerTask| process_request(&process, t);
+        let f = move |t: &mut wf::http::HttpServerTask| process_request(&process, t, "HttpTask", wrap_server);
         let server = match params {
             Some(p) => wf::http::HttpServer::with_params(p.to_wf(), f),
             None => wf::http::HttpServer::new(f),

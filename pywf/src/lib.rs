@@ -31,6 +31,9 @@ mod error;
 mod flow;
 mod http;
 mod lent;
+mod net;
+mod redis;
+mod server;
 mod settings;
 mod tasks;
 
@@ -104,5 +107,11 @@ fn _pywf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tasks::create_empty_task, m)?)?;
     m.add_function(wrap_pyfunction!(tasks::create_dynamic_task, m)?)?;
     m.add_function(wrap_pyfunction!(http::create_http_task, m)?)?;
+    m.add_class::<redis::RedisTask>()?;
+    m.add_class::<redis::RedisRequest>()?;
+    m.add_class::<redis::RedisResponse>()?;
+    m.add_class::<redis::RedisValue>()?;
+    m.add_class::<redis::RedisServer>()?;
+    m.add_function(wrap_pyfunction!(redis::create_redis_task, m)?)?;
     Ok(())
 }
