@@ -28,6 +28,7 @@ macro_rules! opaque_debug {
 
 mod core;
 mod error;
+mod file;
 mod flow;
 mod http;
 mod lent;
@@ -107,6 +108,14 @@ fn _pywf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tasks::create_empty_task, m)?)?;
     m.add_function(wrap_pyfunction!(tasks::create_dynamic_task, m)?)?;
     m.add_function(wrap_pyfunction!(http::create_http_task, m)?)?;
+    m.add_class::<file::FileIOTask>()?;
+    m.add_class::<file::FileVIOTask>()?;
+    m.add_class::<file::FileSyncTask>()?;
+    m.add_function(wrap_pyfunction!(file::create_pread_task, m)?)?;
+    m.add_function(wrap_pyfunction!(file::create_pwrite_task, m)?)?;
+    m.add_function(wrap_pyfunction!(file::create_pwritev_task, m)?)?;
+    m.add_function(wrap_pyfunction!(file::create_fsync_task, m)?)?;
+    m.add_function(wrap_pyfunction!(file::create_fdsync_task, m)?)?;
     m.add_class::<redis::RedisTask>()?;
     m.add_class::<redis::RedisRequest>()?;
     m.add_class::<redis::RedisResponse>()?;
