@@ -32,6 +32,7 @@ mod file;
 mod flow;
 mod http;
 mod lent;
+mod mysql;
 mod net;
 mod redis;
 mod server;
@@ -116,6 +117,22 @@ fn _pywf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(file::create_pwritev_task, m)?)?;
     m.add_function(wrap_pyfunction!(file::create_fsync_task, m)?)?;
     m.add_function(wrap_pyfunction!(file::create_fdsync_task, m)?)?;
+    for (name, v) in mysql::STATUS {
+        m.add(*name, *v)?;
+    }
+    for (name, v) in mysql::TYPES {
+        m.add(format!("MYSQL_TYPE_{name}"), *v)?;
+    }
+    m.add_class::<mysql::MySQLTask>()?;
+    m.add_class::<mysql::MySQLRequest>()?;
+    m.add_class::<mysql::MySQLResponse>()?;
+    m.add_class::<mysql::MySQLResultCursor>()?;
+    m.add_class::<mysql::MySQLField>()?;
+    m.add_class::<mysql::MySQLCell>()?;
+    m.add_class::<mysql::MySQLConnection>()?;
+    m.add_class::<mysql::MySQLServer>()?;
+    m.add_function(wrap_pyfunction!(mysql::create_mysql_task, m)?)?;
+    m.add_function(wrap_pyfunction!(mysql::mysql_datatype2str, m)?)?;
     m.add_class::<redis::RedisTask>()?;
     m.add_class::<redis::RedisRequest>()?;
     m.add_class::<redis::RedisResponse>()?;

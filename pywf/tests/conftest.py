@@ -111,3 +111,53 @@ def redis_url():
         proc.terminate()
         proc.wait(timeout=WAIT)
         shutil.rmtree(d, ignore_errors=True)
+
+
+MARIADB_SETUP = """\
+FLUSH PRIVILEGES;
+CREATE DATABASE pywf_test;
+CREATE USER 'pywf'@'%' IDENTIFIED BY 'pywf_pass';
+GRANT ALL ON *.* TO 'pywf'@'%' WITH GRANT OPTION;
+"""
+
+
+@pytest.fixture(scope="session")
+def mysql_url():
+    """A MariaDB of our own (its own data directory) on a free port of
+    127.0.0.1, with database pywf_test and user pywf."""
+    server = _find("mariadbd") or _find("mysqld")
+    install = _find("mariadb-install-db") or _find("mysql_install_db")
+    if server is None or install is None:
+        pytest.skip("MariaDB is not installed (cargo xtask test installs it)")
+    d = tempfile.mkdtemp(prefix="pywf-mariadb-")
+    small = ["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--skip-name-resolve"]
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    with open(os.path.join(d, "setup.sql"), "w") as f:
+        f.write(MARIADB_SETUP)
+    os.mkdir(os.path.join(d, "tmp"))
+    basedir = os.path.dirname(os.path.dirname(install))
+    subprocess.run(
+        [install, "--no-defaults", "--datadir=" + os.path.join(d, "data"), "--basedir=" + basedir,
+         "--tmpdir=" + os.path.join(d, "tmp"), "--extra-file=" + os.path.join(d, "setup.sql"),
+         "--auth-root-authentication-method=normal", "--skip-test-db", *small, *user],
+        check=True, capture_output=True, timeout=WAIT * 3,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--no-defaults", *user, "--datadir=" + os.path.join(d, "data"),
+         "--socket=" + os.path.join(d, "mysqld.sock"), "--pid-file=" + os.path.join(d, "mysqld.pid"),
+         "--tmpdir=" + os.path.join(d, "tmp"), "--log-error=" + os.path.join(d, "err.log"),
+         "--port={}".format(port), "--bind-address=127.0.0.1", *small],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc, "mariadbd")
+        yield "mysql://pywf:pywf_pass@127.0.0.1:{}/pywf_test".format(port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
