@@ -67,7 +67,7 @@ def main():
     if started != 0:
         print("Cannot start server")
         sys.exit(1)
-    print("listening on {}".format(server.get_listen_port()), flush=True)
+    print("listening on {}".format(port), flush=True)
     with cond:
         while not stopping:
             cond.wait(0.5)

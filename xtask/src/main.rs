@@ -74,7 +74,12 @@ tasks:
                   plain tokio and std sockets, on loopback), algo (wf's
                   psort task against rayon's par_sort_unstable and
                   std's sort_unstable on 10 million u64, CPUs 0-1;
-                  `algo N ROUNDS` to change the size or rounds)
+                  `algo N ROUNDS` to change the size or rounds), python
+                  (pywf vs pyworkflow 0.0.10 vs aiohttp on CPython 3.9,
+                  each in a venv under target/pywf/: tutorial 04's echo
+                  server under wrk -t1 -c100, and 20,000 GETs with a
+                  Python callback, 64 in flight; needs taskset and wrk;
+                  `python --seconds S --requests N` to change the run)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -316,8 +321,14 @@ fn fuzz_smoke() -> Result<(), String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
     let Some(name) = args.first() else {
-        return Err(format!("which benchmark? one of: {}", names.join(", ")));
+        return Err(format!("which benchmark? one of: {}, python", names.join(", ")));
     };
+    if name == "python" {
+        for tool in ["taskset", "wrk"] {
+            ensure_tool(tool)?;
+        }
+        return python::bench(&args[1..]);
+    }
     let Some(b) = BENCHES.iter().find(|b| b.name == name) else {
         return Err(format!("unknown benchmark `{name}`; one of: {}", names.join(", ")));
     };

@@ -160,3 +160,60 @@ pub(crate) fn test() -> Result<(), String> {
     eprintln!("\n=== xtask: pywf suite passed on Python {}", ran.join(", "));
     Ok(())
 }
+
+/// A virtual environment for benchmarks, `target/pywf/<name>`, made with
+/// `base` if missing; its interpreter.
+fn bench_venv(name: &str, base: &Path) -> Result<PathBuf, String> {
+    let dir = target_dir().join("pywf").join(name);
+    let python = dir.join("bin").join("python");
+    if !python.is_file() {
+        run(&format!("venv {name}"), Command::new(base).args(["-m", "venv"]).arg(&dir))?;
+    }
+    Ok(python)
+}
+
+/// `cargo xtask bench python`: pywf (a release wheel) vs pyworkflow 0.0.10
+/// (PyPI's cp39 wheel, in an environment of its own: both import as
+/// `pywf`) vs aiohttp, all on CPython 3.9 (pyworkflow's newest); see
+/// benches/python/bench.py.
+pub(crate) fn bench(args: &[String]) -> Result<(), String> {
+    let found = interpreters();
+    let base = found.get(&9).ok_or("Python 3.9 is needed (pyworkflow 0.0.10 ships wheels up to cp39 only)")?;
+    run(
+        "build wf's hello-world server (release)",
+        crate::cargo().args(["build", "--release", "--locked", "-p", "examples", "--bin", "helloworld"]),
+    )?;
+    let wf = bench_venv("bench-pywf", base)?;
+    ensure_module(&wf, "aiohttp", "aiohttp")?;
+    let wheel = build_wheel(&wf, true)?;
+    run(
+        "install pywf (release) for the benchmark",
+        Command::new(&wf).args(["-m", "pip", "install", "-q", "--force-reinstall", "--no-deps"]).arg(&wheel),
+    )?;
+    let pyworkflow = bench_venv("bench-pyworkflow", base)?;
+    let has = Command::new(&pyworkflow)
+        .args(["-c", "import importlib.metadata as m; assert m.version('pywf') == '0.0.10'"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        run(
+            "pip install pywf==0.0.10 (pyworkflow)",
+            Command::new(&pyworkflow).args(["-m", "pip", "install", "-q", "pywf==0.0.10"]),
+        )?;
+    }
+    let hello = target_dir().join("release").join("helloworld");
+    run(
+        "bench python",
+        Command::new(&wf)
+            .arg(root().join("benches").join("python").join("bench.py"))
+            .arg("--pywf")
+            .arg(&wf)
+            .arg("--pyworkflow")
+            .arg(&pyworkflow)
+            .arg("--aiohttp")
+            .arg(&wf)
+            .arg("--hello")
+            .arg(&hello)
+            .args(args),
+    )
+}
