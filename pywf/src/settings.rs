@@ -1,6 +1,7 @@
 //! Global settings (`GlobalSettings`, `EndpointParams`,
 //! `WORKFLOW_library_init`) and server parameters (`ServerParams`).
 
+use std::sync::Once;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -22,9 +23,16 @@ fn pywf_defaults() -> GlobalSettings {
 
 /// Starts wf with pyworkflow's defaults unless `WORKFLOW_library_init`
 /// (or an earlier call) already chose its settings.
+///
+/// Every factory calls it: the first call decides. The `Once` keeps the
+/// later calls at one atomic load (building a `Settings` asks the system
+/// for the CPU count, cgroup files included, each time).
 pub(crate) fn ensure_init() {
-    // Changes nothing once settings are in force.
-    let _ = wf::init(pywf_defaults().to_wf());
+    static DEFAULTS: Once = Once::new();
+    DEFAULTS.call_once(|| {
+        // Changes nothing when WORKFLOW_library_init came first.
+        let _ = wf::init(pywf_defaults().to_wf());
+    });
 }
 
 fn ms(v: i64) -> Option<Duration> {
