@@ -363,3 +363,42 @@ def test_ctrl_c_interrupts_wait_finish():
     """)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
     assert p.stdout.strip() == "interrupted", p.stderr
+
+
+def test_https_server_with_cert_and_key(tmp_path):
+    import shutil
+    import ssl
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True, timeout=WAIT,
+    )
+    server = wf.HttpServer(lambda t: t.get_resp().append_body(b"secure"))
+    assert server.start(socket.AF_INET, "127.0.0.1", 0, cert, key) == 0
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", server.get_listen_port()), timeout=WAIT) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"secure")
+    finally:
+        server.stop()
+    # A port in use: -1, as pyworkflow.
+    busy = wf.HttpServer(lambda t: None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert busy.start(socket.AF_INET, "127.0.0.1", s.getsockname()[1]) == -1
