@@ -118,6 +118,11 @@ message_methods!(HttpRequest, with_req, {
     fn set_size_limit(&self, _limit: u64) -> PyResult<()> {
         self.core.with_req(|_| ())
     }
+
+    /// The size limit (requests: unbounded here; a server bounds them).
+    fn get_size_limit(&self) -> u64 {
+        u64::MAX
+    }
 });
 
 message_methods!(HttpResponse, with_resp, {
@@ -143,6 +148,14 @@ message_methods!(HttpResponse, with_resp, {
         match &self.core.clone() {
             HttpCore::Client(c) => c.with(|t| t.set_response_size_limit(usize::try_from(limit).ok())),
             HttpCore::Server(_) => self.core.with_resp(|_| ()),
+        }
+    }
+
+    /// Client task: the largest response accepted (2**64-1: none).
+    fn get_size_limit(&self) -> PyResult<u64> {
+        match &self.core {
+            HttpCore::Client(c) => c.with(|t| t.options().response_size_limit().map_or(u64::MAX, |n| n as u64)),
+            HttpCore::Server(_) => self.core.with_resp(|_| u64::MAX),
         }
     }
 });

@@ -134,6 +134,11 @@ impl MySQLRequest {
     fn set_size_limit(&self, _limit: u64) -> PyResult<()> {
         self.core.with_req(|_| ())
     }
+
+    /// The size limit (requests: unbounded here; a server bounds them).
+    fn get_size_limit(&self) -> u64 {
+        u64::MAX
+    }
     /// Moves this request into `other`.
     fn move_to(&self, other: &Bound<'_, MySQLRequest>) -> PyResult<()> {
         let m = self.core.with_req(std::mem::take)?;
@@ -206,6 +211,14 @@ impl MySQLResponse {
         match &self.core {
             MySQLCore::Client(c) => c.with(|t| t.set_response_size_limit(usize::try_from(limit).ok())),
             MySQLCore::Server(_) => self.core.with_resp(|_| ()),
+        }
+    }
+
+    /// Client task: the largest response accepted (2**64-1: none).
+    fn get_size_limit(&self) -> PyResult<u64> {
+        match &self.core {
+            MySQLCore::Client(c) => c.with(|t| t.options().response_size_limit().map_or(u64::MAX, |n| n as u64)),
+            MySQLCore::Server(_) => self.core.with_resp(|_| u64::MAX),
         }
     }
     /// Moves this response into `other`.

@@ -122,8 +122,12 @@ def test_http_objects_after_callback_raise(tmp_path):
     def cb(t):
         kept.extend([t.get_req(), t.get_resp()])
         assert t.get_resp().get_body() == b"hi"
+        assert t.get_resp().get_size_limit() == 1 << 20
 
-    wf.create_http_task(url, 0, 0, cb).start()
+    t = wf.create_http_task(url, 0, 0, cb)
+    assert t.get_req().get_size_limit() == 2**64 - 1
+    t.get_resp().set_size_limit(1 << 20)
+    t.start()
     finish()
     server.stop()
     for obj in kept:
