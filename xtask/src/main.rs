@@ -8,6 +8,7 @@
 mod cycles;
 mod fuzz;
 mod leakcheck;
+mod python;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,12 @@ tasks:
                     their own redis-server and MariaDB, see `services`;
                     as root on Debian, missing ones are installed with
                     apt-get, else the command is printed)
+                  * pywf, the Python binding: one abi3 wheel built with
+                    maturin, then its pytest suite (pywf/tests) on every
+                    CPython 3.9-3.13 found (python3.X on the PATH, pyenv
+                    versions; at least one needed), each in a venv under
+                    target/pywf/ where pip installs pytest and maturin
+                    when missing; prints which ran
                   * cargo doc --workspace --no-deps, rustdoc warnings
                     denied (RUSTDOCFLAGS=-D warnings)
                   * the `wf` facade with no feature, each feature alone
@@ -67,7 +74,12 @@ tasks:
                   plain tokio and std sockets, on loopback), algo (wf's
                   psort task against rayon's par_sort_unstable and
                   std's sort_unstable on 10 million u64, CPUs 0-1;
-                  `algo N ROUNDS` to change the size or rounds)
+                  `algo N ROUNDS` to change the size or rounds), python
+                  (pywf vs pyworkflow 0.0.10 vs aiohttp on CPython 3.9,
+                  each in a venv under target/pywf/: tutorial 04's echo
+                  server under wrk -t1 -c100, and 20,000 GETs with a
+                  Python callback, 64 in flight; needs taskset and wrk;
+                  `python --seconds S --requests N` to change the run)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000
@@ -97,6 +109,7 @@ tasks:
                   per target (--max-len overrides it). A finding fails
                   the command and prints how to reproduce it. Targets:
                   the [[bin]]s of fuzz/Cargo.toml (see fuzz/README.md)
+  pytest          the pywf step of test alone
   fuzz-smoke      the fuzz steps of test alone (fmt check, clippy,
                   build, 10 s per target), with their times
   cycles          the module-cycle check alone: no module cycle in
@@ -175,6 +188,7 @@ fn main() -> ExitCode {
         Some("leakcheck") => leakcheck::leakcheck(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(),
+        Some("pytest") => python::test(),
         Some("services") => {
             services();
             Ok(())
@@ -268,6 +282,7 @@ fn test_steps(steps: &mut Steps) -> Result<(), String> {
         cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
     )?;
     steps.run("cargo test", cargo().args(["test", "--workspace", "--locked", "--exclude", "benches"]))?;
+    steps.time("pywf: pytest on each CPython 3.9-3.13", python::test)?;
     // RUSTDOCFLAGS only reaches rustdoc: the compiled crates stay cached.
     steps.run(
         "cargo doc (rustdoc warnings denied)",
@@ -306,8 +321,14 @@ fn fuzz_smoke() -> Result<(), String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
     let Some(name) = args.first() else {
-        return Err(format!("which benchmark? one of: {}", names.join(", ")));
+        return Err(format!("which benchmark? one of: {}, python", names.join(", ")));
     };
+    if name == "python" {
+        for tool in ["taskset", "wrk"] {
+            ensure_tool(tool)?;
+        }
+        return python::bench(&args[1..]);
+    }
     let Some(b) = BENCHES.iter().find(|b| b.name == name) else {
         return Err(format!("unknown benchmark `{name}`; one of: {}", names.join(", ")));
     };

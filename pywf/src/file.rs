@@ -1,0 +1,165 @@
+//! File tasks: `create_pread_task`, `create_pwrite_task`,
+//! `create_pwritev_task`, `create_fsync_task`, `create_fdsync_task`.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use wf::fileio::{FileIo, FileSync, FileVio};
+
+use crate::core::{Core, SubTask, new_task};
+use crate::settings::ensure_init;
+
+/// A pread or pwrite task.
+#[pyclass(frozen, extends = SubTask, module = "pywf")]
+pub(crate) struct FileIOTask {
+    core: Arc<Core<FileIo>>,
+}
+
+/// A pwritev task.
+#[pyclass(frozen, extends = SubTask, module = "pywf")]
+pub(crate) struct FileVIOTask {
+    core: Arc<Core<FileVio>>,
+}
+
+/// An fsync or fdatasync task.
+#[pyclass(frozen, extends = SubTask, module = "pywf")]
+pub(crate) struct FileSyncTask {
+    core: Arc<Core<FileSync>>,
+}
+
+opaque_debug!(FileIOTask, FileVIOTask, FileSyncTask);
+
+fn wrap_io(py: Python<'_>, core: Arc<Core<FileIo>>) -> PyResult<Py<PyAny>> {
+    new_task(py, core.clone(), FileIOTask { core })
+}
+
+fn wrap_vio(py: Python<'_>, core: Arc<Core<FileVio>>) -> PyResult<Py<PyAny>> {
+    new_task(py, core.clone(), FileVIOTask { core })
+}
+
+fn wrap_sync(py: Python<'_>, core: Arc<Core<FileSync>>) -> PyResult<Py<PyAny>> {
+    new_task(py, core.clone(), FileSyncTask { core })
+}
+
+#[pymethods]
+impl FileIOTask {
+    /// Bytes read or written, -1 unless the task succeeded.
+    fn get_retval(&self) -> PyResult<isize> {
+        self.core.with(|t| t.retval())
+    }
+    /// The file descriptor.
+    fn get_fd(&self) -> PyResult<i32> {
+        self.core.with(|t| t.fd().unwrap_or(-1))
+    }
+    /// The file offset.
+    fn get_offset(&self) -> PyResult<u64> {
+        self.core.with(|t| t.offset())
+    }
+    /// The byte count asked for.
+    fn get_count(&self) -> PyResult<usize> {
+        self.core.with(|t| t.count())
+    }
+    /// The bytes read (exactly `get_retval()` of them; pyworkflow gave
+    /// `count` bytes, garbage after a short read), or the bytes written.
+    fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.core.with(|t| PyBytes::new(py, t.buf()))
+    }
+}
+
+#[pymethods]
+impl FileVIOTask {
+    /// Bytes written, -1 unless the task succeeded.
+    fn get_retval(&self) -> PyResult<isize> {
+        self.core.with(|t| t.retval())
+    }
+    /// The file descriptor.
+    fn get_fd(&self) -> PyResult<i32> {
+        self.core.with(|t| t.fd().unwrap_or(-1))
+    }
+    /// The file offset.
+    fn get_offset(&self) -> PyResult<u64> {
+        self.core.with(|t| t.offset())
+    }
+    /// The buffers, as a list of bytes.
+    fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        self.core.with(|t| t.bufs().iter().map(|b| PyBytes::new(py, b)).collect())
+    }
+}
+
+#[pymethods]
+impl FileSyncTask {
+    /// 0 on success, -1 unless the task succeeded.
+    fn get_retval(&self) -> PyResult<isize> {
+        self.core.with(|t| t.retval())
+    }
+    /// The file descriptor.
+    fn get_fd(&self) -> PyResult<i32> {
+        self.core.with(|t| t.fd().unwrap_or(-1))
+    }
+}
+
+/// Reads up to `count` bytes of `fd` at `offset`.
+#[pyfunction]
+pub(crate) fn create_pread_task(
+    py: Python<'_>,
+    fd: i32,
+    count: usize,
+    offset: u64,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    ensure_init();
+    let core = Core::new("FileIOTask", wrap_io, callback);
+    core.own(wf::fileio::create_pread_task(fd, count, offset, core.rust_callback()));
+    wrap_io(py, core)
+}
+
+/// Writes `min(count, len(data))` bytes of `data` to `fd` at `offset`.
+#[pyfunction]
+pub(crate) fn create_pwrite_task(
+    py: Python<'_>,
+    fd: i32,
+    data: &[u8],
+    count: usize,
+    offset: u64,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    ensure_init();
+    let core = Core::new("FileIOTask", wrap_io, callback);
+    let n = count.min(data.len());
+    core.own(wf::fileio::create_pwrite_task(fd, data[..n].to_vec(), offset, core.rust_callback()));
+    wrap_io(py, core)
+}
+
+/// Writes the buffers of `data_list` to `fd` at `offset`.
+#[pyfunction]
+pub(crate) fn create_pwritev_task(
+    py: Python<'_>,
+    fd: i32,
+    data_list: Vec<Vec<u8>>,
+    offset: u64,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    ensure_init();
+    let core = Core::new("FileVIOTask", wrap_vio, callback);
+    core.own(wf::fileio::create_pwritev_task(fd, data_list, offset, core.rust_callback()));
+    wrap_vio(py, core)
+}
+
+/// fsync(fd).
+#[pyfunction]
+pub(crate) fn create_fsync_task(py: Python<'_>, fd: i32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    ensure_init();
+    let core = Core::new("FileSyncTask", wrap_sync, callback);
+    core.own(wf::fileio::create_fsync_task(fd, core.rust_callback()));
+    wrap_sync(py, core)
+}
+
+/// fdatasync(fd).
+#[pyfunction]
+pub(crate) fn create_fdsync_task(py: Python<'_>, fd: i32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    ensure_init();
+    let core = Core::new("FileSyncTask", wrap_sync, callback);
+    core.own(wf::fileio::create_fdatasync_task(fd, core.rust_callback()));
+    wrap_sync(py, core)
+}
