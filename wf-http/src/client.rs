@@ -83,6 +83,12 @@ impl ClientProtocol for Http {
         Ok(())
     }
 
+    /// Yes: the requests a turn's replies start leave together (see the
+    /// hook; under load, the server is woken once for many).
+    fn send_at_end_of_turn(&self) -> bool {
+        true
+    }
+
     /// RFC 9110 §9.2.2's idempotent methods: such a request is sent again
     /// when a reused keep-alive connection turns out to be closed; a
     /// `POST` or `PATCH` the server may have run is not.
