@@ -21,7 +21,7 @@ fn parts(u: &Uri) -> Parts {
         u.port(),
         u.path().to_string(),
         u.query().map(str::to_string),
-        u.authority(),
+        u.authority().to_string(),
     )
 }
 

@@ -109,8 +109,8 @@ pub(crate) fn named_guards() -> &'static Mutex<HashMap<String, crate::sync::Guar
 
 /// Default ports of URL schemes, the built-ins first.
 #[cfg(feature = "net")]
-pub(crate) fn scheme_ports() -> &'static RwLock<HashMap<String, u16>> {
-    static PORTS: OnceLock<RwLock<HashMap<String, u16>>> = OnceLock::new();
+pub(crate) fn scheme_ports() -> &'static RwLock<rustc_hash::FxHashMap<String, u16>> {
+    static PORTS: OnceLock<RwLock<rustc_hash::FxHashMap<String, u16>>> = OnceLock::new();
     PORTS.get_or_init(crate::net::uri::builtin_ports)
 }
 

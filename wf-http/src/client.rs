@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use http::Method;
 use http::header::HeaderValue;
+use http::{Method, Version};
 use wf_core::Error;
 use wf_core::net::{ClientOptions, ClientProtocol, Connection, KeepAlive, Next, Uri};
 
@@ -50,15 +50,31 @@ impl ClientProtocol for Http {
     }
 
     fn keep_alive(&self, req: &HttpRequest, resp: &HttpResponse) -> KeepAlive {
-        let framed = resp.headers.contains_key("Content-Length")
-            || resp.is_chunked()
+        // One pass over the reply's fields for the four that matter; the
+        // rules then look again only at fields that are there.
+        let (mut length, mut coding, mut connection, mut offer) = (false, false, false, false);
+        for (name, _) in resp.headers.raw() {
+            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            if is("Content-Length") {
+                length = true;
+            } else if is("Transfer-Encoding") {
+                coding = true;
+            } else if is("Connection") {
+                connection = true;
+            } else if is(KEEP_ALIVE) {
+                offer = true;
+            }
+        }
+        let framed = length
+            || (coding && resp.is_chunked())
             || req.method == Method::HEAD
             || matches!(resp.status_code(), 204 | 304)
             || (100..200).contains(&resp.status_code());
-        if !framed || !resp.is_keep_alive() || !req.is_keep_alive() {
+        let resp_keep = if connection { resp.is_keep_alive() } else { resp.version != Version::HTTP_10 };
+        if !framed || !resp_keep || !req.is_keep_alive() {
             return KeepAlive::Close;
         }
-        match keep_alive_timeout(resp.headers.get(KEEP_ALIVE)) {
+        match offer.then(|| keep_alive_timeout(resp.headers.get(KEEP_ALIVE))).flatten() {
             Some(offered) => KeepAlive::KeepFor(offered.min(MAX_KEEP_ALIVE)),
             None => KeepAlive::Keep,
         }
@@ -81,6 +97,12 @@ impl ClientProtocol for Http {
         let auto_host = *req.auto_host.get_or_insert_with(|| !req.headers.contains_key("Host"));
         complete(req, uri, auto_host, opts.keep_alive() != Some(Duration::ZERO));
         Ok(())
+    }
+
+    /// Yes: the requests a turn's replies start leave together (see the
+    /// hook; under load, the server is woken once for many).
+    fn send_at_end_of_turn(&self) -> bool {
+        true
     }
 
     /// RFC 9110 §9.2.2's idempotent methods: such a request is sent again
@@ -125,9 +147,11 @@ impl ClientProtocol for Http {
 /// its place (and, for `Connection`, its value); on a redirect or retry
 /// each is set again where it stands.
 fn complete(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
-    req.uri = uri.request_uri();
+    if !is_request_target(&req.uri, uri) {
+        req.uri = uri.request_uri();
+    }
     if auto_host {
-        if let Ok(v) = HeaderValue::from_str(&uri.authority()) {
+        if let Ok(v) = HeaderValue::from_str(uri.authority()) {
             req.headers.set_first("Host", v);
         }
     }
@@ -148,6 +172,79 @@ fn complete(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
     }
 }
 
+/// Whether `target` is `uri`'s path and query already (no new `String`
+/// for a request sent again, or to `/`).
+fn is_request_target(target: &str, uri: &Uri) -> bool {
+    let path = uri.path();
+    match uri.query() {
+        None => target == path,
+        Some(q) => target.strip_prefix(path).and_then(|t| t.strip_prefix('?')) == Some(q),
+    }
+}
+
 fn is_redirect(code: u16) -> bool {
     matches!(code, 301 | 302 | 303 | 307 | 308)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(version: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        let mut resp = HttpResponse::default();
+        resp.set_http_version(version);
+        for (name, value) in fields {
+            resp.add_header(name, value);
+        }
+        resp
+    }
+
+    #[test]
+    fn keep_alive_decisions() {
+        let http = Http::default();
+        let get = HttpRequest::default();
+        let decide = |version, fields: &[(&str, &str)]| http.keep_alive(&get, &reply(version, fields));
+        assert_eq!(decide("HTTP/1.1", &[("content-length", "2")]), KeepAlive::Keep);
+        assert_eq!(decide("HTTP/1.1", &[("Transfer-Encoding", "chunked")]), KeepAlive::Keep);
+        // Delimited by the end of the connection: never reused.
+        assert_eq!(decide("HTTP/1.1", &[]), KeepAlive::Close);
+        assert_eq!(decide("HTTP/1.1", &[("Transfer-Encoding", "gzip")]), KeepAlive::Close);
+        assert_eq!(decide("HTTP/1.1", &[("Content-Length", "2"), ("Connection", "close")]), KeepAlive::Close);
+        assert_eq!(decide("HTTP/1.0", &[("Content-Length", "2")]), KeepAlive::Close);
+        assert_eq!(decide("HTTP/1.0", &[("Content-Length", "2"), ("Connection", "Keep-Alive")]), KeepAlive::Keep);
+        assert_eq!(decide("HTTP/1.0", &[("Content-Length", "2"), ("Connection", "Foo, keep-alive")]), KeepAlive::Keep);
+        assert_eq!(decide("HTTP/1.1", &[("Content-Length", "2"), ("Connection", "TE , CLOSE")]), KeepAlive::Close);
+        assert_eq!(
+            decide("HTTP/1.1", &[("Content-Length", "2"), ("Connection", "keep-alive"), ("Connection", "close")]),
+            KeepAlive::Close
+        );
+        assert_eq!(
+            decide("HTTP/1.1", &[("Content-Length", "2"), ("keep-alive", "timeout=5")]),
+            KeepAlive::KeepFor(Duration::from_secs(5))
+        );
+        assert_eq!(
+            decide("HTTP/1.1", &[("Content-Length", "2"), ("Keep-Alive", "timeout=900")]),
+            KeepAlive::KeepFor(MAX_KEEP_ALIVE)
+        );
+        let mut close = HttpRequest::default();
+        close.set_header("Connection", "close");
+        assert_eq!(http.keep_alive(&close, &reply("HTTP/1.1", &[("Content-Length", "2")])), KeepAlive::Close);
+    }
+
+    #[test]
+    fn request_target_compared_without_a_string() {
+        let uri = Uri::parse("http://h/a/b?x=1").unwrap();
+        assert!(is_request_target("/a/b?x=1", &uri));
+        assert!(!is_request_target("/a/b", &uri));
+        assert!(!is_request_target("/a/b?x=12", &uri));
+        assert!(!is_request_target("/a/bx=1", &uri));
+        let root = Uri::parse("http://h").unwrap();
+        assert!(is_request_target("/", &root));
+        assert!(!is_request_target("/?", &root));
+        let mut req = HttpRequest::default();
+        complete(&mut req, &uri, true, true);
+        assert_eq!((req.request_uri(), req.header("Host")), ("/a/b?x=1", Some("h")));
+        complete(&mut req, &root, true, true);
+        assert_eq!(req.request_uri(), "/");
+    }
 }

@@ -396,10 +396,20 @@ pub(crate) fn keep_alive(version: Version, headers: &Headers) -> bool {
         return version != Version::HTTP_10;
     }
     let (mut close, mut keep) = (false, false);
-    for t in values.filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')) {
-        let t = t.trim();
-        close |= t.eq_ignore_ascii_case("close");
-        keep |= t.eq_ignore_ascii_case("keep-alive");
+    for v in values {
+        // The usual values, whole, without a pass to check the text.
+        let b = v.as_bytes();
+        if b.eq_ignore_ascii_case(b"keep-alive") {
+            keep = true;
+        } else if b.eq_ignore_ascii_case(b"close") {
+            close = true;
+        } else if let Ok(v) = v.to_str() {
+            for t in v.split(',') {
+                let t = t.trim();
+                close |= t.eq_ignore_ascii_case("close");
+                keep |= t.eq_ignore_ascii_case("keep-alive");
+            }
+        }
     }
     !close && (version != Version::HTTP_10 || keep)
 }

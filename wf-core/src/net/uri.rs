@@ -2,7 +2,6 @@
 //! default ports per scheme (Workflow's `URIParser` and
 //! `WFGlobal::register_scheme_port`).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ const BUILTIN_PORTS: &[(&str, u16)] = &[
 ];
 
 /// The scheme-port registry as it starts: the built-ins.
-pub(crate) fn builtin_ports() -> RwLock<HashMap<String, u16>> {
+pub(crate) fn builtin_ports() -> RwLock<rustc_hash::FxHashMap<String, u16>> {
     RwLock::new(BUILTIN_PORTS.iter().map(|&(s, p)| (s.to_string(), p)).collect())
 }
 
@@ -158,6 +157,12 @@ struct Parts {
     host_str: String,
     port: u16,
     explicit_port: bool,
+    /// `host:port`, for [`Uri::authority`] when the port is not the
+    /// scheme's default (made at parse; the host alone is `host_written`).
+    host_port: String,
+    /// The host as the URL writes it (brackets kept), or a Unix socket's
+    /// raw host: [`Uri::authority`] for the scheme's default port.
+    host_written: String,
 }
 
 /// What a first pass over the authority finds (the `url` crate hides
@@ -399,6 +404,11 @@ impl Uri {
             u => Some(percent_decode_lossy(u)),
         };
         let password = url.password().map(percent_decode_lossy);
+        let host_written = match &unix_raw_host {
+            Some(raw) => raw.clone(),
+            None => url.host_str().unwrap_or(&host_str).to_string(),
+        };
+        let host_port = format!("{host_written}:{port}");
 
         Ok(Uri(std::sync::Arc::new(Parts {
             url,
@@ -410,6 +420,8 @@ impl Uri {
             host_str,
             port,
             explicit_port: explicit.is_some(),
+            host_port,
+            host_written,
         })))
     }
 
@@ -420,11 +432,12 @@ impl Uri {
     /// reference count.
     pub fn parse_cached(s: &str) -> Result<Uri, Error> {
         use std::cell::RefCell;
-        use std::collections::HashMap;
-        /// Entries kept per thread before the cache starts over.
+        /// Entries kept per thread before the cache starts over (so a
+        /// flood of URLs chosen to collide costs a scan of 64 at most).
         const CAPACITY: usize = 64;
         thread_local! {
-            static CACHE: RefCell<HashMap<Box<str>, Result<Uri, Error>>> = RefCell::new(HashMap::new());
+            static CACHE: RefCell<rustc_hash::FxHashMap<Box<str>, Result<Uri, Error>>> =
+                RefCell::new(rustc_hash::FxHashMap::default());
         }
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
@@ -613,15 +626,14 @@ impl Uri {
     /// assert_eq!(Uri::parse("https://h:8443/").unwrap().authority(), "h:8443");
     /// assert_eq!(Uri::parse("http://[::1]:8080/").unwrap().authority(), "[::1]:8080");
     /// ```
-    pub fn authority(&self) -> String {
-        if let Some(raw) = &self.0.unix_raw_host {
-            return raw.clone();
-        }
-        let host = self.0.url.host_str().unwrap_or(&self.0.host_str);
-        if default_port(self.scheme()) == Some(self.0.port) {
-            host.to_string()
+    ///
+    /// Both forms are made when the URL is parsed; which one is chosen by
+    /// the scheme's default port registered now.
+    pub fn authority(&self) -> &str {
+        if self.0.unix_raw_host.is_some() || default_port(self.scheme()) == Some(self.0.port) {
+            &self.0.host_written
         } else {
-            format!("{host}:{}", self.0.port)
+            &self.0.host_port
         }
     }
 

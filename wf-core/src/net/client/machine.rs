@@ -187,6 +187,9 @@ async fn pooled<P: ClientProtocol>(
             lease.set_conn(conn);
         }
         let reused = lease.reused();
+        if reused && setup.protocol.send_at_end_of_turn() {
+            tokio::task::yield_now().await;
+        }
         let conn = lease.conn().expect("connected");
         conn.set_limits(limits);
         if let Some(prepare) = prepare {

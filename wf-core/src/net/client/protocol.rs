@@ -65,6 +65,7 @@ pub enum Next {
 /// | [`transport`](ClientProtocol::transport): a byte stream or datagrams | stream | DNS: UDP, TCP when asked |
 /// | [`reply_codec`](ClientProtocol::reply_codec): over datagrams, the codec that knows which reply it waits for | `client_codec()` | DNS: the query's ID and question |
 /// | [`mode`](ClientProtocol::mode): pooled, pipelined or dedicated | pooled | Redis: pipelined, but `BLPOP`, `MULTI`… pooled |
+/// | [`send_at_end_of_turn`](ClientProtocol::send_at_end_of_turn): whether a request on a reused pooled connection waits for the poller's other work of the moment | no | HTTP: yes |
 /// | [`via`](ClientProtocol::via): where connections go | the URL's host | an HTTP proxy |
 /// | [`prepare`](ClientProtocol::prepare): fill or check the request before each attempt | nothing | HTTP `Host`; refused Redis commands |
 /// | [`exchange`](ClientProtocol::exchange): what one attempt sends and reads | one request, one reply | a MySQL prepared statement |
@@ -221,6 +222,22 @@ pub trait ClientProtocol: Protocol + Eq + Hash {
     fn mode(&self, req: &Self::Request) -> Mode {
         let _ = req;
         Mode::Pooled
+    }
+
+    /// Whether a [`Mode::Pooled`] request on a reused connection waits for
+    /// the end of the poller's turn before it is written: the poller first
+    /// runs every task that is ready (reading their replies, running their
+    /// callbacks, starting the next tasks of their series) and checks the
+    /// sockets once more without blocking, then the requests waiting so go
+    /// out one after another. Requests started by the replies of one turn
+    /// then reach the server together, and a server that reads with
+    /// `epoll` is woken once for them rather than once each: fewer
+    /// wake-ups and system calls on both sides under load. A lone request
+    /// pays one more pass of the scheduler (an `epoll_wait` that does not
+    /// block). A fresh connection never waits (connecting took turns
+    /// already). Default: no.
+    fn send_at_end_of_turn(&self) -> bool {
+        false
     }
 
     /// Pipelined requests in flight on one connection before another
