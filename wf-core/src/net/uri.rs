@@ -420,11 +420,13 @@ impl Uri {
     /// reference count.
     pub fn parse_cached(s: &str) -> Result<Uri, Error> {
         use std::cell::RefCell;
-        use std::collections::HashMap;
         /// Entries kept per thread before the cache starts over.
         const CAPACITY: usize = 64;
         thread_local! {
-            static CACHE: RefCell<HashMap<Box<str>, Result<Uri, Error>>> = RefCell::new(HashMap::new());
+            // Fx, not SipHash: the keys are the program's own URLs, and
+            // the table is small and cleared when full.
+            static CACHE: RefCell<rustc_hash::FxHashMap<Box<str>, Result<Uri, Error>>> =
+                RefCell::new(rustc_hash::FxHashMap::default());
         }
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
