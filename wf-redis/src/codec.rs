@@ -47,38 +47,44 @@ fn refusal_error(r: Refusal) -> Error {
 }
 
 fn put_len(buf: &mut BytesMut, tag: u8, n: usize) {
-    buf.put_u8(tag);
-    let mut b = itoa_buf();
-    buf.extend_from_slice(itoa(&mut b, n as u64));
-    buf.extend_from_slice(b"\r\n");
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-fn itoa(b: &mut [u8; 20], mut n: u64) -> &[u8] {
-    let mut i = b.len();
+    // Tag, digits and CRLF built here and appended at once.
+    let mut b = [0u8; 24];
+    let mut i = b.len() - 2;
+    b[i..].copy_from_slice(b"\r\n");
+    let mut n = n as u64;
     loop {
         i -= 1;
         b[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            return &b[i..];
+            break;
         }
     }
+    i -= 1;
+    b[i] = tag;
+    buf.extend_from_slice(&b[i..]);
 }
 
-/// Appends one command as a RESP array of bulk strings.
-pub(crate) fn encode_command(parts: &[Bytes], buf: &mut BytesMut) {
-    let size: usize = parts.iter().map(|p| p.len() + 16).sum::<usize>() + 16;
-    buf.reserve(size);
+/// Appends one command as a RESP array of bulk strings (the caller
+/// reserves the room: [`command_size`]).
+fn put_command(parts: &[Bytes], buf: &mut BytesMut) {
     put_len(buf, b'*', parts.len());
     for p in parts {
         put_len(buf, b'$', p.len());
         buf.extend_from_slice(p);
         buf.extend_from_slice(b"\r\n");
     }
+}
+
+/// At least the bytes [`put_command`] appends for `parts`.
+fn command_size(parts: &[Bytes]) -> usize {
+    parts.iter().map(|p| p.len() + 24).sum::<usize>() + 24
+}
+
+/// Appends one command as a RESP array of bulk strings.
+pub(crate) fn encode_command(parts: &[Bytes], buf: &mut BytesMut) {
+    buf.reserve(command_size(parts));
+    put_command(parts, buf);
 }
 
 fn put_line(buf: &mut BytesMut, tag: u8, text: &[u8]) {
@@ -196,8 +202,9 @@ impl Encoder<&RedisRequest> for ClientCodec {
         if req.asking {
             encode_command(&[Bytes::from_static(b"ASKING")], buf);
         }
+        buf.reserve(req.commands().map(command_size).sum());
         for c in req.commands() {
-            encode_command(c, buf);
+            put_command(c, buf);
         }
         if self.raw {
             return Ok(());
@@ -227,12 +234,16 @@ impl Decoder for ClientCodec {
             let Some(e) = self.expect.front_mut() else {
                 return Err(Error::sys(libc::EBADMSG).with_cause("a reply to no request"));
             };
-            e.left -= 1;
             if e.skip > 0 {
                 e.skip -= 1;
             } else {
+                if self.partial.is_empty() {
+                    // The response's first reply: room for all of them.
+                    self.partial.reserve_exact(e.left);
+                }
                 self.partial.push(v);
             }
+            e.left -= 1;
             if e.left == 0 {
                 self.expect.pop_front();
                 return Ok(Some(RedisResponse::from_results(std::mem::take(&mut self.partial))));

@@ -1,13 +1,47 @@
 //! Requests and responses.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::value::RedisValue;
+
+/// Longest argument copied into a request's shared buffer rather than
+/// given an allocation of its own.
+const SHARED_ARG_MAX: usize = 64;
+
+/// Room the shared buffer gets each time it fills up.
+const SHARED_CHUNK: usize = 256;
 
 /// Something that can be a command argument: text, bytes or a number.
 pub trait RedisArg {
     /// The argument's bytes.
     fn into_arg(self) -> Bytes;
+
+    /// The argument's bytes, a short one copied into `shared` (the
+    /// request's buffer for its short arguments: one allocation for many
+    /// arguments rather than one each). By default
+    /// [`into_arg`](RedisArg::into_arg).
+    fn into_arg_in(self, shared: &mut BytesMut) -> Bytes
+    where
+        Self: Sized,
+    {
+        let _ = shared;
+        self.into_arg()
+    }
+}
+
+/// `b` as a slice of `shared` when it is short, else in a buffer of its
+/// own.
+fn copy_in(b: &[u8], shared: &mut BytesMut) -> Bytes {
+    if b.len() > SHARED_ARG_MAX {
+        return Bytes::copy_from_slice(b);
+    }
+    if shared.capacity() - shared.len() < b.len() {
+        // A fresh chunk: growing a buffer whose start is shared would
+        // allocate just what this argument needs, every time.
+        *shared = BytesMut::with_capacity(SHARED_CHUNK);
+    }
+    shared.extend_from_slice(b);
+    shared.split().freeze()
 }
 
 impl RedisArg for Bytes {
@@ -20,41 +54,44 @@ impl RedisArg for Vec<u8> {
     fn into_arg(self) -> Bytes {
         Bytes::from(self)
     }
+
+    fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+        if self.len() <= SHARED_ARG_MAX { copy_in(&self, shared) } else { Bytes::from(self) }
+    }
 }
 
 impl RedisArg for String {
     fn into_arg(self) -> Bytes {
         Bytes::from(self)
     }
-}
 
-impl RedisArg for &str {
-    fn into_arg(self) -> Bytes {
-        Bytes::copy_from_slice(self.as_bytes())
+    fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+        self.into_bytes().into_arg_in(shared)
     }
 }
 
-impl RedisArg for &String {
-    fn into_arg(self) -> Bytes {
-        Bytes::copy_from_slice(self.as_bytes())
-    }
-}
+macro_rules! borrowed_arg {
+    ($($t:ty),* $(,)?) => {$(
+        impl RedisArg for $t {
+            fn into_arg(self) -> Bytes {
+                Bytes::copy_from_slice(AsRef::<[u8]>::as_ref(self))
+            }
 
-impl RedisArg for &[u8] {
-    fn into_arg(self) -> Bytes {
-        Bytes::copy_from_slice(self)
-    }
+            fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+                copy_in(AsRef::<[u8]>::as_ref(self), shared)
+            }
+        }
+    )*};
 }
+borrowed_arg!(&str, &String, &[u8], &Vec<u8>);
 
 impl<const N: usize> RedisArg for &[u8; N] {
     fn into_arg(self) -> Bytes {
         Bytes::copy_from_slice(self)
     }
-}
 
-impl RedisArg for &Vec<u8> {
-    fn into_arg(self) -> Bytes {
-        Bytes::copy_from_slice(self)
+    fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+        copy_in(self, shared)
     }
 }
 
@@ -63,6 +100,10 @@ macro_rules! int_arg {
         impl RedisArg for $t {
             fn into_arg(self) -> Bytes {
                 Bytes::from(self.to_string())
+            }
+
+            fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+                self.to_string().into_arg_in(shared)
             }
         }
     )*};
@@ -80,16 +121,44 @@ int_arg!(i32, i64, u32, u64, usize, isize, f64);
 /// assert_eq!(req.command(), Some("SET"));
 /// assert_eq!(req.params().len(), 2);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct RedisRequest {
-    /// Each command: its name, then its parameters.
-    commands: Vec<Vec<Bytes>>,
+    /// Every command's name and parameters, one command after another.
+    args: Vec<Bytes>,
+    /// Where each command but the last ends in `args` (the last ends with
+    /// it: a single command needs no allocation here).
+    ends: Vec<usize>,
+    /// Where the short arguments' bytes are copied (see
+    /// [`RedisArg::into_arg_in`]).
+    shared: BytesMut,
     /// Send `ASKING` first (a cluster `ASK` redirect); its reply is
     /// dropped.
     pub(crate) asking: bool,
     /// Some command blocks the connection or changes its state: it may
     /// not share one ([`crate::command::is_exclusive`]).
     pub(crate) exclusive: bool,
+}
+
+impl Clone for RedisRequest {
+    fn clone(&self) -> RedisRequest {
+        RedisRequest {
+            args: self.args.clone(),
+            ends: self.ends.clone(),
+            shared: BytesMut::new(),
+            asking: self.asking,
+            exclusive: self.exclusive,
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRequest")
+            .field("commands", &self.commands().collect::<Vec<_>>())
+            .field("asking", &self.asking)
+            .field("exclusive", &self.exclusive)
+            .finish()
+    }
 }
 
 impl RedisRequest {
@@ -99,7 +168,8 @@ impl RedisRequest {
         I: IntoIterator,
         I::Item: RedisArg,
     {
-        self.commands.clear();
+        self.args.clear();
+        self.ends.clear();
         self.exclusive = false;
         self.push_command(command, params);
     }
@@ -113,43 +183,53 @@ impl RedisRequest {
         I: IntoIterator,
         I::Item: RedisArg,
     {
-        let mut c = vec![Bytes::copy_from_slice(command.as_bytes())];
-        c.extend(params.into_iter().map(RedisArg::into_arg));
-        if self.commands.is_empty() {
+        if self.args.is_empty() {
             self.exclusive = false;
+        } else {
+            self.ends.push(self.args.len());
+        }
+        let params = params.into_iter();
+        self.args.reserve(1 + params.size_hint().0);
+        self.args.push(copy_in(command.as_bytes(), &mut self.shared));
+        for p in params {
+            self.args.push(p.into_arg_in(&mut self.shared));
         }
         self.exclusive |= crate::command::is_exclusive(command.as_bytes());
-        self.commands.push(c);
     }
 
     /// The (first) command's name.
     pub fn command(&self) -> Option<&str> {
-        self.commands.first().and_then(|c| std::str::from_utf8(&c[0]).ok())
+        self.args.first().and_then(|c| std::str::from_utf8(c).ok())
     }
 
     /// The (first) command's parameters.
     pub fn params(&self) -> &[Bytes] {
-        self.commands.first().map_or(&[], |c| &c[1..])
+        self.commands().next().map_or(&[], |c| &c[1..])
     }
 
     /// Every command, each as its name followed by its parameters.
     pub fn commands(&self) -> impl ExactSizeIterator<Item = &[Bytes]> {
-        self.commands.iter().map(Vec::as_slice)
+        let n = if self.args.is_empty() { 0 } else { self.ends.len() + 1 };
+        (0..n).map(move |i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            let end = self.ends.get(i).copied().unwrap_or(self.args.len());
+            &self.args[start..end]
+        })
     }
 
     /// Number of commands.
     pub fn len(&self) -> usize {
-        self.commands.len()
+        if self.args.is_empty() { 0 } else { self.ends.len() + 1 }
     }
 
     /// Whether no command is set.
     pub fn is_empty(&self) -> bool {
-        self.commands.is_empty()
+        self.args.is_empty()
     }
 
     pub(crate) fn from_parts(parts: Vec<Bytes>) -> RedisRequest {
         let exclusive = crate::command::is_exclusive(&parts[0]);
-        RedisRequest { commands: vec![parts], asking: false, exclusive }
+        RedisRequest { args: parts, ends: Vec::new(), shared: BytesMut::new(), asking: false, exclusive }
     }
 }
 
@@ -190,5 +270,56 @@ impl RedisResponse {
 
     pub(crate) fn from_results(results: Vec<RedisValue>) -> RedisResponse {
         RedisResponse { results }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_keep_their_arguments_apart() {
+        let mut req = RedisRequest::default();
+        assert!(req.is_empty());
+        assert_eq!(req.commands().count(), 0);
+        assert!(req.params().is_empty());
+        let long = "v".repeat(SHARED_ARG_MAX + 1);
+        req.push_command("SET", ["k1", long.as_str()]);
+        req.push_command("GET", [String::from("k1")]);
+        req.push_command("PING", Vec::<&str>::new());
+        req.push_command("INCRBY", [&b"n"[..]]);
+        assert_eq!(req.len(), 4);
+        let cmds: Vec<Vec<&[u8]>> = req.commands().map(|c| c.iter().map(|b| &b[..]).collect()).collect();
+        assert_eq!(
+            cmds,
+            vec![
+                vec![&b"SET"[..], b"k1", long.as_bytes()],
+                vec![&b"GET"[..], b"k1"],
+                vec![&b"PING"[..]],
+                vec![&b"INCRBY"[..], b"n"],
+            ]
+        );
+        assert_eq!(req.command(), Some("SET"));
+        assert_eq!(req.params().len(), 2);
+        let copy = req.clone();
+        req.set_request("DEL", [7i64]);
+        assert_eq!(req.len(), 1);
+        assert_eq!(req.params(), &[Bytes::from_static(b"7")]);
+        assert_eq!(copy.len(), 4);
+        assert_eq!(copy.commands().nth(1).unwrap()[1], Bytes::from_static(b"k1"));
+    }
+
+    #[test]
+    fn many_short_arguments_fill_several_chunks() {
+        let mut req = RedisRequest::default();
+        let keys: Vec<String> = (0..200).map(|i| format!("key:{i:040}")).collect();
+        for k in &keys {
+            req.push_command("GET", [k]);
+        }
+        assert_eq!(req.len(), keys.len());
+        for (c, k) in req.commands().zip(&keys) {
+            assert_eq!(&c[0][..], b"GET");
+            assert_eq!(&c[1][..], k.as_bytes());
+        }
     }
 }

@@ -37,10 +37,15 @@ use crate::runtime::{self, EndpointParams};
 
 type Slot<T> = oneshot::Sender<Result<T, Error>>;
 
-/// Replies handed out per turn of the driver. Between turns the callers
-/// run and queue their next requests, which the next turn writes before it
-/// hands out more: the server works on those while this thread handles
-/// the rest, rather than each side waiting for the other's whole batch.
+/// Replies handed out per turn of the driver, at least: a turn hands out
+/// up to half the requests waiting (see `deliver`). Between turns the
+/// callers run and queue their next requests, which the next turn writes
+/// before it hands out more: the server works on those while this thread
+/// handles the rest, rather than each side waiting for the other's whole
+/// batch. Half (not a fixed 16) keeps the writes, and the server's reads
+/// and writes, as full as that allows: with 50 callers on one pipe, 25
+/// requests a write rather than 13 (sendto per request 0.077 -> 0.040,
+/// redis-server CPU per request 0.84x).
 const DELIVER_BATCH: usize = 16;
 
 struct Shared<C: Decoder> {
@@ -263,6 +268,7 @@ where
         rbuf,
         out: BytesMut::with_capacity(4096),
         flushing: false,
+        yielded: false,
         keep_alive,
         response_timeout,
         timer: Box::pin(tokio::time::sleep_until(Instant::now())),
@@ -387,6 +393,9 @@ struct Driver<C: Decoder> {
     /// Bytes taken from the shared buffer, being written.
     out: BytesMut,
     flushing: bool,
+    /// The driver yielded since it last took the queued requests: the
+    /// callers woken before it have run and queued theirs.
+    yielded: bool,
     keep_alive: Duration,
     response_timeout: Option<Duration>,
     timer: Pin<Box<Sleep>>,
@@ -421,14 +430,27 @@ where
             let mut moved = false;
             if self.out.is_empty() {
                 let mut s = self.pipe.lock();
-                std::mem::swap(&mut self.out, &mut s.wbuf);
-                s.queued = 0;
-                if self.out.is_empty() && s.waiting.is_empty() && s.closed.is_some() {
-                    return Ok(Step::Done);
-                }
                 match &s.driver {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => s.driver = Some(cx.waker().clone()),
+                }
+                if !s.wbuf.is_empty() && !self.yielded {
+                    // A caller queued a request and woke us, and tokio runs
+                    // the task it wakes next: the other callers woken
+                    // with that one (by replies handed out here or on
+                    // another pipe) have not run yet. Yield once (to the
+                    // back of the run queue) so that their requests leave
+                    // in the same write rather than one write each.
+                    drop(s);
+                    self.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Ok(Step::Parked);
+                }
+                std::mem::swap(&mut self.out, &mut s.wbuf);
+                s.queued = 0;
+                self.yielded = false;
+                if self.out.is_empty() && s.waiting.is_empty() && s.closed.is_some() {
+                    return Ok(Step::Done);
                 }
             }
             while !self.out.is_empty() {
@@ -461,6 +483,7 @@ where
                 // yield (to the back of the run queue) so that those sent
                 // meanwhile leave in one write, rather than run again as
                 // soon as the first one wakes us.
+                self.yielded = true;
                 cx.waker().wake_by_ref();
                 return Ok(Step::Parked);
             }
@@ -502,7 +525,8 @@ where
         let mut ready = Vec::new();
         {
             let mut s = self.pipe.lock();
-            while ready.len() < DELIVER_BATCH {
+            let turn = DELIVER_BATCH.max(s.waiting.len().div_ceil(2));
+            while ready.len() < turn {
                 let Some(item) = s.codec.decode(&mut self.rbuf).map_err(Into::into)? else { break };
                 self.item_bytes = self.rbuf.len();
                 match s.waiting.pop_front() {

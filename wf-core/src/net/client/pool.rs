@@ -95,6 +95,18 @@ impl PoolKey {
     pub(crate) fn new(target: Target, tls: usize, protocol: Box<dyn KeyPart>) -> PoolKey {
         PoolKey { target, tls, protocol }
     }
+
+    /// Whether this is the key [`new`](PoolKey::new) would make of
+    /// `target`, `tls` and `(protocol, handshake)`, without making it.
+    pub(crate) fn is<P, H>(&self, target: &Target, tls: usize, protocol: &P, handshake: &H) -> bool
+    where
+        P: Eq + 'static,
+        H: Eq + 'static,
+    {
+        self.tls == tls
+            && self.target == *target
+            && self.protocol.as_any().downcast_ref::<(P, H)>().is_some_and(|(p, h)| p == protocol && h == handshake)
+    }
 }
 
 impl PartialEq for PoolKey {

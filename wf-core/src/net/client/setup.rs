@@ -1,6 +1,7 @@
 //! Connection setup: which TLS, which pool, connecting, TLS, and the
 //! protocol's handshake.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use tokio::net::{TcpStream, UnixStream};
@@ -90,11 +91,21 @@ impl<'a, P: ClientProtocol> Setup<'a, P> {
 
     /// The pool of connections to `target` made this way.
     pub(crate) fn key(&self, target: &Target) -> Arc<PoolKey> {
-        Arc::new(PoolKey::new(
-            target.clone(),
-            self.tls.as_ref().map_or(0, tls_id),
-            Box::new((self.protocol.clone(), self.handshake.clone())),
-        ))
+        // Tasks to one target ask for the same key over and over: the last
+        // one made on this thread is kept and handed out again while it
+        // matches (two allocations and two frees a task less).
+        thread_local! {
+            static LAST: RefCell<Option<Arc<PoolKey>>> = const { RefCell::new(None) };
+        }
+        let tls = self.tls.as_ref().map_or(0, tls_id);
+        let same = |k: &&Arc<PoolKey>| k.is(target, tls, self.protocol, &self.handshake);
+        if let Some(k) = LAST.with_borrow(|last| last.as_ref().filter(same).cloned()) {
+            return k;
+        }
+        let key =
+            Arc::new(PoolKey::new(target.clone(), tls, Box::new((self.protocol.clone(), self.handshake.clone()))));
+        LAST.with_borrow_mut(|last| *last = Some(key.clone()));
+        key
     }
 
     /// Connects to the routed target, adds TLS (for the route's server
