@@ -20,7 +20,20 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::lock::{lock, wait};
 use crate::runtime;
 
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
+/// Work queued on an executor: a closure, or a series driver moving onto
+/// a compute thread (already boxed: queuing it moves no more than a
+/// pointer).
+pub(crate) trait Run: Send + 'static {
+    fn run(self: Box<Self>);
+}
+
+impl<F: FnOnce() + Send + 'static> Run for F {
+    fn run(self: Box<Self>) {
+        self()
+    }
+}
+
+pub(crate) type Job = Box<dyn Run>;
 
 thread_local! {
     /// On an executor's thread: whether it is wf's own compute pool.
@@ -359,7 +372,7 @@ impl Pool {
             if let Some(job) = job {
                 // Jobs catch their own panics; this is a last line of defence
                 // so that a compute thread never dies.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
             }
         }
     }
