@@ -12,10 +12,12 @@
 //! Either can grow and shrink while it runs.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
+
+use rustc_hash::FxHashMap;
 
 use crate::lock::{lock, wait};
 use crate::runtime;
@@ -79,7 +81,8 @@ impl fmt::Debug for Executor {
 /// What the handles share; dropping it lets the threads go.
 struct Owner {
     pool: Arc<Pool>,
-    queues: Mutex<HashMap<String, ExecQueue>>,
+    /// Looked up by name for every go task created by name: a fast hash.
+    queues: Mutex<FxHashMap<String, ExecQueue>>,
 }
 
 impl Drop for Owner {
@@ -232,7 +235,7 @@ impl Executor {
             }),
             wake: Condvar::new(),
         });
-        let exec = Executor { owner: Arc::new(Owner { pool, queues: Mutex::new(HashMap::new()) }) };
+        let exec = Executor { owner: Arc::new(Owner { pool, queues: Mutex::new(FxHashMap::default()) }) };
         for _ in 0..threads.max(1) {
             exec.increase_threads()?;
         }
@@ -243,6 +246,10 @@ impl Executor {
     #[must_use]
     pub fn queue(&self, name: &str) -> ExecQueue {
         let mut queues = lock(&self.owner.queues);
+        if let Some(q) = queues.get(name) {
+            // The common case: no key to allocate.
+            return ExecQueue { _owner: Some(self.owner.clone()), ..q.clone() };
+        }
         let q = queues.entry(name.to_string()).or_insert_with(|| ExecQueue {
             inner: Arc::new(Queue {
                 name: name.to_string(),
