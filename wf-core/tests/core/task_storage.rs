@@ -14,11 +14,16 @@ use wf_core::{
     RunContext, State, Task, TaskKind, create_counter_task, create_empty_task, create_series_work, series_of,
 };
 
-/// A kind of one word: stored in place.
-struct Small(Token);
+/// A kind of one word: stored in place. The token counts its drop.
+struct Small {
+    _token: Token,
+}
 
 /// A kind far larger than the room in place: boxed.
-struct Large(Token, [u64; 32]);
+struct Large {
+    _token: Token,
+    words: [u64; 32],
+}
 
 impl TaskKind for Small {
     fn poll_run(&mut self, _cx: &mut Context<'_>, _run: &mut RunContext<'_>) -> Poll<()> {
@@ -28,17 +33,17 @@ impl TaskKind for Small {
 
 impl TaskKind for Large {
     fn poll_run(&mut self, _cx: &mut Context<'_>, _run: &mut RunContext<'_>) -> Poll<()> {
-        self.1[31] = 7;
+        self.words[31] = 7;
         Poll::Ready(())
     }
 }
 
 fn small(d: &Drops) -> Task<Small> {
-    Task::new(Small(d.token()))
+    Task::new(Small { _token: d.token() })
 }
 
 fn large(d: &Drops) -> Task<Large> {
-    Task::new(Large(d.token(), [1; 32]))
+    Task::new(Large { _token: d.token(), words: [1; 32] })
 }
 
 #[test]
@@ -56,7 +61,7 @@ fn finished_tasks_are_dropped_once_after_their_callback() {
     s.push_back(large(&d).with_callback({
         let (d, seen) = (d.clone(), seen.clone());
         move |t| {
-            assert_eq!(t.1[31], 7, "the kind ran and its callback sees it");
+            assert_eq!(t.words[31], 7, "the kind ran and its callback sees it");
             seen.push(("large", d.count()));
         }
     }));
@@ -101,7 +106,7 @@ fn awaited_tasks_come_back_whole_then_drop_once() {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let (s, l) = rt.block_on(async { (small(&d).await, large(&d).await) });
     assert_eq!((s.state(), l.state()), (State::Success, State::Success));
-    assert_eq!(l.1[31], 7);
+    assert_eq!(l.words[31], 7);
     assert_eq!(d.count(), 0, "the awaiter owns them now");
     drop((s, l));
     assert_eq!(d.count(), 2);
