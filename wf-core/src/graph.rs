@@ -109,7 +109,7 @@ impl ParentHook for Shared {
         };
         for (i, mut s) in ready {
             s.set_end(End::Parent(self.clone(), i));
-            Driver::new(s).launch();
+            Driver::start(s);
         }
         if let Some(w) = waker {
             w.wake();
@@ -202,7 +202,7 @@ impl TaskKind for Graph {
                 }
             }
             for s in ready {
-                Driver::new(s).launch();
+                Driver::start(s);
             }
             self.running = Some(shared);
             return Poll::Pending;

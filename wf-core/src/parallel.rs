@@ -143,7 +143,7 @@ impl TaskKind for Parallel {
                 let parent: Arc<dyn ParentHook> = shared.clone();
                 for (i, mut s) in self.series.drain(..).enumerate() {
                     s.set_end(End::Parent(parent.clone(), i));
-                    Driver::new(s).launch();
+                    Driver::start(s);
                 }
                 self.running = Some(shared);
                 Poll::Pending

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
-use crate::compute::ExecQueue;
+use crate::compute::{ExecQueue, Run};
 use crate::runtime;
 use crate::task::{AnyTask, Step, Task, TaskKind};
 
@@ -239,7 +239,7 @@ impl SeriesWork {
     pub fn start(mut self) {
         self.counted = true;
         runtime::series_started();
-        Driver::new(self).launch();
+        Driver::start(self);
     }
 
     pub(crate) fn set_end(&mut self, end: End) {
@@ -258,6 +258,14 @@ impl SeriesWork {
             Some(t) => Some(t),
             None => self.last.take(),
         }
+    }
+
+    /// Drops what the series holds, as dropping it would.
+    fn release(&mut self) {
+        self.clear();
+        self.queue = VecDeque::new();
+        self.context = None;
+        self.callback = None;
     }
 
     pub(crate) fn clear(&mut self) {
@@ -404,7 +412,11 @@ pub fn try_series_of<K: TaskKind>(task: &mut Task<K>) -> Option<&mut SeriesWork>
 /// to wait, and hands the driver back to tokio (a spawn) at that point.
 pub(crate) struct Driver {
     series: SeriesWork,
-    current: Option<AnyTask>,
+    /// The running task ([`AnyTask::none`] between tasks).
+    current: AnyTask,
+    /// On a compute thread: the queue it runs on (a driver out of budget
+    /// queues itself there again).
+    queue: Option<ExecQueue>,
 }
 
 /// How often (in finished tasks) a busy driver looks at the clock.
@@ -429,8 +441,8 @@ enum Mode {
 
 enum Drive {
     Pending,
-    /// The driver moved to a compute thread.
-    Migrated,
+    /// The current task is a compute task: move the driver to this queue.
+    Offload(ExecQueue),
     /// Out of budget on a compute thread: queue it again.
     Yield,
     Done,
@@ -440,23 +452,27 @@ impl Driver {
     pub(crate) fn new(mut series: SeriesWork) -> Driver {
         // The first task always runs, even in a series canceled before it
         // started (as in Workflow, where `start()` dispatches it).
-        let current = series.head.take().or_else(|| series.queue.pop_front());
-        Driver { series, current }
+        let current = series.head.take().or_else(|| series.queue.pop_front()).unwrap_or_else(AnyTask::none);
+        Driver { series, current, queue: None }
     }
 
-    /// Starts a top-level driver: on the compute pool when its first task
-    /// is a compute task, else as a tokio task (on the handler threads when
-    /// there are some).
-    pub(crate) fn launch(self) {
-        match self.current.as_ref().and_then(|t| t.0.compute_queue()) {
-            Some(q) => self.migrate(q),
-            None => runtime::spawn_series(self),
+    /// Starts a top-level driver for `series`: on the compute pool when
+    /// its first task is a compute task, else as a tokio task (on the
+    /// handler threads when there are some). The driver is boxed once and
+    /// moves between tokio and the compute threads as that box.
+    pub(crate) fn start(series: SeriesWork) {
+        let mut driver = Box::new(Driver::new(series));
+        match driver.current.compute_queue() {
+            Some(q) => driver.migrate(q),
+            None => runtime::spawn_series(Launched(Some(driver))),
         }
     }
 
-    fn migrate(self, q: ExecQueue) {
+    /// Queues the driver on compute queue `q`.
+    fn migrate(mut self: Box<Self>, q: ExecQueue) {
         let queue = q.clone();
-        q.submit(Box::new(move || self.run_migrated(queue)));
+        self.queue = Some(q);
+        queue.submit(self);
     }
 
     /// Runs the series until its callback has run, without leaving this
@@ -464,7 +480,7 @@ impl Driver {
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.drive(cx, Mode::Nested) {
             Drive::Pending => Poll::Pending,
-            Drive::Migrated | Drive::Yield => unreachable!("nested drivers never move"),
+            Drive::Offload(_) | Drive::Yield => unreachable!("nested drivers never move"),
             Drive::Done => Poll::Ready(()),
         }
     }
@@ -476,30 +492,27 @@ impl Driver {
         let mut budget = BUDGET;
         let mut slice_start: Option<std::time::Instant> = None;
         loop {
-            let task = match &mut self.current {
-                Some(t) => t,
-                None => match self.series.pop() {
-                    Some(t) => self.current.insert(t),
+            // The task runs and finishes in place in `current`.
+            if self.current.is_none() {
+                match self.series.pop() {
+                    Some(t) => self.current = t,
                     None => break,
-                },
-            };
-            match task.0.poll_run(cx, &mut self.series, !matches!(mode, Mode::Nested)) {
+                }
+            }
+            match self.current.poll_step(cx, &mut self.series, !matches!(mode, Mode::Nested)) {
+                Step::Ready => {}
                 Step::Pending => return Drive::Pending,
                 Step::Offload(q) => {
                     if matches!(mode, Mode::Compute) && q.is_idle() {
                         // Already on a compute thread and nobody else waits
                         // for one: do the work here.
-                        task.0.compute();
+                        self.current.compute();
                         continue;
                     }
-                    let driver = Driver { series: std::mem::take(&mut self.series), current: self.current.take() };
-                    driver.migrate(q);
-                    return Drive::Migrated;
+                    return Drive::Offload(q);
                 }
-                Step::Ready => {}
             }
-            let task = self.current.take().expect("current task");
-            if task.0.finish(&mut self.series) {
+            if self.current.finish(&mut self.series) {
                 self.series.cancel();
             }
             budget -= 1;
@@ -528,23 +541,9 @@ impl Driver {
         Drive::Done
     }
 
-    /// On a compute thread serving `queue`: does the current task's work,
-    /// then drives the series on from here.
-    fn run_migrated(mut self, queue: ExecQueue) {
-        if let Some(t) = self.current.as_mut() {
-            t.0.compute();
-        }
-        // Tasks created and polled here (timers, sockets) need the runtime.
-        let _rt = runtime::handle().enter();
-        // Nothing can wake this poll: a task that must wait is polled again
-        // by the tokio task the driver becomes, with a real waker.
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.drive(&mut cx, Mode::Compute) {
-            Drive::Pending => runtime::spawn_series(self),
-            Drive::Migrated => {}
-            Drive::Yield => self.migrate(queue),
-            Drive::Done => self.end(),
-        }
+    /// A driver taken out of a tokio task to move to a compute thread.
+    fn take_out(&mut self) -> Box<Driver> {
+        Box::new(Driver { series: std::mem::take(&mut self.series), current: self.current.take(), queue: None })
     }
 
     pub(crate) fn series_mut(&mut self) -> &mut SeriesWork {
@@ -553,12 +552,13 @@ impl Driver {
 
     /// After the series callback: hands the series to whoever waits for it.
     fn end(&mut self) {
-        let mut series = std::mem::take(&mut self.series);
-        let counted = series.counted;
-        match std::mem::take(&mut series.end) {
-            End::Drop => drop(series),
-            End::Await(tx) => drop(tx.send(series)),
-            End::Parent(parent, index) => parent.series_done(index, series),
+        let counted = self.series.counted;
+        match std::mem::take(&mut self.series.end) {
+            // Released in place (no copy of the series); before
+            // `series_ended`, as a drop would be.
+            End::Drop => self.series.release(),
+            End::Await(tx) => drop(tx.send(std::mem::take(&mut self.series))),
+            End::Parent(parent, index) => parent.series_done(index, std::mem::take(&mut self.series)),
         }
         if counted {
             runtime::series_ended();
@@ -566,6 +566,30 @@ impl Driver {
     }
 }
 
+/// On a compute thread: does the current task's work, then drives the
+/// series on from here.
+impl Run for Driver {
+    fn run(mut self: Box<Self>) {
+        self.current.compute();
+        // Tasks created and polled here (timers, sockets) need the runtime.
+        let _rt = runtime::handle().enter();
+        // Nothing can wake this poll: a task that must wait is polled again
+        // by the tokio task the driver becomes, with a real waker.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.drive(&mut cx, Mode::Compute) {
+            Drive::Pending => runtime::spawn_series(Launched(Some(self))),
+            Drive::Offload(q) => self.migrate(q),
+            Drive::Yield => match self.queue.take() {
+                Some(q) => self.migrate(q),
+                None => runtime::spawn_series(Launched(Some(self))),
+            },
+            Drive::Done => self.end(),
+        }
+    }
+}
+
+/// A driver polled in place by its owner (a server connection drives its
+/// requests' series this way); it moves to a compute thread as a new box.
 impl Future for Driver {
     type Output = ();
 
@@ -573,9 +597,37 @@ impl Future for Driver {
         let this = self.get_mut();
         match this.drive(cx, Mode::Tokio) {
             Drive::Pending | Drive::Yield => Poll::Pending,
-            Drive::Migrated => Poll::Ready(()),
+            Drive::Offload(q) => {
+                this.take_out().migrate(q);
+                Poll::Ready(())
+            }
             Drive::Done => {
                 this.end();
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// A top-level driver as a tokio task; it moves to a compute thread as
+/// the same box.
+struct Launched(Option<Box<Driver>>);
+
+impl Future for Launched {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(driver) = self.0.as_mut() else { return Poll::Ready(()) };
+        match driver.drive(cx, Mode::Tokio) {
+            Drive::Pending | Drive::Yield => Poll::Pending,
+            Drive::Offload(q) => {
+                if let Some(driver) = self.0.take() {
+                    driver.migrate(q);
+                }
+                Poll::Ready(())
+            }
+            Drive::Done => {
+                driver.end();
                 Poll::Ready(())
             }
         }

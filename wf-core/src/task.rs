@@ -7,11 +7,15 @@
 //! wf-timer, the protocol crates and third-party crates add their own tasks.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::ptr;
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
@@ -89,10 +93,9 @@ pub trait TaskKind: Send + Sized + 'static {
 
 /// What a running [`TaskKind`] may touch besides itself: its outcome and the
 /// series it runs in.
-#[derive(Debug)]
 pub struct RunContext<'a> {
     pub(crate) state: &'a mut State,
-    pub(crate) error: &'a mut Option<Box<Error>>,
+    pub(crate) error: &'a mut dyn ErrorSlot,
     pub(crate) panicked: &'a mut bool,
     pub(crate) series: &'a mut SeriesWork,
 }
@@ -101,19 +104,19 @@ impl RunContext<'_> {
     /// Records that the task failed, and why; it is what the callback sees.
     pub fn set_error(&mut self, e: Error) {
         *self.state = e.state();
-        *self.error = Some(Box::new(e));
+        self.error.set(Some(e));
     }
 
     /// Records a state that is not a failure (a server task's
     /// [`State::NoReply`], say); no state recorded means success.
     pub fn set_state(&mut self, state: State) {
         *self.state = state;
-        *self.error = None;
+        self.error.set(None);
     }
 
     /// The failure recorded so far, if any.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_deref()
+        self.error.get()
     }
 
     /// Marks the task as failed by a panic: its series is canceled after
@@ -126,6 +129,33 @@ impl RunContext<'_> {
     /// The series this task runs in, e.g. to push a task in front of it.
     pub fn series(&mut self) -> &mut SeriesWork {
         self.series
+    }
+}
+
+impl fmt::Debug for RunContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunContext").field("state", &self.state).field("error", &self.error()).finish()
+    }
+}
+
+/// Where a [`RunContext`] records a failure: the task's cold part, of
+/// whatever kind.
+pub(crate) trait ErrorSlot {
+    fn set(&mut self, e: Option<Error>);
+    fn get(&self) -> Option<&Error>;
+}
+
+impl<K: TaskKind> ErrorSlot for Option<Box<Cold<K>>> {
+    fn set(&mut self, e: Option<Error>) {
+        match (self.as_mut(), e) {
+            (Some(cold), e) => cold.error = e,
+            (None, None) => {}
+            (None, Some(e)) => *self = Some(Box::new(Cold { error: Some(e), user_data: None, awaiter: None })),
+        }
+    }
+
+    fn get(&self) -> Option<&Error> {
+        self.as_ref()?.error.as_ref()
     }
 }
 
@@ -152,33 +182,37 @@ type Callback<K> = Box<dyn FnOnce(&mut Task<K>) + Send>;
 #[must_use = "a task does nothing until it is started (`start()`), pushed into a series or parallel, or awaited"]
 pub struct Task<K: TaskKind> {
     kind: K,
+    callback: Option<Callback<K>>,
+    /// The error, the user data and the awaiter, boxed apart: most tasks
+    /// have none of them, and a small task is stored in place in its
+    /// series' queue (see [`AnyTask`]).
+    cold: Option<Box<Cold<K>>>,
     state: State,
-    /// Boxed: failures are rare, and a task is smaller without the room
-    /// for one (every task is an allocation).
-    error: Option<Box<Error>>,
     panicked: bool,
     /// Polled at least once (a task first polled after shutdown is aborted).
     started: bool,
     /// Aborted by the engine: never polled again.
     aborted: bool,
-    callback: Option<Callback<K>>,
-    /// User data and the awaiter, boxed apart: most tasks have neither, and
-    /// a small task is a smaller allocation.
-    extras: Option<Box<Extras<K>>>,
 }
 
-struct Extras<K: TaskKind> {
+/// The rarely used parts of a task.
+pub(crate) struct Cold<K: TaskKind> {
+    error: Option<Error>,
     user_data: Option<Box<dyn Any + Send>>,
     awaiter: Option<oneshot::Sender<Task<K>>>,
 }
 
 impl<K: TaskKind> Task<K> {
-    fn extras(&mut self) -> &mut Extras<K> {
-        self.extras.get_or_insert_with(|| Box::new(Extras { user_data: None, awaiter: None }))
+    fn cold(&mut self) -> &mut Cold<K> {
+        self.cold.get_or_insert_with(|| Box::new(Cold { error: None, user_data: None, awaiter: None }))
     }
 
     fn user_data_slot(&self) -> Option<&Box<dyn Any + Send>> {
-        self.extras.as_ref()?.user_data.as_ref()
+        self.cold.as_ref()?.user_data.as_ref()
+    }
+
+    fn set_error(&mut self, e: Option<Error>) {
+        self.cold.set(e);
     }
 }
 
@@ -187,13 +221,12 @@ impl<K: TaskKind> Task<K> {
     pub fn new(kind: K) -> Task<K> {
         Task {
             kind,
+            callback: None,
+            cold: None,
             state: State::Undefined,
-            error: None,
             panicked: false,
             started: false,
             aborted: false,
-            callback: None,
-            extras: None,
         }
     }
 
@@ -223,19 +256,19 @@ impl<K: TaskKind> Task<K> {
     /// Why the task failed (state, code, timeout reason and cause; its
     /// `Display` is the error text), or `None` when it did not fail.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_deref()
+        self.cold.get()
     }
 
     /// The error code, 0 when the task did not fail (Workflow's
     /// `get_error()`).
     pub fn error_code(&self) -> i32 {
-        self.error.as_deref().map_or(0, Error::code)
+        self.error().map_or(0, Error::code)
     }
 
     /// The error text, as Workflow's `get_error_string(state, error)`
     /// gives it (`"Success"` when the task did not fail), with the cause.
     pub fn error_text(&self) -> String {
-        match &self.error {
+        match self.error() {
             Some(e) => e.to_string(),
             None => crate::get_error_string(self.state, 0),
         }
@@ -243,12 +276,12 @@ impl<K: TaskKind> Task<K> {
 
     /// Why the task timed out, if it did.
     pub fn timeout_reason(&self) -> TimeoutReason {
-        self.error.as_deref().map_or(TimeoutReason::NotTimeout, Error::timeout_reason)
+        self.error().map_or(TimeoutReason::NotTimeout, Error::timeout_reason)
     }
 
     /// Attaches a value to the task (Workflow's `user_data`).
     pub fn set_user_data<T: Any + Send>(&mut self, data: T) {
-        self.extras().user_data = Some(Box::new(data));
+        self.cold().user_data = Some(Box::new(data));
     }
 
     /// The attached value, if there is one of type `T`.
@@ -258,12 +291,12 @@ impl<K: TaskKind> Task<K> {
 
     /// The attached value, mutably, if there is one of type `T`.
     pub fn user_data_mut<T: Any>(&mut self) -> Option<&mut T> {
-        self.extras.as_mut()?.user_data.as_mut()?.downcast_mut()
+        self.cold.as_mut()?.user_data.as_mut()?.downcast_mut()
     }
 
     /// Takes the attached value out, if there is one of type `T`.
     pub fn take_user_data<T: Any>(&mut self) -> Option<T> {
-        let slot = &mut self.extras.as_mut()?.user_data;
+        let slot = &mut self.cold.as_mut()?.user_data;
         match slot.take()?.downcast::<T>() {
             Ok(b) => Some(*b),
             Err(b) => {
@@ -277,7 +310,7 @@ impl<K: TaskKind> Task<K> {
     /// `ToReply`, `noreply` makes them `NoReply`).
     pub(crate) fn set_state(&mut self, state: State) {
         self.state = state;
-        self.error = None;
+        self.set_error(None);
     }
 
     /// Records the task's outcome from [`TaskKind::poll_task`]: `Ok`
@@ -287,7 +320,7 @@ impl<K: TaskKind> Task<K> {
             Ok(()) => self.set_state(State::Success),
             Err(e) => {
                 self.state = e.state();
-                self.error = Some(Box::new(e));
+                self.set_error(Some(e));
             }
         }
     }
@@ -296,8 +329,8 @@ impl<K: TaskKind> Task<K> {
     /// [`TaskKind::poll_task`]).
     #[inline]
     fn poll_kind(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork) -> Poll<()> {
-        let Task { kind, state, error, panicked, .. } = self;
-        let mut run = RunContext { state, error, panicked, series };
+        let Task { kind, state, cold, panicked, .. } = self;
+        let mut run = RunContext { state, error: cold, panicked, series };
         kind.poll_run(cx, &mut run)
     }
 
@@ -335,7 +368,7 @@ impl<K: TaskKind> fmt::Debug for Task<K> {
         f.debug_struct("Task")
             .field("kind", &std::any::type_name::<K>())
             .field("state", &self.state)
-            .field("error", &self.error)
+            .field("error", &self.error())
             .finish()
     }
 }
@@ -348,7 +381,7 @@ impl<K: TaskKind> IntoFuture for Task<K> {
 
     fn into_future(mut self) -> TaskFuture<K> {
         let (tx, rx) = oneshot::channel();
-        self.extras().awaiter = Some(tx);
+        self.cold().awaiter = Some(tx);
         self.start();
         TaskFuture { rx }
     }
@@ -389,32 +422,17 @@ pub(crate) enum Step {
     Offload(ExecQueue),
 }
 
-/// The engine's view of a task of any kind.
-pub(crate) trait SubTask: Send + 'static {
-    /// Polls the task; with `may_offload`, a compute task asks to be
-    /// offloaded instead of being polled.
-    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step;
-    /// Runs the callback; returns true when the series must be canceled.
-    fn finish(self: Box<Self>, series: &mut SeriesWork) -> bool;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>);
-    /// The compute queue of a compute task that has not run yet.
-    fn compute_queue(&self) -> Option<ExecQueue>;
-    /// Runs the kind's compute work; a panic fails the task.
-    fn compute(&mut self);
-}
-
 impl<K: TaskKind> Task<K> {
     /// Finishes the task as aborted, without (more of) its work.
     fn abort(&mut self) {
         self.aborted = true;
         self.state = State::Aborted;
-        self.error = Some(Box::new(Error::aborted()));
+        self.set_error(Some(Error::aborted()));
     }
-}
 
-impl<K: TaskKind> SubTask for Task<K> {
-    fn poll_run(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step {
+    /// Polls the task for the engine; with `may_offload`, a compute task
+    /// asks to be offloaded instead of being polled.
+    fn poll_step(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step {
         if self.aborted {
             return Step::Ready;
         }
@@ -442,37 +460,25 @@ impl<K: TaskKind> SubTask for Task<K> {
         }
     }
 
-    fn finish(mut self: Box<Self>, series: &mut SeriesWork) -> bool {
+    /// Runs the callback; returns whether the series must be canceled,
+    /// and the awaiter to hand the finished task to.
+    fn run_callback(&mut self, series: &mut SeriesWork) -> (bool, Option<oneshot::Sender<Task<K>>>) {
         if self.state == State::Undefined {
             self.state = State::Success;
         }
         let mut cancel = self.panicked;
         if let Some(cb) = self.callback.take() {
-            let task: &mut Task<K> = &mut self;
-            let _enter = series::enter(series, task as *mut Task<K> as *const ());
-            if catch_unwind(AssertUnwindSafe(|| cb(task))).is_err() {
+            let _enter = series::enter(series, self as *mut Task<K> as *const ());
+            if catch_unwind(AssertUnwindSafe(|| cb(self))).is_err() {
                 cancel = true;
             }
         }
-        if let Some(tx) = self.extras.as_mut().and_then(|e| e.awaiter.take()) {
-            let _ = tx.send(*self);
-        }
-        cancel
+        (cancel, self.cold.as_mut().and_then(|c| c.awaiter.take()))
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
-    fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>) {
-        self.extras().user_data = Some(data);
-    }
-
-    fn compute_queue(&self) -> Option<ExecQueue> {
-        self.kind.compute_queue()
-    }
-
-    fn compute(&mut self) {
+    /// Runs the kind's compute work on a compute thread; a panic fails the
+    /// task.
+    fn compute_step(&mut self) {
         // A compute task still queued at shutdown does not run.
         if crate::shutdown::is_shutting_down() {
             self.abort();
@@ -481,10 +487,173 @@ impl<K: TaskKind> SubTask for Task<K> {
         self.started = true;
         if catch_unwind(AssertUnwindSafe(|| self.kind.compute())).is_err() {
             self.state = State::TaskError;
-            self.error = Some(Box::new(Error::task(code::PANICKED)));
+            self.set_error(Some(Error::task(code::PANICKED)));
             self.panicked = true;
         }
     }
+}
+
+/// Room for a task stored in place in an [`AnyTask`], in words: a task
+/// this small (an empty task, a counter) costs no allocation of its own,
+/// and a series of them is one array.
+const INLINE_WORDS: usize = 5;
+
+/// Where an [`AnyTask`] keeps its task: the task itself when it fits, else
+/// a pointer to it.
+type Slot = MaybeUninit<[usize; INLINE_WORDS]>;
+
+/// True when a `Task<K>` is stored in place (decided at compile time).
+const fn fits_inline<K: TaskKind>() -> bool {
+    size_of::<Task<K>>() <= size_of::<Slot>() && align_of::<Task<K>>() <= align_of::<Slot>()
+}
+
+/// How a `Task<K>` sits in a [`Slot`].
+trait Store {
+    /// The task.
+    ///
+    /// # Safety
+    ///
+    /// `slot` holds a live `Task<K>` stored this way.
+    unsafe fn task<K: TaskKind>(slot: *mut Slot) -> *mut Task<K>;
+
+    /// Moves the task out; the slot is then empty.
+    ///
+    /// # Safety
+    ///
+    /// As [`task`](Store::task); the slot is not used again.
+    unsafe fn take<K: TaskKind>(slot: *mut Slot) -> Task<K>;
+
+    /// Drops the task; the slot is then empty.
+    ///
+    /// # Safety
+    ///
+    /// As [`take`](Store::take).
+    unsafe fn drop_task<K: TaskKind>(slot: *mut Slot);
+}
+
+/// The task is in the slot.
+struct Inline;
+
+/// The slot holds a `Box<Task<K>>`.
+struct Boxed;
+
+impl Store for Inline {
+    unsafe fn task<K: TaskKind>(slot: *mut Slot) -> *mut Task<K> {
+        slot.cast()
+    }
+
+    unsafe fn take<K: TaskKind>(slot: *mut Slot) -> Task<K> {
+        // SAFETY: the caller guarantees a live task in place, used no more.
+        unsafe { ptr::read(slot.cast::<Task<K>>()) }
+    }
+
+    unsafe fn drop_task<K: TaskKind>(slot: *mut Slot) {
+        // SAFETY: as `take`.
+        unsafe { ptr::drop_in_place(slot.cast::<Task<K>>()) }
+    }
+}
+
+impl Store for Boxed {
+    unsafe fn task<K: TaskKind>(slot: *mut Slot) -> *mut Task<K> {
+        // SAFETY: the caller guarantees the slot holds the box's pointer.
+        unsafe { slot.cast::<*mut Task<K>>().read() }
+    }
+
+    unsafe fn take<K: TaskKind>(slot: *mut Slot) -> Task<K> {
+        // SAFETY: the pointer came from `Box::into_raw`, and the slot is
+        // not used again, so the box is rebuilt once.
+        unsafe { *Box::from_raw(Self::task::<K>(slot)) }
+    }
+
+    unsafe fn drop_task<K: TaskKind>(slot: *mut Slot) {
+        // SAFETY: as `take`.
+        drop(unsafe { Box::from_raw(Self::task::<K>(slot)) })
+    }
+}
+
+/// The engine's operations on the task in an [`AnyTask`] (a hand-made
+/// vtable, one per kind and [`Store`], so that a queue entry is the
+/// task itself and not a pointer to it).
+struct VTable {
+    poll_step: unsafe fn(*mut Slot, &mut Context<'_>, &mut SeriesWork, bool) -> Step,
+    finish: unsafe fn(*mut Slot, &mut SeriesWork) -> bool,
+    drop_task: unsafe fn(*mut Slot),
+    as_any_mut: unsafe fn(*mut Slot) -> *mut dyn Any,
+    set_user_data_boxed: unsafe fn(*mut Slot, Box<dyn Any + Send>),
+    compute_queue: unsafe fn(*mut Slot) -> Option<ExecQueue>,
+    compute: unsafe fn(*mut Slot),
+}
+
+/// The vtable of an [`AnyTask`] whose task has finished (a driver's
+/// `current` between tasks): its functions touch nothing.
+static NO_TASK: VTable = VTable {
+    poll_step: |_, _, _, _| Step::Ready,
+    finish: |_, _| false,
+    drop_task: |_| {},
+    as_any_mut: |_| ptr::NonNull::<()>::dangling().as_ptr() as *mut dyn Any,
+    set_user_data_boxed: |_, _| {},
+    compute_queue: |_| None,
+    compute: |_| {},
+};
+
+/// The vtable of `Task<K>` stored as `S`.
+fn vtable<K: TaskKind, S: Store>() -> &'static VTable {
+    &VTable {
+        poll_step: poll_step::<K, S>,
+        finish: finish::<K, S>,
+        drop_task: S::drop_task::<K>,
+        as_any_mut: as_any_mut::<K, S>,
+        set_user_data_boxed: set_user_data_boxed::<K, S>,
+        compute_queue: compute_queue::<K, S>,
+        compute: compute::<K, S>,
+    }
+}
+
+// SAFETY (for the functions below): an `AnyTask` calls its vtable's
+// functions only on its own slot, which holds a live `Task<K>` stored as
+// `S` (the vtable was chosen with the slot's contents), and calls
+// `finish` or `drop_task` once, last.
+
+unsafe fn poll_step<K: TaskKind, S: Store>(
+    slot: *mut Slot,
+    cx: &mut Context<'_>,
+    series: &mut SeriesWork,
+    may_offload: bool,
+) -> Step {
+    // SAFETY: see above.
+    unsafe { (*S::task::<K>(slot)).poll_step(cx, series, may_offload) }
+}
+
+unsafe fn finish<K: TaskKind, S: Store>(slot: *mut Slot, series: &mut SeriesWork) -> bool {
+    // SAFETY: see above; the task is moved out or dropped once, last.
+    unsafe {
+        let (cancel, awaiter) = (*S::task::<K>(slot)).run_callback(series);
+        match awaiter {
+            Some(tx) => drop(tx.send(S::take::<K>(slot))),
+            None => S::drop_task::<K>(slot),
+        }
+        cancel
+    }
+}
+
+unsafe fn as_any_mut<K: TaskKind, S: Store>(slot: *mut Slot) -> *mut dyn Any {
+    // SAFETY: see above.
+    unsafe { S::task::<K>(slot) as *mut dyn Any }
+}
+
+unsafe fn set_user_data_boxed<K: TaskKind, S: Store>(slot: *mut Slot, data: Box<dyn Any + Send>) {
+    // SAFETY: see above.
+    unsafe { (*S::task::<K>(slot)).cold().user_data = Some(data) }
+}
+
+unsafe fn compute_queue<K: TaskKind, S: Store>(slot: *mut Slot) -> Option<ExecQueue> {
+    // SAFETY: see above.
+    unsafe { (*S::task::<K>(slot)).kind.compute_queue() }
+}
+
+unsafe fn compute<K: TaskKind, S: Store>(slot: *mut Slot) {
+    // SAFETY: see above.
+    unsafe { (*S::task::<K>(slot)).compute_step() }
 }
 
 /// A task of any kind, ready to be pushed into a series.
@@ -493,29 +662,121 @@ impl<K: TaskKind> SubTask for Task<K> {
 /// "some task" (dynamic, repeater, conditional…) accept `impl Into<AnyTask>`.
 /// Dropping an `AnyTask` dismisses the task.
 #[must_use = "a task does nothing until it is started (`start()`), pushed into a series or parallel, or awaited"]
-pub struct AnyTask(pub(crate) Box<dyn SubTask>);
+pub struct AnyTask {
+    vtable: &'static VTable,
+    /// A small task in place, a larger one boxed.
+    slot: Slot,
+    /// A task is `Send` (every kind is) but not necessarily `Sync`.
+    _not_sync: PhantomData<Cell<()>>,
+}
 
 impl AnyTask {
     /// The task, if it is of kind `K`.
     pub fn downcast_mut<K: TaskKind>(&mut self) -> Option<&mut Task<K>> {
-        self.0.as_any_mut().downcast_mut()
+        // SAFETY: the slot holds the task the vtable is for; the borrow of
+        // the task is tied to the borrow of `self`.
+        let any = unsafe { &mut *(self.vtable.as_any_mut)(&mut self.slot) };
+        any.downcast_mut()
     }
 
     /// Replaces the task's user data with an already boxed value
     /// (conditionals deliver their message this way).
     pub fn set_user_data_boxed(&mut self, data: Box<dyn Any + Send>) {
-        self.0.set_user_data_boxed(data);
+        // SAFETY: the slot holds the task the vtable is for.
+        unsafe { (self.vtable.set_user_data_boxed)(&mut self.slot, data) }
+    }
+
+    /// Polls the task; with `may_offload`, a compute task asks to be
+    /// offloaded instead of being polled.
+    #[inline]
+    pub(crate) fn poll_step(&mut self, cx: &mut Context<'_>, series: &mut SeriesWork, may_offload: bool) -> Step {
+        // SAFETY: the slot holds the task the vtable is for.
+        unsafe { (self.vtable.poll_step)(&mut self.slot, cx, series, may_offload) }
+    }
+
+    /// A place for a task, holding none (a driver's `current` between
+    /// tasks).
+    pub(crate) fn none() -> AnyTask {
+        AnyTask { vtable: &NO_TASK, slot: Slot::uninit(), _not_sync: PhantomData }
+    }
+
+    /// True for [`none`](AnyTask::none) and for a task that finished.
+    #[inline]
+    pub(crate) fn is_none(&self) -> bool {
+        ptr::eq(self.vtable, &NO_TASK)
+    }
+
+    /// Takes the task out, leaving none.
+    pub(crate) fn take(&mut self) -> AnyTask {
+        std::mem::replace(self, AnyTask::none())
+    }
+
+    /// Runs the callback and drops the task (or hands it to its awaiter)
+    /// where it is, leaving none; returns true when the series must be
+    /// canceled. Finishing in place spares a copy of the task.
+    #[inline]
+    pub(crate) fn finish(&mut self, series: &mut SeriesWork) -> bool {
+        let vtable = std::mem::replace(&mut self.vtable, &NO_TASK);
+        // SAFETY: the slot holds the task `vtable` is for; `self` no longer
+        // refers to it, so it is finished once and never dropped again.
+        unsafe { (vtable.finish)(&mut self.slot, series) }
+    }
+
+    /// The compute queue of a compute task that has not run yet.
+    pub(crate) fn compute_queue(&mut self) -> Option<ExecQueue> {
+        // SAFETY: the slot holds the task the vtable is for.
+        unsafe { (self.vtable.compute_queue)(&mut self.slot) }
+    }
+
+    /// Runs the kind's compute work; a panic fails the task.
+    pub(crate) fn compute(&mut self) {
+        // SAFETY: the slot holds the task the vtable is for.
+        unsafe { (self.vtable.compute)(&mut self.slot) }
+    }
+}
+
+impl Drop for AnyTask {
+    fn drop(&mut self) {
+        // SAFETY: the slot holds the task the vtable is for; it is dropped
+        // once, here (`finish` does not let `Drop` run).
+        unsafe { (self.vtable.drop_task)(&mut self.slot) }
     }
 }
 
 impl<K: TaskKind> From<Task<K>> for AnyTask {
+    #[inline]
     fn from(t: Task<K>) -> AnyTask {
-        AnyTask(Box::new(t))
+        let mut slot = Slot::uninit();
+        let vtable = if fits_inline::<K>() {
+            // SAFETY: `fits_inline` checked size and alignment.
+            unsafe { slot.as_mut_ptr().cast::<Task<K>>().write(t) };
+            vtable::<K, Inline>()
+        } else {
+            // SAFETY: a slot has room for a pointer, suitably aligned.
+            unsafe { slot.as_mut_ptr().cast::<*mut Task<K>>().write(Box::into_raw(Box::new(t))) };
+            vtable::<K, Boxed>()
+        };
+        AnyTask { vtable, slot, _not_sync: PhantomData }
     }
 }
 
 impl fmt::Debug for AnyTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AnyTask")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_tasks_are_stored_in_place() {
+        // A series of empty tasks or counters costs no allocation per task
+        // (the engine benchmark's pre-built series and counter chain).
+        assert!(fits_inline::<crate::Empty>());
+        assert!(fits_inline::<crate::Counter>());
+        assert!(!fits_inline::<crate::Go<()>>());
+        assert_eq!(size_of::<AnyTask>(), 48);
     }
 }

@@ -12,15 +12,30 @@
 //! Either can grow and shrink while it runs.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
 
+use rustc_hash::FxHashMap;
+
 use crate::lock::{lock, wait};
 use crate::runtime;
 
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
+/// Work queued on an executor: a closure, or a series driver moving onto
+/// a compute thread (already boxed: queuing it moves no more than a
+/// pointer).
+pub(crate) trait Run: Send + 'static {
+    fn run(self: Box<Self>);
+}
+
+impl<F: FnOnce() + Send + 'static> Run for F {
+    fn run(self: Box<Self>) {
+        self()
+    }
+}
+
+pub(crate) type Job = Box<dyn Run>;
 
 thread_local! {
     /// On an executor's thread: whether it is wf's own compute pool.
@@ -66,7 +81,8 @@ impl fmt::Debug for Executor {
 /// What the handles share; dropping it lets the threads go.
 struct Owner {
     pool: Arc<Pool>,
-    queues: Mutex<HashMap<String, ExecQueue>>,
+    /// Looked up by name for every go task created by name: a fast hash.
+    queues: Mutex<FxHashMap<String, ExecQueue>>,
 }
 
 impl Drop for Owner {
@@ -219,7 +235,7 @@ impl Executor {
             }),
             wake: Condvar::new(),
         });
-        let exec = Executor { owner: Arc::new(Owner { pool, queues: Mutex::new(HashMap::new()) }) };
+        let exec = Executor { owner: Arc::new(Owner { pool, queues: Mutex::new(FxHashMap::default()) }) };
         for _ in 0..threads.max(1) {
             exec.increase_threads()?;
         }
@@ -230,6 +246,10 @@ impl Executor {
     #[must_use]
     pub fn queue(&self, name: &str) -> ExecQueue {
         let mut queues = lock(&self.owner.queues);
+        if let Some(q) = queues.get(name) {
+            // The common case: no key to allocate.
+            return ExecQueue { _owner: Some(self.owner.clone()), ..q.clone() };
+        }
         let q = queues.entry(name.to_string()).or_insert_with(|| ExecQueue {
             inner: Arc::new(Queue {
                 name: name.to_string(),
@@ -359,7 +379,7 @@ impl Pool {
             if let Some(job) = job {
                 // Jobs catch their own panics; this is a last line of defence
                 // so that a compute thread never dies.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
             }
         }
     }

@@ -18,4 +18,4 @@ pub use executor::{
 pub use go::{Go, GoTask, create_go_task, create_go_task_on, create_timedgo_task};
 pub use thread::{Thread, ThreadTask, create_thread_task, create_thread_task_on, create_timed_thread_task};
 
-pub(crate) use executor::executor_thread;
+pub(crate) use executor::{Run, executor_thread};

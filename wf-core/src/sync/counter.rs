@@ -35,16 +35,17 @@ pub type CounterTask = Task<Counter>;
 /// The kind of a [`CounterTask`].
 #[derive(Debug)]
 pub struct Counter {
-    shared: Arc<CounterShared>,
-    name: Option<String>,
-    watch: ShutdownWatch,
+    /// `None` for a counter of target 0 without a name: it completes when
+    /// it starts and nothing can change that, so it needs no shared state
+    /// (a chain of such counters allocates nothing but its tasks).
+    shared: Option<Arc<CounterShared>>,
 }
 
 #[derive(Debug)]
 pub(crate) struct CounterShared {
     target: u32,
-    /// Reachable by name until it reached its target.
-    named: bool,
+    /// The name it is reachable by until it reached its target.
+    name: Option<String>,
     state: Mutex<CounterState>,
 }
 
@@ -54,6 +55,7 @@ struct CounterState {
     /// Live [`CounterHandle`]s.
     handles: usize,
     waker: Option<Waker>,
+    watch: ShutdownWatch,
 }
 
 impl CounterShared {
@@ -81,60 +83,72 @@ fn named() -> &'static Registry<Arc<CounterShared>> {
     crate::global::named_counters()
 }
 
+impl CounterShared {
+    fn new(target: u32, name: Option<String>) -> Arc<CounterShared> {
+        Arc::new(CounterShared { target, name, state: Mutex::new(CounterState::default()) })
+    }
+}
+
 impl Counter {
-    fn new(target: u32, name: Option<String>) -> Counter {
-        let shared =
-            Arc::new(CounterShared { target, named: name.is_some(), state: Mutex::new(CounterState::default()) });
-        Counter { shared, name, watch: ShutdownWatch::new() }
+    fn new(target: u32) -> Counter {
+        Counter { shared: (target > 0).then(|| CounterShared::new(target, None)) }
     }
 
     /// Counts once (before the start: a started task belongs to the
     /// engine, so count it through a [`CounterHandle`] or by name).
     pub fn count(&self) {
-        self.shared.add(1);
+        if let Some(shared) = &self.shared {
+            shared.add(1);
+        }
     }
 
     /// A handle that counts this counter from anywhere, also after start.
     pub fn handle(&self) -> CounterHandle {
-        lock(&self.shared.state).handles += 1;
-        CounterHandle { shared: self.shared.clone() }
+        // A counter of target 0 needs no count: its handle counts nothing.
+        let shared = self.shared.clone().unwrap_or_else(|| CounterShared::new(0, None));
+        lock(&shared.state).handles += 1;
+        CounterHandle { shared }
     }
 
     /// The target.
     pub fn target(&self) -> u32 {
-        self.shared.target
+        self.shared.as_ref().map_or(0, |s| s.target)
     }
 }
 
 impl Drop for Counter {
     fn drop(&mut self) {
-        if let Some(name) = &self.name {
-            named().remove(name, |s| Arc::ptr_eq(s, &self.shared));
+        let Some(shared) = &self.shared else { return };
+        if let Some(name) = &shared.name {
+            named().remove(name, |s| Arc::ptr_eq(s, shared));
         }
+        // A handle may outlive the task: stop watching for shutdown now.
+        lock(&shared.state).watch = ShutdownWatch::new();
     }
 }
 
 impl TaskKind for Counter {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
-        let mut st = lock(&self.shared.state);
-        if st.counted >= self.shared.target {
+        let Some(shared) = &self.shared else { return Poll::Ready(()) };
+        let mut st = lock(&shared.state);
+        if st.counted >= shared.target {
             return Poll::Ready(());
         }
-        if st.handles == 0 && !self.shared.named {
+        if st.handles == 0 && shared.name.is_none() {
             // Nothing can count it any more: fail rather than hang.
             drop(st);
             super::fail_orphaned(run, "counter");
             return Poll::Ready(());
         }
         st.waker = Some(cx.waker().clone());
-        drop(st);
-        if self.watch.poll_shutdown(cx).is_pending() {
+        // Under the counter's lock: `shutdown` never takes it, and a count
+        // that arrives meanwhile finds the waker.
+        if st.watch.poll_shutdown(cx).is_pending() {
             return Poll::Pending;
         }
-        let mut st = lock(&self.shared.state);
-        if st.counted < self.shared.target {
+        if st.counted < shared.target {
             // Aborted: later counts do nothing and reach nothing.
-            st.counted = self.shared.target;
+            st.counted = shared.target;
             run.set_error(Error::aborted());
         }
         Poll::Ready(())
@@ -161,7 +175,7 @@ impl Drop for CounterHandle {
     fn drop(&mut self) {
         let mut st = lock(&self.shared.state);
         st.handles -= 1;
-        let orphaned = st.handles == 0 && !self.shared.named && st.counted < self.shared.target;
+        let orphaned = st.handles == 0 && self.shared.name.is_none() && st.counted < self.shared.target;
         let w = if orphaned { st.waker.take() } else { None };
         drop(st);
         if let Some(w) = w {
@@ -180,7 +194,7 @@ impl CounterHandle {
 /// Creates a counter that completes when started and counted `target`
 /// times; `target` 0 completes at start.
 pub fn create_counter_task(target: u32, callback: impl FnOnce(&mut CounterTask) + Send + 'static) -> CounterTask {
-    Task::new(Counter::new(target, None)).with_callback(callback)
+    Task::new(Counter::new(target)).with_callback(callback)
 }
 
 /// Creates a counter that [`count_by_name`] reaches by `name`.
@@ -189,9 +203,9 @@ pub fn create_named_counter_task(
     target: u32,
     callback: impl FnOnce(&mut CounterTask) + Send + 'static,
 ) -> CounterTask {
-    let c = Counter::new(target, Some(name.to_string()));
-    named().add(name, c.shared.clone());
-    Task::new(c).with_callback(callback)
+    let shared = CounterShared::new(target, Some(name.to_string()));
+    named().add(name, shared.clone());
+    Task::new(Counter { shared: Some(shared) }).with_callback(callback)
 }
 
 /// Counts the counters named `name` `n` times in all, spread over them in

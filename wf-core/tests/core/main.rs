@@ -79,5 +79,6 @@ mod sync_selector;
 mod sync_wait_group;
 mod task_counter;
 mod task_go;
+mod task_storage;
 mod task_thread;
 mod upstream_tlv;
