@@ -374,6 +374,9 @@ struct Conn<'a, P: ServerProtocol> {
     stop: Stop,
     /// The client closed its side (or reading failed).
     peer_done: bool,
+    /// Bytes came since the codec last asked for more: decoding again
+    /// without them would find nothing new.
+    unread: bool,
 }
 
 impl<'a, P: ServerProtocol> Conn<'a, P> {
@@ -407,6 +410,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             published: Activity::Opening,
             stop: Stop::Running,
             peer_done: false,
+            unread: true,
         };
         conn.phase = Phase::Idle { since: now, until: conn.idle_until(now) };
         // Bytes `on_accept` read past its own exchange begin a request.
@@ -470,7 +474,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn decode(&mut self) {
         let mut wants_more = false;
-        while self.phase.reads() && self.pending.len() < MAX_PIPELINE {
+        while self.unread && self.phase.reads() && self.pending.len() < MAX_PIPELINE {
             match self.io.codec.decode(&mut self.io.rbuf) {
                 Ok(Some(req)) => {
                     self.phase = Phase::Serving;
@@ -487,6 +491,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
                 Ok(None) => {
                     wants_more = true;
+                    self.unread = false;
                     break;
                 }
                 Err(e) => {
@@ -640,21 +645,34 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         if self.io.wbuf.is_empty() {
             return Turn::Go;
         }
-        let Conn { io, pushed, drivers, .. } = self;
-        let mut flush = std::pin::pin!(io.flush_reporting(None, |n| credit(pushed, n)));
-        let result = std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
-            Poll::Pending => {
-                poll_drivers(drivers, cx);
-                Poll::Pending
+        let Conn { io, pushed, drivers, acks, .. } = self;
+        // Most writes take it all at once: no timer, no clock.
+        let result = match std::future::poll_fn(|cx| Poll::Ready(io.poll_write_now(cx, |n| credit(pushed, n)))).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let mut flush = std::pin::pin!(io.flush_reporting(None, |n| credit(pushed, n)));
+                std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        poll_drivers(drivers, cx);
+                        Poll::Pending
+                    }
+                    done => done,
+                })
+                .await
             }
-            done => done,
-        })
-        .await;
+            Err(e) => Err(e),
+        };
         self.last_write = Instant::now();
         let failed = result.is_err();
-        for (slot, resp) in self.acks.drain(..) {
-            slot.written(resp, result.clone());
-        }
+        // The tasks of these replies are (usually) driven here: they finish
+        // when `wait` polls the drivers next, with no wake-up of this task.
+        std::future::poll_fn(|cx| {
+            for (slot, resp) in acks.drain(..) {
+                slot.written_here(resp, result.clone(), cx.waker());
+            }
+            Poll::Ready(())
+        })
+        .await;
         if failed { Turn::Close } else { Turn::Go }
     }
 
@@ -796,6 +814,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn on_read(&mut self, n: usize) {
         let now = Instant::now();
         self.last_read = now;
+        self.unread = true;
         match &mut self.req {
             Some(req) => req.bytes += n as u64,
             None => self.req = Some(Progress { started: now, bytes: n as u64, body: None }),

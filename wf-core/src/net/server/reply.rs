@@ -251,12 +251,26 @@ impl<P: ServerProtocol> ReplySlot<P> {
     /// fail too.
     #[inline]
     pub(super) fn written(&self, resp: P::Response, result: Result<(), Error>) {
+        self.written_from(resp, result, None);
+    }
+
+    /// [`written`](Self::written), from the task polled with `here`: a
+    /// task waiting with that waker is not woken (the connection polls
+    /// the series it drives after the write anyway; a wake-up of the
+    /// running task would only poll it once more for nothing).
+    #[inline]
+    pub(super) fn written_here(&self, resp: P::Response, result: Result<(), Error>, here: &Waker) {
+        self.written_from(resp, result, Some(here));
+    }
+
+    #[inline]
+    fn written_from(&self, resp: P::Response, result: Result<(), Error>, here: Option<&Waker>) {
         let mut st = lock(&self.state);
         if result.is_err() {
             st.conn_gone = true;
         }
         st.written = Some((resp, result));
-        let w = st.task_waker.take();
+        let w = st.task_waker.take().filter(|w| !here.is_some_and(|h| w.will_wake(h)));
         let drains = std::mem::take(&mut st.drains);
         drop(st);
         if let Some(w) = w {
