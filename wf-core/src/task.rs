@@ -508,6 +508,14 @@ impl AnyTask {
     }
 }
 
+impl AnyTask {
+    /// A task already in a box, left where it is (a server's request
+    /// task is built in its box once, not moved into one).
+    pub(crate) fn from_boxed<K: TaskKind>(task: Box<Task<K>>) -> AnyTask {
+        AnyTask(task)
+    }
+}
+
 impl<K: TaskKind> From<Task<K>> for AnyTask {
     fn from(t: Task<K>) -> AnyTask {
         AnyTask(Box::new(t))

@@ -116,11 +116,11 @@ use super::shared::{Activity, ConnEntry, Shared};
 use super::task::{Process, ServerConnection, ServerKind, ServerTask};
 use crate::error::{Error, State};
 use crate::net::conn::Connection;
-use crate::net::protocol::{KeepAlive, Protocol};
+use crate::net::protocol::KeepAlive;
 use crate::net::stream::{NetStream, Plain};
 use crate::runtime;
 use crate::series::{self, Driver, End, SeriesWork};
-use crate::task::Task;
+use crate::task::{AnyTask, Task};
 
 /// Requests read ahead on one connection while earlier ones are processed.
 pub(super) const MAX_PIPELINE: usize = 64;
@@ -310,8 +310,8 @@ impl Timer {
     }
 }
 
-/// A reply encoded and waiting for the write, to hand back with its result.
-type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
+/// A reply encoded and waiting for the write, to tell its result.
+type Ack<P> = Arc<ReplySlot<P>>;
 
 /// Pushed bytes of one request in the write buffer, counted down in their
 /// slot as writes take them.
@@ -524,14 +524,14 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
-        let mut task = Task::new(ServerKind::new(
+        let mut task = Box::new(Task::new(ServerKind::new(
             self.shared.clone(),
             req,
             self.seq,
             self.peer,
             self.connection.clone(),
             slot.clone(),
-        ));
+        )));
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
@@ -558,30 +558,38 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         }
     }
 
-    /// Replies ready, in request order, into the write buffer.
+    /// Replies ready, in request order, into the write buffer (each
+    /// encoded where it lies, in its slot).
     #[inline]
     fn collect(&mut self) {
         let params = &self.shared.params;
         while let Some(slot) = self.pending.front() {
             let start = self.io.wbuf.len();
-            let (head, moved) = slot.take(&mut self.io.wbuf);
+            // The reply about to be taken is the connection's last when the
+            // server stops with nothing else in flight or arriving.
+            let last = self.pending.len() == 1 && self.req.is_none() && self.shared.stopping.load(Ordering::Acquire);
+            let protocol = &self.shared.protocol;
+            let codec = &mut self.io.codec;
+            let (head, moved) = slot.take(&mut self.io.wbuf, |resp, mut keep, wbuf| {
+                if keep != KeepAlive::Close && last {
+                    protocol.last_reply(resp);
+                    keep = KeepAlive::Close;
+                }
+                let encoded: Result<(), Error> = codec.encode(&*resp, wbuf).map_err(Into::into);
+                (encoded, keep)
+            });
             if moved > 0 {
                 self.pushed.push_back(Pushed { slot: slot.clone(), start, len: moved });
             }
             match head {
                 Head::Waiting => return,
-                Head::Reply(mut resp, mut keep) => {
+                Head::Reply((encoded, keep)) => {
                     let slot = self.pending.pop_front().expect("the head");
-                    if keep != KeepAlive::Close && self.last_before_stop() {
-                        self.shared.protocol.last_reply(&mut resp);
-                        keep = KeepAlive::Close;
-                    }
-                    let encoded: Result<(), Error> = self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                     if let Err(e) = encoded {
-                        slot.written(resp, Err(e));
+                        slot.written(Err(e));
                         return self.close_after_write();
                     }
-                    self.acks.push((slot, resp));
+                    self.acks.push(slot);
                     match keep {
                         KeepAlive::Close => return self.close_after_write(),
                         KeepAlive::Keep => self.keep_alive = params.keep_alive_timeout,
@@ -602,13 +610,6 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
             }
         }
-    }
-
-    /// The server stops and the reply just taken is the connection's
-    /// last: nothing else in flight, nothing arriving.
-    #[inline]
-    fn last_before_stop(&self) -> bool {
-        self.shared.stopping.load(Ordering::Acquire) && self.pending.is_empty() && self.req.is_none()
     }
 
     /// The connection closes after this turn's write: requests after a
@@ -667,8 +668,8 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         // The tasks of these replies are (usually) driven here: they finish
         // when `wait` polls the drivers next, with no wake-up of this task.
         std::future::poll_fn(|cx| {
-            for (slot, resp) in acks.drain(..) {
-                slot.written_here(resp, result.clone(), cx.waker());
+            for slot in acks.drain(..) {
+                slot.written_here(result.clone(), cx.waker());
             }
             Poll::Ready(())
         })
@@ -858,8 +859,8 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         for slot in self.pending.drain(..) {
             slot.conn_closed();
         }
-        for (slot, resp) in self.acks.drain(..) {
-            slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
+        for slot in self.acks.drain(..) {
+            slot.written(Err(Error::sys(libc::ECONNRESET)));
         }
         for m in self.pushed.drain(..) {
             m.slot.conn_closed();
@@ -891,7 +892,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 pub(super) fn start_series<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
-    task: ServerTask<P>,
+    task: Box<ServerTask<P>>,
 ) -> Option<Driver> {
     let mut out = None;
     start_request(shared, process, task, |driver| out = Some(driver));
@@ -901,7 +902,11 @@ pub(super) fn start_series<P: ServerProtocol>(
 /// Runs `process` and then the request's series on the handler threads
 /// (`Settings::handler_threads`); a panic in `process` drops the task
 /// unanswered.
-pub(super) fn spawn_request<P: ServerProtocol>(shared: Arc<Shared<P>>, process: Arc<Process<P>>, task: ServerTask<P>) {
+pub(super) fn spawn_request<P: ServerProtocol>(
+    shared: Arc<Shared<P>>,
+    process: Arc<Process<P>>,
+    task: Box<ServerTask<P>>,
+) {
     runtime::spawn_series(Request::Start(Some((shared, process, task))));
 }
 
@@ -913,18 +918,18 @@ pub(super) fn spawn_request<P: ServerProtocol>(shared: Arc<Shared<P>>, process: 
 fn start_request<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
-    mut task: ServerTask<P>,
+    mut task: Box<ServerTask<P>>,
     place: impl FnOnce(Driver),
 ) {
     let mut series = SeriesWork::empty();
     let panicked = {
-        let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+        let _enter = series::enter(&mut series, &mut *task as *mut ServerTask<P> as *const ());
         catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
     };
     if panicked {
         return;
     }
-    series.set_last_task(task);
+    series.set_last_task(AnyTask::from_boxed(task));
     series.set_end(End::Parent(shared.clone(), 0));
     shared.inflight.fetch_add(1, Ordering::AcqRel);
     place(Driver::new(series));
@@ -937,7 +942,7 @@ enum Request<P: ServerProtocol> {
 }
 
 /// What a request needs to start: the server, its `process`, the task.
-type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>);
+type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, Box<ServerTask<P>>);
 
 // Nothing in a request is pinned: it is moved into the series.
 impl<P: ServerProtocol> Unpin for Request<P> {}
