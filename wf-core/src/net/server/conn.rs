@@ -107,6 +107,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::futures::Notified;
 use tokio::time::{Instant, Sleep, sleep_until, timeout, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -422,6 +423,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Turns the machine until the connection closes, then closes it.
     async fn run(&mut self) {
+        // Listened to across turns (registered once, not per wait); a
+        // kick while the connection serves is taken when it next idles
+        // or receives, as a permit of `notify_one` would be.
+        let entry = self.entry;
+        let mut kick = std::pin::pin!(entry.kick.notified());
         loop {
             self.decode();
             if !self.drivers.is_empty() {
@@ -446,7 +452,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
             self.publish();
             let deadline = self.deadline();
-            match self.wait(deadline).await {
+            match self.wait(deadline, kick.as_mut()).await {
                 Wake::Progress => {}
                 Wake::Read(Ok(n)) if n > 0 => self.on_read(n),
                 Wake::Read(_) => self.end_of_input(),
@@ -457,7 +463,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                     }
                 }
                 // A stopping server: `stop_turn` decides.
-                Wake::Kick if self.shared.stopping.load(Ordering::Acquire) => {}
+                Wake::Kick if self.shared.stopping.load(Ordering::Acquire) => kick.set(entry.kick.notified()),
                 Wake::Kick => {
                     crate::trace::debug!(peer = ?self.peer, "connection evicted to admit another");
                     break;
@@ -788,14 +794,15 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Waits for a series to move, a reply, bytes, the deadline, or (idle
-    /// or receiving) a kick.
-    async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+    /// or receiving) a kick (`kick`, the connection's listener, kept across
+    /// turns).
+    async fn wait(&mut self, deadline: Option<Instant>, kick: Pin<&mut Notified<'_>>) -> Wake {
         if let Some(d) = deadline {
             self.timer.arm(d);
         }
         let kickable = matches!(self.phase, Phase::Idle { .. } | Phase::Reading);
         let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE && self.stop != Stop::NoMoreReads;
-        let Conn { pending, io, drivers, timer, entry, .. } = self;
+        let Conn { pending, io, drivers, timer, .. } = self;
         let stream = &mut io.stream;
         let rbuf = &mut io.rbuf;
         let has_drivers = !drivers.is_empty();
@@ -805,7 +812,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => Wake::Progress,
             n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => Wake::Read(n),
             _ = timer.fired(), if deadline.is_some() => Wake::Deadline(deadline.expect("deadline")),
-            _ = entry.kick.notified(), if kickable => Wake::Kick,
+            _ = kick, if kickable => Wake::Kick,
         }
     }
 
