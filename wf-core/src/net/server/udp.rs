@@ -265,13 +265,20 @@ async fn reply<P: ServerProtocol>(
     let mut out = BytesMut::new();
     loop {
         std::future::poll_fn(|cx| slot.poll_ready(cx)).await;
-        let (head, moved) = slot.take(&mut out, |resp, _, out| codec.encode(&*resp, out).map_err(Into::into));
+        let (head, moved) = slot.take(&mut out, |resp, _, out| {
+            let pushed = out.len();
+            (pushed, codec.encode(&*resp, out).map_err(Into::into))
+        });
         // Pushed bytes count as written once they are in the datagram: a
         // producer waiting for them to drain must not wait for the reply
         // its own series holds back.
         slot.wrote(moved);
-        if out.len() > MAX_DATAGRAM {
-            trace::debug!(%peer, bytes = out.len(), "pushed bytes too big for one datagram; no reply");
+        let pushed = match &head {
+            Head::Reply((pushed, _)) => *pushed,
+            Head::Waiting | Head::Close => out.len(),
+        };
+        if pushed > MAX_DATAGRAM {
+            trace::debug!(%peer, bytes = pushed, "pushed bytes too big for one datagram; no reply");
             slot.conn_closed();
             return;
         }
@@ -281,7 +288,7 @@ async fn reply<P: ServerProtocol>(
                 slot.conn_closed();
                 return;
             }
-            Head::Reply(encoded) => {
+            Head::Reply((_, encoded)) => {
                 let result = match encoded {
                     Ok(()) => send(&out, socket, peer, shared.params.peer_response_timeout).await,
                     Err(e) => Err(e),
