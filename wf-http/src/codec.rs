@@ -36,7 +36,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::headers::{Headers, is_tchar};
-use crate::message::{Body, HttpRequest, HttpResponse, Piece, has_token, is_chunked, version_str};
+use crate::message::{Body, HttpRequest, HttpResponse, Piece, Text, has_token, is_chunked, version_str};
 
 /// Limits a codec enforces.
 #[derive(Clone, Copy, Debug)]
@@ -635,7 +635,7 @@ impl ServerCodec {
         let mut req = httparse::Request::new(&mut []);
         parsed_len(req.parse_with_uninit_headers(&head, storage), n)?;
         let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| CodecError::BadMessage)?;
-        let uri = req.path.unwrap_or("/").to_string();
+        let uri = req.path.map_or(Text::from_static("/"), |p| Text::slice_of(&head, p));
         let version = version_of(req.version);
         let headers = collect_headers(&head, req.headers)?;
         check_host(version, &headers)?;
@@ -857,7 +857,7 @@ impl ClientCodec {
                 // An interim response: skipped, the real one follows.
                 continue;
             }
-            let reason = resp.reason.filter(|r| Some(*r) != status.canonical_reason()).map(str::to_string);
+            let reason = resp.reason.filter(|r| Some(*r) != status.canonical_reason()).map(Box::from);
             let version = version_of(resp.version);
             let headers = collect_headers(&head, resp.headers)?;
             let sent = self.sent.pop_front().unwrap_or(Sent { head: false, connect: false, sink: None });
@@ -944,7 +944,7 @@ impl Encoder<&HttpRequest> for ClientCodec {
         self.sent.push_back(Sent {
             head: method == Method::HEAD,
             connect: method == Method::CONNECT,
-            sink: req.chunk_sink.clone(),
+            sink: req.chunk_sink.as_deref().cloned(),
         });
         dst.reserve(128 + req.body_len());
         dst.put_slice(method.as_str().as_bytes());
