@@ -491,17 +491,50 @@ fn only_chunked(headers: &Headers) -> bool {
     codings.next().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) && codings.next().is_none()
 }
 
+/// The fields of a request head that frame or route it, found in one
+/// pass over the parsed fields (rather than a lookup per rule).
+#[derive(Default)]
+struct Framed<'a> {
+    /// `Host` fields, and the first one's value.
+    hosts: usize,
+    host: &'a [u8],
+    length: bool,
+    coding: bool,
+    expect: bool,
+}
+
+impl<'a> Framed<'a> {
+    fn of(parsed: &[httparse::Header<'a>]) -> Framed<'a> {
+        let mut f = Framed::default();
+        for h in parsed {
+            let name = h.name.as_bytes();
+            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            match name.len() {
+                4 if is("Host") => {
+                    if f.hosts == 0 {
+                        f.host = h.value;
+                    }
+                    f.hosts += 1;
+                }
+                6 if is("Expect") => f.expect = true,
+                14 if is("Content-Length") => f.length = true,
+                17 if is("Transfer-Encoding") => f.coding = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, any request with
 /// more than one, or with a value that is not `uri-host [ ":" port ]`, is
 /// refused.
-fn check_host(version: Version, headers: &Headers) -> Result<()> {
-    let mut hosts = headers.get_all("Host");
-    match (hosts.next(), hosts.next()) {
-        (None, _) if version == Version::HTTP_11 => Err(CodecError::BadMessage),
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(CodecError::BadMessage),
-        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
-        (Some(_), None) => Err(CodecError::BadMessage),
+fn check_host(version: Version, framed: &Framed<'_>) -> Result<()> {
+    match framed.hosts {
+        0 if version == Version::HTTP_11 => Err(CodecError::BadMessage),
+        0 => Ok(()),
+        1 if valid_host(framed.host) => Ok(()),
+        _ => Err(CodecError::BadMessage),
     }
 }
 
@@ -637,10 +670,11 @@ impl ServerCodec {
         let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| CodecError::BadMessage)?;
         let uri = req.path.map_or(Text::from_static("/"), |p| Text::slice_of(&head, p));
         let version = version_of(req.version);
+        let framed = Framed::of(req.headers);
+        check_host(version, &framed)?;
         let headers = collect_headers(&head, req.headers)?;
-        check_host(version, &headers)?;
-        let te = headers.contains_key("Transfer-Encoding");
-        let cl = single_content_length(&headers)?;
+        let te = framed.coding;
+        let cl = if framed.length { single_content_length(&headers)? } else { None };
         let framing = match (te, cl) {
             (true, Some(_)) => return Err(CodecError::BadMessage),
             // HTTP/1.0 has no transfer coding; the only one understood
@@ -652,7 +686,8 @@ impl ServerCodec {
             (false, Some(n)) => Framing::Length(n),
             (false, None) => Framing::Length(0),
         };
-        let expects_continue = version == Version::HTTP_11 && has_token(&headers, "Expect", "100-continue");
+        let expects_continue =
+            version == Version::HTTP_11 && framed.expect && has_token(&headers, "Expect", "100-continue");
         if let Framing::Length(n) = framing {
             if self.limits.max_body.is_some_and(|max| n > max as u64) {
                 return Err(if expects_continue { CodecError::ExpectationFailed } else { CodecError::BodyTooLarge });
