@@ -743,6 +743,20 @@ impl Drop for AnyTask {
     }
 }
 
+impl AnyTask {
+    /// A task already in a box, left where it is (a server's request
+    /// task is built in its box once, not moved into one).
+    pub(crate) fn from_boxed<K: TaskKind>(task: Box<Task<K>>) -> AnyTask {
+        if fits_inline::<K>() {
+            return AnyTask::from(*task);
+        }
+        let mut slot = Slot::uninit();
+        // SAFETY: a slot has room for a pointer, suitably aligned.
+        unsafe { slot.as_mut_ptr().cast::<*mut Task<K>>().write(Box::into_raw(task)) };
+        AnyTask { vtable: vtable::<K, Boxed>(), slot, _not_sync: PhantomData }
+    }
+}
+
 impl<K: TaskKind> From<Task<K>> for AnyTask {
     #[inline]
     fn from(t: Task<K>) -> AnyTask {

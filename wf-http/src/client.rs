@@ -11,7 +11,7 @@ use wf_core::net::{ClientOptions, ClientProtocol, Connection, KeepAlive, Next, U
 use crate::auth::basic_auth;
 use crate::code;
 use crate::codec::{ClientCodec, Limits, length_value};
-use crate::message::{HttpRequest, HttpResponse};
+use crate::message::{HttpRequest, HttpResponse, Text};
 use crate::protocol::{Http, KEEP_ALIVE, MAX_KEEP_ALIVE, keep_alive_timeout};
 use crate::proxy::{Tunnel, open_tunnel};
 
@@ -147,8 +147,8 @@ impl ClientProtocol for Http {
 /// its place (and, for `Connection`, its value); on a redirect or retry
 /// each is set again where it stands.
 fn complete(req: &mut HttpRequest, uri: &Uri, auto_host: bool, keep: bool) {
-    if !is_request_target(&req.uri, uri) {
-        req.uri = uri.request_uri();
+    if !is_request_target(req.uri.as_str(), uri) {
+        req.uri = Text::from(uri.request_uri());
     }
     if auto_host {
         if let Ok(v) = HeaderValue::from_str(uri.authority()) {

@@ -36,7 +36,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::headers::{Headers, is_tchar};
-use crate::message::{Body, HttpRequest, HttpResponse, Piece, has_token, is_chunked, version_str};
+use crate::message::{Body, HttpRequest, HttpResponse, Piece, Text, has_token, is_chunked, version_str};
 
 /// Limits a codec enforces.
 #[derive(Clone, Copy, Debug)]
@@ -444,25 +444,14 @@ fn trim_ascii(mut b: &[u8]) -> &[u8] {
     b
 }
 
-/// Where a parsed header's name and value lie in the head.
-struct Span {
-    name: (usize, usize),
-    value: (usize, usize),
-}
-
-fn spans(parsed: &[httparse::Header<'_>], base: &[u8]) -> Vec<Span> {
-    let at = |s: &[u8]| (s.as_ptr() as usize - base.as_ptr() as usize, s.len());
-    parsed.iter().map(|h| Span { name: at(h.name.as_bytes()), value: at(h.value) }).collect()
-}
-
 /// The fields in order, names as received (httparse checked they are
-/// tokens), names and values sharing `head`'s memory.
-fn collect_headers(head: &Bytes, spans: &[Span]) -> Result<Headers> {
-    let mut headers = Headers::with_capacity(spans.len());
-    for s in spans {
-        let name = head.slice(s.name.0..s.name.0 + s.name.1);
-        let value = HeaderValue::from_maybe_shared(head.slice(s.value.0..s.value.0 + s.value.1))
-            .map_err(|_| CodecError::BadMessage)?;
+/// tokens), names and values sharing `head`'s memory (`parsed` are slices
+/// of it).
+fn collect_headers(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Headers> {
+    let mut headers = Headers::with_capacity(parsed.len());
+    for h in parsed {
+        let name = head.slice_ref(h.name.as_bytes());
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value)).map_err(|_| CodecError::BadMessage)?;
         headers.push_parsed(name, value);
     }
     Ok(headers)
@@ -502,24 +491,86 @@ fn only_chunked(headers: &Headers) -> bool {
     codings.next().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) && codings.next().is_none()
 }
 
+/// The fields of a request head that frame or route it, found in one
+/// pass over the parsed fields (rather than a lookup per rule).
+#[derive(Default)]
+struct Framed<'a> {
+    /// `Host` fields, and the first one's value.
+    hosts: usize,
+    host: &'a [u8],
+    length: bool,
+    coding: bool,
+    expect: bool,
+}
+
+impl<'a> Framed<'a> {
+    fn of(parsed: &[httparse::Header<'a>]) -> Framed<'a> {
+        let mut f = Framed::default();
+        for h in parsed {
+            let name = h.name.as_bytes();
+            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            match name.len() {
+                4 if is("Host") => {
+                    if f.hosts == 0 {
+                        f.host = h.value;
+                    }
+                    f.hosts += 1;
+                }
+                6 if is("Expect") => f.expect = true,
+                14 if is("Content-Length") => f.length = true,
+                17 if is("Transfer-Encoding") => f.coding = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, any request with
 /// more than one, or with a value that is not `uri-host [ ":" port ]`, is
 /// refused.
-fn check_host(version: Version, headers: &Headers) -> Result<()> {
-    let mut hosts = headers.get_all("Host");
-    match (hosts.next(), hosts.next()) {
-        (None, _) if version == Version::HTTP_11 => Err(CodecError::BadMessage),
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(CodecError::BadMessage),
-        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
-        (Some(_), None) => Err(CodecError::BadMessage),
+fn check_host(version: Version, framed: &Framed<'_>) -> Result<()> {
+    match framed.hosts {
+        0 if version == Version::HTTP_11 => Err(CodecError::BadMessage),
+        0 => Ok(()),
+        1 if valid_host(framed.host) => Ok(()),
+        _ => Err(CodecError::BadMessage),
     }
 }
 
 /// `uri-host [ ":" port ]` (RFC 3986), or empty.
 fn valid_host(h: &[u8]) -> bool {
+    /// Which bytes are `unreserved` or `sub-delims` (RFC 3986): one load
+    /// per byte of a host.
+    const HOST_CHAR: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                );
+            b += 1;
+        }
+        table
+    };
     fn unreserved_or_sub_delim(b: u8) -> bool {
-        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+        HOST_CHAR[usize::from(b)]
     }
     let (host, port) = if let Some(rest) = h.strip_prefix(b"[") {
         // IP-literal: an IPv6 address or IPvFuture.
@@ -610,17 +661,20 @@ impl ServerCodec {
             heap.resize_with(self.limits.max_headers, std::mem::MaybeUninit::uninit);
             &mut heap[..]
         };
-        let mut req = httparse::Request::new(&mut []);
-        parsed_len(req.parse_with_uninit_headers(&src[..n], storage), n)?;
-        let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| CodecError::BadMessage)?;
-        let uri = req.path.unwrap_or("/").to_string();
-        let version = version_of(req.version);
-        let spans = spans(req.headers, src);
+        // The head leaves the buffer first (whatever the parse says: a
+        // head that does not parse closes the connection), so that the
+        // parsed names and values are slices of it, taken in one pass.
         let head = src.split_to(n).freeze();
-        let headers = collect_headers(&head, &spans)?;
-        check_host(version, &headers)?;
-        let te = headers.contains_key("Transfer-Encoding");
-        let cl = single_content_length(&headers)?;
+        let mut req = httparse::Request::new(&mut []);
+        parsed_len(req.parse_with_uninit_headers(&head, storage), n)?;
+        let method = Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| CodecError::BadMessage)?;
+        let uri = req.path.map_or(Text::from_static("/"), |p| Text::slice_of(&head, p));
+        let version = version_of(req.version);
+        let framed = Framed::of(req.headers);
+        check_host(version, &framed)?;
+        let headers = collect_headers(&head, req.headers)?;
+        let te = framed.coding;
+        let cl = if framed.length { single_content_length(&headers)? } else { None };
         let framing = match (te, cl) {
             (true, Some(_)) => return Err(CodecError::BadMessage),
             // HTTP/1.0 has no transfer coding; the only one understood
@@ -632,7 +686,8 @@ impl ServerCodec {
             (false, Some(n)) => Framing::Length(n),
             (false, None) => Framing::Length(0),
         };
-        let expects_continue = version == Version::HTTP_11 && has_token(&headers, "Expect", "100-continue");
+        let expects_continue =
+            version == Version::HTTP_11 && framed.expect && has_token(&headers, "Expect", "100-continue");
         if let Framing::Length(n) = framing {
             if self.limits.max_body.is_some_and(|max| n > max as u64) {
                 return Err(if expects_continue { CodecError::ExpectationFailed } else { CodecError::BodyTooLarge });
@@ -663,6 +718,10 @@ impl Decoder for ServerCodec {
 impl ServerCodec {
     fn decode_inner(&mut self, src: &mut BytesMut) -> Result<Option<HttpRequest>> {
         if self.reading.is_none() {
+            if src.is_empty() {
+                // Between requests, nothing read yet.
+                return Ok(None);
+            }
             match self.parse_head(src)? {
                 Some(r) => self.reading = Some(r),
                 None => return Ok(None),
@@ -719,7 +778,7 @@ pub(crate) fn encode_head(resp: &HttpResponse, dst: &mut BytesMut) {
     }
     if auto.date {
         dst.put_slice(b"Date: ");
-        dst.put_slice(crate::date::date_header().as_bytes());
+        crate::date::with_date(|d| dst.put_slice(d.as_bytes()));
         dst.put_slice(b"\r\n");
     }
     dst.put_slice(b"\r\n");
@@ -818,23 +877,24 @@ impl ClientCodec {
             let Some(n) = scan_head(src, &mut self.scanned, self.limits.max_head_bytes, false)? else {
                 return Ok(None);
             };
+            // The head leaves the buffer first (a head that does not parse
+            // ends the connection), so that the parsed fields are slices
+            // of it.
+            let head = src.split_to(n).freeze();
             let mut resp = httparse::Response::new(storage);
             let parsed = httparse::ParserConfig::default()
                 .allow_obsolete_multiline_headers_in_responses(false)
-                .parse_response(&mut resp, &src[..n]);
+                .parse_response(&mut resp, &head);
             parsed_len(parsed, n)?;
             let code = resp.code.unwrap_or(0);
             let status = StatusCode::from_u16(code).map_err(|_| CodecError::BadMessage)?;
             if (100..200).contains(&code) && code != 101 {
-                // An interim response: skip it, the real one follows.
-                src.advance(n);
+                // An interim response: skipped, the real one follows.
                 continue;
             }
-            let reason = resp.reason.filter(|r| Some(*r) != status.canonical_reason()).map(str::to_string);
+            let reason = resp.reason.filter(|r| Some(*r) != status.canonical_reason()).map(Box::from);
             let version = version_of(resp.version);
-            let spans = spans(resp.headers, src);
-            let head = src.split_to(n).freeze();
-            let headers = collect_headers(&head, &spans)?;
+            let headers = collect_headers(&head, resp.headers)?;
             let sent = self.sent.pop_front().unwrap_or(Sent { head: false, connect: false, sink: None });
             // A redirect's body is not the stream the task asked for.
             self.sink = sent.sink.filter(|_| !matches!(code, 301 | 302 | 303 | 307 | 308));
@@ -919,7 +979,7 @@ impl Encoder<&HttpRequest> for ClientCodec {
         self.sent.push_back(Sent {
             head: method == Method::HEAD,
             connect: method == Method::CONNECT,
-            sink: req.chunk_sink.clone(),
+            sink: req.chunk_sink.as_deref().cloned(),
         });
         dst.reserve(128 + req.body_len());
         dst.put_slice(method.as_str().as_bytes());

@@ -11,6 +11,12 @@ thread_local! {
 }
 
 pub(crate) fn date_header() -> HeaderValue {
+    with_date(HeaderValue::clone)
+}
+
+/// Runs `f` on the current `Date` header (no copy of it: the encoder
+/// writes it straight from the cache).
+pub(crate) fn with_date<R>(f: impl FnOnce(&HeaderValue) -> R) -> R {
     let now = SystemTime::now();
     let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     DATE_CACHE.with(|c| {
@@ -20,6 +26,6 @@ pub(crate) fn date_header() -> HeaderValue {
             c.1 = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
             c.0 = secs;
         }
-        c.1.clone()
+        f(&c.1)
     })
 }

@@ -191,25 +191,26 @@ impl Headers {
 }
 
 /// A field name to keep: a token, shared when it is one of the usual ones
-/// spelled the usual way, copied otherwise.
+/// spelled the usual way (known tokens: no check), copied otherwise.
 fn field_name(name: &str) -> Option<Bytes> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        return None;
-    }
     macro_rules! known {
         ($($n:literal)*) => {
             match name {
-                $($n => Bytes::from_static($n.as_bytes()),)*
-                _ => Bytes::copy_from_slice(name.as_bytes()),
+                $($n => return Some(Bytes::from_static($n.as_bytes())),)*
+                _ => {}
             }
         };
     }
-    Some(known!(
+    known!(
         "Accept" "Accept-Encoding" "Accept-Language" "Authorization" "Cache-Control" "Connection"
         "Content-Encoding" "Content-Length" "Content-Type" "Cookie" "Date" "ETag" "Expect" "Host"
         "Keep-Alive" "Last-Modified" "Location" "Origin" "Referer" "Server" "Set-Cookie"
         "Transfer-Encoding" "User-Agent" "content-type" "content-length"
-    ))
+    );
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return None;
+    }
+    Some(Bytes::copy_from_slice(name.as_bytes()))
 }
 
 /// A `tchar` of RFC 9110's `token`.

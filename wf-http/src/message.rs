@@ -7,60 +7,130 @@ use http::{Method, StatusCode, Version};
 use crate::headers::Headers;
 
 /// A message body: chunks appended without copying, merged on demand.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Body {
+///
+/// The usual body, one chunk, is held inline (no allocation); more go to
+/// a box. A body is 32 bytes, so that a message stays small enough to
+/// move without a `memcpy` call.
+#[derive(Clone, Debug)]
+pub(crate) struct Body(Chunks);
+
+#[derive(Clone, Debug)]
+enum Chunks {
+    /// No chunk (an empty one) or one.
+    One(Bytes),
+    Many(Box<Many>),
+}
+
+/// Two chunks or more, and their length in all.
+#[derive(Clone, Debug)]
+struct Many {
     chunks: Vec<Bytes>,
     len: usize,
 }
 
+impl Default for Body {
+    fn default() -> Body {
+        Body(Chunks::One(Bytes::new()))
+    }
+}
+
 impl Body {
     pub(crate) fn append(&mut self, b: Bytes) {
-        if !b.is_empty() {
-            self.len += b.len();
-            self.chunks.push(b);
+        if b.is_empty() {
+            return;
+        }
+        match &mut self.0 {
+            Chunks::One(first) if first.is_empty() => *first = b,
+            Chunks::One(first) => {
+                let first = std::mem::take(first);
+                let len = first.len() + b.len();
+                self.0 = Chunks::Many(Box::new(Many { chunks: vec![first, b], len }));
+            }
+            Chunks::Many(many) => {
+                many.len += b.len();
+                many.chunks.push(b);
+            }
         }
     }
 
     pub(crate) fn set(&mut self, b: Bytes) {
-        self.chunks.clear();
-        self.len = 0;
-        self.append(b);
+        self.0 = Chunks::One(b);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        match &self.0 {
+            Chunks::One(b) => b.len(),
+            Chunks::Many(many) => many.len,
+        }
     }
 
     pub(crate) fn chunks(&self) -> &[Bytes] {
-        &self.chunks
+        match &self.0 {
+            Chunks::One(b) if b.is_empty() => &[],
+            Chunks::One(b) => std::slice::from_ref(b),
+            Chunks::Many(many) => &many.chunks,
+        }
     }
 
     /// The whole body as one buffer (merging chunks once if needed).
     pub(crate) fn bytes(&self) -> Bytes {
-        match self.chunks.len() {
-            0 => Bytes::new(),
-            1 => self.chunks[0].clone(),
-            _ => {
-                let mut all = BytesMut::with_capacity(self.len);
-                for c in &self.chunks {
-                    all.extend_from_slice(c);
+        match &self.0 {
+            Chunks::One(b) => b.clone(),
+            Chunks::Many(many) => {
+                let mut merged = BytesMut::with_capacity(many.len);
+                for c in &many.chunks {
+                    merged.extend_from_slice(c);
                 }
-                all.freeze()
+                merged.freeze()
             }
         }
     }
 
     /// Takes the chunks as they are, leaving the body empty.
-    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, Bytes> {
-        self.len = 0;
-        self.chunks.drain(..)
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Bytes> + use<> {
+        let (one, many) = match std::mem::take(self).0 {
+            Chunks::One(b) => ((!b.is_empty()).then_some(b), Vec::new()),
+            Chunks::Many(many) => (None, many.chunks),
+        };
+        one.into_iter().chain(many)
     }
 
     pub(crate) fn take(&mut self) -> Bytes {
-        let b = self.bytes();
-        self.chunks.clear();
-        self.len = 0;
-        b
+        std::mem::take(self).bytes()
+    }
+}
+
+/// Text (a request target) in shared bytes: a received one is a slice of
+/// its head, with no copy; always UTF-8 (it is built from `&str` or
+/// `String` only).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text(Bytes);
+
+impl Text {
+    /// `s`, a slice of `head` (no copy).
+    pub(crate) fn slice_of(head: &Bytes, s: &str) -> Text {
+        Text(head.slice_ref(s.as_bytes()))
+    }
+
+    pub(crate) const fn from_static(s: &'static str) -> Text {
+        Text(Bytes::from_static(s.as_bytes()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Built from `str`s only: never fails.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(Bytes::from(s))
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
     }
 }
 
@@ -207,13 +277,13 @@ macro_rules! common_methods {
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
     pub(crate) method: Method,
-    pub(crate) uri: String,
+    pub(crate) uri: Text,
     pub(crate) version: Version,
     pub(crate) headers: Headers,
     pub(crate) body: Body,
     /// Where a streaming task wants the reply's head and then its body,
     /// piece by piece.
-    pub(crate) chunk_sink: Option<std::sync::mpsc::Sender<Piece>>,
+    pub(crate) chunk_sink: Option<Box<std::sync::mpsc::Sender<Piece>>>,
     /// Whether the client sets `Host` from the URL (the task set none);
     /// decided on the first attempt.
     pub(crate) auto_host: Option<bool>,
@@ -223,7 +293,7 @@ impl Default for HttpRequest {
     fn default() -> HttpRequest {
         HttpRequest {
             method: Method::GET,
-            uri: "/".to_string(),
+            uri: Text::from_static("/"),
             version: Version::HTTP_11,
             headers: Headers::new(),
             body: Body::default(),
@@ -252,12 +322,12 @@ impl HttpRequest {
 
     /// The request target, e.g. `"/search?q=wf"`.
     pub fn request_uri(&self) -> &str {
-        &self.uri
+        self.uri.as_str()
     }
 
     /// Sets the request target.
     pub fn set_request_uri(&mut self, uri: impl Into<String>) {
-        self.uri = uri.into();
+        self.uri = Text::from(uri.into());
     }
 
     pub(crate) fn method_ref(&self) -> &Method {
@@ -282,7 +352,7 @@ impl HttpRequest {
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
     pub(crate) status: StatusCode,
-    pub(crate) reason: Option<String>,
+    pub(crate) reason: Option<Box<str>>,
     pub(crate) version: Version,
     pub(crate) headers: Headers,
     pub(crate) body: Body,
@@ -352,7 +422,7 @@ impl HttpResponse {
 
     /// Sets the reason phrase.
     pub fn set_reason_phrase(&mut self, reason: impl Into<String>) {
-        self.reason = Some(reason.into());
+        self.reason = Some(reason.into().into_boxed_str());
     }
 
     common_methods!();

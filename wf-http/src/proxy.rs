@@ -9,7 +9,7 @@ use wf_core::net::{Connection, Uri};
 use crate::code;
 
 use crate::codec::ClientCodec;
-use crate::message::HttpRequest;
+use crate::message::{HttpRequest, Text};
 
 /// Where a proxied task's `CONNECT` tunnel leads, and how to open it: the
 /// [`Http`](crate::Http) protocol's handshake, which separates pooled
@@ -48,7 +48,8 @@ fn bracketed(host: &str) -> String {
 /// On a fresh connection to the proxy: `CONNECT`, then TLS to the target
 /// for https. A refusal is `TASK_ERROR`/`HTTP_PROXY_CONNECT_FAILED`.
 pub(crate) async fn open_tunnel(t: &Tunnel, conn: &mut Connection<ClientCodec>) -> Result<(), Error> {
-    let mut req = HttpRequest { method: Method::CONNECT, uri: t.authority.clone(), ..HttpRequest::default() };
+    let mut req =
+        HttpRequest { method: Method::CONNECT, uri: Text::from(t.authority.clone()), ..HttpRequest::default() };
     if let Ok(v) = HeaderValue::from_str(&t.authority) {
         req.headers.set_static("Host", v);
     }

@@ -148,7 +148,7 @@ impl TaskKind for HttpClient {
         if starting {
             let (tx, rx) = std::sync::mpsc::channel();
             self.sent = Some(self.client.req().clone());
-            self.client.req_mut().chunk_sink = Some(tx);
+            self.client.req_mut().chunk_sink = Some(Box::new(tx));
             self.pieces = Some(rx);
             self.stopped = false;
         }

@@ -1,10 +1,12 @@
 //! A connection: a stream, its buffers and its codec.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -178,6 +180,31 @@ impl<C> Connection<C> {
         }
         until(earliest(whole, deadline(self.response_timeout)), self.stream.flush()).await??;
         Ok(())
+    }
+
+    /// Writes what is buffered as far as the stream takes it at once, with
+    /// no timer: true when all of it went out (and is flushed), false when
+    /// the stream would block with some left, for
+    /// [`flush_reporting`](Self::flush_reporting) to finish within the
+    /// response timeout. Most replies fit the socket's buffer, so most
+    /// writes set up no timer and read no clock.
+    pub(crate) fn poll_write_now(&mut self, cx: &mut Context<'_>, mut wrote: impl FnMut(usize)) -> Result<bool, Error> {
+        while !self.wbuf.is_empty() {
+            match tokio_util::io::poll_write_buf(Pin::new(&mut self.stream), cx, &mut self.wbuf) {
+                Poll::Ready(Ok(0)) => return Err(Error::sys(libc::EPIPE)),
+                Poll::Ready(Ok(n)) => {
+                    self.write_total += n as u64;
+                    wrote(n);
+                }
+                Poll::Ready(Err(e)) => return Err(e.into()),
+                Poll::Pending => return Ok(false),
+            }
+        }
+        match Pin::new(&mut self.stream).poll_flush(cx) {
+            Poll::Ready(Ok(())) => Ok(true),
+            Poll::Ready(Err(e)) => Err(e.into()),
+            Poll::Pending => Ok(false),
+        }
     }
 
     /// Reads one item: the first byte within `watch` (else the response

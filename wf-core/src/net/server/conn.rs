@@ -107,6 +107,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::futures::Notified;
 use tokio::time::{Instant, Sleep, sleep_until, timeout, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -116,11 +117,11 @@ use super::shared::{Activity, ConnEntry, Shared};
 use super::task::{Process, ServerConnection, ServerKind, ServerTask};
 use crate::error::{Error, State};
 use crate::net::conn::Connection;
-use crate::net::protocol::{KeepAlive, Protocol};
+use crate::net::protocol::KeepAlive;
 use crate::net::stream::{NetStream, Plain};
 use crate::runtime;
 use crate::series::{self, Driver, End, SeriesWork};
-use crate::task::Task;
+use crate::task::{AnyTask, Task};
 
 /// Requests read ahead on one connection while earlier ones are processed.
 pub(super) const MAX_PIPELINE: usize = 64;
@@ -310,8 +311,8 @@ impl Timer {
     }
 }
 
-/// A reply encoded and waiting for the write, to hand back with its result.
-type Ack<P> = (Arc<ReplySlot<P>>, <P as Protocol>::Response);
+/// A reply encoded and waiting for the write, to tell its result.
+type Ack<P> = Arc<ReplySlot<P>>;
 
 /// Pushed bytes of one request in the write buffer, counted down in their
 /// slot as writes take them.
@@ -374,6 +375,9 @@ struct Conn<'a, P: ServerProtocol> {
     stop: Stop,
     /// The client closed its side (or reading failed).
     peer_done: bool,
+    /// Bytes came since the codec last asked for more: decoding again
+    /// without them would find nothing new.
+    unread: bool,
 }
 
 impl<'a, P: ServerProtocol> Conn<'a, P> {
@@ -407,6 +411,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             published: Activity::Opening,
             stop: Stop::Running,
             peer_done: false,
+            unread: true,
         };
         conn.phase = Phase::Idle { since: now, until: conn.idle_until(now) };
         // Bytes `on_accept` read past its own exchange begin a request.
@@ -418,6 +423,11 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 
     /// Turns the machine until the connection closes, then closes it.
     async fn run(&mut self) {
+        // Listened to across turns (registered once, not per wait); a
+        // kick while the connection serves is taken when it next idles
+        // or receives, as a permit of `notify_one` would be.
+        let entry = self.entry;
+        let mut kick = std::pin::pin!(entry.kick.notified());
         loop {
             self.decode();
             if !self.drivers.is_empty() {
@@ -442,7 +452,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
             self.publish();
             let deadline = self.deadline();
-            match self.wait(deadline).await {
+            match self.wait(deadline, kick.as_mut()).await {
                 Wake::Progress => {}
                 Wake::Read(Ok(n)) if n > 0 => self.on_read(n),
                 Wake::Read(_) => self.end_of_input(),
@@ -453,7 +463,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                     }
                 }
                 // A stopping server: `stop_turn` decides.
-                Wake::Kick if self.shared.stopping.load(Ordering::Acquire) => {}
+                Wake::Kick if self.shared.stopping.load(Ordering::Acquire) => kick.set(entry.kick.notified()),
                 Wake::Kick => {
                     crate::trace::debug!(peer = ?self.peer, "connection evicted to admit another");
                     break;
@@ -470,7 +480,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn decode(&mut self) {
         let mut wants_more = false;
-        while self.phase.reads() && self.pending.len() < MAX_PIPELINE {
+        while self.unread && self.phase.reads() && self.pending.len() < MAX_PIPELINE {
             match self.io.codec.decode(&mut self.io.rbuf) {
                 Ok(Some(req)) => {
                     self.phase = Phase::Serving;
@@ -487,6 +497,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
                 Ok(None) => {
                     wants_more = true;
+                    self.unread = false;
                     break;
                 }
                 Err(e) => {
@@ -519,14 +530,14 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     #[inline]
     fn dispatch(&mut self, req: P::Request) {
         let slot = ReplySlot::new();
-        let mut task = Task::new(ServerKind::new(
+        let mut task = Box::new(Task::new(ServerKind::new(
             self.shared.clone(),
             req,
             self.seq,
             self.peer,
             self.connection.clone(),
             slot.clone(),
-        ));
+        )));
         task.set_state(State::ToReply);
         self.seq += 1;
         self.pending.push_back(slot);
@@ -553,30 +564,38 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         }
     }
 
-    /// Replies ready, in request order, into the write buffer.
+    /// Replies ready, in request order, into the write buffer (each
+    /// encoded where it lies, in its slot).
     #[inline]
     fn collect(&mut self) {
         let params = &self.shared.params;
         while let Some(slot) = self.pending.front() {
             let start = self.io.wbuf.len();
-            let (head, moved) = slot.take(&mut self.io.wbuf);
+            // The reply about to be taken is the connection's last when the
+            // server stops with nothing else in flight or arriving.
+            let last = self.pending.len() == 1 && self.req.is_none() && self.shared.stopping.load(Ordering::Acquire);
+            let protocol = &self.shared.protocol;
+            let codec = &mut self.io.codec;
+            let (head, moved) = slot.take(&mut self.io.wbuf, |resp, mut keep, wbuf| {
+                if keep != KeepAlive::Close && last {
+                    protocol.last_reply(resp);
+                    keep = KeepAlive::Close;
+                }
+                let encoded: Result<(), Error> = codec.encode(&*resp, wbuf).map_err(Into::into);
+                (encoded, keep)
+            });
             if moved > 0 {
                 self.pushed.push_back(Pushed { slot: slot.clone(), start, len: moved });
             }
             match head {
                 Head::Waiting => return,
-                Head::Reply(mut resp, mut keep) => {
+                Head::Reply((encoded, keep)) => {
                     let slot = self.pending.pop_front().expect("the head");
-                    if keep != KeepAlive::Close && self.last_before_stop() {
-                        self.shared.protocol.last_reply(&mut resp);
-                        keep = KeepAlive::Close;
-                    }
-                    let encoded: Result<(), Error> = self.io.codec.encode(&resp, &mut self.io.wbuf).map_err(Into::into);
                     if let Err(e) = encoded {
-                        slot.written(resp, Err(e));
+                        slot.written(Err(e));
                         return self.close_after_write();
                     }
-                    self.acks.push((slot, resp));
+                    self.acks.push(slot);
                     match keep {
                         KeepAlive::Close => return self.close_after_write(),
                         KeepAlive::Keep => self.keep_alive = params.keep_alive_timeout,
@@ -597,13 +616,6 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
                 }
             }
         }
-    }
-
-    /// The server stops and the reply just taken is the connection's
-    /// last: nothing else in flight, nothing arriving.
-    #[inline]
-    fn last_before_stop(&self) -> bool {
-        self.shared.stopping.load(Ordering::Acquire) && self.pending.is_empty() && self.req.is_none()
     }
 
     /// The connection closes after this turn's write: requests after a
@@ -640,21 +652,34 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         if self.io.wbuf.is_empty() {
             return Turn::Go;
         }
-        let Conn { io, pushed, drivers, .. } = self;
-        let mut flush = std::pin::pin!(io.flush_reporting(None, |n| credit(pushed, n)));
-        let result = std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
-            Poll::Pending => {
-                poll_drivers(drivers, cx);
-                Poll::Pending
+        let Conn { io, pushed, drivers, acks, .. } = self;
+        // Most writes take it all at once: no timer, no clock.
+        let result = match std::future::poll_fn(|cx| Poll::Ready(io.poll_write_now(cx, |n| credit(pushed, n)))).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let mut flush = std::pin::pin!(io.flush_reporting(None, |n| credit(pushed, n)));
+                std::future::poll_fn(|cx| match flush.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        poll_drivers(drivers, cx);
+                        Poll::Pending
+                    }
+                    done => done,
+                })
+                .await
             }
-            done => done,
-        })
-        .await;
+            Err(e) => Err(e),
+        };
         self.last_write = Instant::now();
         let failed = result.is_err();
-        for (slot, resp) in self.acks.drain(..) {
-            slot.written(resp, result.clone());
-        }
+        // The tasks of these replies are (usually) driven here: they finish
+        // when `wait` polls the drivers next, with no wake-up of this task.
+        std::future::poll_fn(|cx| {
+            for slot in acks.drain(..) {
+                slot.written_here(result.clone(), cx.waker());
+            }
+            Poll::Ready(())
+        })
+        .await;
         if failed { Turn::Close } else { Turn::Go }
     }
 
@@ -769,14 +794,15 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     }
 
     /// Waits for a series to move, a reply, bytes, the deadline, or (idle
-    /// or receiving) a kick.
-    async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+    /// or receiving) a kick (`kick`, the connection's listener, kept across
+    /// turns).
+    async fn wait(&mut self, deadline: Option<Instant>, kick: Pin<&mut Notified<'_>>) -> Wake {
         if let Some(d) = deadline {
             self.timer.arm(d);
         }
         let kickable = matches!(self.phase, Phase::Idle { .. } | Phase::Reading);
         let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE && self.stop != Stop::NoMoreReads;
-        let Conn { pending, io, drivers, timer, entry, .. } = self;
+        let Conn { pending, io, drivers, timer, .. } = self;
         let stream = &mut io.stream;
         let rbuf = &mut io.rbuf;
         let has_drivers = !drivers.is_empty();
@@ -786,7 +812,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => Wake::Progress,
             n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => Wake::Read(n),
             _ = timer.fired(), if deadline.is_some() => Wake::Deadline(deadline.expect("deadline")),
-            _ = entry.kick.notified(), if kickable => Wake::Kick,
+            _ = kick, if kickable => Wake::Kick,
         }
     }
 
@@ -796,6 +822,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
     fn on_read(&mut self, n: usize) {
         let now = Instant::now();
         self.last_read = now;
+        self.unread = true;
         match &mut self.req {
             Some(req) => req.bytes += n as u64,
             None => self.req = Some(Progress { started: now, bytes: n as u64, body: None }),
@@ -839,8 +866,8 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         for slot in self.pending.drain(..) {
             slot.conn_closed();
         }
-        for (slot, resp) in self.acks.drain(..) {
-            slot.written(resp, Err(Error::sys(libc::ECONNRESET)));
+        for slot in self.acks.drain(..) {
+            slot.written(Err(Error::sys(libc::ECONNRESET)));
         }
         for m in self.pushed.drain(..) {
             m.slot.conn_closed();
@@ -872,7 +899,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
 pub(super) fn start_series<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
-    task: ServerTask<P>,
+    task: Box<ServerTask<P>>,
 ) -> Option<Driver> {
     let mut out = None;
     start_request(shared, process, task, |driver| out = Some(driver));
@@ -882,7 +909,11 @@ pub(super) fn start_series<P: ServerProtocol>(
 /// Runs `process` and then the request's series on the handler threads
 /// (`Settings::handler_threads`); a panic in `process` drops the task
 /// unanswered.
-pub(super) fn spawn_request<P: ServerProtocol>(shared: Arc<Shared<P>>, process: Arc<Process<P>>, task: ServerTask<P>) {
+pub(super) fn spawn_request<P: ServerProtocol>(
+    shared: Arc<Shared<P>>,
+    process: Arc<Process<P>>,
+    task: Box<ServerTask<P>>,
+) {
     runtime::spawn_series(Request::Start(Some((shared, process, task))));
 }
 
@@ -894,31 +925,34 @@ pub(super) fn spawn_request<P: ServerProtocol>(shared: Arc<Shared<P>>, process: 
 fn start_request<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Process<P>,
-    mut task: ServerTask<P>,
+    mut task: Box<ServerTask<P>>,
     place: impl FnOnce(Driver),
 ) {
     let mut series = SeriesWork::empty();
     let panicked = {
-        let _enter = series::enter(&mut series, &mut task as *mut ServerTask<P> as *const ());
+        let _enter = series::enter(&mut series, &mut *task as *mut ServerTask<P> as *const ());
         catch_unwind(AssertUnwindSafe(|| process(&mut task))).is_err()
     };
     if panicked {
         return;
     }
-    series.set_last_task(task);
+    series.set_last_task(AnyTask::from_boxed(task));
     series.set_end(End::Parent(shared.clone(), 0));
     shared.inflight.fetch_add(1, Ordering::AcqRel);
     place(Driver::new(series));
 }
 
 /// A request run on a handler thread: `process`, then its series.
+// One per request, spawned (so boxed) whole: the start state becoming the
+// driver in place costs no second allocation.
+#[allow(clippy::large_enum_variant)]
 enum Request<P: ServerProtocol> {
     Start(Option<Pending<P>>),
     Series(Driver),
 }
 
 /// What a request needs to start: the server, its `process`, the task.
-type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, ServerTask<P>);
+type Pending<P> = (Arc<Shared<P>>, Arc<Process<P>>, Box<ServerTask<P>>);
 
 // Nothing in a request is pinned: it is moved into the series.
 impl<P: ServerProtocol> Unpin for Request<P> {}

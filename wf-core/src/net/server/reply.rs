@@ -16,9 +16,10 @@
 //! ```
 //!
 //! The connection takes replies from the slot at the head of its queue
-//! only, so replies leave in request order; it hands the response back
-//! with the write's result, and the task finishes with it (its callback
-//! sees the reply it sent).
+//! only, so replies leave in request order. It encodes the response where
+//! it lies, in the slot, and tells the write's result; the task takes the
+//! response back and finishes with it (its callback sees the reply it
+//! sent). A response moves twice per request: into the slot and back.
 //!
 //! Pushed bytes are counted from `push` until the connection wrote them
 //! (`queued`); the connection reports each write's share (`wrote`), and
@@ -50,33 +51,36 @@ struct SlotState<P: ServerProtocol> {
     /// Producers waiting for `queued` to fall to a mark: the mark and the
     /// waker (one entry per waker).
     drains: Vec<(usize, Waker)>,
-    reply: Option<Outgoing<P>>,
+    reply: Option<Outgoing>,
+    /// The response handed over, until its task takes it back.
+    resp: Option<P::Response>,
     /// The reply (or the lack of one) was handed over: nothing more may
     /// be pushed.
     sealed: bool,
     /// The task went away without replying (its series was canceled).
     task_gone: bool,
-    /// The connection's verdict, with the response handed back.
-    written: Option<(P::Response, Result<(), Error>)>,
+    /// The connection's verdict on the write of the reply.
+    written: Option<Result<(), Error>>,
     conn_gone: bool,
     conn_waker: Option<Waker>,
     task_waker: Option<Waker>,
 }
 
 /// What a task hands its connection when its series ends.
-enum Outgoing<P: ServerProtocol> {
-    /// A reply, and whether the connection stays open after it.
-    Reply { resp: P::Response, keep: KeepAlive },
+enum Outgoing {
+    /// A reply (in `SlotState::resp`), and whether the connection stays
+    /// open after it.
+    Reply(KeepAlive),
     /// No reply: the connection closes (`ServerTask::noreply`).
     NoReply,
 }
 
 /// What the connection finds in the slot at the head of its queue.
-pub(super) enum Head<P: ServerProtocol> {
+pub(super) enum Head<R> {
     /// Nothing yet (pushed bytes, if any, were taken).
     Waiting,
-    /// The reply, to encode and write.
-    Reply(P::Response, KeepAlive),
+    /// The reply, encoded: what the encoder said.
+    Reply(R),
     /// No reply will come: close the connection.
     Close,
 }
@@ -90,6 +94,7 @@ impl<P: ServerProtocol> ReplySlot<P> {
                 queued: 0,
                 drains: Vec::new(),
                 reply: None,
+                resp: None,
                 sealed: false,
                 task_gone: false,
                 written: None,
@@ -160,7 +165,8 @@ impl<P: ServerProtocol> ReplySlot<P> {
     #[inline]
     pub(super) fn reply(&self, resp: &mut P::Response, keep: KeepAlive) -> bool {
         self.send(|st| {
-            st.reply = Some(Outgoing::Reply { resp: std::mem::take(resp), keep });
+            st.resp = Some(std::mem::take(resp));
+            st.reply = Some(Outgoing::Reply(keep));
             st.sealed = true;
         })
     }
@@ -186,28 +192,39 @@ impl<P: ServerProtocol> ReplySlot<P> {
         }
     }
 
-    /// Task side: ready once the connection wrote the reply (handing it
-    /// back into `resp`) or failed to, or closed first (`ECONNRESET`).
+    /// Task side: ready once the connection wrote the reply or failed
+    /// to, or closed first (`ECONNRESET`); the response handed over comes
+    /// back into `resp`.
     #[inline]
     pub(super) fn poll_written(&self, cx: &mut Context<'_>, resp: &mut P::Response) -> Poll<Result<(), Error>> {
         let mut st = lock(&self.state);
-        if let Some((back, result)) = st.written.take() {
-            drop(st);
+        let result = match st.written.take() {
+            Some(result) => result,
+            None if st.conn_gone => Err(Error::sys(libc::ECONNRESET)),
+            None => {
+                st.task_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        };
+        let back = st.resp.take();
+        drop(st);
+        if let Some(back) = back {
             *resp = back;
-            return Poll::Ready(result);
         }
-        if st.conn_gone {
-            return Poll::Ready(Err(Error::sys(libc::ECONNRESET)));
-        }
-        st.task_waker = Some(cx.waker().clone());
-        Poll::Pending
+        Poll::Ready(result)
     }
 
-    /// Connection side: moves pushed bytes into `out` and takes the reply;
-    /// also says how many pushed bytes were moved (they stay counted in
-    /// `queued` until [`wrote`](Self::wrote) reports them written).
+    /// Connection side: moves pushed bytes into `out` and, when the reply
+    /// is there, has `encode` write it after them, where it lies (it stays
+    /// in the slot for its task); also says how many pushed bytes were
+    /// moved (they stay counted in `queued` until [`wrote`](Self::wrote)
+    /// reports them written).
     #[inline]
-    pub(super) fn take(&self, out: &mut BytesMut) -> (Head<P>, usize) {
+    pub(super) fn take<R>(
+        &self,
+        out: &mut BytesMut,
+        encode: impl FnOnce(&mut P::Response, KeepAlive, &mut BytesMut) -> R,
+    ) -> (Head<R>, usize) {
         let mut st = lock(&self.state);
         let mut moved = 0;
         for b in st.pushes.drain(..) {
@@ -215,7 +232,10 @@ impl<P: ServerProtocol> ReplySlot<P> {
             out.extend_from_slice(&b);
         }
         let head = match st.reply.take() {
-            Some(Outgoing::Reply { resp, keep }) => Head::Reply(resp, keep),
+            Some(Outgoing::Reply(keep)) => match st.resp.as_mut() {
+                Some(resp) => Head::Reply(encode(resp, keep, out)),
+                None => Head::Close,
+            },
             Some(Outgoing::NoReply) => Head::Close,
             None if st.task_gone => Head::Close,
             None => Head::Waiting,
@@ -250,13 +270,27 @@ impl<P: ServerProtocol> ReplySlot<P> {
     /// A failed write closes the connection: producers still waiting
     /// fail too.
     #[inline]
-    pub(super) fn written(&self, resp: P::Response, result: Result<(), Error>) {
+    pub(super) fn written(&self, result: Result<(), Error>) {
+        self.written_from(result, None);
+    }
+
+    /// [`written`](Self::written), from the task polled with `here`: a
+    /// task waiting with that waker is not woken (the connection polls
+    /// the series it drives after the write anyway; a wake-up of the
+    /// running task would only poll it once more for nothing).
+    #[inline]
+    pub(super) fn written_here(&self, result: Result<(), Error>, here: &Waker) {
+        self.written_from(result, Some(here));
+    }
+
+    #[inline]
+    fn written_from(&self, result: Result<(), Error>, here: Option<&Waker>) {
         let mut st = lock(&self.state);
         if result.is_err() {
             st.conn_gone = true;
         }
-        st.written = Some((resp, result));
-        let w = st.task_waker.take();
+        st.written = Some(result);
+        let w = st.task_waker.take().filter(|w| !here.is_some_and(|h| w.will_wake(h)));
         let drains = std::mem::take(&mut st.drains);
         drop(st);
         if let Some(w) = w {

@@ -217,7 +217,8 @@ fn answer<P: ServerProtocol>(
     let answered = Answered(shared.clone());
     let slot = ReplySlot::new();
     let connection = ServerConnection::new(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let mut task = Task::new(ServerKind::new(shared.clone(), req, 0, Some(peer), connection.clone(), slot.clone()));
+    let mut task =
+        Box::new(Task::new(ServerKind::new(shared.clone(), req, 0, Some(peer), connection.clone(), slot.clone())));
     task.set_state(State::ToReply);
     let driver = if runtime::has_handlers() {
         spawn_request(shared.clone(), process.clone(), task);
@@ -264,13 +265,20 @@ async fn reply<P: ServerProtocol>(
     let mut out = BytesMut::new();
     loop {
         std::future::poll_fn(|cx| slot.poll_ready(cx)).await;
-        let (head, moved) = slot.take(&mut out);
+        let (head, moved) = slot.take(&mut out, |resp, _, out| {
+            let pushed = out.len();
+            (pushed, codec.encode(&*resp, out).map_err(Into::into))
+        });
         // Pushed bytes count as written once they are in the datagram: a
         // producer waiting for them to drain must not wait for the reply
         // its own series holds back.
         slot.wrote(moved);
-        if out.len() > MAX_DATAGRAM {
-            trace::debug!(%peer, bytes = out.len(), "pushed bytes too big for one datagram; no reply");
+        let pushed = match &head {
+            Head::Reply((pushed, _)) => *pushed,
+            Head::Waiting | Head::Close => out.len(),
+        };
+        if pushed > MAX_DATAGRAM {
+            trace::debug!(%peer, bytes = pushed, "pushed bytes too big for one datagram; no reply");
             slot.conn_closed();
             return;
         }
@@ -280,25 +288,20 @@ async fn reply<P: ServerProtocol>(
                 slot.conn_closed();
                 return;
             }
-            Head::Reply(resp, _) => {
-                let result = send(&mut codec, &resp, &mut out, socket, peer, shared.params.peer_response_timeout).await;
-                slot.written(resp, result);
+            Head::Reply((_, encoded)) => {
+                let result = match encoded {
+                    Ok(()) => send(&out, socket, peer, shared.params.peer_response_timeout).await,
+                    Err(e) => Err(e),
+                };
+                slot.written(result);
                 return;
             }
         }
     }
 }
 
-/// Encodes `resp` after what `out` holds and sends it all as one datagram.
-async fn send<C: for<'a> Encoder<&'a R, Error: Into<Error>>, R>(
-    codec: &mut C,
-    resp: &R,
-    out: &mut BytesMut,
-    socket: &UdpSocket,
-    peer: SocketAddr,
-    limit: Option<Duration>,
-) -> Result<(), Error> {
-    codec.encode(resp, out).map_err(Into::into)?;
+/// Sends `out` (the pushed bytes and the reply) as one datagram.
+async fn send(out: &[u8], socket: &UdpSocket, peer: SocketAddr, limit: Option<Duration>) -> Result<(), Error> {
     if let Err(e) = datagram::check_size(out.len()) {
         trace::debug!(%peer, bytes = out.len(), "reply too big for one datagram; not sent");
         return Err(e);
