@@ -27,7 +27,12 @@
 //! CPU per query is shown too. A run disturbed by other processes (more
 //! than 0.1 core) is repeated, up to 4 attempts.
 //!
-//! `mysql [--select1 N] [--rows N] [--runs N] [wf|mysql_async...]`
+//! `--plain` runs each chosen client once per workload, with no warm-up,
+//! no waiting for a quiet machine and no timing: for instruction counts
+//! under `valgrind --tool=callgrind` (the difference between two runs of
+//! different sizes is the cost of the extra queries).
+//!
+//! `mysql [--select1 N] [--rows N] [--runs N] [--plain] [wf|mysql_async...]`
 
 #![forbid(unsafe_code)]
 
@@ -207,6 +212,7 @@ const CLIENTS: [&str; 2] = ["wf", "mysql_async"];
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut counts, mut runs) = ([20_000usize, 2_000], 3usize);
+    let mut plain = false;
     let mut only: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -214,10 +220,11 @@ fn main() {
             "--select1" => counts[0] = it.next().and_then(|v| v.parse().ok()).expect("--select1 N"),
             "--rows" => counts[1] = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
             "--runs" => runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--plain" => plain = true,
             name if CLIENTS.contains(&name) => only.push(name.to_string()),
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; usage: mysql [--select1 N] [--rows N] [--runs N] [wf|mysql_async...]"
+                    "unknown argument `{other}`; usage: mysql [--select1 N] [--rows N] [--runs N] [--plain] [wf|mysql_async...]"
                 );
                 std::process::exit(2);
             }
@@ -233,6 +240,15 @@ fn main() {
 
     let chosen: Vec<usize> =
         (0..CLIENTS.len()).filter(|&i| only.is_empty() || only.iter().any(|o| o == CLIENTS[i])).collect();
+    if plain {
+        for (w, n) in WORKLOADS.into_iter().zip(counts) {
+            for &i in &chosen {
+                let failed = run(i, w, n);
+                println!("{}: {} × {n}, {failed} failed", CLIENTS[i], w.name);
+            }
+        }
+        return;
+    }
     println!(
         "mysql: {CALLERS} callers; client on CPU 1, MariaDB on CPU 0; median of {runs} rounds; load average {:.2} at start",
         benches::loadavg()
