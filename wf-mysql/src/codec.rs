@@ -48,6 +48,18 @@ pub(crate) const MAX_COLUMNS: u64 = 1 << 20;
 /// arrive; past it, vectors grow with the items that come.
 const PREALLOC: usize = 64;
 
+/// What the read buffer is given room for while rows arrive: servers
+/// send result sets in pieces of 16 KiB and more, and a read takes what
+/// has come, up to the room there is.
+const ROWS_READ: usize = 64 << 10;
+
+/// The largest read buffer a connection keeps once a response is read.
+const IDLE_BUFFER: usize = 128 << 10;
+
+/// The most cells reserved for a result set before its rows arrive
+/// (2.5 MiB): past it, the vector grows with the rows that come.
+const CELLS_HINT_MAX: usize = 1 << 16;
+
 /// `COM_QUERY`: SQL text follows.
 const COM_QUERY: u8 = 0x03;
 
@@ -213,6 +225,8 @@ pub struct ClientCodec {
     expect: VecDeque<Reply>,
     state: State,
     response: MySQLResponse,
+    /// Cells in the last result set read.
+    cells_hint: usize,
 }
 
 impl ClientCodec {
@@ -223,6 +237,7 @@ impl ClientCodec {
             expect: VecDeque::new(),
             state: State::Start,
             response: MySQLResponse::default(),
+            cells_hint: 0,
         }
     }
 
@@ -290,7 +305,12 @@ impl ClientCodec {
                     if !is_eof(p) {
                         return Err(bad());
                     }
-                    self.state = State::Rows { fields, kinds, cells: Vec::new() };
+                    // Room for as many cells as the connection's last
+                    // result set had (results on one connection tend to
+                    // look alike), within a bound: the vector then seldom
+                    // moves as it grows.
+                    let cells = Vec::with_capacity(self.cells_hint.min(CELLS_HINT_MAX));
+                    self.state = State::Rows { fields, kinds, cells };
                 } else {
                     // Fewer: an EOF already.
                     if is_eof(p) {
@@ -310,6 +330,7 @@ impl ClientCodec {
                 }
                 let done = parse_eof(p);
                 let more = done.status & MORE_RESULTS != 0;
+                self.cells_hint = cells.len();
                 self.response.outcomes.push(Outcome::Rows { fields, cells, done });
                 return Ok(!more);
             }
@@ -369,9 +390,17 @@ impl Decoder for ClientCodec {
             if run == 0 {
                 // One packet the general way: cut short, continued past
                 // 16 MiB, over the limit or out of sequence.
-                let Some(p) = self.packets.decode(buf)? else { return Ok(None) };
+                let Some(p) = self.packets.decode(buf)? else {
+                    if matches!(self.state, State::Rows { .. }) {
+                        // Rows to come: read them in large pieces (the
+                        // connection reads into what the buffer has room
+                        // for, 4 KiB otherwise).
+                        buf.reserve(ROWS_READ);
+                    }
+                    return Ok(None);
+                };
                 if let Some(resp) = self.packet(&p, 0, p.len())? {
-                    return Ok(Some(resp));
+                    return Ok(Some(done_with(buf, resp)));
                 }
                 continue;
             }
@@ -388,11 +417,21 @@ impl Decoder for ClientCodec {
                         rest.unsplit(std::mem::take(buf));
                         *buf = rest;
                     }
-                    return Ok(Some(resp));
+                    return Ok(Some(done_with(buf, resp)));
                 }
             }
         }
     }
+}
+
+/// Hands out `resp`, letting go of a large read buffer with nothing left
+/// in it (grown for rows, or for a packet of many megabytes): an idle
+/// connection keeps a small one.
+fn done_with(buf: &mut BytesMut, resp: MySQLResponse) -> MySQLResponse {
+    if buf.is_empty() && buf.capacity() > IDLE_BUFFER {
+        *buf = BytesMut::new();
+    }
+    resp
 }
 
 impl ClientCodec {
@@ -729,6 +768,29 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1][0].as_bytes().map(<[u8]>::len), Some(big.len()));
         assert_eq!(rows[2][0].as_str(), Some("ho"));
+    }
+
+    #[test]
+    fn rows_are_read_in_large_pieces_and_an_idle_buffer_stays_small() {
+        let f = field(0xfd);
+        let mut c = codec(Reply::Text);
+        let mut buf = wire(&[b"\x01", &f, EOF, b"\x02hi"]);
+        // A row cut short: room for the rows to come.
+        buf.extend_from_slice(b"\x03\0\0\x05\x02h");
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= ROWS_READ, "{}", buf.capacity());
+        buf.extend_from_slice(b"o");
+        buf.extend_from_slice(b"\x05\0\0\x06\xfe\0\0\x02\0");
+        let resp = c.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(crate::MySQLResultCursor::new(&resp).rows_count(), 2);
+        // Within the bound a connection keeps; past it, let go once the
+        // response is read.
+        assert!(buf.capacity() <= IDLE_BUFFER);
+        let mut c = codec(Reply::Text);
+        let mut buf = BytesMut::with_capacity(4 * IDLE_BUFFER);
+        buf.extend_from_slice(&wire(&[b"\x01", &f, EOF, b"\x02hi", EOF]));
+        assert!(c.decode(&mut buf).unwrap().is_some());
+        assert!(buf.capacity() <= IDLE_BUFFER, "{}", buf.capacity());
     }
 
     #[test]

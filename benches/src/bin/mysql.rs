@@ -27,10 +27,12 @@
 //! CPU per query is shown too. A run disturbed by other processes (more
 //! than 0.1 core) is repeated, up to 4 attempts.
 //!
-//! `--plain` runs each chosen client once per workload, with no warm-up,
-//! no waiting for a quiet machine and no timing: for instruction counts
-//! under `valgrind --tool=callgrind` (the difference between two runs of
-//! different sizes is the cost of the extra queries).
+//! `--plain` runs the chosen clients in turn, `--runs` times per
+//! workload, with no warm-up and no waiting for a quiet machine, and
+//! prints each run's figures: for instruction counts under `valgrind
+//! --tool=callgrind` (with `--runs 1`, the difference between two runs of
+//! different sizes is the cost of the extra queries) and for quick CPU
+//! ratios on a busy machine.
 //!
 //! `mysql [--select1 N] [--rows N] [--runs N] [--plain] [wf|mysql_async...]`
 
@@ -242,9 +244,22 @@ fn main() {
         (0..CLIENTS.len()).filter(|&i| only.is_empty() || only.iter().any(|o| o == CLIENTS[i])).collect();
     if plain {
         for (w, n) in WORKLOADS.into_iter().zip(counts) {
-            for &i in &chosen {
-                let failed = run(i, w, n);
-                println!("{}: {} × {n}, {failed} failed", CLIENTS[i], w.name);
+            for _ in 0..runs {
+                for &i in &chosen {
+                    let (c0, t0) = (benches::self_cpu(), std::time::Instant::now());
+                    let failed = run(i, w, n);
+                    let (c, secs) = (benches::self_cpu().since(&c0), t0.elapsed().as_secs_f64());
+                    let us = |s: f64| s * 1e6 / n as f64;
+                    println!(
+                        "{:<12} {:<9} × {n}: {:>8.0} q/s, client CPU {:>7.2} µs/q (user {:.2}, sys {:.2}), {failed} failed",
+                        CLIENTS[i],
+                        w.name,
+                        n as f64 / secs,
+                        us(c.total),
+                        us(c.user),
+                        us(c.sys)
+                    );
+                }
             }
         }
         return;
