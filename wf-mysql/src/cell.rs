@@ -214,11 +214,23 @@ impl fmt::Display for MySQLCell {
 const BINARY_CHARSET: u16 = 63;
 
 /// How a column's values read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Kind {
     pub(crate) ty: ColumnType,
     pub(crate) flags: ColumnFlags,
     pub(crate) charset: u16,
+}
+
+impl Kind {
+    /// The kind of a column of `data_type` (an unknown one reads as
+    /// text), `flags` and `charset`.
+    pub(crate) fn of(data_type: u8, flags: u16, charset: u16) -> Kind {
+        Kind {
+            ty: ColumnType::try_from(data_type).unwrap_or(ColumnType::MYSQL_TYPE_STRING),
+            flags: ColumnFlags::from_bits_truncate(flags),
+            charset,
+        }
+    }
 }
 
 /// Decimal digits as an unsigned number (no sign, no spaces).

@@ -19,11 +19,10 @@
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
-use mysql_common::constants::{ColumnFlags, ColumnType};
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
-use crate::cell::{self, Kind, MySQLCell};
+use crate::cell::{self, MySQLCell};
 use crate::lenenc::{lenenc_at, lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
 use crate::message::{Command, Done, FieldNames, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
 use crate::packet::Framer;
@@ -123,7 +122,7 @@ pub(crate) fn parse_err(p: &[u8]) -> ServerError {
     ServerError { code, state, message: String::from_utf8_lossy(msg).into_owned() }
 }
 
-fn parse_field(p: &[u8]) -> Option<(MySQLField, Kind)> {
+fn parse_field(p: &[u8]) -> Option<MySQLField> {
     let mut at = 0;
     let _catalog = lenenc_slice(p, &mut at)?;
     let names = FieldNames {
@@ -141,21 +140,16 @@ fn parse_field(p: &[u8]) -> Option<(MySQLField, Kind)> {
     let data_type = q.get_u8();
     let flags = q.get_u16_le();
     let decimals = q.get_u8();
-    let kind = Kind {
-        ty: ColumnType::try_from(data_type).unwrap_or(ColumnType::MYSQL_TYPE_STRING),
-        flags: ColumnFlags::from_bits_truncate(flags),
-        charset,
-    };
-    Some((MySQLField::new(names, charset, length, flags, decimals, data_type), kind))
+    Some(MySQLField::new(names, charset, length, flags, decimals, data_type))
 }
 
 /// Appends the cells of the text-protocol row at `chunk[start..end]` to
 /// `cells`; numbers are read in place, only text and binary values take
 /// a slice of the chunk.
-fn text_row(chunk: &Bytes, start: usize, end: usize, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
+fn text_row(chunk: &Bytes, start: usize, end: usize, fields: &[MySQLField], cells: &mut Vec<MySQLCell>) -> Option<()> {
     let p = &chunk[..end];
     let mut at = start;
-    for k in kinds {
+    for f in fields {
         if p.get(at) == Some(&0xfb) {
             at += 1;
             cells.push(MySQLCell::Null);
@@ -163,7 +157,7 @@ fn text_row(chunk: &Bytes, start: usize, end: usize, kinds: &[Kind], cells: &mut
         }
         let (n, from) = lenenc_at(p, at)?;
         let to = from.checked_add(n).filter(|&e| e <= end)?;
-        cells.push(cell::from_text_in(*k, chunk, from, to));
+        cells.push(cell::from_text_in(f.kind, chunk, from, to));
         at = to;
     }
     // More cells than columns.
@@ -173,12 +167,12 @@ fn text_row(chunk: &Bytes, start: usize, end: usize, kinds: &[Kind], cells: &mut
 /// Appends a binary-protocol row's cells to `cells`: a `0x00` header, a
 /// null bitmap (2 reserved bits, one per column, padding bits clear),
 /// then the non-null values, nothing after them.
-fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
+fn binary_row(mut p: Bytes, fields: &[MySQLField], cells: &mut Vec<MySQLCell>) -> Option<()> {
     if p.first() != Some(&0x00) {
         return None;
     }
     p.advance(1);
-    let bits = kinds.len() + 2;
+    let bits = fields.len() + 2;
     let bitmap_len = bits.div_ceil(8);
     if p.len() < bitmap_len {
         return None;
@@ -188,8 +182,8 @@ fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Optio
     if is_set(0) || is_set(1) || (bits..bitmap_len * 8).any(is_set) {
         return None;
     }
-    for (i, k) in kinds.iter().enumerate() {
-        cells.push(if is_set(i + 2) { MySQLCell::Null } else { cell::from_binary(*k, &mut p)? });
+    for (i, f) in fields.iter().enumerate() {
+        cells.push(if is_set(i + 2) { MySQLCell::Null } else { cell::from_binary(f.kind, &mut p)? });
     }
     p.is_empty().then_some(())
 }
@@ -208,9 +202,9 @@ enum State {
     #[default]
     Start,
     /// Reading column definitions, then their EOF.
-    Fields { left: usize, fields: Vec<MySQLField>, kinds: Vec<Kind> },
+    Fields { left: usize, fields: Vec<MySQLField> },
     /// Reading rows until the EOF.
-    Rows { fields: Vec<MySQLField>, kinds: Vec<Kind>, cells: Vec<MySQLCell> },
+    Rows { fields: Vec<MySQLField>, cells: Vec<MySQLCell> },
     /// A prepared statement's parameter and column definitions (skipped):
     /// `left` packets more.
     Prepared { left: usize },
@@ -253,13 +247,13 @@ impl ClientCodec {
         let p = &chunk[start..end];
         let first = *p.first().ok_or_else(bad)?;
         // Rows, the common packet, are read where the state is.
-        if let State::Rows { kinds, cells, .. } = &mut self.state
+        if let State::Rows { fields, cells } = &mut self.state
             && first != 0xff
             && !is_eof(p)
         {
             let ok = match reply {
-                Reply::Binary => binary_row(chunk.slice(start..end), kinds, cells),
-                _ => text_row(chunk, start, end, kinds, cells),
+                Reply::Binary => binary_row(chunk.slice(start..end), fields, cells),
+                _ => text_row(chunk, start, end, fields, cells),
             };
             return ok.map(|()| false).ok_or_else(bad);
         }
@@ -295,11 +289,11 @@ impl ClientCodec {
                 _ if reply == Reply::Prepare => return Err(bad()),
                 _ => {
                     let n = column_count(p).ok_or_else(bad)?;
-                    let (fields, kinds) = (Vec::with_capacity(n.min(PREALLOC)), Vec::with_capacity(n.min(PREALLOC)));
-                    self.state = State::Fields { left: n, fields, kinds };
+                    let fields = Vec::with_capacity(n.min(PREALLOC));
+                    self.state = State::Fields { left: n, fields };
                 }
             },
-            State::Fields { left, mut fields, mut kinds } => {
+            State::Fields { left, mut fields } => {
                 if left == 0 {
                     // More columns than declared: no EOF here.
                     if !is_eof(p) {
@@ -310,16 +304,14 @@ impl ClientCodec {
                     // look alike), within a bound: the vector then seldom
                     // moves as it grows.
                     let cells = Vec::with_capacity(self.cells_hint.min(CELLS_HINT_MAX));
-                    self.state = State::Rows { fields, kinds, cells };
+                    self.state = State::Rows { fields, cells };
                 } else {
                     // Fewer: an EOF already.
                     if is_eof(p) {
                         return Err(bad());
                     }
-                    let (f, k) = parse_field(p).ok_or_else(bad)?;
-                    fields.push(f);
-                    kinds.push(k);
-                    self.state = State::Fields { left: left - 1, fields, kinds };
+                    fields.push(parse_field(p).ok_or_else(bad)?);
+                    self.state = State::Fields { left: left - 1, fields };
                 }
             }
             State::Rows { fields, cells, .. } => {

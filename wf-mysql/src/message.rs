@@ -91,6 +91,8 @@ pub struct MySQLField {
     pub(crate) flags: u16,
     pub(crate) decimals: u8,
     pub(crate) data_type: u8,
+    /// How its values read.
+    pub(crate) kind: crate::cell::Kind,
 }
 
 /// A column's names, in the order a column definition carries them.
@@ -126,7 +128,8 @@ impl MySQLField {
             // what the replacement characters make of it (×3 at most).
             *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
         }
-        MySQLField { text, ends, charset, length, flags, decimals, data_type }
+        let kind = crate::cell::Kind::of(data_type, flags, charset);
+        MySQLField { text, ends, charset, length, flags, decimals, data_type, kind }
     }
 
     /// The `i`-th of the five names.
