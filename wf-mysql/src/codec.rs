@@ -18,14 +18,13 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mysql_common::constants::{ColumnFlags, ColumnType};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
-use crate::cell::{self, Kind, MySQLCell};
+use crate::cell::{self, MySQLCell};
 use crate::lenenc::{lenenc_at, lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
-use crate::message::{Command, Done, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
+use crate::message::{Command, Done, FieldNames, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
 use crate::packet::Framer;
 pub(crate) use crate::packet::MAX_PACKET;
 
@@ -48,6 +47,21 @@ pub(crate) const MAX_COLUMNS: u64 = 1 << 20;
 /// arrive; past it, vectors grow with the items that come.
 const PREALLOC: usize = 64;
 
+/// What the read buffer is given room for while rows arrive: servers
+/// send result sets in pieces of 16 KiB and more, and a read takes what
+/// has come, up to the room there is.
+const ROWS_READ: usize = 64 << 10;
+
+/// The largest read buffer a connection keeps once a response is read.
+const IDLE_BUFFER: usize = 128 << 10;
+
+/// The most cells reserved for a result set before its rows arrive
+/// (2.5 MiB): past it, the vector grows with the rows that come.
+const CELLS_HINT_MAX: usize = 1 << 16;
+
+/// `COM_QUERY`: SQL text follows.
+const COM_QUERY: u8 = 0x03;
+
 /// `SERVER_MORE_RESULTS_EXISTS`: another result follows.
 const MORE_RESULTS: u16 = 0x0008;
 
@@ -55,8 +69,12 @@ pub(crate) fn bad() -> Error {
     Error::sys(libc::EBADMSG)
 }
 
-fn lenenc_string(buf: &mut Bytes) -> Option<String> {
-    lenenc_bytes(buf).map(|b| String::from_utf8_lossy(&b).into_owned())
+/// A length-encoded string at `*at` in `p`; `*at` moves past it.
+fn lenenc_slice<'a>(p: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let (n, start) = lenenc_at(p, *at)?;
+    let end = start.checked_add(n).filter(|&e| e <= p.len())?;
+    *at = end;
+    Some(&p[start..end])
 }
 
 fn is_eof(p: &[u8]) -> bool {
@@ -104,58 +122,57 @@ pub(crate) fn parse_err(p: &[u8]) -> ServerError {
     ServerError { code, state, message: String::from_utf8_lossy(msg).into_owned() }
 }
 
-fn parse_field(mut p: Bytes) -> Option<(MySQLField, Kind)> {
-    let _catalog = lenenc_bytes(&mut p)?;
-    let db = lenenc_string(&mut p)?;
-    let table = lenenc_string(&mut p)?;
-    let org_table = lenenc_string(&mut p)?;
-    let name = lenenc_string(&mut p)?;
-    let org_name = lenenc_string(&mut p)?;
-    let _fixed = lenenc_int(&mut p)?;
-    if p.len() < 10 {
-        return None;
-    }
-    let charset = p.get_u16_le();
-    let length = p.get_u32_le();
-    let data_type = p.get_u8();
-    let flags = p.get_u16_le();
-    let decimals = p.get_u8();
-    let kind = Kind {
-        ty: ColumnType::try_from(data_type).unwrap_or(ColumnType::MYSQL_TYPE_STRING),
-        flags: ColumnFlags::from_bits_truncate(flags),
-        charset,
+fn parse_field(p: &[u8]) -> Option<MySQLField> {
+    let mut at = 0;
+    let _catalog = lenenc_slice(p, &mut at)?;
+    let names = FieldNames {
+        db: lenenc_slice(p, &mut at)?,
+        table: lenenc_slice(p, &mut at)?,
+        org_table: lenenc_slice(p, &mut at)?,
+        name: lenenc_slice(p, &mut at)?,
+        org_name: lenenc_slice(p, &mut at)?,
     };
-    Some((MySQLField { name, org_name, table, org_table, db, charset, length, flags, decimals, data_type }, kind))
+    // The length of the fixed fields (0x0c), then those fields.
+    let (_fixed, at) = lenenc_at(p, at)?;
+    let mut q = p.get(at..).filter(|q| q.len() >= 10)?;
+    let charset = q.get_u16_le();
+    let length = q.get_u32_le();
+    let data_type = q.get_u8();
+    let flags = q.get_u16_le();
+    let decimals = q.get_u8();
+    Some(MySQLField::new(names, charset, length, flags, decimals, data_type))
 }
 
-/// Appends a text-protocol row's cells to `cells`; numbers are read in
-/// place, only text and binary values share the packet's buffer.
-fn text_row(p: &Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
-    let mut at = 0;
-    for k in kinds {
+/// Appends the cells of the text-protocol row at `chunk[start..end]` to
+/// `cells`; numbers are read in place, only text and binary values take
+/// a slice of the chunk.
+fn text_row(chunk: &Bytes, start: usize, end: usize, fields: &[MySQLField], cells: &mut Vec<MySQLCell>) -> Option<()> {
+    let p = &chunk[..end];
+    let mut at = start;
+    for f in fields {
         if p.get(at) == Some(&0xfb) {
             at += 1;
             cells.push(MySQLCell::Null);
             continue;
         }
-        let (n, start) = lenenc_at(p, at)?;
-        let end = start.checked_add(n).filter(|&e| e <= p.len())?;
-        cells.push(cell::from_text_in(*k, p, start, end));
-        at = end;
+        let (n, from) = lenenc_at(p, at)?;
+        let to = from.checked_add(n).filter(|&e| e <= end)?;
+        cells.push(cell::from_text_in(f.kind, chunk, from, to));
+        at = to;
     }
     // More cells than columns.
-    (at == p.len()).then_some(())
+    (at == end).then_some(())
 }
 
 /// Appends a binary-protocol row's cells to `cells`: a `0x00` header, a
 /// null bitmap (2 reserved bits, one per column, padding bits clear),
 /// then the non-null values, nothing after them.
-fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Option<()> {
+fn binary_row(mut p: Bytes, fields: &[MySQLField], cells: &mut Vec<MySQLCell>) -> Option<()> {
     if p.first() != Some(&0x00) {
         return None;
     }
     p.advance(1);
-    let bits = kinds.len() + 2;
+    let bits = fields.len() + 2;
     let bitmap_len = bits.div_ceil(8);
     if p.len() < bitmap_len {
         return None;
@@ -165,17 +182,17 @@ fn binary_row(mut p: Bytes, kinds: &[Kind], cells: &mut Vec<MySQLCell>) -> Optio
     if is_set(0) || is_set(1) || (bits..bitmap_len * 8).any(is_set) {
         return None;
     }
-    for (i, k) in kinds.iter().enumerate() {
-        cells.push(if is_set(i + 2) { MySQLCell::Null } else { cell::from_binary(*k, &mut p)? });
+    for (i, f) in fields.iter().enumerate() {
+        cells.push(if is_set(i + 2) { MySQLCell::Null } else { cell::from_binary(f.kind, &mut p)? });
     }
     p.is_empty().then_some(())
 }
 
 /// A column-count packet: a length-encoded count, 1 to [`MAX_COLUMNS`],
 /// and nothing else.
-fn column_count(mut p: Bytes) -> Option<usize> {
-    let n = lenenc_int(&mut p)?;
-    (p.is_empty() && (1..=MAX_COLUMNS).contains(&n)).then_some(n as usize)
+fn column_count(p: &[u8]) -> Option<usize> {
+    let (n, end) = lenenc_at(p, 0)?;
+    (end == p.len() && (1..=MAX_COLUMNS).contains(&(n as u64))).then_some(n)
 }
 
 /// Where the decoder is within a response.
@@ -185,9 +202,9 @@ enum State {
     #[default]
     Start,
     /// Reading column definitions, then their EOF.
-    Fields { left: usize, fields: Vec<MySQLField>, kinds: Vec<Kind> },
+    Fields { left: usize, fields: Vec<MySQLField> },
     /// Reading rows until the EOF.
-    Rows { fields: Vec<MySQLField>, kinds: Vec<Kind>, cells: Vec<MySQLCell> },
+    Rows { fields: Vec<MySQLField>, cells: Vec<MySQLCell> },
     /// A prepared statement's parameter and column definitions (skipped):
     /// `left` packets more.
     Prepared { left: usize },
@@ -202,6 +219,8 @@ pub struct ClientCodec {
     expect: VecDeque<Reply>,
     state: State,
     response: MySQLResponse,
+    /// Cells in the last result set read.
+    cells_hint: usize,
 }
 
 impl ClientCodec {
@@ -212,6 +231,7 @@ impl ClientCodec {
             expect: VecDeque::new(),
             state: State::Start,
             response: MySQLResponse::default(),
+            cells_hint: 0,
         }
     }
 
@@ -221,14 +241,27 @@ impl ClientCodec {
         self.packets.set_limit(MAX_PACKET);
     }
 
-    /// Handles one packet of a response; `true` when the response is whole.
-    fn step(&mut self, p: Bytes, reply: Reply) -> Result<bool, Error> {
+    /// Handles one packet of a response, `chunk[start..end]`; `true` when
+    /// the response is whole.
+    fn step(&mut self, chunk: &Bytes, start: usize, end: usize, reply: Reply) -> Result<bool, Error> {
+        let p = &chunk[start..end];
         let first = *p.first().ok_or_else(bad)?;
+        // Rows, the common packet, are read where the state is.
+        if let State::Rows { fields, cells } = &mut self.state
+            && first != 0xff
+            && !is_eof(p)
+        {
+            let ok = match reply {
+                Reply::Binary => binary_row(chunk.slice(start..end), fields, cells),
+                _ => text_row(chunk, start, end, fields, cells),
+            };
+            return ok.map(|()| false).ok_or_else(bad);
+        }
         let state = std::mem::take(&mut self.state);
         match state {
             State::Start => match first {
                 0x00 if reply == Reply::Prepare => {
-                    let mut q = p.slice(1..);
+                    let mut q = &p[1..];
                     if q.len() < 11 {
                         return Err(bad());
                     }
@@ -242,13 +275,13 @@ impl ClientCodec {
                     self.state = State::Prepared { left };
                 }
                 0x00 => {
-                    let done = parse_ok(p).ok_or_else(bad)?;
+                    let done = parse_ok(chunk.slice(start..end)).ok_or_else(bad)?;
                     let more = done.status & MORE_RESULTS != 0;
                     self.response.outcomes.push(Outcome::Ok(done));
                     return Ok(!more);
                 }
                 0xff => {
-                    self.response.outcomes.push(Outcome::Err(parse_err(&p)));
+                    self.response.outcomes.push(Outcome::Err(parse_err(p)));
                     return Ok(true);
                 }
                 // LOCAL INFILE: the server would wait for a file.
@@ -256,47 +289,42 @@ impl ClientCodec {
                 _ if reply == Reply::Prepare => return Err(bad()),
                 _ => {
                     let n = column_count(p).ok_or_else(bad)?;
-                    let (fields, kinds) = (Vec::with_capacity(n.min(PREALLOC)), Vec::with_capacity(n.min(PREALLOC)));
-                    self.state = State::Fields { left: n, fields, kinds };
+                    let fields = Vec::with_capacity(n.min(PREALLOC));
+                    self.state = State::Fields { left: n, fields };
                 }
             },
-            State::Fields { left, mut fields, mut kinds } => {
+            State::Fields { left, mut fields } => {
                 if left == 0 {
                     // More columns than declared: no EOF here.
-                    if !is_eof(&p) {
+                    if !is_eof(p) {
                         return Err(bad());
                     }
-                    self.state = State::Rows { fields, kinds, cells: Vec::new() };
+                    // Room for as many cells as the connection's last
+                    // result set had (results on one connection tend to
+                    // look alike), within a bound: the vector then seldom
+                    // moves as it grows.
+                    let cells = Vec::with_capacity(self.cells_hint.min(CELLS_HINT_MAX));
+                    self.state = State::Rows { fields, cells };
                 } else {
                     // Fewer: an EOF already.
-                    if is_eof(&p) {
+                    if is_eof(p) {
                         return Err(bad());
                     }
-                    let (f, k) = parse_field(p).ok_or_else(bad)?;
-                    fields.push(f);
-                    kinds.push(k);
-                    self.state = State::Fields { left: left - 1, fields, kinds };
+                    fields.push(parse_field(p).ok_or_else(bad)?);
+                    self.state = State::Fields { left: left - 1, fields };
                 }
             }
-            State::Rows { fields, kinds, mut cells } => {
-                if is_eof(&p) {
-                    let done = parse_eof(&p);
-                    let more = done.status & MORE_RESULTS != 0;
-                    self.response.outcomes.push(Outcome::Rows { fields, cells, done });
-                    return Ok(!more);
-                }
+            State::Rows { fields, cells, .. } => {
+                // The end of the rows or an error: a row was read above.
                 if first == 0xff {
-                    self.response.outcomes.push(Outcome::Err(parse_err(&p)));
+                    self.response.outcomes.push(Outcome::Err(parse_err(p)));
                     return Ok(true);
                 }
-                let before = cells.len();
-                let ok = match reply {
-                    Reply::Binary => binary_row(p, &kinds, &mut cells),
-                    _ => text_row(&p, &kinds, &mut cells),
-                };
-                ok.ok_or_else(bad)?;
-                debug_assert_eq!(cells.len(), before + kinds.len());
-                self.state = State::Rows { fields, kinds, cells };
+                let done = parse_eof(p);
+                let more = done.status & MORE_RESULTS != 0;
+                self.cells_hint = cells.len();
+                self.response.outcomes.push(Outcome::Rows { fields, cells, done });
+                return Ok(!more);
             }
             State::Prepared { left } => {
                 if left == 1 {
@@ -313,22 +341,24 @@ impl Encoder<&MySQLRequest> for ClientCodec {
     type Error = Error;
 
     fn encode(&mut self, req: &MySQLRequest, dst: &mut BytesMut) -> Result<(), Error> {
-        let (payload, reply) = match &req.command {
+        let reply = match &req.command {
             Command::Unset => return Err(Error::task(crate::code::QUERY_NOT_SET)),
             Command::Query(sql) => {
-                let mut p = BytesMut::with_capacity(1 + sql.len());
-                p.put_u8(0x03);
-                p.extend_from_slice(sql);
-                (p.freeze(), Some(Reply::Text))
+                // A command starts a new sequence.
+                self.packets.set_seq(0);
+                self.packets.encode_command(COM_QUERY, sql, dst)?;
+                Some(Reply::Text)
             }
-            Command::Packet { payload, reply } => (payload.clone(), Some(*reply)),
-            Command::Handshake(payload) => (payload.clone(), None),
+            Command::Packet { payload, reply } => {
+                self.packets.set_seq(0);
+                self.packets.encode(payload, dst)?;
+                Some(*reply)
+            }
+            Command::Handshake(payload) => {
+                self.packets.encode(payload, dst)?;
+                None
+            }
         };
-        if reply.is_some() {
-            // A command starts a new sequence.
-            self.packets.set_seq(0);
-        }
-        self.packets.encode(&payload, dst)?;
         if let Some(r) = reply.filter(|r| *r != Reply::None) {
             self.expect.push_back(r);
         }
@@ -345,15 +375,68 @@ impl Decoder for ClientCodec {
             return Ok(self.packets.decode(buf)?.map(|p| MySQLResponse { raw: Some(p), ..MySQLResponse::default() }));
         }
         loop {
-            let Some(p) = self.packets.decode(buf)? else { return Ok(None) };
-            // Bytes nobody asked for.
-            let reply = *self.expect.front().ok_or_else(bad)?;
-            if self.step(p, reply)? {
-                self.expect.pop_front();
-                self.state = State::Start;
-                return Ok(Some(std::mem::take(&mut self.response)));
+            // The whole packets at the front of `buf` are split off
+            // together and read in place: one reference count for all of
+            // them, not one per packet.
+            let run = self.packets.whole_packets(buf);
+            if run == 0 {
+                // One packet the general way: cut short, continued past
+                // 16 MiB, over the limit or out of sequence.
+                let Some(p) = self.packets.decode(buf)? else {
+                    if matches!(self.state, State::Rows { .. }) {
+                        // Rows to come: read them in large pieces (the
+                        // connection reads into what the buffer has room
+                        // for, 4 KiB otherwise).
+                        buf.reserve(ROWS_READ);
+                    }
+                    return Ok(None);
+                };
+                if let Some(resp) = self.packet(&p, 0, p.len())? {
+                    return Ok(Some(done_with(buf, resp)));
+                }
+                continue;
+            }
+            let chunk = buf.split_to(run).freeze();
+            let mut at = 0;
+            while at < run {
+                let (start, end) = self.packets.next_in(&chunk, at);
+                at = end;
+                if let Some(resp) = self.packet(&chunk, start, end)? {
+                    if at < run {
+                        // Bytes after the response (a reply to a command
+                        // sent after it) go back to the front of `buf`.
+                        let mut rest = BytesMut::from(&chunk[at..]);
+                        rest.unsplit(std::mem::take(buf));
+                        *buf = rest;
+                    }
+                    return Ok(Some(done_with(buf, resp)));
+                }
             }
         }
+    }
+}
+
+/// Hands out `resp`, letting go of a large read buffer with nothing left
+/// in it (grown for rows, or for a packet of many megabytes): an idle
+/// connection keeps a small one.
+fn done_with(buf: &mut BytesMut, resp: MySQLResponse) -> MySQLResponse {
+    if buf.is_empty() && buf.capacity() > IDLE_BUFFER {
+        *buf = BytesMut::new();
+    }
+    resp
+}
+
+impl ClientCodec {
+    /// Reads the packet `chunk[start..end]`; the response once it is whole.
+    fn packet(&mut self, chunk: &Bytes, start: usize, end: usize) -> Result<Option<MySQLResponse>, Error> {
+        // Bytes nobody asked for.
+        let reply = *self.expect.front().ok_or_else(bad)?;
+        if !self.step(chunk, start, end, reply)? {
+            return Ok(None);
+        }
+        self.expect.pop_front();
+        self.state = State::Start;
+        Ok(Some(std::mem::take(&mut self.response)))
     }
 }
 
@@ -466,7 +549,7 @@ pub(crate) fn err_packet(e: &ServerError) -> Vec<u8> {
 fn field_packet(f: &MySQLField) -> Vec<u8> {
     let mut out = Vec::new();
     put_lenenc_bytes(&mut out, b"def");
-    for s in [&f.db, &f.table, &f.org_table, &f.name, &f.org_name] {
+    for s in [f.db(), f.table(), f.org_table(), f.name(), f.org_name()] {
         put_lenenc_bytes(&mut out, s.as_bytes());
     }
     out.push(0x0c);
@@ -575,6 +658,8 @@ impl Encoder<&MySQLResponse> for ServerCodec {
 
 #[cfg(test)]
 mod tests {
+    use bytes::BufMut;
+
     use super::*;
 
     /// `payloads` framed with sequence ids from 1 (a command's reply).
@@ -639,6 +724,65 @@ mod tests {
         }
         assert_eq!(got.unwrap(), whole);
         assert_eq!(crate::MySQLResultCursor::new(&whole).fetch_all().len(), 2);
+    }
+
+    #[test]
+    fn bytes_after_a_response_stay_buffered() {
+        // Whole packets are read together: what follows the response in
+        // the same read is left in the buffer as it came.
+        let mut c = codec(Reply::Text);
+        let f = field(0x08); // LONGLONG
+        let mut buf = wire(&[b"\x01", &f, EOF, b"\x011", EOF]);
+        let after = wire(&[b"\x00\0\0\x02\0\0\0"]);
+        buf.extend_from_slice(&after);
+        let first = c.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(crate::MySQLResultCursor::new(&first).fetch_all(), [[MySQLCell::Int(1)]]);
+        assert_eq!(buf, after);
+        // Nobody asked for them.
+        assert_eq!(c.decode(&mut buf).unwrap_err().code(), libc::EBADMSG);
+    }
+
+    #[test]
+    fn a_bad_packet_inside_a_run_of_whole_ones_is_refused() {
+        let f = field(0xfd);
+        // The third packet claims sequence id 9: the two before it are
+        // read, then it is refused.
+        let mut buf = wire(&[b"\x01", &f]);
+        buf.extend_from_slice(b"\x05\0\0\x09\xfe\0\0\x02\0");
+        assert_eq!(codec(Reply::Text).decode(&mut buf).unwrap_err().code(), libc::EBADMSG);
+        // A row continued past 16 MiB among whole packets is joined.
+        let big = vec![b'x'; crate::packet::MAX_CHUNK + 10];
+        let mut row = vec![0xfe];
+        row.extend_from_slice(&(big.len() as u64).to_le_bytes());
+        row.extend_from_slice(&big);
+        let resp = decode(Reply::Text, &[b"\x01", &f, EOF, b"\x02hi", &row, b"\x02ho", EOF]).unwrap().unwrap();
+        let rows = crate::MySQLResultCursor::new(&resp).fetch_all();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1][0].as_bytes().map(<[u8]>::len), Some(big.len()));
+        assert_eq!(rows[2][0].as_str(), Some("ho"));
+    }
+
+    #[test]
+    fn rows_are_read_in_large_pieces_and_an_idle_buffer_stays_small() {
+        let f = field(0xfd);
+        let mut c = codec(Reply::Text);
+        let mut buf = wire(&[b"\x01", &f, EOF, b"\x02hi"]);
+        // A row cut short: room for the rows to come.
+        buf.extend_from_slice(b"\x03\0\0\x05\x02h");
+        assert!(c.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= ROWS_READ, "{}", buf.capacity());
+        buf.extend_from_slice(b"o");
+        buf.extend_from_slice(b"\x05\0\0\x06\xfe\0\0\x02\0");
+        let resp = c.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(crate::MySQLResultCursor::new(&resp).rows_count(), 2);
+        // Within the bound a connection keeps; past it, let go once the
+        // response is read.
+        assert!(buf.capacity() <= IDLE_BUFFER);
+        let mut c = codec(Reply::Text);
+        let mut buf = BytesMut::with_capacity(4 * IDLE_BUFFER);
+        buf.extend_from_slice(&wire(&[b"\x01", &f, EOF, b"\x02hi", EOF]));
+        assert!(c.decode(&mut buf).unwrap().is_some());
+        assert!(buf.capacity() <= IDLE_BUFFER, "{}", buf.capacity());
     }
 
     #[test]

@@ -4,6 +4,11 @@
 /// connection for whoever uses it next (the database and character set
 /// come from the URL).
 pub(crate) fn disallowed(sql: &[u8]) -> bool {
+    // Each statement refused starts with `USE` or `SET`: SQL without
+    // either word anywhere (most of it) needs no closer look.
+    if !sql.windows(3).any(|w| w.eq_ignore_ascii_case(b"use") || w.eq_ignore_ascii_case(b"set")) {
+        return false;
+    }
     let text = executable_comments_opened(&String::from_utf8_lossy(sql));
     split_statements(&text).any(|stmt| {
         let words: Vec<String> = stmt.split_whitespace().take(3).map(str::to_ascii_uppercase).collect();
@@ -119,5 +124,10 @@ mod tests {
         assert!(!disallowed(b"SELECT 'USE x; SET NAMES y'"));
         assert!(!disallowed(b"SET @a = 1; SELECT `use`"));
         assert!(!disallowed(b"UPDATE users SET names = 'x'"));
+        // Neither word anywhere: refused by the first look.
+        assert!(!disallowed(b"SELECT 1"));
+        assert!(!disallowed(b""));
+        assert!(disallowed(b"uSe test"));
+        assert!(disallowed(b"/*!sEt NaMeS gbk*/"));
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct TlsConfig(#[cfg(feature = "tls")] pub(crate) wf_core::net::tls
 /// options: credentials, database, character sets, TLS (the
 /// [`MySql`](crate::MySql) protocol's handshake). Pooled connections are
 /// separated by it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MySqlLogin {
     pub(crate) user: String,
     pub(crate) password: String,
@@ -82,6 +82,17 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Hashes a few cheap parts, no text: a pool key is hashed twice per
+/// task, and equal logins still hash alike (equality, by pointer first
+/// for the shared login of a URL, decides).
+impl std::hash::Hash for MySqlLogin {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let lens = [self.user.len(), self.password.len(), self.host.len(), self.db.as_ref().map_or(0, String::len)];
+        lens.hash(h);
+        (self.collation, self.tls, self.unix).hash(h);
+    }
 }
 
 impl MySqlLogin {
@@ -409,6 +420,20 @@ pub(crate) async fn handshake(conn: &mut Connection<ClientCodec>, t: &MySqlLogin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logins_hash_alike_when_equal_and_differ_by_any_part() {
+        use std::hash::{BuildHasher, RandomState};
+        let login = |url: &str| MySqlLogin::from_uri(&Uri::parse(url).unwrap()).unwrap();
+        let h = RandomState::new();
+        let a = login("mysql://u:pw@h/db?character_set=gbk");
+        assert_eq!(a, login("mysql://u:pw@h/db?character_set=gbk"));
+        assert_eq!(h.hash_one(&a), h.hash_one(login("mysql://u:pw@h/db?character_set=gbk")));
+        // Same lengths, another password: same hash, not the same login.
+        assert_ne!(a, login("mysql://u:px@h/db?character_set=gbk"));
+        assert_ne!(a, login("mysql://v:pw@h/db?character_set=gbk"));
+        assert_ne!(a, login("mysql://u:pw@h/db"));
+    }
 
     #[test]
     fn url_target() {

@@ -81,42 +81,86 @@ impl MySQLRequest {
 /// A column of a result set (Workflow's `MySQLField`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MySQLField {
-    pub(crate) name: String,
-    pub(crate) org_name: String,
-    pub(crate) table: String,
-    pub(crate) org_table: String,
-    pub(crate) db: String,
+    /// The database, table, table's real name, name and real name, one
+    /// after another (one allocation for the five).
+    text: String,
+    /// Where each of the five ends in `text`.
+    ends: [u32; 5],
     pub(crate) charset: u16,
     pub(crate) length: u32,
     pub(crate) flags: u16,
     pub(crate) decimals: u8,
     pub(crate) data_type: u8,
+    /// How its values read.
+    pub(crate) kind: crate::cell::Kind,
+}
+
+/// A column's names, in the order a column definition carries them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FieldNames<'a> {
+    pub(crate) db: &'a [u8],
+    pub(crate) table: &'a [u8],
+    pub(crate) org_table: &'a [u8],
+    pub(crate) name: &'a [u8],
+    pub(crate) org_name: &'a [u8],
 }
 
 impl MySQLField {
+    /// A column named `names` (bytes that are not UTF-8 are replaced, as
+    /// `String::from_utf8_lossy` does), with its type.
+    pub(crate) fn new(
+        names: FieldNames<'_>,
+        charset: u16,
+        length: u32,
+        flags: u16,
+        decimals: u8,
+        data_type: u8,
+    ) -> MySQLField {
+        let parts = [names.db, names.table, names.org_table, names.name, names.org_name];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0; 5];
+        for (part, end) in parts.into_iter().zip(&mut ends) {
+            match std::str::from_utf8(part) {
+                Ok(s) => text.push_str(s),
+                Err(_) => text.push_str(&String::from_utf8_lossy(part)),
+            }
+            // A column definition is one packet: under 1 GiB, and so is
+            // what the replacement characters make of it (×3 at most).
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        let kind = crate::cell::Kind::of(data_type, flags, charset);
+        MySQLField { text, ends, charset, length, flags, decimals, data_type, kind }
+    }
+
+    /// The `i`-th of the five names.
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or_default()
+    }
+
     /// The column's name (its alias if it has one).
     pub fn name(&self) -> &str {
-        &self.name
+        self.part(3)
     }
 
     /// The column's name in its table.
     pub fn org_name(&self) -> &str {
-        &self.org_name
+        self.part(4)
     }
 
     /// The table's name (its alias if it has one).
     pub fn table(&self) -> &str {
-        &self.table
+        self.part(1)
     }
 
     /// The table's real name.
     pub fn org_table(&self) -> &str {
-        &self.org_table
+        self.part(2)
     }
 
     /// The database.
     pub fn db(&self) -> &str {
-        &self.db
+        self.part(0)
     }
 
     /// The character set (collation id; 63 is binary).
@@ -329,17 +373,11 @@ impl MySQLResponse {
     {
         let fields = columns
             .iter()
-            .map(|c| MySQLField {
-                name: (*c).to_owned(),
-                org_name: (*c).to_owned(),
-                table: String::new(),
-                org_table: String::new(),
-                db: String::new(),
-                charset: 45,
-                length: 1024,
-                flags: 0,
-                decimals: 0,
-                data_type: mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING as u8,
+            .map(|c| {
+                let names =
+                    FieldNames { db: b"", table: b"", org_table: b"", name: c.as_bytes(), org_name: c.as_bytes() };
+                let ty = mysql_common::constants::ColumnType::MYSQL_TYPE_VAR_STRING as u8;
+                MySQLField::new(names, 45, 1024, 0, 0, ty)
             })
             .collect();
         let width = columns.len();

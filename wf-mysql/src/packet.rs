@@ -91,6 +91,56 @@ impl Framer {
         }
     }
 
+    /// How many bytes at the front of `src` are whole packets that
+    /// [`decode`](Framer::decode) would hand out one by one as they are:
+    /// in sequence, within the limit, none continued past [`MAX_CHUNK`],
+    /// and no continued payload half read. Nothing is consumed; walk them
+    /// with [`next_in`](Framer::next_in).
+    pub(crate) fn whole_packets(&self, src: &[u8]) -> usize {
+        if self.in_packet() {
+            return 0;
+        }
+        let (mut at, mut seq) = (0, self.seq);
+        while let Some(head) = src.get(at..at + 4) {
+            let len = usize::from(head[0]) | usize::from(head[1]) << 8 | usize::from(head[2]) << 16;
+            if head[3] != seq || len == MAX_CHUNK || len > self.limit || src.len() - at - 4 < len {
+                break;
+            }
+            at += 4 + len;
+            seq = seq.wrapping_add(1);
+        }
+        at
+    }
+
+    /// The packet at `run[at..]`, one of those
+    /// [`whole_packets`](Framer::whole_packets) measured: where its
+    /// payload starts and ends; the sequence moves past it.
+    pub(crate) fn next_in(&mut self, run: &[u8], at: usize) -> (usize, usize) {
+        let len = usize::from(run[at]) | usize::from(run[at + 1]) << 8 | usize::from(run[at + 2]) << 16;
+        self.seq = self.seq.wrapping_add(1);
+        (at + 4, at + 4 + len)
+    }
+
+    /// Writes the payload `command` then `body` (a `COM_QUERY` and its
+    /// SQL, say) like [`encode`](Framer::encode), without gathering it
+    /// first.
+    pub(crate) fn encode_command(&mut self, command: u8, body: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+        let len = 1 + body.len();
+        if len >= MAX_CHUNK {
+            let mut payload = Vec::with_capacity(len);
+            payload.push(command);
+            payload.extend_from_slice(body);
+            return self.encode(&payload, dst);
+        }
+        dst.reserve(4 + len);
+        dst.put_uint_le(len as u64, 3);
+        dst.put_u8(self.seq);
+        self.seq = self.seq.wrapping_add(1);
+        dst.put_u8(command);
+        dst.extend_from_slice(body);
+        Ok(())
+    }
+
     /// Writes `payload` as one packet (several past [`MAX_CHUNK`]).
     /// `EMSGSIZE` past [`MAX_PACKET`] (the limit is on what is read: a
     /// server's replies may be larger than the requests it takes).
@@ -149,6 +199,21 @@ mod tests {
             assert_eq!(out.as_deref(), Some(&payload[..]), "{len}");
             assert_eq!(f.seq() as usize, chunks);
             assert!(src.is_empty());
+        }
+    }
+
+    #[test]
+    fn commands_are_written_as_their_payload_would_be() {
+        for len in [0, 1, MAX_CHUNK - 2, MAX_CHUNK - 1, MAX_CHUNK, 2 * MAX_CHUNK] {
+            let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut payload = vec![3];
+            payload.extend_from_slice(&body);
+            let mut f = Framer::new(usize::MAX);
+            f.set_seq(5);
+            let mut out = BytesMut::new();
+            f.encode_command(3, &body, &mut out).unwrap();
+            assert!(out == framed(&payload, 5), "{len}");
+            assert_eq!(f.seq() as usize, 5 + payload.len() / MAX_CHUNK + 1);
         }
     }
 
