@@ -7,6 +7,7 @@
 use crate::support;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::net::{connect, encode, read_tlv, start_local, tlv_task, tlv_url};
@@ -90,13 +91,19 @@ fn pipelined_replies_keep_request_order() {
     const N: u32 = 10;
     let finished: Log<u32> = Log::new();
     let done = finished.clone();
+    // Every request's timer fires at a time fixed from the first request
+    // (earlier requests later, 20 ms apart, after 300 ms to absorb a slow
+    // start), so the finishing order does not depend on how quickly a
+    // loaded machine gets through `process`.
+    let first = Arc::new(std::sync::OnceLock::new());
     let server = Server::new(Tlv::default(), move |task| {
         let i = task.req().tlv_type();
         assert_eq!(task.task_seq(), u64::from(i));
         task.resp_mut().set_type(i);
         let done = done.clone();
-        // Earlier requests take longer.
-        let delay = Duration::from_millis(u64::from(N - i) * 20);
+        let t0 = *first.get_or_init(std::time::Instant::now);
+        let at = t0 + Duration::from_millis(300 + u64::from(N - i) * 20);
+        let delay = at.saturating_duration_since(std::time::Instant::now());
         let timer = create_timer_task(delay, move |t| {
             done.push(i);
             append(series_of(t), &format!("reply {i}"));
