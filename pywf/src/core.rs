@@ -88,7 +88,9 @@ impl<K: TaskKind> Core<K> {
             if let Some(cb) = cb {
                 self.call_lent(py, t, series, &cb);
             }
-            drop(lock(&self.user_data).take());
+            // Dropped after the lock is released: a `__del__` may run.
+            let data = lock(&self.user_data).take();
+            drop(data);
         });
     }
 
@@ -245,12 +247,17 @@ impl SubTask {
 
     /// Sets (or with `None` removes) the callback run when the task finishes.
     fn set_callback(&self, callback: Option<Py<PyAny>>) {
-        *lock(self.core.callback()) = callback;
+        // The old one is dropped after the lock is released: a `__del__`
+        // may run, and may come back to this task.
+        let old = std::mem::replace(&mut *lock(self.core.callback()), callback);
+        drop(old);
     }
 
     /// Attaches an object to the task (released with the task).
     fn set_user_data(&self, data: Option<Py<PyAny>>) {
-        *lock(self.core.user_data()) = data;
+        // As in `set_callback`: the old object is dropped unlocked.
+        let old = std::mem::replace(&mut *lock(self.core.user_data()), data);
+        drop(old);
     }
 
     /// The attached object, or `None`.

@@ -146,12 +146,14 @@ impl SeriesWork {
 
     /// Attaches an object to the series (`None` releases it).
     fn set_context(&self, context: Option<Py<PyAny>>) -> PyResult<()> {
-        let old = self.src.with(|s| match context {
-            Some(c) => {
+        // The old context leaves the lend and is dropped after it (a
+        // `__del__` may run and come back to this series).
+        let old = self.src.with(|s| {
+            let old = s.take_context::<Py<PyAny>>();
+            if let Some(c) = context {
                 s.set_context(c);
-                None
             }
-            None => s.take_context::<Py<PyAny>>(),
+            old
         })?;
         drop(old);
         Ok(())
@@ -249,7 +251,16 @@ impl ParallelWork {
         // `None` stores None: the parallel holds no way to drop its context.
         Python::attach(|py| {
             let c = context.unwrap_or_else(|| py.None());
-            self.core.with(|p| p.set_context(c))
+            // The old context is dropped after the lend (see `SeriesWork`).
+            let old = self.core.with(|p| match p.context_mut::<Py<PyAny>>() {
+                Some(slot) => Some(std::mem::replace(slot, c)),
+                None => {
+                    p.set_context(c);
+                    None
+                }
+            })?;
+            drop(old);
+            Ok(())
         })
     }
 

@@ -39,6 +39,11 @@ impl<T> Lent<T> {
 
     /// Runs `f` with `value` reachable through [`with`](Lent::with); it is
     /// unreachable again when `f` returns or unwinds.
+    ///
+    /// Lends of one `Lent` must nest on one thread (each task, series or
+    /// reply is lent by the one callback running it): the previous value
+    /// is put back when `f` returns. Never call `wf::series_of` on a lent
+    /// task: its series may be lent at the same time.
     pub(crate) fn lend<R>(&self, value: &mut T, f: impl FnOnce() -> R) -> R {
         let prev = self.replace(Some(NonNull::from(value)));
         let _restore = Restore { lent: self, prev };

@@ -178,7 +178,7 @@ impl Ring {
             // Completions not reaped yet may have made room.
             s.reap();
             if s.in_flight >= self.cap {
-                s.waiting.push_back(cx.waker().clone());
+                s.wait_for_room(cx.waker());
                 unlock(s);
                 return Start::Full(owned);
             }
@@ -190,7 +190,7 @@ impl Ring {
         if unsafe { s.uring.submission().push(&entry) }.is_err() {
             // Only if earlier submissions failed and filled the queue.
             s.release(slot);
-            s.waiting.push_back(cx.waker().clone());
+            s.wait_for_room(cx.waker());
             unlock(s);
             return Start::Full(owned);
         }
@@ -306,6 +306,16 @@ impl Ring {
 }
 
 impl State {
+    /// Queues a task for a wake-up when there is room. A task polled again
+    /// right after it queued keeps its one place; other stale entries cost
+    /// a wake-up each, and [`reap`](State::reap) wakes every waiter once
+    /// nothing is in flight, so none is forgotten.
+    fn wait_for_room(&mut self, waker: &Waker) {
+        if !self.waiting.back().is_some_and(|w| w.will_wake(waker)) {
+            self.waiting.push_back(waker.clone());
+        }
+    }
+
     fn alloc(&mut self) -> usize {
         if self.free == NONE {
             self.slots.push(Slot::Free { next: NONE });
@@ -395,6 +405,12 @@ impl State {
             }
             *in_flight -= 1;
             woken.extend(waiting.pop_front());
+        }
+        // An entry may stand for a task that no longer waits (it got room
+        // later, or was dropped), and so spend a completion's wake-up: once
+        // nothing is in flight, no completion will come to wake the rest.
+        if *in_flight == 0 {
+            woken.extend(waiting.drain(..));
         }
     }
 }
