@@ -35,6 +35,9 @@ use crate::series::{self, SeriesWork};
 /// Dropping a kind that never ran must release whatever it holds without
 /// side effects: that is how wf dismisses tasks.
 ///
+/// A kind may move between polls (a small task lives in its series' queue
+/// entry): keep what must not move behind a pointer (`Box::pin`).
+///
 /// A kind that may wait for long (a timer, a count, a message) holds a
 /// [`ShutdownWatch`](crate::ShutdownWatch) and reports
 /// [`Error::aborted`] when [`shutdown`](crate::shutdown) ends the wait. A
@@ -598,6 +601,10 @@ static NO_TASK: VTable = VTable {
 
 /// The vtable of `Task<K>` stored as `S`.
 fn vtable<K: TaskKind, S: Store>() -> &'static VTable {
+    // The slot erases the task's type, and `AnyTask` is `Send` whatever it
+    // holds: every task put in one must be `Send` itself.
+    const fn is_send<T: Send>() {}
+    is_send::<Task<K>>();
     &VTable {
         poll_step: poll_step::<K, S>,
         finish: finish::<K, S>,
