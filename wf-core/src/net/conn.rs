@@ -73,6 +73,10 @@ pub(crate) async fn until<F: std::future::Future>(at: Option<Instant>, f: F) -> 
     }
 }
 
+/// Room made in a connection's buffers before each read, and in the
+/// write buffer a released connection takes back.
+pub(crate) const READ_RESERVE: usize = 4096;
+
 impl<C> Connection<C> {
     pub(crate) fn new(
         stream: NetStream,
@@ -82,8 +86,8 @@ impl<C> Connection<C> {
     ) -> Self {
         Connection {
             stream,
-            rbuf: BytesMut::with_capacity(4096),
-            wbuf: BytesMut::with_capacity(4096),
+            rbuf: BytesMut::with_capacity(READ_RESERVE),
+            wbuf: BytesMut::with_capacity(READ_RESERVE),
             codec,
             peer,
             response_timeout,
@@ -92,6 +96,17 @@ impl<C> Connection<C> {
             item_bytes: 0,
             write_total: 0,
         }
+    }
+
+    /// Gives both buffers, empty, back to the thread's spares
+    /// ([`super::spare`]): a server connection waiting idle holds none.
+    pub(crate) fn release_buffers(&mut self) {
+        super::spare::give((std::mem::take(&mut self.rbuf), std::mem::take(&mut self.wbuf)));
+    }
+
+    /// Takes buffers again after [`release_buffers`](Connection::release_buffers).
+    pub(crate) fn take_buffers(&mut self) {
+        (self.rbuf, self.wbuf) = super::spare::take();
     }
 
     /// The codec, e.g. to switch its state after a handshake.
