@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::spare::READ_RESERVE;
 use super::stream::NetStream;
 use crate::error::{Error, TimeoutReason};
 
@@ -72,10 +73,6 @@ pub(crate) async fn until<F: std::future::Future>(at: Option<Instant>, f: F) -> 
         None => Ok(f.await),
     }
 }
-
-/// Room made in a connection's buffers before each read, and in the
-/// write buffer a released connection takes back.
-pub(crate) const READ_RESERVE: usize = 4096;
 
 impl<C> Connection<C> {
     pub(crate) fn new(

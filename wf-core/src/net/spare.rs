@@ -12,7 +12,9 @@ use std::cell::RefCell;
 
 use bytes::BytesMut;
 
-use super::conn::READ_RESERVE;
+/// Room made in a connection's read buffer before each read; the size of
+/// a new buffer.
+pub(crate) const READ_RESERVE: usize = 4096;
 
 /// The most buffer pairs a thread keeps spare (512 KiB at 2 × 4 KiB
 /// each); more are freed.
