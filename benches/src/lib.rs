@@ -1,9 +1,11 @@
 //! Helpers shared by the benchmark binaries: CPU time of a process,
 //! medians, CPU pinning, a quiet-machine check and child servers.
 
+pub mod idle;
+
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -237,7 +239,8 @@ pub fn sibling(name: &str) -> PathBuf {
 }
 
 /// A benchmark server in a child process pinned to one CPU with
-/// `taskset`; it stops (stdin closed, then killed by PID) when dropped.
+/// `taskset`; it stops (stdin closed, then SIGTERM, then killed by PID)
+/// when dropped.
 #[derive(Debug)]
 pub struct PinnedServer {
     child: Child,
@@ -246,29 +249,38 @@ pub struct PinnedServer {
 }
 
 impl PinnedServer {
-    /// Starts `bin <port> <args...>` under `taskset -c <cpu>` and waits
-    /// until it accepts connections.
+    /// Starts `bin <port> <args...>` (a binary of this package) under
+    /// `taskset -c <cpu>` and waits until it accepts connections.
     pub fn start(bin: &str, cpu: usize, port: u16, args: &[&str]) -> io::Result<PinnedServer> {
+        let mut all = vec![port.to_string()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        PinnedServer::start_program(&sibling(bin), cpu, port, &all)
+    }
+
+    /// Starts `program <args...>` (any server, e.g. a peer built outside
+    /// this repository, told its port in `args`) under `taskset -c <cpu>`
+    /// and waits until it accepts connections on `port`.
+    pub fn start_program(program: &Path, cpu: usize, port: u16, args: &[String]) -> io::Result<PinnedServer> {
         let child = Command::new("taskset")
             .arg("-c")
             .arg(cpu.to_string())
-            .arg(sibling(bin))
-            .arg(port.to_string())
+            .arg(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()?;
         let mut server = PinnedServer { child, port };
+        let name = program.display();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = server.child.try_wait()? {
-                return Err(io::Error::other(format!("{bin} exited at start: {status}")));
+                return Err(io::Error::other(format!("{name} exited at start: {status}")));
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(server);
             }
             if Instant::now() > deadline {
-                return Err(io::Error::other(format!("{bin} does not listen on port {port}")));
+                return Err(io::Error::other(format!("{name} does not listen on port {port}")));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -283,21 +295,50 @@ impl PinnedServer {
     pub fn cpu(&self) -> ProcCpu {
         proc_cpu(self.pid()).unwrap_or(ProcCpu { user: f64::NAN, sys: f64::NAN, total: f64::NAN })
     }
+
+    /// Its resident set size now, in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss(&self) -> Option<u64> {
+        proc_status_kib(self.pid(), "VmRSS:").map(|k| k * 1024)
+    }
+
+    /// Waits up to `within` for it to exit; true if it did.
+    fn exited_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 impl Drop for PinnedServer {
     fn drop(&mut self) {
+        // The hello servers exit when their standard input closes; a peer
+        // built elsewhere (C++ Workflow's benchmark server) on SIGTERM.
         drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if self.exited_within(Duration::from_millis(500)) {
+            return;
+        }
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill only sends a signal to our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        if self.exited_within(Duration::from_secs(3)) {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `kB` field (`VmRSS:`, `VmHWM:`) of `/proc/<pid>/status`, in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// What one timed run of a client reports.

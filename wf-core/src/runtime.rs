@@ -20,7 +20,8 @@ use crate::lock::{lock, wait, wait_timeout};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Settings {
-    /// Threads that run IO, timers and callbacks: the tokio worker threads.
+    /// Threads that run IO, timers and callbacks: one event loop each (or
+    /// the workers of one tokio runtime, with [`work_stealing`](Settings::work_stealing)).
     /// Default: the number of CPUs.
     pub poller_threads: usize,
     /// Threads of the compute pool that runs go, thread and algorithm
@@ -61,14 +62,22 @@ pub struct Settings {
     /// Parameters of the connections to DNS servers; `max_connections`
     /// (200) caps the lookups in flight at once.
     pub dns_server_params: EndpointParams,
-    /// How poller threads share work. `true` (the default): one tokio
-    /// multi-thread runtime whose workers steal work from each other.
-    /// `false`: Workflow's model, each poller thread its own event loop (a
-    /// tokio current-thread runtime) and server connections spread over
-    /// them; no stealing, but fair scheduling of many connections, which
-    /// keeps tail latency low (with a thousand busy connections the
-    /// work-stealing scheduler serves some of them ten times later than
-    /// others).
+    /// How poller threads share work. `false` (the default): Workflow's
+    /// model, each poller thread its own event loop (a tokio
+    /// current-thread runtime). Server connections are spread over the
+    /// loops, each served by its loop alone, which schedules many busy
+    /// connections fairly and keeps the tail latency low; every new series
+    /// (`start()`, the series of a parallel or a graph) goes to the next
+    /// loop in turn, so a parallel of series runs on every poller thread.
+    /// A series stays on its loop once started, and one that blocks its
+    /// loop stalls the connections and series sharing it (CPU work belongs
+    /// in a go task).
+    ///
+    /// `true`: one tokio multi-thread runtime whose workers steal work from
+    /// each other, which balances uneven series better; but with a
+    /// thousand busy connections its scheduler serves some of them ten
+    /// times later than others (p99 at 1,000 connections: 150 ms against
+    /// 15 ms on event loops, see BENCHMARKS.md).
     pub work_stealing: bool,
     /// Threads that run series, apart from the pollers (Workflow's
     /// `handler_threads`). `0` (the default): series run on the poller
@@ -164,7 +173,7 @@ impl Default for Settings {
             resolv_conf_path: "/etc/resolv.conf".into(),
             hosts_path: "/etc/hosts".into(),
             dns_server_params: EndpointParams::default(),
-            work_stealing: true,
+            work_stealing: false,
             handler_threads: 0,
         }
     }
@@ -236,8 +245,10 @@ pub fn settings() -> &'static Settings {
     crate::global::settings().get_or_init(Settings::default)
 }
 
-/// The tokio runtime every series runs on (with one loop per poller, the
-/// first one's), started on first use.
+/// The pollers' tokio runtime, started on first use: with one event loop
+/// per poller (the default), the first loop's, so that what is spawned or
+/// blocked on through it runs there; with
+/// [`work_stealing`](Settings::work_stealing), the one runtime.
 pub fn handle() -> &'static tokio::runtime::Handle {
     match pollers() {
         Pollers::Stealing(rt) => rt.handle(),
@@ -253,15 +264,28 @@ pub(crate) fn next_loop() -> Option<&'static tokio::runtime::Handle> {
     }
 }
 
+/// Runs `f` on the pollers: with one loop per poller, on the calling
+/// poller's own loop (what a connection or a client pipe hands on stays
+/// where its socket is), from elsewhere on the next loop in turn.
 pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
     match pollers() {
         Pollers::Stealing(rt) => drop(rt.handle().spawn(f)),
+        Pollers::Loops { handles, next } => match tokio::runtime::Handle::try_current() {
+            Ok(h) if handles.iter().any(|p| p.id() == h.id()) => drop(h.spawn(f)),
+            _ => drop(handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()].spawn(f)),
+        },
+    }
+}
+
+/// Runs `f`, a new series, on the pollers: with one loop per poller, on
+/// the next loop in turn wherever it is called from, so that the series
+/// of a parallel (or many series started from one callback) run on every
+/// poller thread; a work-stealing runtime balances by itself.
+fn spread<F: Future<Output = ()> + Send + 'static>(f: F) {
+    match pollers() {
+        Pollers::Stealing(rt) => drop(rt.handle().spawn(f)),
         Pollers::Loops { handles, next } => {
-            // On a poller thread, stay there; from elsewhere, round robin.
-            match tokio::runtime::Handle::try_current() {
-                Ok(h) if handles.iter().any(|p| p.id() == h.id()) => drop(h.spawn(f)),
-                _ => drop(handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()].spawn(f)),
-            }
+            drop(handles[next.fetch_add(1, Ordering::Relaxed) % handles.len()].spawn(f))
         }
     }
 }
@@ -291,10 +315,10 @@ pub(crate) fn has_handlers() -> bool {
 }
 
 /// Runs a series' future: on the handler threads when there are some,
-/// else as [`spawn`] does.
+/// else on the pollers, spread over the loops (see [`spread`]).
 pub(crate) fn spawn_series<F: Future<Output = ()> + Send + Unpin + 'static>(f: F) {
     match handlers() {
-        None => spawn(f),
+        None => spread(f),
         Some(h) => {
             let pollers = next_loop().unwrap_or_else(handle);
             drop(h.spawn(OnPollers { pollers, f }));

@@ -8,7 +8,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use support::recv;
-use wf_core::{AlreadyInitialized, Settings, create_go_task, handle, init, settings};
+use wf_core::{
+    AlreadyInitialized, Settings, create_empty_task, create_go_task, create_parallel_work, create_series_work, handle,
+    init, settings,
+};
 
 // The only test in this binary: `init` must run before anything else in this process uses wf.
 #[test]
@@ -37,5 +40,21 @@ fn init_once_and_thread_counts() {
     let names: HashSet<String> = (0..50).map(|_| recv(&rx).expect("compute threads are named")).collect();
     assert!(names.iter().all(|n| n.starts_with("wf-compute-")), "{names:?}");
     assert_eq!(names.len(), 3, "exactly the configured compute threads ran the closures: {names:?}");
-    assert_eq!(handle().metrics().num_workers(), 3);
+    // The pollers: one event loop each (the default), the series of a
+    // parallel spread over all of them.
+    assert!(!settings().work_stealing);
+    assert_eq!(handle().metrics().num_workers(), 1, "each poller its own loop");
+    let (tx, rx) = mpsc::channel();
+    let mut p = create_parallel_work(|_| {});
+    for _ in 0..30 {
+        let tx = tx.clone();
+        let t = create_empty_task().with_callback(move |_| {
+            tx.send(std::thread::current().name().map(str::to_string)).unwrap();
+        });
+        p.add_series(create_series_work(t, |_| {}));
+    }
+    p.start();
+    let names: HashSet<String> = (0..30).map(|_| recv(&rx).expect("poller threads are named")).collect();
+    assert!(names.iter().all(|n| n.starts_with("wf-poller-")), "{names:?}");
+    assert_eq!(names.len(), 3, "every configured poller ran series of the parallel: {names:?}");
 }

@@ -3,13 +3,15 @@
 //! (11 bytes, `Content-Type: text/plain`), keep-alive, TCP_NODELAY (wf
 //! sets it on every accepted connection).
 //!
-//! `hello_wf [port] [--event-loops] [--handler-threads N]` (default 8080)
-//! listens on 127.0.0.1 and runs until its standard input closes.
-//! `--event-loops` runs the poller as its own event loop
-//! (`Settings::work_stealing = false`, Workflow's model) instead of a
-//! work-stealing tokio runtime; `--handler-threads N` runs `process` and
-//! the request series on N handler threads (`Settings::handler_threads`,
-//! Workflow's model) instead of on the poller.
+//! `hello_wf [port] [--work-stealing] [--handler-threads N]
+//! [--max-connections N]` (default port 8080) listens on 127.0.0.1 and
+//! runs until its standard input closes. The poller is its own event loop
+//! (the default settings); `--work-stealing` runs it as the worker of a
+//! work-stealing tokio runtime instead (`Settings::work_stealing`);
+//! `--handler-threads N` runs `process` and the request series on N
+//! handler threads (`Settings::handler_threads`, Workflow's model) instead
+//! of on the poller; `--max-connections N` raises the server's limit on
+//! open connections (2000, as Workflow's).
 
 #![forbid(unsafe_code)]
 
@@ -22,10 +24,14 @@ fn main() {
     let mut settings = wf::Settings::default();
     settings.poller_threads = 1;
     settings.compute_threads = 1;
-    settings.work_stealing = !std::env::args().any(|a| a == "--event-loops");
+    settings.work_stealing = std::env::args().any(|a| a == "--work-stealing");
     settings.handler_threads = benches::flag_value("--handler-threads").unwrap_or(0);
     wf::init(settings).expect("wf settings applied first");
-    let server = HttpServer::new(|task| {
+    let mut params = wf::net::ServerParams::default();
+    if let Some(n) = benches::flag_value("--max-connections") {
+        params.max_connections = n;
+    }
+    let server = HttpServer::with_params(params, |task| {
         let resp = task.resp_mut();
         resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         resp.append_body(benches::HELLO_BODY);

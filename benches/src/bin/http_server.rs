@@ -1,24 +1,41 @@
-//! `cargo xtask bench http-server`: wf's HTTP server against hyper's.
+//! `cargo xtask bench http-server`: wf's HTTP server against hyper's and,
+//! when given, C++ Workflow's.
 //!
 //! Two hello servers (`hello_wf`, `hello_hyper`: 11-byte body, keep-alive,
-//! TCP_NODELAY, one runtime thread), and for reference `hello_wf` on an
-//! event loop and with one handler thread (`handler_threads`, compared
-//! with the default) and `hello_hyper` on a current-thread runtime, each
-//! run in a child process pinned to CPU 0 with `taskset`; `wrk -t1`, pinned to CPU 1, loads them for each
-//! configuration. The server's CPU time (utime + stime from
-//! `/proc/<pid>/stat`, all threads) before and after each wrk run gives its
-//! CPU µs per request (split into user and system time). Runs alternate
-//! the servers within each round so both see the same neighbours; each
-//! figure is the median of the rounds.
+//! TCP_NODELAY, one runtime thread), and for reference `hello_wf` on a
+//! work-stealing runtime and with one handler thread (`handler_threads`,
+//! compared with the default) and `hello_hyper` on a current-thread
+//! runtime, each run in a child process pinned to CPU 0 with `taskset`;
+//! `wrk -t1`, pinned to CPU 1, loads them for each configuration. The
+//! server's CPU time (utime + stime from `/proc/<pid>/stat`, all threads)
+//! before and after each wrk run gives its CPU µs per request (split into
+//! user and system time). Runs alternate the servers within each round so
+//! both see the same neighbours; each figure is the median of the rounds.
+//!
+//! C++ Workflow's `benchmark-01-http_server` (built outside this
+//! repository) joins as a contestant when the environment variable
+//! `WF_BENCH_WORKFLOW_HTTP` names its binary; it runs as `<binary> 1 PORT
+//! 11` (one poller, an 11-byte body) and stops on SIGTERM.
 //!
 //! This machine is shared: before each run the driver waits (up to 3 min)
 //! for a second in which the CPUs are at most 10 % busy, and a run during
 //! which other processes used more than 0.1 core (busy CPU time minus the
 //! server's and wrk's) is repeated, up to 4 attempts.
 //!
-//! `http_server [--duration SECS] [--runs N] [CONFIG...]` where CONFIG is
-//! `c100`, `c1000` or `pipeline16` (default: all). Builds nothing: run it
-//! through `cargo xtask bench http-server`.
+//! `idle10k` is a memory benchmark instead: this process opens 10,000
+//! keep-alive connections to the server, makes one request on each, leaves
+//! them idle and reads the server's resident set size (`VmRSS`) before and
+//! after: wf, hyper and Workflow (when given). Workflow's benchmark server
+//! keeps at most 2000 connections (its default `max_connections`; it
+//! closes idle ones past that): the connections still open are counted and
+//! the figure per connection is over those; wf runs with
+//! `--max-connections 20000` for this mode.
+//!
+//! `http_server [--duration SECS] [--runs N] [--port-base PORT]
+//! [CONFIG...]` where CONFIG is `c100`, `c1000`, `pipeline16` or `idle10k`
+//! (default: all); the servers listen on consecutive ports from
+//! `--port-base` (18080). Builds nothing: run it through `cargo xtask bench
+//! http-server`.
 
 #![forbid(unsafe_code)]
 
@@ -43,24 +60,60 @@ const CONFIGS: &[Config] = &[
     Config { name: "pipeline16", conns: 100, depth: 16, what: "100 connections, 16 requests pipelined" },
 ];
 
+/// What runs a server.
+enum Program {
+    /// A binary of this package, given `PORT ARGS...`.
+    Bin(&'static str, &'static [&'static str]),
+    /// C++ Workflow's `benchmark-01-http_server`, given `1 PORT 11`.
+    Workflow(PathBuf),
+}
+
 struct Server {
     name: &'static str,
-    bin: &'static str,
-    args: &'static [&'static str],
+    program: Program,
     port: u16,
 }
 
-/// wf and its peer (both on a tokio multi-thread runtime with one worker),
-/// then a reference: hyper on tokio's current-thread runtime, which
-/// schedules a thousand ready connections more fairly (see BENCHMARKS.md).
-const SERVERS: &[Server] = &[
-    Server { name: "wf", bin: "hello_wf", args: &[], port: 18080 },
-    Server { name: "wf-loops", bin: "hello_wf", args: &["--event-loops"], port: 18083 },
-    Server { name: "hyper", bin: "hello_hyper", args: &[], port: 18081 },
-    Server { name: "hyper-ct", bin: "hello_hyper", args: &["--current-thread"], port: 18082 },
-    // `process` on a handler thread (`Settings::handler_threads`, Workflow's model).
-    Server { name: "wf-handlers", bin: "hello_wf", args: &["--handler-threads", "1"], port: 18084 },
-];
+impl Server {
+    fn start(&self, extra: &[&str]) -> io::Result<PinnedServer> {
+        match &self.program {
+            Program::Bin(bin, args) => {
+                let all: Vec<&str> = args.iter().chain(extra).copied().collect();
+                PinnedServer::start(bin, 0, self.port, &all)
+            }
+            Program::Workflow(path) => {
+                PinnedServer::start_program(path, 0, self.port, &["1".into(), self.port.to_string(), "11".into()])
+            }
+        }
+    }
+}
+
+/// The environment variable naming C++ Workflow's benchmark server.
+const WORKFLOW_ENV: &str = "WF_BENCH_WORKFLOW_HTTP";
+
+/// wf (default settings: the poller is an event loop) and its peer hyper
+/// (on a tokio multi-thread runtime with one worker, tokio's default),
+/// then references: wf on a work-stealing runtime (`--work-stealing`),
+/// hyper on tokio's current-thread runtime, wf with a handler thread; and
+/// C++ Workflow when `WF_BENCH_WORKFLOW_HTTP` names its binary. Ports
+/// are consecutive from `port_base`.
+fn servers(port_base: u16) -> Vec<Server> {
+    let mut list = vec![
+        Server { name: "wf", program: Program::Bin("hello_wf", &[]), port: 0 },
+        Server { name: "wf-steal", program: Program::Bin("hello_wf", &["--work-stealing"]), port: 0 },
+        Server { name: "hyper", program: Program::Bin("hello_hyper", &[]), port: 0 },
+        Server { name: "hyper-ct", program: Program::Bin("hello_hyper", &["--current-thread"]), port: 0 },
+        // `process` on a handler thread (`Settings::handler_threads`, Workflow's model).
+        Server { name: "wf-handlers", program: Program::Bin("hello_wf", &["--handler-threads", "1"]), port: 0 },
+    ];
+    if let Some(path) = std::env::var_os(WORKFLOW_ENV).filter(|p| !p.is_empty()) {
+        list.push(Server { name: "workflow", program: Program::Workflow(PathBuf::from(path)), port: 0 });
+    }
+    for (i, s) in list.iter_mut().enumerate() {
+        s.port = port_base + i as u16;
+    }
+    list
+}
 
 /// The pipelining script (wrk's own `pipeline.lua`).
 const PIPELINE_LUA: &str = r#"
@@ -191,7 +244,7 @@ fn measure(server: &Server, cfg: &Config, duration: u64, script: &PathBuf) -> Re
 
 fn measure_once(server: &Server, cfg: &Config, duration: u64, script: &PathBuf) -> Result<Sample, String> {
     wait_quiet(0.10, Duration::from_secs(180));
-    let s = PinnedServer::start(server.bin, 0, server.port, server.args).map_err(|e| e.to_string())?;
+    let s = server.start(&[]).map_err(|e| e.to_string())?;
     let cpu0 = s.cpu();
     let stat0 = CpuStat::now();
     let wrk0 = children_cpu_secs();
@@ -257,21 +310,117 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut duration = 10u64;
     let mut runs = 3usize;
+    let mut port_base = 18080u16;
     let mut only = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--duration" => duration = it.next().and_then(|v| v.parse().ok()).expect("--duration SECS"),
             "--runs" => runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
-            name if CONFIGS.iter().any(|c| c.name == name) => only.push(name.to_string()),
+            "--port-base" => port_base = it.next().and_then(|v| v.parse().ok()).expect("--port-base PORT"),
+            name if name == IDLE || CONFIGS.iter().any(|c| c.name == name) => only.push(name.to_string()),
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; usage: http_server [--duration SECS] [--runs N] [c100|c1000|pipeline16...]"
+                    "unknown argument `{other}`; usage: http_server [--duration SECS] [--runs N] [--port-base PORT] [c100|c1000|pipeline16|idle10k...]"
                 );
                 std::process::exit(2);
             }
         }
     }
+    let servers = servers(port_base);
+    let workflow = servers.iter().position(|s| s.name == "workflow");
+    if workflow.is_none() {
+        eprintln!("(C++ Workflow not run: set {WORKFLOW_ENV} to its benchmark-01-http_server binary to add it)");
+    }
+    let configs: Vec<&Config> =
+        CONFIGS.iter().filter(|c| only.is_empty() || only.iter().any(|o| o == c.name)).collect();
+    if !configs.is_empty() {
+        load(&configs, &servers, workflow, duration, runs);
+    }
+    if only.is_empty() || only.iter().any(|o| o == IDLE) {
+        idle(&servers, runs);
+    }
+}
+
+/// The memory configuration's name.
+const IDLE: &str = "idle10k";
+
+/// Connections the memory configuration keeps open.
+const IDLE_CONNS: usize = 10_000;
+
+/// `idle10k`: the server's RSS with [`IDLE_CONNS`] idle keep-alive
+/// connections, each having made one request; wf, hyper and Workflow.
+fn idle(servers: &[Server], runs: usize) {
+    if let Err(e) = benches::idle::raise_nofile(IDLE_CONNS as u64 + 1000) {
+        eprintln!("idle10k: cannot open {IDLE_CONNS} connections: {e}");
+        return;
+    }
+    let picked: Vec<&Server> =
+        servers.iter().filter(|s| matches!(s.name, "wf" | "wf-steal" | "hyper" | "workflow")).collect();
+    println!();
+    println!("idle10k: {IDLE_CONNS} keep-alive connections, one request each, then idle; server RSS, median of {runs}");
+    let mut samples: Vec<Vec<benches::idle::IdleSample>> = vec![Vec::new(); picked.len()];
+    for round in 0..runs {
+        eprintln!("idle10k round {} of {runs}", round + 1);
+        for (i, server) in picked.iter().enumerate() {
+            let extra: &[&str] = if server.name.starts_with("wf") { &["--max-connections", "20000"] } else { &[] };
+            let s = match server.start(extra) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("  {}: failed: {e}", server.name);
+                    continue;
+                }
+            };
+            match benches::idle::measure(&s, IDLE_CONNS) {
+                Ok(m) => {
+                    eprintln!(
+                        "  {:<9} RSS {:>7.1} MB (at start {:>5.1} MB), {} of {} connections open, {:>5.2} KiB each",
+                        server.name,
+                        m.rss as f64 / 1e6,
+                        m.rss_before as f64 / 1e6,
+                        m.open,
+                        IDLE_CONNS,
+                        m.per_conn() / 1024.0
+                    );
+                    samples[i].push(m);
+                }
+                Err(e) => eprintln!("  {}: failed: {e}", server.name),
+            }
+        }
+    }
+    println!("{:<11} {:>9} {:>14} {:>10} {:>16}", "server", "RSS MB", "RSS at start", "open", "KiB/connection");
+    let per_conn: Vec<f64> = samples
+        .iter()
+        .map(|v| median(&v.iter().map(benches::idle::IdleSample::per_conn).collect::<Vec<_>>()))
+        .collect();
+    for (i, server) in picked.iter().enumerate() {
+        let m = |f: fn(&benches::idle::IdleSample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
+        println!(
+            "{:<11} {:>9.1} {:>11.1} MB {:>10.0} {:>16.2}",
+            server.name,
+            m(|x| x.rss as f64) / 1e6,
+            m(|x| x.rss_before as f64) / 1e6,
+            m(|x| x.open as f64),
+            per_conn[i] / 1024.0
+        );
+    }
+    let at = |name: &str| picked.iter().position(|s| s.name == name).map(|i| per_conn[i]);
+    if let (Some(wf), Some(hy)) = (at("wf"), at("hyper")) {
+        println!("wf/hyper memory per idle connection: {:.2}x", wf / hy);
+        goal(
+            "idle10k: wf's RSS per idle connection ≤ hyper's",
+            wf <= hy,
+            format!("{:.2} vs {:.2} KiB", wf / 1024.0, hy / 1024.0),
+        );
+    }
+    if let (Some(wf), Some(w)) = (at("wf"), at("workflow")) {
+        println!("wf/Workflow memory per idle connection: {:.2}x (Workflow keeps at most 2000 open)", wf / w);
+    }
+}
+
+/// The wrk configurations: every server in each, alternating, `runs`
+/// rounds; then the table, the ratios and the goals.
+fn load(configs: &[&Config], servers: &[Server], workflow: Option<usize>, duration: u64, runs: usize) {
     for tool in ["wrk", "taskset"] {
         if Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
             eprintln!("`{tool}` is not installed (cargo xtask bench http-server installs wrk on Debian)");
@@ -280,19 +429,17 @@ fn main() {
     }
     let script = std::env::temp_dir().join(format!("wf-bench-pipeline-{}.lua", std::process::id()));
     std::fs::write(&script, PIPELINE_LUA).expect("write the pipeline script");
-    let configs: Vec<&Config> =
-        CONFIGS.iter().filter(|c| only.is_empty() || only.iter().any(|o| o == c.name)).collect();
 
     println!(
         "http-server: hello servers pinned to CPU 0, wrk -t1 pinned to CPU 1, {duration} s per run, median of {runs} rounds; load average {:.2} at start",
         benches::loadavg()
     );
     // samples[config][server]
-    let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); SERVERS.len()]; configs.len()];
+    let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); servers.len()]; configs.len()];
     for round in 0..runs {
         eprintln!("round {} of {runs}", round + 1);
         for (ci, cfg) in configs.iter().enumerate() {
-            for (si, server) in SERVERS.iter().enumerate() {
+            for (si, server) in servers.iter().enumerate() {
                 match measure(server, cfg, duration, &script) {
                     Ok(s) => samples[ci][si].push(s),
                     Err(e) => eprintln!("  {} {}: failed: {e}", cfg.name, server.name),
@@ -309,7 +456,7 @@ fn main() {
     );
     for (ci, cfg) in configs.iter().enumerate() {
         let sums: Vec<Summary> = samples[ci].iter().map(|s| summarize(s)).collect();
-        for (si, server) in SERVERS.iter().enumerate() {
+        for (si, server) in servers.iter().enumerate() {
             let s = &sums[si];
             let errors: Vec<&str> =
                 samples[ci][si].iter().map(|x| x.errors.as_str()).filter(|e| !e.is_empty()).collect();
@@ -325,54 +472,59 @@ fn main() {
                 s.util * 100.0,
                 if errors.is_empty() { "-".to_string() } else { errors.join(" | ") }
             );
-            if server.name == "hyper" {
-                let (wf, hy) = (&sums[0], &sums[si]);
-                println!(
-                    "{:<11} {:<9} {:>9.2}x {:>9} {:>10.2}x {:>8.2}x {:>8.2}x  ({})",
-                    "",
-                    "wf/hyper",
-                    wf.rps / hy.rps,
-                    num(wf.p99_ms / hy.p99_ms, "x"),
-                    wf.cpu_us / hy.cpu_us,
-                    wf.user_us / hy.user_us,
-                    wf.sys_us / hy.sys_us,
-                    cfg.what
-                );
-            }
-            if server.name == "wf-handlers" {
-                let (wf, h) = (&sums[0], &sums[si]);
-                println!(
-                    "{:<11} {:<9} {:>9.2}x {:>9} {:>10.2}x {:>8.2}x {:>8.2}x  (handler threads against the default)",
-                    "",
-                    "handl./wf",
-                    h.rps / wf.rps,
-                    num(h.p99_ms / wf.p99_ms, "x"),
-                    h.cpu_us / wf.cpu_us,
-                    h.user_us / wf.user_us,
-                    h.sys_us / wf.sys_us,
-                );
+            match server.name {
+                "hyper" => ratio_line("wf/hyper", &sums[0], s, cfg.what),
+                "workflow" => ratio_line("wf/Workfl", &sums[0], s, cfg.what),
+                "wf-handlers" => ratio_line("handl./wf", s, &sums[0], "handler threads against the default"),
+                _ => {}
             }
         }
     }
     println!();
-    let find = |name: &str| configs.iter().position(|c| c.name == name).map(|i| summarize(&samples[i][0]));
-    if let Some(s) = find("c100") {
+    let find = |name: &str, si: usize| configs.iter().position(|c| c.name == name).map(|i| summarize(&samples[i][si]));
+    if let Some(s) = find("c100", 0) {
         goal(
             "c100 server CPU/request ≤ 6 µs (Workflow 11.6, hyper anchor 8.3)",
             s.cpu_us <= 6.0,
             format!("{:.2} µs", s.cpu_us),
         );
     }
-    if let Some(s) = find("c1000") {
-        goal("c1000 p99 ≤ 20 ms (Workflow 24.3, hyper anchor 63.8)", s.p99_ms <= 20.0, format!("{:.2} ms", s.p99_ms));
+    if let Some(s) = find("c1000", 0) {
+        match workflow.and_then(|w| find("c1000", w)) {
+            Some(w) => goal(
+                "c1000 p99 with default settings ≤ C++ Workflow's in the same run",
+                s.p99_ms <= w.p99_ms,
+                format!("{:.2} ms vs {:.2} ms ({:.2}x)", s.p99_ms, w.p99_ms, s.p99_ms / w.p99_ms),
+            ),
+            None => goal(
+                "c1000 p99 ≤ 20 ms (Workflow 24.3, hyper anchor 63.8)",
+                s.p99_ms <= 20.0,
+                format!("{:.2} ms", s.p99_ms),
+            ),
+        }
     }
-    if let Some(s) = find("pipeline16") {
+    if let Some(s) = find("pipeline16", 0) {
         goal(
             "pipelined req/s per core ≥ 4× Workflow's 85.2k (341k; Workflow closes pipelined connections)",
             1e6 / s.cpu_us >= 4.0 * 85.2e3,
             format!("{:.0} req/s per core ({:.0} req/s at {:.0}% of a core)", 1e6 / s.cpu_us, s.rps, s.util * 100.0),
         );
     }
+}
+
+/// `a / b` for each column, under `b`'s row.
+fn ratio_line(label: &str, a: &Summary, b: &Summary, what: &str) {
+    println!(
+        "{:<11} {:<9} {:>9.2}x {:>9} {:>10.2}x {:>8.2}x {:>8.2}x  ({})",
+        "",
+        label,
+        a.rps / b.rps,
+        num(a.p99_ms / b.p99_ms, "x"),
+        a.cpu_us / b.cpu_us,
+        a.user_us / b.user_us,
+        a.sys_us / b.sys_us,
+        what
+    );
 }
 
 /// `v` with two decimals and `unit`, or `-` when there is none.

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::spare::READ_RESERVE;
 use super::stream::NetStream;
 use crate::error::{Error, TimeoutReason};
 
@@ -84,8 +85,8 @@ impl<C> Connection<C> {
     ) -> Self {
         Connection {
             stream,
-            rbuf: BytesMut::with_capacity(4096),
-            wbuf: BytesMut::with_capacity(4096),
+            rbuf: BytesMut::with_capacity(READ_RESERVE),
+            wbuf: BytesMut::with_capacity(READ_RESERVE),
             codec,
             peer,
             response_timeout,
@@ -94,6 +95,17 @@ impl<C> Connection<C> {
             item_bytes: 0,
             write_total: 0,
         }
+    }
+
+    /// Gives both buffers, empty, back to the thread's spares
+    /// ([`super::spare`]): a server connection waiting idle holds none.
+    pub(crate) fn release_buffers(&mut self) {
+        super::spare::give((std::mem::take(&mut self.rbuf), std::mem::take(&mut self.wbuf)));
+    }
+
+    /// Takes buffers again after [`release_buffers`](Connection::release_buffers).
+    pub(crate) fn take_buffers(&mut self) {
+        (self.rbuf, self.wbuf) = super::spare::take();
     }
 
     /// The codec, e.g. to switch its state after a handshake.

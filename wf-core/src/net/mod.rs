@@ -14,8 +14,8 @@
 //! task, machine, pool, pipelined connections, connection setup) ·
 //! `server` (server half, the server, its connections, its UDP socket) ·
 //! `route` (where requests go) · `conn` (a connection and its codec) ·
-//! `datagram` ([`Transport`], one message per datagram) · `dns`, `uri`,
-//! `stream`, `tls`.
+//! `datagram` ([`Transport`], one message per datagram) · `spare` (idle
+//! connections' buffers, per thread) · `dns`, `uri`, `stream`, `tls`.
 
 pub(crate) mod client;
 mod conn;
@@ -25,6 +25,7 @@ mod protocol;
 pub(crate) mod resolve;
 pub mod route;
 mod server;
+mod spare;
 mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;

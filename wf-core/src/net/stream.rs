@@ -126,6 +126,17 @@ impl AsyncWrite for NetStream {
 }
 
 impl NetStream {
+    /// Waits until a read may find bytes, without a buffer: a plain
+    /// socket until it is readable (or closed); over TLS at once, since
+    /// the TLS layer may hold decrypted bytes already.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            NetStream::Plain(Plain::Tcp(s)) => s.poll_read_ready(cx),
+            NetStream::Plain(Plain::Unix(s)) => s.poll_read_ready(cx),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
     /// Whether an idle connection is still usable: no pending data and not
     /// closed by the peer. Polls once with a waker that is never woken.
     pub(crate) fn is_reusable(&mut self) -> bool {

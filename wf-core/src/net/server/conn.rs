@@ -118,6 +118,7 @@ use super::task::{Process, ServerConnection, ServerKind, ServerTask};
 use crate::error::{Error, State};
 use crate::net::conn::Connection;
 use crate::net::protocol::KeepAlive;
+use crate::net::spare::READ_RESERVE;
 use crate::net::stream::{NetStream, Plain};
 use crate::runtime;
 use crate::series::{self, Driver, End, SeriesWork};
@@ -802,15 +803,17 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         }
         let kickable = matches!(self.phase, Phase::Idle { .. } | Phase::Reading);
         let can_read = self.phase.reads() && self.pending.len() < MAX_PIPELINE && self.stop != Stop::NoMoreReads;
+        if matches!(self.phase, Phase::Idle { .. }) && self.io.rbuf.is_empty() && self.io.wbuf.is_empty() {
+            // Idle connections hold no buffers (see `read`).
+            self.io.release_buffers();
+        }
         let Conn { pending, io, drivers, timer, .. } = self;
-        let stream = &mut io.stream;
-        let rbuf = &mut io.rbuf;
         let has_drivers = !drivers.is_empty();
         tokio::select! {
             biased;
             _ = std::future::poll_fn(|cx| if poll_drivers(drivers, cx) { Poll::Ready(()) } else { Poll::Pending }), if has_drivers => Wake::Progress,
             _ = std::future::poll_fn(|cx| pending.front().expect("a pending reply").poll_ready(cx)), if !pending.is_empty() => Wake::Progress,
-            n = async { rbuf.reserve(4096); stream.read_buf(rbuf).await }, if can_read => Wake::Read(n),
+            n = read(io), if can_read => Wake::Read(n),
             _ = timer.fired(), if deadline.is_some() => Wake::Deadline(deadline.expect("deadline")),
             _ = kick, if kickable => Wake::Kick,
         }
@@ -891,6 +894,19 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
             }
         }
     }
+}
+
+/// Reads what comes into the read buffer. A connection whose buffers were
+/// released (idle) first waits, without them, for bytes to come, then
+/// takes them back: 10,000 idle connections cost no buffer memory.
+#[inline]
+async fn read<C>(io: &mut Connection<C>) -> std::io::Result<usize> {
+    if io.rbuf.capacity() == 0 {
+        std::future::poll_fn(|cx| io.stream.poll_read_ready(cx)).await?;
+        io.take_buffers();
+    }
+    io.rbuf.reserve(READ_RESERVE);
+    io.stream.read_buf(&mut io.rbuf).await
 }
 
 /// Runs `process` on a request's task, then makes the request's series
@@ -982,4 +998,43 @@ fn poll_drivers(drivers: &mut Vec<Driver>, cx: &mut Context<'_>) -> bool {
     let before = drivers.len();
     drivers.retain_mut(|d| Pin::new(d).poll(cx).is_pending());
     drivers.len() != before
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::net::stream::Plain;
+
+    /// An idle connection's wait for its next request holds no buffer;
+    /// the bytes that come are read whole, into buffers taken back then.
+    #[tokio::test]
+    async fn idle_read_waits_without_buffers() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let stream = NetStream::Plain(Plain::Tcp(tokio::net::TcpStream::from_std(server).unwrap()));
+        let mut io = Connection::new(stream, (), None, None);
+        io.release_buffers();
+        assert_eq!((io.rbuf.capacity(), io.wbuf.capacity()), (0, 0));
+
+        // Nothing came: the read waits, and holds no buffer meanwhile.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(std::pin::pin!(read(&mut io)).poll(&mut cx).is_pending());
+        assert_eq!((io.rbuf.capacity(), io.wbuf.capacity()), (0, 0));
+
+        (&client).write_all(b"next request").unwrap();
+        let n = read(&mut io).await.unwrap();
+        assert_eq!(&io.rbuf[..n], b"next request");
+        assert!(io.wbuf.capacity() > 0, "the write buffer came back too");
+
+        // Empty again, they go back to the thread's spares.
+        io.rbuf.clear();
+        io.release_buffers();
+        assert_eq!((io.rbuf.capacity(), io.wbuf.capacity()), (0, 0));
+        drop(client);
+        assert_eq!(read(&mut io).await.unwrap(), 0, "end of input");
+    }
 }
