@@ -267,6 +267,7 @@ pub(crate) fn next_loop() -> Option<&'static tokio::runtime::Handle> {
 /// Runs `f` on the pollers: with one loop per poller, on the calling
 /// poller's own loop (what a connection or a client pipe hands on stays
 /// where its socket is), from elsewhere on the next loop in turn.
+#[cfg_attr(not(feature = "net"), allow(dead_code))] // connections and pipes use it
 pub(crate) fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
     match pollers() {
         Pollers::Stealing(rt) => drop(rt.handle().spawn(f)),

@@ -753,6 +753,7 @@ impl Drop for AnyTask {
 impl AnyTask {
     /// A task already in a box, left where it is (a server's request
     /// task is built in its box once, not moved into one).
+    #[cfg_attr(not(feature = "net"), allow(dead_code))] // servers use it
     pub(crate) fn from_boxed<K: TaskKind>(task: Box<Task<K>>) -> AnyTask {
         if fits_inline::<K>() {
             return AnyTask::from(*task);
