@@ -482,11 +482,12 @@ fn load(configs: &[&Config], servers: &[Server], workflow: Option<usize>, durati
     }
     println!();
     let find = |name: &str, si: usize| configs.iter().position(|c| c.name == name).map(|i| summarize(&samples[i][si]));
-    if let Some(s) = find("c100", 0) {
+    let hyper = servers.iter().position(|s| s.name == "hyper");
+    if let (Some(s), Some(h)) = (find("c100", 0), hyper.and_then(|h| find("c100", h))) {
         goal(
-            "c100 server CPU/request ≤ 6 µs (Workflow 11.6, hyper anchor 8.3)",
-            s.cpu_us <= 6.0,
-            format!("{:.2} µs", s.cpu_us),
+            "c100 server CPU/request ≤ hyper's in the same run (issue 15)",
+            s.cpu_us <= h.cpu_us,
+            format!("{:.2} µs vs {:.2} µs ({:.2}x)", s.cpu_us, h.cpu_us, s.cpu_us / h.cpu_us),
         );
     }
     if let Some(s) = find("c1000", 0) {
@@ -503,11 +504,11 @@ fn load(configs: &[&Config], servers: &[Server], workflow: Option<usize>, durati
             ),
         }
     }
-    if let Some(s) = find("pipeline16", 0) {
+    if let (Some(s), Some(h)) = (find("pipeline16", 0), hyper.and_then(|h| find("pipeline16", h))) {
         goal(
-            "pipelined req/s per core ≥ 4× Workflow's 85.2k (341k; Workflow closes pipelined connections)",
-            1e6 / s.cpu_us >= 4.0 * 85.2e3,
-            format!("{:.0} req/s per core ({:.0} req/s at {:.0}% of a core)", 1e6 / s.cpu_us, s.rps, s.util * 100.0),
+            "pipelined ×16 req/s ≥ hyper's in the same run (issue 15)",
+            s.rps >= h.rps,
+            format!("{:.0} vs {:.0} req/s ({:.2}x)", s.rps, h.rps, s.rps / h.rps),
         );
     }
 }
