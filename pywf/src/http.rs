@@ -11,7 +11,7 @@ use wf::http::{Http, HttpClient, HttpRequest as WfRequest, HttpResponse as WfRes
 use wf::net::{ReplyHandle, ServerKind};
 
 use crate::core::{Core, SubTask, WFBase, lock, new_task};
-use crate::server::{body_bytes, process_request, server_args, start_server};
+use crate::server::body_bytes;
 use crate::settings::ensure_init;
 
 crate::net::net_task! {
@@ -200,58 +200,9 @@ pub(crate) fn create_http_task(
     wrap_client(py, core)
 }
 
-/// An HTTP server whose `process(task)` is a Python function.
-#[pyclass(frozen, module = "pywf")]
-pub(crate) struct HttpServer {
-    server: wf::http::HttpServer,
-}
-
-impl std::fmt::Debug for HttpServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.server.fmt(f)
-    }
-}
-
-#[pymethods]
-impl HttpServer {
-    #[new]
-    #[pyo3(signature = (*args))]
-    fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<HttpServer> {
-        ensure_init();
-        let (params, process) = server_args(args)?;
-        let f = move |t: &mut wf::http::HttpServerTask| process_request(&process, t, "HttpTask", wrap_server);
-        let server = match params {
-            Some(p) => wf::http::HttpServer::with_params(p.to_wf(), f),
-            None => wf::http::HttpServer::new(f),
-        };
-        Ok(HttpServer { server })
-    }
-
-    /// Listens: `start(port[, cert_file, key_file])` (all addresses) or
-    /// `start(family, host, port[, cert_file, key_file])`. 0 on success,
-    /// -1 on failure. TLS when both files are given.
-    #[pyo3(signature = (*args))]
-    fn start(&self, args: &Bound<'_, PyTuple>) -> PyResult<i32> {
-        start_server(&self.server, args)
-    }
-
-    /// The port listened on (pywf addition: useful after `start(..., 0)`).
-    fn get_listen_port(&self) -> Option<u16> {
-        self.server.listen_addr().map(|a| a.port())
-    }
-
-    /// Stops accepting connections.
-    fn shutdown(&self, py: Python<'_>) {
-        py.detach(|| self.server.shutdown());
-    }
-
-    /// Waits for the requests in flight after `shutdown`.
-    fn wait_finish(&self, py: Python<'_>) {
-        py.detach(|| self.server.wait_finish());
-    }
-
-    /// `shutdown()` then `wait_finish()`.
-    fn stop(&self, py: Python<'_>) {
-        py.detach(|| self.server.stop());
-    }
-}
+server_class!(
+    /// An HTTP server whose `process(task)` is a Python function.
+    HttpServer, wf::http::HttpServer, wf::http::HttpServerTask, "HttpTask", wrap_server,
+    |f| wf::http::HttpServer::new(f),
+    |p, f| wf::http::HttpServer::with_params(p, f)
+);

@@ -26,6 +26,71 @@ macro_rules! opaque_debug {
     )*};
 }
 
+/// A server class whose `process(task)` is a Python function (pyworkflow's
+/// one template for `HttpServer`, `RedisServer` and `MySQLServer`):
+/// `server_class!(Name, WfServer, WfServerTask, "TaskName", wrap,
+/// |process| new, |params, process| with_params)`.
+macro_rules! server_class {
+    ($(#[$doc:meta])* $name:ident, $server:ty, $task:ty, $task_name:literal, $wrap:path,
+     |$f:ident| $new:expr, |$p:ident, $g:ident| $with:expr) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "pywf")]
+        pub(crate) struct $name {
+            server: $server,
+        }
+
+        opaque_debug!($name);
+
+        #[pymethods]
+        impl $name {
+            #[new]
+            #[pyo3(signature = (*args))]
+            fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<$name> {
+                crate::settings::ensure_init();
+                let (params, process) = crate::server::server_args(args)?;
+                let $f = move |t: &mut $task| crate::server::process_request(&process, t, $task_name, $wrap);
+                let server = match params {
+                    Some(params) => {
+                        let ($p, $g) = (params.to_wf(), $f);
+                        $with
+                    }
+                    None => $new,
+                };
+                Ok($name { server })
+            }
+
+            /// Listens: `start(port[, cert_file, key_file])` (all addresses)
+            /// or `start(family, host, port[, cert_file, key_file])`. 0 on
+            /// success, -1 on failure. TLS when both files are given.
+            #[pyo3(signature = (*args))]
+            fn start(&self, args: &Bound<'_, PyTuple>) -> PyResult<i32> {
+                crate::server::start_server(&self.server, args)
+            }
+
+            /// The port listened on (pywf addition: useful after
+            /// `start(..., 0)`).
+            fn get_listen_port(&self) -> Option<u16> {
+                self.server.listen_addr().map(|a| a.port())
+            }
+
+            /// Stops accepting connections.
+            fn shutdown(&self, py: Python<'_>) {
+                py.detach(|| self.server.shutdown());
+            }
+
+            /// Waits for the requests in flight after `shutdown`.
+            fn wait_finish(&self, py: Python<'_>) {
+                py.detach(|| self.server.wait_finish());
+            }
+
+            /// `shutdown()` then `wait_finish()`.
+            fn stop(&self, py: Python<'_>) {
+                py.detach(|| self.server.stop());
+            }
+        }
+    };
+}
+
 mod core;
 mod error;
 mod file;

@@ -18,7 +18,7 @@ use wf::mysql::{
 use wf::net::{ReplyHandle, ServerKind};
 
 use crate::core::{Core, SubTask, WFBase, lock, new_task};
-use crate::server::{body_bytes, process_request, server_args, start_server};
+use crate::server::body_bytes;
 use crate::settings::ensure_init;
 
 crate::net::net_task! {
@@ -466,7 +466,7 @@ impl MySQLCell {
     }
 }
 
-opaque_debug!(MySQLField, MySQLCell, MySQLResultCursor, MySQLConnection, MySQLServer);
+opaque_debug!(MySQLField, MySQLCell, MySQLResultCursor, MySQLConnection);
 
 /// Walks a response's result sets and rows. It holds a copy of the
 /// response, so it stays valid after the callback; `rewind()` works after
@@ -643,45 +643,9 @@ impl MySQLConnection {
     }
 }
 
-/// A MySQL server whose `process(task)` is a Python function.
-#[pyclass(frozen, module = "pywf")]
-pub(crate) struct MySQLServer {
-    server: wf::mysql::MySQLServer,
-}
-
-#[pymethods]
-impl MySQLServer {
-    #[new]
-    #[pyo3(signature = (*args))]
-    fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<MySQLServer> {
-        ensure_init();
-        let (params, process) = server_args(args)?;
-        let f = move |t: &mut wf::mysql::MySQLServerTask| process_request(&process, t, "MySQLTask", wrap_server);
-        let server = match params {
-            Some(p) => wf::mysql::MySQLServer::with_params(p.to_wf(), None, f),
-            None => wf::mysql::MySQLServer::new(f),
-        };
-        Ok(MySQLServer { server })
-    }
-    /// Listens, as `HttpServer.start`; 0 on success, -1 on failure.
-    #[pyo3(signature = (*args))]
-    fn start(&self, args: &Bound<'_, PyTuple>) -> PyResult<i32> {
-        start_server(&self.server, args)
-    }
-    /// The port listened on (pywf addition).
-    fn get_listen_port(&self) -> Option<u16> {
-        self.server.listen_addr().map(|a| a.port())
-    }
-    /// Stops accepting connections.
-    fn shutdown(&self, py: Python<'_>) {
-        py.detach(|| self.server.shutdown());
-    }
-    /// Waits for the requests in flight after `shutdown`.
-    fn wait_finish(&self, py: Python<'_>) {
-        py.detach(|| self.server.wait_finish());
-    }
-    /// `shutdown()` then `wait_finish()`.
-    fn stop(&self, py: Python<'_>) {
-        py.detach(|| self.server.stop());
-    }
-}
+server_class!(
+    /// A MySQL server whose `process(task)` is a Python function.
+    MySQLServer, wf::mysql::MySQLServer, wf::mysql::MySQLServerTask, "MySQLTask", wrap_server,
+    |f| wf::mysql::MySQLServer::new(f),
+    |p, f| wf::mysql::MySQLServer::with_params(p, None, f)
+);

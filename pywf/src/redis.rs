@@ -10,7 +10,7 @@ use wf::net::{ReplyHandle, ServerKind};
 use wf::redis::{Redis, RedisClient, RedisRequest as WfRequest, RedisResponse as WfResponse, RedisValue as V};
 
 use crate::core::{Core, SubTask, WFBase, lock, new_task};
-use crate::server::{body_bytes, process_request, server_args, start_server};
+use crate::server::body_bytes;
 use crate::settings::ensure_init;
 
 crate::net::net_task! {
@@ -398,52 +398,9 @@ impl RedisValue {
     }
 }
 
-/// A Redis server whose `process(task)` is a Python function.
-#[pyclass(frozen, module = "pywf")]
-pub(crate) struct RedisServer {
-    server: wf::redis::RedisServer,
-}
-
-opaque_debug!(RedisServer);
-
-#[pymethods]
-impl RedisServer {
-    #[new]
-    #[pyo3(signature = (*args))]
-    fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<RedisServer> {
-        ensure_init();
-        let (params, process) = server_args(args)?;
-        let f = move |t: &mut wf::redis::RedisServerTask| process_request(&process, t, "RedisTask", wrap_server);
-        let server = match params {
-            Some(p) => wf::redis::RedisServer::with_params(p.to_wf(), f),
-            None => wf::redis::RedisServer::new(f),
-        };
-        Ok(RedisServer { server })
-    }
-
-    /// Listens, as `HttpServer.start`; 0 on success, -1 on failure.
-    #[pyo3(signature = (*args))]
-    fn start(&self, args: &Bound<'_, PyTuple>) -> PyResult<i32> {
-        start_server(&self.server, args)
-    }
-
-    /// The port listened on (pywf addition).
-    fn get_listen_port(&self) -> Option<u16> {
-        self.server.listen_addr().map(|a| a.port())
-    }
-
-    /// Stops accepting connections.
-    fn shutdown(&self, py: Python<'_>) {
-        py.detach(|| self.server.shutdown());
-    }
-
-    /// Waits for the requests in flight after `shutdown`.
-    fn wait_finish(&self, py: Python<'_>) {
-        py.detach(|| self.server.wait_finish());
-    }
-
-    /// `shutdown()` then `wait_finish()`.
-    fn stop(&self, py: Python<'_>) {
-        py.detach(|| self.server.stop());
-    }
-}
+server_class!(
+    /// A Redis server whose `process(task)` is a Python function.
+    RedisServer, wf::redis::RedisServer, wf::redis::RedisServerTask, "RedisTask", wrap_server,
+    |f| wf::redis::RedisServer::new(f),
+    |p, f| wf::redis::RedisServer::with_params(p, f)
+);
