@@ -4,7 +4,7 @@
 
 use std::any::Any;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use pyo3::PyClass;
 use pyo3::prelude::*;
@@ -13,11 +13,7 @@ use wf::{AnyTask, SeriesWork, Task, TaskKind};
 use crate::error::{invalid, report};
 use crate::lent::Lent;
 
-/// Locks a mutex that a panic may have poisoned (the data stays usable:
-/// every critical section leaves it consistent).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+pub(crate) use wf::lock::lock;
 
 /// Makes the Python object a callback receives for a task.
 pub(crate) type Wrap<K> = fn(Python<'_>, Arc<Core<K>>) -> PyResult<Py<PyAny>>;

@@ -2,6 +2,7 @@
 already running on the machine), and a runner for the example scripts."""
 import os
 import shutil
+import select
 import signal
 import socket
 import subprocess
@@ -51,7 +52,8 @@ class Server:
             text=True,
             env=env,
         )
-        line = self.proc.stdout.readline()
+        ready = select.select([self.proc.stdout], [], [], WAIT)[0]
+        line = self.proc.stdout.readline() if ready else ""
         assert line.startswith("listening on"), "server did not start: {!r} {}".format(line, self.proc.stderr.read())
         self.url = "http://127.0.0.1:{}".format(self.port)
 
@@ -96,7 +98,7 @@ def redis_url():
     """A redis-server of our own on a free port of 127.0.0.1."""
     binary = _find("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (cargo xtask test installs it)")
+        pytest.fail("redis-server is not installed (cargo xtask test installs it)")
     port = free_port()
     d = tempfile.mkdtemp(prefix="pywf-redis-")
     proc = subprocess.Popen(
@@ -128,7 +130,7 @@ def mysql_url():
     server = _find("mariadbd") or _find("mysqld")
     install = _find("mariadb-install-db") or _find("mysql_install_db")
     if server is None or install is None:
-        pytest.skip("MariaDB is not installed (cargo xtask test installs it)")
+        pytest.fail("MariaDB is not installed (cargo xtask test installs it)")
     d = tempfile.mkdtemp(prefix="pywf-mariadb-")
     small = ["--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--skip-name-resolve"]
     user = ["--user=root"] if os.geteuid() == 0 else []

@@ -215,7 +215,7 @@ def test_wait_group_across_threads():
     wg = wf.WaitGroup(2)
     for _ in range(2):
         wf.create_go_task(wg.done).start()
-    wg.wait()
+    assert wg.wait_timeout(WAIT)
     assert wf.WaitGroup(1).wait_timeout(0.01) is False
     finish()
 
