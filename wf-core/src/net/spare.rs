@@ -37,19 +37,32 @@ thread_local! {
 /// took, unless some of them are still referenced elsewhere).
 #[inline]
 pub(crate) fn take() -> Pair {
+    // A kept buffer whose block was still shared when it was given back
+    // (a request's body) showed only its room left; now the block may be
+    // its alone, and too big to use as a usual one.
     SPARE
         .with(|s| s.borrow_mut().pop())
+        .and_then(|(mut r, mut w)| (usual(&mut r) && usual(&mut w)).then_some((r, w)))
         .unwrap_or_else(|| (BytesMut::with_capacity(READ_RESERVE), BytesMut::with_capacity(READ_RESERVE)))
+}
+
+/// True for an empty buffer whose block is not bigger than
+/// [`SPARE_CAPACITY_MAX`] and still has room. `capacity()` alone is only
+/// the room after what the buffer held: reclaiming more than the limit
+/// succeeds exactly when the buffer is the block's only owner and the
+/// block is too big. (A block still shared shows its room left, and is
+/// checked again by [`take`].)
+fn usual(b: &mut BytesMut) -> bool {
+    (1..=SPARE_CAPACITY_MAX).contains(&b.capacity()) && !b.try_reclaim(SPARE_CAPACITY_MAX + 1)
 }
 
 /// Gives back two empty buffers: kept for [`take`] while the thread keeps
 /// fewer than [`SPARE_MAX`] pairs, else freed; so is a pair with a buffer
 /// that has no room at all or grew past [`SPARE_CAPACITY_MAX`].
 #[inline]
-pub(crate) fn give(pair: Pair) {
+pub(crate) fn give(mut pair: Pair) {
     debug_assert!(pair.0.is_empty() && pair.1.is_empty());
-    let usual = |b: &BytesMut| (1..=SPARE_CAPACITY_MAX).contains(&b.capacity());
-    if !(usual(&pair.0) && usual(&pair.1)) {
+    if !(usual(&mut pair.0) && usual(&mut pair.1)) {
         return;
     }
     SPARE.with(|s| {
@@ -91,5 +104,37 @@ mod tests {
         let (mut r, _) = take();
         r.reserve(READ_RESERVE);
         assert!(r.capacity() >= READ_RESERVE);
+    }
+
+    /// A buffer whose block grew for a large message shows only the room
+    /// left after it: it is still freed, not kept holding the block.
+    #[test]
+    fn a_grown_block_is_not_kept_behind_a_small_room() {
+        use bytes::Buf;
+        let big = SPARE_CAPACITY_MAX * 4;
+        let grown = || {
+            let mut b = BytesMut::with_capacity(big);
+            b.extend_from_slice(&vec![b'x'; big - 100]);
+            b
+        };
+        while spare() > 0 {
+            take();
+        }
+        // Its own block: freed when given back.
+        let mut r = grown();
+        r.advance(big - 100);
+        assert!(r.capacity() <= 100);
+        give((r, BytesMut::with_capacity(READ_RESERVE)));
+        assert_eq!(spare(), 0);
+        // Shared with a request's body when given back: kept, but not
+        // handed out once the body is gone.
+        let mut r = grown();
+        let body = r.split().freeze();
+        give((r, BytesMut::with_capacity(READ_RESERVE)));
+        assert_eq!(spare(), 1);
+        drop(body);
+        let (r, _) = take();
+        assert_eq!(spare(), 0);
+        assert!(r.capacity() <= SPARE_CAPACITY_MAX);
     }
 }
