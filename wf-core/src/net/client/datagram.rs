@@ -50,7 +50,10 @@ pub(super) async fn exchange<P: ClientProtocol>(
     let cap = limits.size.unwrap_or(usize::MAX).min(RECV_BUFFER - 1);
     // A datagram that is too big, has bytes left after a reply, or that the
     // codec refuses may be spoofed: it is remembered, not trusted, and the
-    // wait goes on. It is the task's error only if no reply comes in time.
+    // wait goes on. It is the task's error only if no reply comes in time;
+    // with no time limit at all, it is the error at once (no later reply
+    // would ever let it be told).
+    let remember = |e: Error| if recv_at.is_some() { Ok(e) } else { Err(e) };
     let mut bad: Option<Error> = None;
     loop {
         let mut buf = BytesMut::with_capacity(cap + 1);
@@ -60,21 +63,21 @@ pub(super) async fn exchange<P: ClientProtocol>(
         };
         if n > cap {
             trace::debug!(target = %addr, limit = cap, "reply datagram over the size limit; still waiting");
-            bad = Some(Error::sys(libc::EMSGSIZE));
+            bad = Some(remember(Error::sys(libc::EMSGSIZE))?);
             continue;
         }
         match datagram::decode_whole(&mut protocol.reply_codec(req), buf) {
             Ok(Decoded::Message(resp)) => return Ok((resp, Some(addr))),
             Ok(Decoded::LeftOver) => {
                 trace::debug!(target = %addr, "bytes left after the reply in its datagram; still waiting");
-                bad = Some(Error::sys(libc::EBADMSG));
+                bad = Some(remember(Error::sys(libc::EBADMSG))?);
             }
             Ok(Decoded::Incomplete) => {
                 trace::debug!(target = %addr, bytes = n, "datagram that is not a reply dropped; still waiting");
             }
             Err(e) => {
                 trace::debug!(target = %addr, error = %e, "datagram the codec refused; still waiting");
-                bad = Some(e);
+                bad = Some(remember(e)?);
             }
         }
     }
