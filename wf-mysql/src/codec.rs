@@ -56,8 +56,9 @@ const ROWS_READ: usize = 64 << 10;
 const IDLE_BUFFER: usize = 128 << 10;
 
 /// The most cells reserved for a result set before its rows arrive
-/// (2.5 MiB): past it, the vector grows with the rows that come.
-const CELLS_HINT_MAX: usize = 1 << 16;
+/// (about 160 KiB; the hint is the connection's last result set, which
+/// the server chose): past it, the vector grows with the rows that come.
+const CELLS_HINT_MAX: usize = 1 << 12;
 
 /// `COM_QUERY`: SQL text follows.
 const COM_QUERY: u8 = 0x03;

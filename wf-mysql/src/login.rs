@@ -84,13 +84,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Hashes a few cheap parts, no text: a pool key is hashed twice per
-/// task, and equal logins still hash alike (equality, by pointer first
-/// for the shared login of a URL, decides).
+/// Hashes the short names (user, host, database) and a few flags, but
+/// only the password's length: a pool key is hashed twice per task, and
+/// logins of many users on one target must still spread over the map.
+/// Equal logins hash alike; equality decides.
 impl std::hash::Hash for MySqlLogin {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let lens = [self.user.len(), self.password.len(), self.host.len(), self.db.as_ref().map_or(0, String::len)];
-        lens.hash(h);
+        (&self.user, &self.host, &self.db, self.password.len()).hash(h);
         (self.collation, self.tls, self.unix).hash(h);
     }
 }
@@ -433,6 +433,10 @@ mod tests {
         assert_ne!(a, login("mysql://u:px@h/db?character_set=gbk"));
         assert_ne!(a, login("mysql://v:pw@h/db?character_set=gbk"));
         assert_ne!(a, login("mysql://u:pw@h/db"));
+        // Users of one length on one target do not share a hash.
+        let users: std::collections::HashSet<u64> =
+            (0..100).map(|i| h.hash_one(login(&format!("mysql://app_{i:04}:pw@h/db")))).collect();
+        assert_eq!(users.len(), 100);
     }
 
     #[test]
