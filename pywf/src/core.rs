@@ -64,12 +64,15 @@ impl<K: TaskKind> Core<K> {
     /// Runs `f` on the task: the one not started yet, or the one whose
     /// callback runs; `InvalidHandleError` otherwise.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Task<K>) -> R) -> PyResult<R> {
-        let mut owned = lock(&self.owned);
-        if let Some(t) = owned.as_mut() {
-            return Ok(f(t));
+        // The lent task first: most calls come from callbacks.
+        let f = match self.lent.try_with(f)? {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
+        match lock(&self.owned).as_mut() {
+            Some(t) => Ok(f(t)),
+            None => Err(invalid(self.name)),
         }
-        drop(owned);
-        self.lent.with(self.name, f)
     }
 
     /// Runs the task's Python callback, if any, with the task and its
@@ -80,7 +83,7 @@ impl<K: TaskKind> Core<K> {
             return;
         }
         let series = wf::try_series_of(t).map(NonNull::from);
-        Python::attach(|py| {
+        crate::attach::attach(|py| {
             if let Some(cb) = cb {
                 self.call_lent(py, t, series, &cb);
             }

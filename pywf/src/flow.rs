@@ -63,7 +63,7 @@ impl SeriesSrc {
 /// The Rust callback of a series running the Python `callback`.
 pub(crate) fn series_callback(callback: Py<PyAny>) -> impl FnOnce(&mut WfSeries) + Send + 'static {
     move |s: &mut WfSeries| {
-        Python::attach(|py| {
+        crate::attach::attach(|py| {
             let lent = Arc::new(Lent::new());
             lent.lend(s, || {
                 let obj = Py::new(py, (ConstSeriesWork { src: SeriesSrc::Lent(lent.clone()) }, WFBase));

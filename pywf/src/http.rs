@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use wf::http::{Http, HttpClient, HttpRequest as WfRequest, HttpResponse as WfResponse};
 use wf::net::{ReplyHandle, ServerKind};
 
 use crate::core::{Core, SubTask, WFBase, lock, new_task};
 use crate::server::body_bytes;
 use crate::settings::ensure_init;
+use crate::text::Utf8;
 
 crate::net::net_task! {
     core: HttpCore, task: HttpTask, task_doc: "An HTTP task: a client request, or a request an `HttpServer` answers.",
@@ -22,8 +23,14 @@ crate::net::net_task! {
     task_methods: {}
 }
 
-fn headers_of(h: &wf::http::Headers) -> Vec<(String, String)> {
-    h.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+/// The header fields as a list of `(name, value)` tuples of `str`.
+fn headers_of<'py>(py: Python<'py>, h: &wf::http::Headers) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (k, v) in h.iter() {
+        let v = String::from_utf8_lossy(v.as_bytes());
+        list.append((PyString::new(py, k), PyString::new(py, &v)))?;
+    }
+    Ok(list)
 }
 
 /// The methods requests and responses share.
@@ -46,24 +53,24 @@ macro_rules! message_methods {
                 self.core.$with(|m| m.is_keep_alive())
             }
             /// `"HTTP/1.1"` or `"HTTP/1.0"`.
-            fn get_http_version(&self) -> PyResult<String> {
-                self.core.$with(|m| m.http_version().to_string())
+            fn get_http_version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+                self.core.$with(|m| PyString::new(py, m.http_version()))
             }
             /// Sets the version (`"HTTP/1.1"`); False when not valid.
-            fn set_http_version(&self, version: &str) -> PyResult<bool> {
-                self.core.$with(|m| m.set_http_version(version))
+            fn set_http_version(&self, version: Utf8<'_>) -> PyResult<bool> {
+                self.core.$with(|m| m.set_http_version(&version))
             }
             /// The header fields, in order, duplicates kept.
-            fn get_headers(&self) -> PyResult<Vec<(String, String)>> {
-                self.core.$with(|m| headers_of(m.headers()))
+            fn get_headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                self.core.$with(|m| headers_of(py, m.headers()))?
             }
             /// Adds a header field; False when not valid.
-            fn add_header_pair(&self, name: &str, value: &str) -> PyResult<bool> {
-                self.core.$with(|m| m.add_header(name, value))
+            fn add_header_pair(&self, name: Utf8<'_>, value: Utf8<'_>) -> PyResult<bool> {
+                self.core.$with(|m| m.add_header(&name, &value))
             }
             /// Replaces the first field of that name (or adds it).
-            fn set_header_pair(&self, name: &str, value: &str) -> PyResult<bool> {
-                self.core.$with(|m| m.set_header(name, value))
+            fn set_header_pair(&self, name: Utf8<'_>, value: Utf8<'_>) -> PyResult<bool> {
+                self.core.$with(|m| m.set_header(&name, &value))
             }
             /// The body.
             fn get_body<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -99,20 +106,20 @@ macro_rules! message_methods {
 
 message_methods!(HttpRequest, with_req, {
     /// The method (`"GET"`).
-    fn get_method(&self) -> PyResult<String> {
-        self.core.with_req(|m| m.method().to_string())
+    fn get_method<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        self.core.with_req(|m| PyString::new(py, m.method()))
     }
     /// Sets the method; False when not valid.
-    fn set_method(&self, method: &str) -> PyResult<bool> {
-        self.core.with_req(|m| m.set_method(method))
+    fn set_method(&self, method: Utf8<'_>) -> PyResult<bool> {
+        self.core.with_req(|m| m.set_method(&method))
     }
     /// The request target (`"/path?q"`).
-    fn get_request_uri(&self) -> PyResult<String> {
-        self.core.with_req(|m| m.request_uri().to_string())
+    fn get_request_uri<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        self.core.with_req(|m| PyString::new(py, m.request_uri()))
     }
     /// Sets the request target.
-    fn set_request_uri(&self, uri: &str) -> PyResult<()> {
-        self.core.with_req(|m| m.set_request_uri(uri))
+    fn set_request_uri(&self, uri: Utf8<'_>) -> PyResult<()> {
+        self.core.with_req(|m| m.set_request_uri(&*uri))
     }
     /// Kept for pyworkflow code (a request's size is bound by its server).
     fn set_size_limit(&self, _limit: u64) -> PyResult<()> {
@@ -131,17 +138,17 @@ message_methods!(HttpResponse, with_resp, {
         self.core.with_resp(|m| m.status_code().to_string())
     }
     /// Sets the status code from a string; False when not valid.
-    fn set_status_code(&self, code: &str) -> PyResult<bool> {
+    fn set_status_code(&self, code: Utf8<'_>) -> PyResult<bool> {
         let Ok(c) = code.trim().parse::<u16>() else { return Ok(false) };
         self.core.with_resp(|m| m.set_status_code(c))
     }
     /// The reason phrase (`"OK"`).
-    fn get_reason_phrase(&self) -> PyResult<String> {
-        self.core.with_resp(|m| m.reason_phrase().to_string())
+    fn get_reason_phrase<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        self.core.with_resp(|m| PyString::new(py, m.reason_phrase()))
     }
     /// Sets the reason phrase.
-    fn set_reason_phrase(&self, reason: &str) -> PyResult<()> {
-        self.core.with_resp(|m| m.set_reason_phrase(reason))
+    fn set_reason_phrase(&self, reason: Utf8<'_>) -> PyResult<()> {
+        self.core.with_resp(|m| m.set_reason_phrase(&*reason))
     }
     /// Client task: the largest response accepted, in bytes.
     fn set_size_limit(&self, limit: u64) -> PyResult<()> {

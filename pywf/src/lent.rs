@@ -72,23 +72,25 @@ impl<T> Lent<T> {
     /// Runs `f` on the lent value; `InvalidHandleError` when nothing is
     /// lent (the callback returned), `RuntimeError` on a re-entrant use.
     pub(crate) fn with<R>(&self, what: &str, f: impl FnOnce(&mut T) -> R) -> PyResult<R> {
-        self.try_with(f)?.ok_or_else(|| invalid(what))
+        self.try_with(f)?.map_err(|_| invalid(what))
     }
 
-    /// Like [`with`](Lent::with), `Ok(None)` when nothing is lent.
-    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> PyResult<Option<R>> {
+    /// Like [`with`](Lent::with), but gives `f` back when nothing is lent
+    /// (for a caller with somewhere else to look).
+    pub(crate) fn try_with<R, F: FnOnce(&mut T) -> R>(&self, f: F) -> PyResult<Result<R, F>> {
         let g = match self.ptr.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return Err(busy()),
         };
-        Ok(g.map(|p| {
+        Ok(match *g {
             // SAFETY: a pointer is stored only by `lend`, from a `&mut T`
             // that outlives the call (it is cleared by `Restore` before
             // `lend` returns) and that its owner does not touch meanwhile;
             // the mutex, held until `f` returns, makes this the only access.
-            f(unsafe { &mut *p.as_ptr() })
-        }))
+            Some(p) => Ok(f(unsafe { &mut *p.as_ptr() })),
+            None => Err(f),
+        })
     }
 
     /// True while a value is lent.

@@ -91,6 +91,7 @@ macro_rules! server_class {
     };
 }
 
+mod attach;
 mod core;
 mod error;
 mod file;
@@ -103,6 +104,7 @@ mod redis;
 mod server;
 mod settings;
 mod tasks;
+mod text;
 
 use pyo3::prelude::*;
 

@@ -32,6 +32,12 @@ impl $core {
         match self {
             $core::Client(c) => c.with(|t| f(t.resp_mut())),
             $core::Server(c) => {
+                // In `process` (or a callback lending the task): the task's.
+                let mut f = Some(f);
+                if let Ok(r) = c.lent.try_with(|t| f.take().map(|f| f(t.resp_mut())))? {
+                    return r.ok_or_else(|| crate::error::invalid(c.name));
+                }
+                let f = f.take().ok_or_else(|| crate::error::invalid(c.name))?;
                 // Once `process` returned, the reply lives in its handle
                 // until it is sent.
                 let handle = lock(&c.extra).as_ref().and_then(|h| h.downcast_ref::<ReplyHandle<$proto>>()).cloned();

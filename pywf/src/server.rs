@@ -24,7 +24,7 @@ pub(crate) fn process_request<P: ServerProtocol>(
     // callback `process` may set, and releases the user data.
     t.set_callback(core.rust_callback());
     let series = wf::try_series_of(t).map(NonNull::from);
-    Python::attach(|py| core.call_lent(py, t, series, process));
+    crate::attach::attach(|py| core.call_lent(py, t, series, process));
     // Python kept the task or its reply (tutorial 05, 09): the reply moves
     // into a handle that later callbacks fill until it is sent.
     if Arc::strong_count(&core) > 2 {
@@ -100,8 +100,8 @@ pub(crate) fn body_bytes(data: &Bound<'_, PyAny>) -> PyResult<bytes::Bytes> {
     if let Ok(b) = data.cast::<PyBytes>() {
         return Ok(bytes::Bytes::copy_from_slice(b.as_bytes()));
     }
-    if let Ok(s) = data.extract::<String>() {
-        return Ok(bytes::Bytes::from(s));
+    if let Ok(s) = data.cast::<pyo3::types::PyString>() {
+        return Ok(bytes::Bytes::copy_from_slice(crate::text::Utf8::of(s.as_borrowed())?.as_bytes()));
     }
     Err(PyTypeError::new_err("expected bytes or str"))
 }

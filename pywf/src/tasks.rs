@@ -122,7 +122,7 @@ pub(crate) fn create_go_task(
     let fkwargs = kwargs.map(|k| k.clone().unbind());
     let core = Core::new("GoTask", wrap_go, None);
     let t = wf::create_go_task(&queue, move || {
-        Python::attach(|py| {
+        crate::attach::attach(|py| {
             let kw = fkwargs.as_ref().map(|k| k.bind(py));
             if let Err(e) = func.call(py, fargs.bind(py), kw) {
                 report(py, e, func.bind(py));
@@ -150,7 +150,7 @@ pub(crate) fn create_dynamic_task(py: Python<'_>, creater: Py<PyAny>) -> PyResul
     let core = Core::new("DynamicTask", wrap_dynamic, None);
     let c = core.clone();
     let t = wf::create_dynamic_task(move |d: &mut wf::DynamicTask| {
-        Python::attach(|py| {
+        crate::attach::attach(|py| {
             let made = c.lent.lend(d, || -> PyResult<wf::AnyTask> {
                 let obj = wrap_dynamic(py, c.clone())?;
                 let next = creater.call1(py, (obj,))?;
