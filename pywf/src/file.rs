@@ -10,94 +10,85 @@ use wf::fileio::{FileIo, FileSync, FileVio};
 use crate::core::{Core, SubTask, new_task};
 use crate::settings::ensure_init;
 
-/// A pread or pwrite task.
-#[pyclass(frozen, extends = SubTask, module = "pywf")]
-pub(crate) struct FileIOTask {
-    core: Arc<Core<FileIo>>,
+/// Declares a file task class over a `Core<$kind>` and its wrap
+/// function, with the getters every file task has (`get_retval`,
+/// `get_fd`) and the class's own (`$methods`).
+macro_rules! file_task {
+    (
+        $(#[$doc:meta])* $name:ident($kind:ty), $wrap:ident,
+        retval: $retval:literal,
+        { $($methods:tt)* }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(frozen, extends = SubTask, module = "pywf")]
+        pub(crate) struct $name {
+            core: Arc<Core<$kind>>,
+        }
+
+        opaque_debug!($name);
+
+        fn $wrap(py: Python<'_>, core: Arc<Core<$kind>>) -> PyResult<Py<PyAny>> {
+            new_task(py, core.clone(), $name { core })
+        }
+
+        #[pymethods]
+        impl $name {
+            #[doc = $retval]
+            fn get_retval(&self) -> PyResult<isize> {
+                self.core.with(|t| t.retval())
+            }
+            /// The file descriptor.
+            fn get_fd(&self) -> PyResult<i32> {
+                self.core.with(|t| t.fd().unwrap_or(-1))
+            }
+            $($methods)*
+        }
+    };
 }
 
-/// A pwritev task.
-#[pyclass(frozen, extends = SubTask, module = "pywf")]
-pub(crate) struct FileVIOTask {
-    core: Arc<Core<FileVio>>,
-}
+file_task!(
+    /// A pread or pwrite task.
+    FileIOTask(FileIo), wrap_io,
+    retval: "Bytes read or written, -1 unless the task succeeded.",
+    {
+        /// The file offset.
+        fn get_offset(&self) -> PyResult<u64> {
+            self.core.with(|t| t.offset())
+        }
+        /// The byte count asked for.
+        fn get_count(&self) -> PyResult<usize> {
+            self.core.with(|t| t.count())
+        }
+        /// The bytes read (exactly `get_retval()` of them; pyworkflow gave
+        /// `count` bytes, garbage after a short read), or the bytes written.
+        fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+            self.core.with(|t| PyBytes::new(py, t.buf()))
+        }
+    }
+);
 
-/// An fsync or fdatasync task.
-#[pyclass(frozen, extends = SubTask, module = "pywf")]
-pub(crate) struct FileSyncTask {
-    core: Arc<Core<FileSync>>,
-}
+file_task!(
+    /// A pwritev task.
+    FileVIOTask(FileVio), wrap_vio,
+    retval: "Bytes written, -1 unless the task succeeded.",
+    {
+        /// The file offset.
+        fn get_offset(&self) -> PyResult<u64> {
+            self.core.with(|t| t.offset())
+        }
+        /// The buffers, as a list of bytes.
+        fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+            self.core.with(|t| t.bufs().iter().map(|b| PyBytes::new(py, b)).collect())
+        }
+    }
+);
 
-opaque_debug!(FileIOTask, FileVIOTask, FileSyncTask);
-
-fn wrap_io(py: Python<'_>, core: Arc<Core<FileIo>>) -> PyResult<Py<PyAny>> {
-    new_task(py, core.clone(), FileIOTask { core })
-}
-
-fn wrap_vio(py: Python<'_>, core: Arc<Core<FileVio>>) -> PyResult<Py<PyAny>> {
-    new_task(py, core.clone(), FileVIOTask { core })
-}
-
-fn wrap_sync(py: Python<'_>, core: Arc<Core<FileSync>>) -> PyResult<Py<PyAny>> {
-    new_task(py, core.clone(), FileSyncTask { core })
-}
-
-#[pymethods]
-impl FileIOTask {
-    /// Bytes read or written, -1 unless the task succeeded.
-    fn get_retval(&self) -> PyResult<isize> {
-        self.core.with(|t| t.retval())
-    }
-    /// The file descriptor.
-    fn get_fd(&self) -> PyResult<i32> {
-        self.core.with(|t| t.fd().unwrap_or(-1))
-    }
-    /// The file offset.
-    fn get_offset(&self) -> PyResult<u64> {
-        self.core.with(|t| t.offset())
-    }
-    /// The byte count asked for.
-    fn get_count(&self) -> PyResult<usize> {
-        self.core.with(|t| t.count())
-    }
-    /// The bytes read (exactly `get_retval()` of them; pyworkflow gave
-    /// `count` bytes, garbage after a short read), or the bytes written.
-    fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.core.with(|t| PyBytes::new(py, t.buf()))
-    }
-}
-
-#[pymethods]
-impl FileVIOTask {
-    /// Bytes written, -1 unless the task succeeded.
-    fn get_retval(&self) -> PyResult<isize> {
-        self.core.with(|t| t.retval())
-    }
-    /// The file descriptor.
-    fn get_fd(&self) -> PyResult<i32> {
-        self.core.with(|t| t.fd().unwrap_or(-1))
-    }
-    /// The file offset.
-    fn get_offset(&self) -> PyResult<u64> {
-        self.core.with(|t| t.offset())
-    }
-    /// The buffers, as a list of bytes.
-    fn get_data<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        self.core.with(|t| t.bufs().iter().map(|b| PyBytes::new(py, b)).collect())
-    }
-}
-
-#[pymethods]
-impl FileSyncTask {
-    /// 0 on success, -1 unless the task succeeded.
-    fn get_retval(&self) -> PyResult<isize> {
-        self.core.with(|t| t.retval())
-    }
-    /// The file descriptor.
-    fn get_fd(&self) -> PyResult<i32> {
-        self.core.with(|t| t.fd().unwrap_or(-1))
-    }
-}
+file_task!(
+    /// An fsync or fdatasync task.
+    FileSyncTask(FileSync), wrap_sync,
+    retval: "0 on success, -1 unless the task succeeded.",
+    {}
+);
 
 /// Reads up to `count` bytes of `fd` at `offset`.
 #[pyfunction]

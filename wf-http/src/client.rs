@@ -11,6 +11,7 @@ use wf_core::net::{ClientOptions, ClientProtocol, Connection, KeepAlive, Next, U
 use crate::auth::basic_auth;
 use crate::code;
 use crate::codec::{ClientCodec, Limits, length_value};
+use crate::headers::name_is;
 use crate::message::{HttpRequest, HttpResponse, Text};
 use crate::protocol::{Http, KEEP_ALIVE, MAX_KEEP_ALIVE, keep_alive_timeout};
 use crate::proxy::{Tunnel, open_tunnel};
@@ -54,7 +55,7 @@ impl ClientProtocol for Http {
         // rules then look again only at fields that are there.
         let (mut length, mut coding, mut connection, mut offer) = (false, false, false, false);
         for (name, _) in resp.headers.raw() {
-            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            let is = |n: &str| name_is(name, n.as_bytes());
             if is("Content-Length") {
                 length = true;
             } else if is("Transfer-Encoding") {

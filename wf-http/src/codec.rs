@@ -35,7 +35,7 @@ use http::{Method, StatusCode, Version};
 use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
-use crate::headers::{Headers, is_tchar};
+use crate::headers::{Headers, is_tchar, name_is};
 use crate::message::{Body, HttpRequest, HttpResponse, Piece, Text, has_token, is_chunked, version_str};
 
 /// Limits a codec enforces.
@@ -243,7 +243,7 @@ fn forbidden_in_trailer(name: &[u8]) -> bool {
         "Keep-Alive",
     ]
     .iter()
-    .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
+    .any(|f| name_is(name, f.as_bytes()))
 }
 
 /// Reads body bytes per `framing` into `body`; true when the body is
@@ -508,7 +508,7 @@ impl<'a> Framed<'a> {
         let mut f = Framed::default();
         for h in parsed {
             let name = h.name.as_bytes();
-            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            let is = |n: &str| name_is(name, n.as_bytes());
             match name.len() {
                 4 if is("Host") => {
                     if f.hosts == 0 {

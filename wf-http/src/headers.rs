@@ -11,9 +11,15 @@ struct Field {
     value: HeaderValue,
 }
 
+/// Whether the field name `name` is `expected`: names compare with ASCII
+/// case ignored (RFC 9110 §5.1).
+pub(crate) fn name_is(name: &[u8], expected: &[u8]) -> bool {
+    name.len() == expected.len() && name.eq_ignore_ascii_case(expected)
+}
+
 impl Field {
     fn is(&self, name: &[u8]) -> bool {
-        self.name.len() == name.len() && self.name.eq_ignore_ascii_case(name)
+        name_is(&self.name, name)
     }
 
     fn name_str(&self) -> &str {
@@ -356,5 +362,14 @@ mod tests {
         assert!(h.append("X-Ok~1", v("x")));
         h.retain(|n, _| n != "X-Ok~1");
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn names_compare_with_ascii_case_ignored() {
+        assert!(name_is(b"content-LENGTH", b"Content-Length"));
+        assert!(!name_is(b"Content-Lengths", b"Content-Length"));
+        assert!(!name_is(b"Content_Length", b"Content-Length"));
+        // Only ASCII letters fold: a byte with the high bit is no letter.
+        assert!(!name_is(b"Hos\xf4", b"Host"));
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP requests and responses.
 
 use bytes::{Bytes, BytesMut};
+use bytes_utils::Str;
 use http::header::HeaderValue;
 use http::{Method, StatusCode, Version};
 
@@ -101,30 +102,30 @@ impl Body {
 }
 
 /// Text (a request target) in shared bytes: a received one is a slice of
-/// its head, with no copy; always UTF-8 (it is built from `&str` or
-/// `String` only).
+/// its head, with no copy. UTF-8, checked once when it is made: a
+/// [`Str`] holds the proof, so reading it checks nothing.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct Text(Bytes);
+pub(crate) struct Text(Str);
 
 impl Text {
     /// `s`, a slice of `head` (no copy).
     pub(crate) fn slice_of(head: &Bytes, s: &str) -> Text {
-        Text(head.slice_ref(s.as_bytes()))
+        // The check passes (the bytes are those of `s`); the copy is moot.
+        Text(Str::from_inner(head.slice_ref(s.as_bytes())).unwrap_or_else(|_| Str::from(s)))
     }
 
     pub(crate) const fn from_static(s: &'static str) -> Text {
-        Text(Bytes::from_static(s.as_bytes()))
+        Text(Str::from_static(s))
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        // Built from `str`s only: never fails.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        &self.0
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Text {
-        Text(Bytes::from(s))
+        Text(Str::from(s))
     }
 }
 
@@ -482,4 +483,22 @@ pub(crate) fn keep_alive(version: Version, headers: &Headers) -> bool {
         }
     }
     !close && (version != Version::HTTP_10 || keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A received target is its head's bytes, checked once: reading it
+    /// gives those very bytes.
+    #[test]
+    fn a_received_target_is_a_slice_of_its_head() {
+        let head = Bytes::from_static(b"GET /a?b=1 HTTP/1.1\r\n\r\n");
+        let target = std::str::from_utf8(&head[4..10]).unwrap();
+        let text = Text::slice_of(&head, target);
+        assert_eq!(text.as_str(), "/a?b=1");
+        assert_eq!(text.as_str().as_ptr(), head[4..].as_ptr(), "no copy");
+        assert_eq!(Text::from(String::from("/x")).as_str(), "/x");
+        assert_eq!(Text::from_static("/").as_str(), "/");
+    }
 }

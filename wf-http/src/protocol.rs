@@ -11,6 +11,7 @@ use wf_core::{Error, State};
 
 use crate::codec::{Limits, ServerCodec};
 use crate::date::date_header;
+use crate::headers::name_is;
 use crate::message::{HttpRequest, HttpResponse, keep_alive};
 
 /// The `Keep-Alive` header's name.
@@ -93,7 +94,7 @@ impl ServerProtocol for Http {
         // hash) per field.
         let (mut has_length, mut chunked, mut connection, mut date) = (false, false, false, false);
         for (name, _) in resp.headers.raw() {
-            let is = |n: &str| name.len() == n.len() && name.eq_ignore_ascii_case(n.as_bytes());
+            let is = |n: &str| name_is(name, n.as_bytes());
             if is("Content-Length") {
                 has_length = true;
             } else if is("Transfer-Encoding") {

@@ -23,7 +23,9 @@ use tokio_util::codec::{Decoder, Encoder};
 use wf_core::Error;
 
 use crate::cell::{self, MySQLCell};
-use crate::lenenc::{lenenc_at, lenenc_bytes, lenenc_int, put_lenenc_bytes, put_lenenc_int};
+use crate::lenenc::{
+    lenenc_at, lenenc_bytes, lenenc_int, lenenc_range, lenenc_slice, put_lenenc_bytes, put_lenenc_int,
+};
 use crate::message::{Command, Done, FieldNames, MySQLField, MySQLRequest, MySQLResponse, Outcome, Reply, ServerError};
 use crate::packet::Framer;
 pub(crate) use crate::packet::MAX_PACKET;
@@ -68,14 +70,6 @@ const MORE_RESULTS: u16 = 0x0008;
 
 pub(crate) fn bad() -> Error {
     Error::sys(libc::EBADMSG)
-}
-
-/// A length-encoded string at `*at` in `p`; `*at` moves past it.
-fn lenenc_slice<'a>(p: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
-    let (n, start) = lenenc_at(p, *at)?;
-    let end = start.checked_add(n).filter(|&e| e <= p.len())?;
-    *at = end;
-    Some(&p[start..end])
 }
 
 fn is_eof(p: &[u8]) -> bool {
@@ -156,10 +150,8 @@ fn text_row(chunk: &Bytes, start: usize, end: usize, fields: &[MySQLField], cell
             cells.push(MySQLCell::Null);
             continue;
         }
-        let (n, from) = lenenc_at(p, at)?;
-        let to = from.checked_add(n).filter(|&e| e <= end)?;
-        cells.push(cell::from_text_in(f.kind, chunk, from, to));
-        at = to;
+        let value = lenenc_range(p, &mut at)?;
+        cells.push(cell::from_text_in(f.kind, chunk, value.start, value.end));
     }
     // More cells than columns.
     (at == end).then_some(())

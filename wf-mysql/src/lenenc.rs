@@ -1,5 +1,7 @@
 //! The protocol's length-encoded integers and strings.
 
+use std::ops::Range;
+
 use bytes::{Buf, Bytes};
 
 /// A length-encoded integer; `None` if `buf` is too short or starts
@@ -72,6 +74,20 @@ pub(crate) fn lenenc_at(p: &[u8], at: usize) -> Option<(usize, usize)> {
     Some((usize::try_from(n).ok()?, at + len))
 }
 
+/// Where the length-encoded string at `*at` in `p` lies, all of it in
+/// `p`; `*at` moves past it.
+pub(crate) fn lenenc_range(p: &[u8], at: &mut usize) -> Option<Range<usize>> {
+    let (n, start) = lenenc_at(p, *at)?;
+    let end = start.checked_add(n).filter(|&e| e <= p.len())?;
+    *at = end;
+    Some(start..end)
+}
+
+/// The length-encoded string at `*at` in `p`; `*at` moves past it.
+pub(crate) fn lenenc_slice<'a>(p: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    lenenc_range(p, at).map(|r| &p[r])
+}
+
 /// Appends `b` as a length-encoded string.
 pub(crate) fn put_lenenc_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_lenenc_int(out, b.len() as u64);
@@ -95,5 +111,20 @@ mod tests {
         let mut b = Bytes::from_static(&[0xfc, 2, 0, b'h', b'i', b'!']);
         assert_eq!(lenenc_bytes(&mut b).as_deref(), Some(&b"hi"[..]));
         assert_eq!(&b[..], b"!");
+    }
+
+    #[test]
+    fn strings_in_place_end_inside_their_packet() {
+        let p = [2, b'h', b'i', 0xfc, 1, 0, b'!', 3, b'n', b'o'];
+        let mut at = 0;
+        assert_eq!(lenenc_range(&p, &mut at), Some(1..3));
+        assert_eq!(lenenc_slice(&p, &mut at), Some(&b"!"[..]));
+        assert_eq!(at, 7);
+        // 3 declared, 2 there: refused, and `at` stays.
+        assert_eq!(lenenc_range(&p, &mut at), None);
+        assert_eq!(at, 7);
+        // 2^63 declared: no overflow.
+        let mut at = 0;
+        assert_eq!(lenenc_range(&[0xfe, 0, 0, 0, 0, 0, 0, 0, 0x80, 1], &mut at), None);
     }
 }

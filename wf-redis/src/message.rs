@@ -95,20 +95,33 @@ impl<const N: usize> RedisArg for &[u8; N] {
     }
 }
 
+/// Integers in decimal, formatted on the stack (at most 20 bytes: always
+/// a short argument, copied into the shared buffer with no allocation).
 macro_rules! int_arg {
     ($($t:ty),*) => {$(
         impl RedisArg for $t {
             fn into_arg(self) -> Bytes {
-                Bytes::from(self.to_string())
+                Bytes::copy_from_slice(itoa::Buffer::new().format(self).as_bytes())
             }
 
             fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
-                self.to_string().into_arg_in(shared)
+                copy_in(itoa::Buffer::new().format(self).as_bytes(), shared)
             }
         }
     )*};
 }
-int_arg!(i32, i64, u32, u64, usize, isize, f64);
+int_arg!(i32, i64, u32, u64, usize, isize);
+
+/// As Rust displays it (`1` for 1.0; up to hundreds of digits).
+impl RedisArg for f64 {
+    fn into_arg(self) -> Bytes {
+        Bytes::from(self.to_string())
+    }
+
+    fn into_arg_in(self, shared: &mut BytesMut) -> Bytes {
+        self.to_string().into_arg_in(shared)
+    }
+}
 
 /// A Redis request: one command, or several sent as one pipeline whose
 /// replies come back together (Workflow's `RedisRequest`).

@@ -245,7 +245,7 @@ impl<C> Connection<C> {
                 return Err(Error::sys(libc::EMSGSIZE));
             }
             let step = if first { watch.or(self.response_timeout) } else { self.response_timeout };
-            self.rbuf.reserve(4096);
+            self.rbuf.reserve(READ_RESERVE);
             // One byte past the limit at most: enough to tell the reply is
             // too big, nothing more buffered.
             let room = size.map_or(usize::MAX, |max| max.saturating_sub(self.item_bytes).saturating_add(1));
@@ -374,7 +374,7 @@ mod tests {
         let (read, capacity) = conn.buffered();
         assert!(read <= LIMIT + 1, "read {read} bytes for one item");
         assert!(conn.rbuf.len() <= LIMIT + 1, "buffered {}", conn.rbuf.len());
-        assert!(capacity <= 2 * (LIMIT + 4096), "capacity {capacity}");
+        assert!(capacity <= 2 * (LIMIT + READ_RESERVE), "capacity {capacity}");
     }
 
     /// The count is per item: bytes left after a decode belong to the

@@ -252,6 +252,11 @@ impl ServerProtocol for Tlv {
     fn head_complete(&self, codec: &TlvCodec) -> bool {
         codec.head_complete()
     }
+
+    /// The 8-byte header and the value.
+    fn min_reply_len(&self, resp: &TlvMessage) -> usize {
+        HEADER.saturating_add(resp.value.len())
+    }
 }
 
 #[cfg(test)]

@@ -886,7 +886,7 @@ impl<'a, P: ServerProtocol> Conn<'a, P> {
         let mut dropped = 0;
         while dropped < LINGER_BYTES {
             self.io.rbuf.clear();
-            self.io.rbuf.reserve(4096);
+            self.io.rbuf.reserve(READ_RESERVE);
             let at = (Instant::now() + LINGER_IDLE).min(end);
             match timeout_at(at, self.io.stream.read_buf(&mut self.io.rbuf)).await {
                 Ok(Ok(n)) if n > 0 => dropped += n,

@@ -36,6 +36,7 @@ use crate::net::protocol::{KeepAlive, Protocol};
 /// | [`server_interim`](ServerProtocol::server_interim): bytes to send while a request is still arriving | nothing | HTTP `100 Continue` |
 /// | [`error_reply`](ServerProtocol::error_reply): the answer to a request the codec rejected | close without one | HTTP 400/413/431, Redis `-ERR` |
 /// | [`head_complete`](ServerProtocol::head_complete): whether the request arriving is past its head (header timeout, then the minimum receive rate) | yes (no head) | HTTP: the header block read; TLV: the 8-byte header |
+/// | [`min_reply_len`](ServerProtocol::min_reply_len): at least how many bytes a reply encodes to, told without encoding it (over UDP, a reply too big for a datagram is refused unencoded) | 0 | TLV: 8 + the value's length |
 pub trait ServerProtocol: Protocol {
     /// The server codec: decodes requests, encodes responses. It enforces
     /// `params.request_size_limit`.
@@ -120,5 +121,18 @@ pub trait ServerProtocol: Protocol {
     fn error_reply(&self, codec: &mut Self::ServerCodec, error: &Error) -> Option<Self::Response> {
         let _ = (codec, error);
         None
+    }
+
+    /// At least how many bytes `resp` encodes to, if the protocol can tell
+    /// without encoding it (never more than it encodes to). Over UDP
+    /// ([`Server::start_udp`](super::Server::start_udp)) a reply that this
+    /// many bytes would take past
+    /// [`MAX_DATAGRAM`](crate::net::MAX_DATAGRAM) fails with
+    /// `SYS_ERROR`/`EMSGSIZE` before it is encoded, so that an oversized
+    /// reply costs no copy. The default, 0, says nothing: the reply is
+    /// encoded, then measured.
+    fn min_reply_len(&self, resp: &Self::Response) -> usize {
+        let _ = resp;
+        0
     }
 }

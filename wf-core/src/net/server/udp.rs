@@ -15,7 +15,9 @@
 //!   fills it was cut short and is dropped.
 //! - At most `max_connections` requests in flight (from the datagram to
 //!   its reply sent); datagrams past that are dropped.
-//! - A reply (pushed bytes included) over [`MAX_DATAGRAM`] is not sent.
+//! - A reply (pushed bytes included) over [`MAX_DATAGRAM`] is not sent,
+//!   nor encoded when [`ServerProtocol::min_reply_len`] or the pushed bytes
+//!   alone tell it would not fit.
 //! - Sending a reply waits at most `peer_response_timeout`.
 
 use std::io::ErrorKind;
@@ -190,8 +192,7 @@ fn refuse<P: ServerProtocol>(
         return;
     };
     let mut out = BytesMut::new();
-    let encoded: Result<(), Error> = codec.encode(&resp, &mut out).map_err(Into::into);
-    if encoded.is_err() || out.len() > MAX_DATAGRAM {
+    if encode(&shared.protocol, &mut codec, &resp, &mut out).is_err() {
         trace::debug!(%peer, %error, "error reply to a bad datagram not sent: unencodable or too big");
         return;
     }
@@ -267,7 +268,7 @@ async fn reply<P: ServerProtocol>(
         std::future::poll_fn(|cx| slot.poll_ready(cx)).await;
         let (head, moved) = slot.take(&mut out, |resp, _, out| {
             let pushed = out.len();
-            (pushed, codec.encode(&*resp, out).map_err(Into::into))
+            (pushed, encode(&shared.protocol, &mut codec, resp, out))
         });
         // Pushed bytes count as written once they are in the datagram: a
         // producer waiting for them to drain must not wait for the reply
@@ -291,7 +292,10 @@ async fn reply<P: ServerProtocol>(
             Head::Reply((_, encoded)) => {
                 let result = match encoded {
                     Ok(()) => send(&out, socket, peer, shared.params.peer_response_timeout).await,
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        trace::debug!(%peer, error = %e, "reply not encoded or too big for one datagram; not sent");
+                        Err(e)
+                    }
                 };
                 slot.written(result);
                 return;
@@ -300,16 +304,63 @@ async fn reply<P: ServerProtocol>(
     }
 }
 
-/// Sends `out` (the pushed bytes and the reply) as one datagram.
+/// Encodes `resp` after what `out` holds (the pushed bytes), unless it
+/// would not fit in one datagram: `EMSGSIZE` then, before encoding when
+/// [`min_reply_len`](ServerProtocol::min_reply_len) or the pushed bytes
+/// tell already.
+fn encode<P: ServerProtocol>(
+    protocol: &P,
+    codec: &mut P::ServerCodec,
+    resp: &P::Response,
+    out: &mut BytesMut,
+) -> Result<(), Error> {
+    datagram::check_size(out.len().saturating_add(protocol.min_reply_len(resp)))?;
+    codec.encode(resp, out).map_err(Into::into)?;
+    datagram::check_size(out.len())
+}
+
+/// Sends `out` (the pushed bytes and the reply, which fit) as one datagram.
 async fn send(out: &[u8], socket: &UdpSocket, peer: SocketAddr, limit: Option<Duration>) -> Result<(), Error> {
-    if let Err(e) = datagram::check_size(out.len()) {
-        trace::debug!(%peer, bytes = out.len(), "reply too big for one datagram; not sent");
-        return Err(e);
-    }
     let sent = socket.send_to(out, peer);
     match limit {
         None => sent.await?,
         Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| Error::timeout(TimeoutReason::Transmit))??,
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tlv::{Tlv, TlvCodec, TlvMessage};
+
+    fn reply(len: usize) -> TlvMessage {
+        let mut m = TlvMessage::default();
+        m.set_value(vec![7; len]);
+        m
+    }
+
+    /// TLV tells its reply's size: one too big for a datagram is refused
+    /// before a byte of it is copied; one that fits exactly goes.
+    #[test]
+    fn an_oversized_reply_is_refused_unencoded() {
+        let mut out = BytesMut::new();
+        let e = encode(&Tlv::default(), &mut TlvCodec::default(), &reply(MAX_DATAGRAM - 7), &mut out).unwrap_err();
+        assert_eq!(e.code(), libc::EMSGSIZE);
+        assert!(out.is_empty(), "not encoded");
+        encode(&Tlv::default(), &mut TlvCodec::default(), &reply(MAX_DATAGRAM - 8), &mut out).unwrap();
+        assert_eq!(out.len(), MAX_DATAGRAM);
+    }
+
+    /// Pushed bytes that fill the datagram already leave no room: the
+    /// reply is not encoded after them.
+    #[test]
+    fn a_reply_after_too_many_pushed_bytes_is_refused_unencoded() {
+        let mut out = BytesMut::from(&vec![1; MAX_DATAGRAM - 8][..]);
+        let e = encode(&Tlv::default(), &mut TlvCodec::default(), &reply(1), &mut out).unwrap_err();
+        assert_eq!(e.code(), libc::EMSGSIZE);
+        assert_eq!(out.len(), MAX_DATAGRAM - 8, "nothing added");
+        encode(&Tlv::default(), &mut TlvCodec::default(), &reply(0), &mut out).unwrap();
+        assert_eq!(out.len(), MAX_DATAGRAM);
+    }
 }

@@ -181,9 +181,10 @@ impl Drop for Call {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    use std::io;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
     use std::task::{Wake, Waker};
     use std::time::{Duration, Instant};
 
@@ -204,14 +205,14 @@ mod tests {
     }
 
     /// A pipe: a read on it stays in the kernel until something is written.
-    fn pipe() -> (RawFd, RawFd) {
+    pub(crate) fn pipe() -> (RawFd, RawFd) {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors.
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
         (fds[0], fds[1])
     }
 
-    fn write(fd: RawFd, n: usize) {
+    pub(crate) fn write(fd: RawFd, n: usize) {
         let data = vec![b'x'; n];
         // SAFETY: `data` is `n` readable bytes.
         assert_eq!(unsafe { libc::write(fd, data.as_ptr().cast(), n) }, n as isize);
@@ -223,7 +224,7 @@ mod tests {
     }
 
     /// Polls `call` until it completes, reaping the ring meanwhile.
-    fn finish(ring: &Ring, call: &mut Call) -> Completion {
+    pub(crate) fn finish(ring: &Ring, call: &mut Call) -> Completion {
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(c) = call.poll(&mut cx) {
             return c;
@@ -293,6 +294,90 @@ mod tests {
             assert_eq!(finish(ring, c).result, Ok(1));
         }
         assert_eq!(ring.in_flight(), 0);
+        // SAFETY: the pipe is this test's.
+        unsafe { (libc::close(r), libc::close(w)) };
+    }
+
+    /// A ring whose `io_uring_enter` fails with the errno in the first
+    /// counter while it is not 0 (`errno` at first), and counts its calls
+    /// in the second.
+    pub(crate) fn failing_ring(errno: i32) -> (Ring, Arc<AtomicI32>, Arc<AtomicUsize>) {
+        let fail = Arc::new(AtomicI32::new(errno));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (f, c) = (fail.clone(), calls.clone());
+        let ring = Ring::with_enter(Box::new(move |uring| {
+            c.fetch_add(1, Ordering::SeqCst);
+            match f.load(Ordering::SeqCst) {
+                0 => uring.submit(),
+                errno => Err(io::Error::from_raw_os_error(errno)),
+            }
+        }));
+        (ring.expect("io_uring works here"), fail, calls)
+    }
+
+    /// [`failing_ring`], kept for the rest of the process, and a pipe.
+    fn failing(errno: i32) -> (&'static Ring, Arc<AtomicI32>, Arc<AtomicUsize>, (RawFd, RawFd)) {
+        let (ring, fail, calls) = failing_ring(errno);
+        (Box::leak(Box::new(ring)), fail, calls, pipe())
+    }
+
+    #[test]
+    fn a_submission_short_of_memory_is_retried_by_one_task_until_it_goes_in() {
+        let (ring, fail, _, (r, w)) = failing(libc::EAGAIN);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = read(ring, r, 1);
+        assert!(first.poll(&mut cx).is_pending());
+        assert_eq!((ring.queued(), ring.retrying()), (1, true));
+        // A second failure while the retry is pending takes the same retry.
+        let mut second = read(ring, r, 1);
+        assert!(second.poll(&mut cx).is_pending());
+        assert_eq!((ring.queued(), ring.retrying()), (2, true));
+        assert!(!ring.is_broken(), "EAGAIN passes");
+        // Once the kernel takes entries again, the retry submits both and ends.
+        fail.store(0, Ordering::SeqCst);
+        reap_until(ring, || ring.queued() == 0 && !ring.retrying());
+        assert_eq!(ring.in_flight(), 2, "both in the kernel");
+        write(w, 2);
+        assert_eq!(finish(ring, &mut first).result, Ok(1));
+        assert_eq!(finish(ring, &mut second).result, Ok(1));
+        // SAFETY: the pipe is this test's.
+        unsafe { (libc::close(r), libc::close(w)) };
+    }
+
+    #[test]
+    fn a_submission_failing_for_good_fails_the_queued_operations_with_its_errno() {
+        let (ring, fail, calls, (r, w)) = failing(0);
+        let mut cx = Context::from_waker(Waker::noop());
+        // In the kernel before the ring breaks: it completes all the same.
+        let mut submitted = read(ring, r, 1);
+        assert!(submitted.poll(&mut cx).is_pending());
+        // Queued by a transient failure, then failed with the errno that
+        // breaks the ring (by the next submission or by the retry, which
+        // comes first), and woken.
+        fail.store(libc::EAGAIN, Ordering::SeqCst);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut queued = read(ring, r, 1);
+        assert!(queued.poll(&mut Context::from_waker(&waker)).is_pending());
+        fail.store(libc::EBADFD, Ordering::SeqCst);
+        let mut next = read(ring, r, 1);
+        let Poll::Ready(c) = next.poll(&mut cx) else { panic!("failed at once") };
+        assert_eq!(c.result, Err(libc::EBADFD));
+        // Woken after the lock is released, maybe by the retry task.
+        reap_until(ring, || count.0.load(Ordering::SeqCst) > 0);
+        let Poll::Ready(c) = queued.poll(&mut cx) else { panic!("failed") };
+        assert_eq!(c.result, Err(libc::EBADFD));
+        assert!(ring.is_broken());
+        reap_until(ring, || !ring.retrying());
+        assert_eq!((ring.queued(), ring.in_flight()), (0, 1));
+        // A broken ring never enters the kernel again: what is left in its
+        // queue stays unread there.
+        let entered = calls.load(Ordering::SeqCst);
+        let Poll::Ready(c) = read(ring, r, 1).poll(&mut cx) else { panic!("failed at once") };
+        assert_eq!(c.result, Err(libc::EBADFD));
+        assert_eq!(calls.load(Ordering::SeqCst), entered);
+        write(w, 1);
+        assert_eq!(finish(ring, &mut submitted).result, Ok(1));
         // SAFETY: the pipe is this test's.
         unsafe { (libc::close(r), libc::close(w)) };
     }

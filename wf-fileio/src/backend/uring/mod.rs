@@ -77,12 +77,20 @@ impl Rings {
     }
 
     /// Starts `req` on this thread's ring; the returned call submits it
-    /// when first polled.
+    /// when first polled. A thread whose ring broke moves on to the next
+    /// ring that works (if none does, its operations fail with the errno
+    /// that broke its ring).
     pub(super) fn call(&'static self, req: Request) -> Call {
         let n = self.rings.len();
         let i = MINE.with(|mine| {
             if mine.get() >= n {
                 mine.set(self.next.fetch_add(1, Ordering::Relaxed) % n);
+            }
+            let i = mine.get();
+            if self.rings[i].is_broken() {
+                if let Some(j) = (1..n).map(|k| (i + k) % n).find(|&j| !self.rings[j].is_broken()) {
+                    mine.set(j);
+                }
             }
             mine.get()
         });
@@ -125,3 +133,36 @@ fn fewer_rings(rings: usize, errno: i32) {
 /// Without the `tracing` feature this is not reported.
 #[cfg(not(feature = "tracing"))]
 fn fewer_rings(_rings: usize, _errno: i32) {}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::call::tests::{failing_ring, finish, pipe, write};
+    use super::*;
+    use crate::op::{Op, ReadBuf};
+    use crate::target::FileTarget;
+
+    fn read(fd: RawFd) -> Request {
+        Request { target: FileTarget::Fd(fd), offset: 0, op: Op::Read(ReadBuf::new(1).unwrap()) }
+    }
+
+    #[test]
+    fn a_thread_whose_ring_broke_moves_on_to_a_ring_that_works() {
+        let rings = Vec::leak(vec![failing_ring(libc::EBADFD).0, failing_ring(0).0]);
+        let (broken, works) = (&rings[0], &rings[1]);
+        let rings: &'static Rings = Box::leak(Box::new(Rings { rings, next: AtomicUsize::new(0) }));
+        let (r, w) = pipe();
+        write(w, 1);
+        // This thread's first call goes to the first ring, and breaks it.
+        let Poll::Ready(c) = rings.call(read(r)).poll(&mut Context::from_waker(Waker::noop())) else {
+            panic!("failed at once")
+        };
+        assert_eq!(c.result, Err(libc::EBADFD));
+        assert!(broken.is_broken());
+        // The next one goes to the other ring.
+        assert_eq!(finish(works, &mut rings.call(read(r))).result, Ok(1));
+        // SAFETY: the pipe is this test's.
+        unsafe { (libc::close(r), libc::close(w)) };
+    }
+}

@@ -16,13 +16,26 @@
 //! Whatever the kernel may read or write (buffers, iovecs, the path of an
 //! open) belongs to the ring from submission to completion, even if the
 //! task that asked is dropped meanwhile.
+//!
+//! When `io_uring_enter` fails, the entries it did not take stay queued.
+//! After a passing shortage (`EAGAIN`, `EBUSY`) one retry task per ring
+//! submits them again, backing off from 1 ms to at most 128 ms, until the
+//! kernel takes them (any submission meanwhile takes them along). Any
+//! other errno means the ring no longer works: the queued operations fail
+//! with it, and the ring is broken for good. It never enters the kernel
+//! again, so the entries left in its queue, whose buffers went back to
+//! their tasks, are never read; operations already in the kernel still
+//! complete and are reaped. New operations go to another ring (see
+//! [`Rings`](super::Rings)), or fail with the errno if none is left.
 
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use io_uring::{IoUring, opcode, squeue};
 use wf_core::lock::lock;
@@ -32,6 +45,17 @@ use crate::op::Op;
 /// Submission queue entries of a ring; the completion queue has twice as
 /// many, and the operations in flight on a ring never exceed it.
 const ENTRIES: u32 = 256;
+
+/// The first wait before a failed submission is retried; it doubles with
+/// every failed retry, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(1);
+
+/// The longest wait between two retries of a submission.
+const RETRY_MAX: Duration = Duration::from_millis(128);
+
+/// Enters the kernel with the queued entries: [`IoUring::submit`], unless
+/// a test puts a failure in between.
+pub(super) type Enter = Box<dyn FnMut(&IoUring) -> io::Result<usize> + Send>;
 
 /// What the kernel may read or write while an operation is in flight.
 #[derive(Default)]
@@ -85,7 +109,13 @@ const NONE: usize = usize::MAX;
 
 struct State {
     uring: IoUring,
+    enter: Enter,
     slots: Vec<Slot>,
+    /// Slots whose entries are in the submission queue, not yet taken by
+    /// the kernel (after a failed submission), oldest first.
+    queued: VecDeque<usize>,
+    /// Whether a retry task is pending: there is at most one.
+    retrying: bool,
     free: usize,
     in_flight: usize,
     /// Tasks waiting for room in the ring.
@@ -100,13 +130,13 @@ struct State {
 
 /// How [`Ring::start`] went.
 pub(super) enum Start {
-    /// Completed inside the submission (a page-cached read): the result is
-    /// here already.
+    /// Completed inside the submission (a page-cached read), or failed
+    /// with the ring (`-errno`): the result is here already.
     Done(Owned, i32),
     /// In flight: poll this slot.
     InFlight(usize),
-    /// No room (or the kernel refused the submission): the buffers come
-    /// back and the task is woken when there is room.
+    /// No room (the queue is full of entries failed submissions left):
+    /// the buffers come back and the task is woken when there is room.
     Full(Owned),
 }
 
@@ -118,6 +148,9 @@ pub(super) struct Ring {
     /// Operations in flight at most: the completion queue's size, so that
     /// it never overflows.
     cap: usize,
+    /// The errno that broke the ring (see the module documentation), or 0.
+    /// Written under the lock.
+    broken: AtomicI32,
 }
 
 impl Ring {
@@ -125,6 +158,11 @@ impl Ring {
     /// (Linux 5.6), and registers its eventfd. The errno otherwise
     /// (`EPERM` under a seccomp filter, `ENOSYS` on old kernels).
     pub(super) fn new() -> Result<Ring, i32> {
+        Ring::with_enter(Box::new(|uring| uring.submit()))
+    }
+
+    /// A ring that enters the kernel through `enter`.
+    pub(super) fn with_enter(enter: Enter) -> Result<Ring, i32> {
         let uring = IoUring::new(ENTRIES).map_err(|e| errno(&e))?;
         let mut probe = io_uring::Probe::new();
         uring.submitter().register_probe(&mut probe).map_err(|e| errno(&e))?;
@@ -150,14 +188,23 @@ impl Ring {
         let cap = uring.params().cq_entries() as usize;
         let state = State {
             uring,
+            enter,
             slots: Vec::new(),
+            queued: VecDeque::new(),
+            retrying: false,
             free: NONE,
             in_flight: 0,
             waiting: VecDeque::new(),
             woken: Vec::new(),
             eventfd_on: true,
         };
-        Ok(Ring { state: Mutex::new(state), eventfd, cap })
+        Ok(Ring { state: Mutex::new(state), eventfd, cap, broken: AtomicI32::new(0) })
+    }
+
+    /// Whether a submission failed for good on this ring (see the module
+    /// documentation): operations started on it fail.
+    pub(super) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed) != 0
     }
 
     /// The eventfd the reaper task waits on.
@@ -174,6 +221,11 @@ impl Ring {
         cx: &mut Context<'_>,
     ) -> Start {
         let mut s = lock(&self.state);
+        let broken = self.broken.load(Ordering::Relaxed);
+        if broken != 0 {
+            unlock(s);
+            return Start::Done(owned, -broken);
+        }
         if s.in_flight >= self.cap {
             // Completions not reaped yet may have made room.
             s.reap();
@@ -196,13 +248,22 @@ impl Ring {
         }
         s.slots[slot] = Slot::InFlight { owned, waker: None, orphan: None };
         s.in_flight += 1;
-        if let Err(e) = s.submit() {
-            // The entry stays queued: the next submission takes it along,
-            // and a retry is scheduled in case there is none.
-            s.set_waker(slot, cx);
-            unlock(s);
-            self.retry_later(e);
-            return Start::InFlight(slot);
+        s.queued.push_back(slot);
+        match s.submit() {
+            Ok(()) => {}
+            Err(e) if transient(e) => {
+                // The entry stays queued: the next submission takes it
+                // along, and a retry is scheduled in case there is none.
+                s.set_waker(slot, cx);
+                let spawn = !std::mem::replace(&mut s.retrying, true);
+                unlock(s);
+                if spawn {
+                    self.retry_later(e);
+                }
+                return Start::InFlight(slot);
+            }
+            // This operation is among the queued ones, done now.
+            Err(e) => self.fail_queued(&mut s, e),
         }
         let start = match s.take_done(slot) {
             Some((owned, result)) => Start::Done(owned, result),
@@ -284,24 +345,81 @@ impl Ring {
         self.cap
     }
 
-    /// Submits what an earlier, failed submission left queued.
-    fn flush(&self) -> Result<(), i32> {
+    /// Entries in the submission queue that the kernel has not taken.
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> usize {
+        lock(&self.state).queued.len()
+    }
+
+    /// Whether a retry task is pending.
+    #[cfg(test)]
+    pub(super) fn retrying(&self) -> bool {
+        lock(&self.state).retrying
+    }
+
+    /// The retry task's turn: submits what failed submissions left queued
+    /// (unless a submission since took it along). `Err` with a transient
+    /// errno if it has to try again; otherwise the task is done.
+    fn retry(&self) -> Result<(), i32> {
         let mut s = lock(&self.state);
-        let r = s.submit();
+        let r = if s.queued.is_empty() || self.is_broken() { Ok(()) } else { s.submit() };
+        match r {
+            Err(e) if transient(e) => {}
+            Err(e) => {
+                self.fail_queued(&mut s, e);
+                s.retrying = false;
+            }
+            Ok(()) => s.retrying = false,
+        }
         unlock(s);
         r
     }
 
-    /// After a failed `io_uring_enter` (`EAGAIN`: the kernel is short of
-    /// memory), submits again a millisecond later, until it works.
+    /// After a transient failure of `io_uring_enter` (`EAGAIN`: the kernel
+    /// is short of memory), submits again, backing off, until the kernel
+    /// takes the queued entries or fails them for good. The one retry task
+    /// of the ring ([`State::retrying`] is set).
     fn retry_later(&'static self, errno: i32) {
         warn_retry(errno);
         wf_core::handle().spawn(async move {
-            while {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                self.flush().is_err()
-            } {}
+            let mut wait = RETRY_FIRST;
+            loop {
+                tokio::time::sleep(wait).await;
+                match self.retry() {
+                    Err(e) if transient(e) => wait = (wait * 2).min(RETRY_MAX),
+                    _ => return,
+                }
+            }
         });
+    }
+
+    /// `io_uring_enter` failed with `errno`, which no retry mends: breaks
+    /// the ring and completes the operations whose entries the kernel did
+    /// not take with the errno (see the module documentation). Tasks
+    /// waiting for room are woken to fail too.
+    fn fail_queued(&self, s: &mut State, errno: i32) {
+        self.broken.store(errno, Ordering::Relaxed);
+        warn_failed(errno, s.queued.len());
+        let State { slots, free, in_flight, queued, waiting, woken, .. } = s;
+        for slot in queued.drain(..) {
+            match std::mem::replace(&mut slots[slot], Slot::Free { next: *free }) {
+                Slot::InFlight { owned, waker, orphan: None } => {
+                    slots[slot] = Slot::Done { owned, result: -errno };
+                    woken.extend(waker);
+                }
+                // The buffers can go: the kernel never sees the entry.
+                Slot::InFlight { orphan: Some(orphan), .. } => {
+                    *free = slot;
+                    release(orphan, -errno);
+                }
+                other => {
+                    slots[slot] = other;
+                    continue;
+                }
+            }
+            *in_flight -= 1;
+        }
+        woken.extend(waiting.drain(..));
     }
 }
 
@@ -361,14 +479,21 @@ impl State {
             self.eventfd_on = false;
         }
         let r = loop {
-            match self.uring.submit() {
-                // The kernel may take fewer entries than queued when it is
-                // short of memory: the rest wait for a retry.
-                Ok(_) if !self.uring.submission().is_empty() => break Err(libc::EAGAIN),
-                Ok(_) => break Ok(()),
+            match (self.enter)(&self.uring) {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                Err(e) => break Err(errno(&e)),
+                r => break r,
             }
+        };
+        // The kernel takes entries in order: those left are the newest.
+        let left = self.uring.submission().len();
+        let taken = self.queued.len().saturating_sub(left);
+        self.queued.drain(..taken);
+        let r = match r {
+            // The kernel may take fewer entries than queued when it is
+            // short of memory: the rest wait for a retry.
+            Ok(_) if left > 0 => Err(libc::EAGAIN),
+            Ok(_) => Ok(()),
+            Err(e) => Err(errno(&e)),
         };
         self.reap();
         if self.in_flight > 0 {
@@ -445,12 +570,35 @@ fn errno(e: &io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// Whether a failed `io_uring_enter` may work when tried again: the kernel
+/// was short of memory (`EAGAIN`) or of room for completions (`EBUSY`), or
+/// a signal came (`EINTR`).
+fn transient(errno: i32) -> bool {
+    matches!(errno, libc::EAGAIN | libc::EBUSY | libc::EINTR)
+}
+
 /// Says, through `tracing`, that a submission failed and is retried.
 #[cfg(feature = "tracing")]
 fn warn_retry(errno: i32) {
-    tracing::warn!(target: "wf", errno, "wf-fileio: io_uring_enter failed; retrying in 1 ms");
+    tracing::warn!(target: "wf", errno, "wf-fileio: io_uring_enter failed; retrying, backing off from 1 ms");
 }
 
 /// Without the `tracing` feature a retried submission is not reported.
 #[cfg(not(feature = "tracing"))]
 fn warn_retry(_errno: i32) {}
+
+/// Says, through `tracing`, that a submission failed for good and the
+/// operations it left queued failed with it.
+#[cfg(feature = "tracing")]
+fn warn_failed(errno: i32, operations: usize) {
+    tracing::error!(
+        target: "wf",
+        errno,
+        operations,
+        "wf-fileio: io_uring_enter failed; the queued operations fail and the ring is no longer used"
+    );
+}
+
+/// Without the `tracing` feature a failed submission is not reported.
+#[cfg(not(feature = "tracing"))]
+fn warn_failed(_errno: i32, _operations: usize) {}
