@@ -78,14 +78,16 @@ macro_rules! server_class {
                 py.detach(|| self.server.shutdown());
             }
 
-            /// Waits for the requests in flight after `shutdown`.
-            fn wait_finish(&self, py: Python<'_>) {
-                py.detach(|| self.server.wait_finish());
+            /// Waits for the requests in flight after `shutdown` (the GIL
+            /// released; Ctrl-C interrupts it).
+            fn wait_finish(&self, py: Python<'_>) -> PyResult<()> {
+                crate::flow::wait_interruptible(py, None, |step| self.server.wait_finish_timeout(step)).map(drop)
             }
 
             /// `shutdown()` then `wait_finish()`.
-            fn stop(&self, py: Python<'_>) {
-                py.detach(|| self.server.stop());
+            fn stop(&self, py: Python<'_>) -> PyResult<()> {
+                py.detach(|| self.server.shutdown());
+                self.wait_finish(py)
             }
         }
     };

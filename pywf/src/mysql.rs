@@ -130,6 +130,19 @@ impl MySQLRequest {
     fn query_is_unset(&self) -> PyResult<bool> {
         self.core.with_req(|r| r.query_is_unset())
     }
+    /// The sequence id of the command's first packet (0 unless set).
+    fn get_seqid(&self) -> PyResult<u8> {
+        self.core.with_req(|r| r.seqid())
+    }
+    /// Sets the sequence id the command's first packet is written with
+    /// (0 to 255; a MySQL server refuses anything but 0).
+    fn set_seqid(&self, seqid: u8) -> PyResult<()> {
+        self.core.with_req(|r| r.set_seqid(seqid))
+    }
+    /// The command byte: 3 (`COM_QUERY`) for a query, and when unset.
+    fn get_command(&self) -> PyResult<u8> {
+        self.core.with_req(|r| r.command())
+    }
     /// Kept for pyworkflow code.
     fn set_size_limit(&self, _limit: u64) -> PyResult<()> {
         self.core.with_req(|_| ())

@@ -78,10 +78,23 @@ impl $task {
         Py::new(py, ($resp { core: self.core.clone() }, WFBase))
     }
 
-    /// Server task: close the connection instead of replying (in `process`).
+    /// Server task: close the connection instead of replying; in
+    /// `process` or any later callback of its series, until the reply is
+    /// sent.
     fn noreply(&self) -> PyResult<()> {
         match &self.core {
-            $core::Server(c) => c.with(|t| t.noreply()),
+            $core::Server(c) => {
+                // Once `process` returned, through the reply's handle
+                // (nothing once the reply was sent).
+                let handle = lock(&c.extra).as_ref().and_then(|h| h.downcast_ref::<ReplyHandle<$proto>>()).cloned();
+                match handle {
+                    Some(h) => {
+                        h.noreply();
+                        Ok(())
+                    }
+                    None => c.with(|t| t.noreply()),
+                }
+            }
             $core::Client(_) => Ok(()),
         }
     }

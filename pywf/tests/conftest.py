@@ -72,6 +72,30 @@ def echo_server():
         s.stop()
 
 
+class TlsFiles:
+    """PEM files: a CA (``ca``), and a server certificate it signed for
+    localhost and 127.0.0.1 (``cert``) with its key (``key``)."""
+
+    def __init__(self, d):
+        self.ca, self.cert, self.key = (os.path.join(d, n) for n in ("ca.pem", "cert.pem", "key.pem"))
+
+
+@pytest.fixture(scope="session")
+def tls_files():
+    """The certificates `cargo xtask pytest` makes with testkit's Pki, in
+    the directory PYWF_TEST_TLS_DIR names (`cargo run -p testkit --example
+    pki -- DIR` makes them too)."""
+    d = os.environ.get("PYWF_TEST_TLS_DIR")
+    if not d:
+        pytest.fail("PYWF_TEST_TLS_DIR is not set: run the suite with `cargo xtask pytest`, which makes the "
+                    "certificates (or `cargo run -p testkit --example pki -- DIR` and set it to DIR)")
+    files = TlsFiles(d)
+    for f in (files.ca, files.cert, files.key):
+        if not os.path.isfile(f):
+            pytest.fail("{} is missing (PYWF_TEST_TLS_DIR={})".format(f, d))
+    return files
+
+
 def _find(binary):
     for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/sbin", "/usr/local/sbin", "/usr/bin"]:
         p = os.path.join(d, binary)
@@ -124,9 +148,10 @@ GRANT ALL ON *.* TO 'pywf'@'%' WITH GRANT OPTION;
 
 
 @pytest.fixture(scope="session")
-def mysql_url():
+def mysql_url(tls_files):
     """A MariaDB of our own (its own data directory) on a free port of
-    127.0.0.1, with database pywf_test and user pywf."""
+    127.0.0.1, with database pywf_test and user pywf; it also speaks TLS
+    (mysqls://) with the certificate of ``tls_files``."""
     server = _find("mariadbd") or _find("mysqld")
     install = _find("mariadb-install-db") or _find("mysql_install_db")
     if server is None or install is None:
@@ -149,7 +174,8 @@ def mysql_url():
         [server, "--no-defaults", *user, "--datadir=" + os.path.join(d, "data"),
          "--socket=" + os.path.join(d, "mysqld.sock"), "--pid-file=" + os.path.join(d, "mysqld.pid"),
          "--tmpdir=" + os.path.join(d, "tmp"), "--log-error=" + os.path.join(d, "err.log"),
-         "--port={}".format(port), "--bind-address=127.0.0.1", *small],
+         "--port={}".format(port), "--bind-address=127.0.0.1",
+         "--ssl-cert=" + tls_files.cert, "--ssl-key=" + tls_files.key, *small],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -369,40 +369,106 @@ def test_ctrl_c_interrupts_wait_finish():
     assert p.stdout.strip() == "interrupted", p.stderr
 
 
-def test_https_server_with_cert_and_key(tmp_path):
-    import shutil
-    import ssl
+def read_head(conn):
+    """Reads up to the end of an HTTP head; its lines."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(1)  # byte by byte: nothing past the head is taken
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n\r\n")[0].decode().split("\r\n")
 
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-         "-days", "1", "-subj", "/CN=localhost"],
-        check=True, capture_output=True, timeout=WAIT,
-    )
-    server = wf.HttpServer(lambda t: t.get_resp().append_body(b"secure"))
-    assert server.start(socket.AF_INET, "127.0.0.1", 0, cert, key) == 0
+
+def proxy_server(answer_connect):
+    """A proxy on 127.0.0.1 for one connection: it records the CONNECT
+    request, answers it with `answer_connect` and, when that is a 200,
+    records the request that comes through the tunnel and answers it.
+    Returns (its URL with user:secret, the heads it saw, its thread)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(WAIT)
+    heads = []
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                heads.append(read_head(conn))
+                conn.sendall(answer_connect)
+                if answer_connect.startswith(b"HTTP/1.1 200"):
+                    heads.append(read_head(conn))
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied")
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return "http://user:secret@127.0.0.1:{}/".format(listener.getsockname()[1]), heads, th
+
+
+def test_http_task_through_a_proxy():
+    """create_http_task(url, proxy_url, redirect_max, retry_max, callback):
+    as C++ Workflow, the task opens a CONNECT tunnel to the origin through
+    the proxy (for http:// targets too), with the proxy URL's user as
+    Proxy-Authorization, then sends its request through it; the origin's
+    answer reaches the callback. The origin's name is never resolved here:
+    the proxy is asked for it."""
+    proxy_url, heads, th = proxy_server(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    out = {}
+
+    def cb(t):
+        r = t.get_resp()
+        out.update(state=(t.get_state(), t.get_error()), status=r.get_status_code(), body=r.get_body())
+
+    wf.create_http_task("http://origin.invalid:8080/path?q=1", proxy_url, 0, 0, cb).start()
+    finish()
+    th.join(WAIT)
+    connect, tunneled = heads
+    assert connect[0] == "CONNECT origin.invalid:8080 HTTP/1.1"
+    assert "Proxy-Authorization: Basic dXNlcjpzZWNyZXQ=" in connect[1:]  # user:secret
+    assert tunneled[0] == "GET /path?q=1 HTTP/1.1"
+    assert "Host: origin.invalid:8080" in tunneled[1:]
+    assert not any(h.lower().startswith("proxy-authorization") for h in tunneled), "the origin never sees it"
+    assert out == {"state": (0, 0), "status": "200", "body": b"proxied"}
+
+
+def test_http_task_through_a_proxy_refusing_connect():
+    proxy_url, heads, th = proxy_server(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+    out = {}
+    wf.create_http_task("http://origin.invalid/", proxy_url, 0, 0,
+                        lambda t: out.update(state=(t.get_state(), t.get_error()))).start()
+    finish()
+    th.join(WAIT)
+    assert heads[0][0] == "CONNECT origin.invalid:80 HTTP/1.1"
+    assert out == {"state": (wf.WFT_STATE_TASK_ERROR, 2002)}, "HTTP_PROXY_CONNECT_FAILED"
+
+
+def test_pwritev_fdsync_then_pread(tmp_path):
+    path = str(tmp_path / "v")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    out = {}
+
+    def on_read(t):
+        out["read"] = (t.get_retval(), t.get_data())
+
+    def on_sync(t):
+        out["sync"] = (t.get_state(), t.get_retval(), t.get_fd())
+        wf.series_of(t) << wf.create_pread_task(fd, 100, 0, on_read)
+
+    def on_write(t):
+        out["write"] = (t.get_state(), t.get_retval(), t.get_offset(), t.get_data())
+        wf.series_of(t) << wf.create_fdsync_task(fd, on_sync)
+
+    bufs = [b"hello, ", b"", b"vectored", b" world"]
+    wf.create_pwritev_task(fd, bufs, 3, on_write).start()
+    finish()
     try:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        with socket.create_connection(("127.0.0.1", server.get_listen_port()), timeout=WAIT) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-        assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"secure")
+        on_disk = os.pread(fd, 100, 0)
     finally:
-        server.stop()
-    # A port in use: -1, as pyworkflow.
-    busy = wf.HttpServer(lambda t: None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        assert busy.start(socket.AF_INET, "127.0.0.1", s.getsockname()[1]) == -1
+        os.close(fd)
+    assert out["write"] == (0, 21, 3, bufs)
+    assert out["sync"] == (0, 0, fd)
+    # The three bytes before the offset were never written: zeros.
+    assert out["read"] == (24, b"\0\0\0hello, vectored world")
+    assert on_disk == b"\0\0\0hello, vectored world"

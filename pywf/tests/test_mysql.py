@@ -1,6 +1,9 @@
 """MySQL: tutorial 12 and the cursor, fields and cells (with pyworkflow's
 conversion bugs fixed), against a MariaDB the tests start."""
 import datetime
+import socket
+
+import pytest
 
 import pywf as wf
 from conftest import WAIT, run_example
@@ -107,8 +110,6 @@ def test_connection_keeps_session(mysql_url):
 
 
 def test_mysql_server():
-    import socket
-
     def process(task):
         q = task.get_req().get_query()
         resp = task.get_resp()
@@ -129,3 +130,48 @@ def test_mysql_server():
         assert (r["cursor"].get_affected_rows(), r["cursor"].get_insert_id()) == (3, 7)
     finally:
         server.stop()
+
+
+def test_request_command_and_seqid():
+    """get_command() is the command byte (3, COM_QUERY); get_seqid() the
+    sequence id the command starts with, 0 unless set_seqid() changed it:
+    a command starting at 5 is out of sequence, and wf's server refuses it
+    before process() sees it."""
+    seen = []
+
+    def process(task):
+        req = task.get_req()
+        seen.append((req.get_query(), req.get_command(), req.get_seqid()))
+        task.get_resp().set_ok_packet(1, 0)
+
+    server = wf.MySQLServer(process)
+    assert server.start(socket.AF_INET, "127.0.0.1", 0) == 0
+    url = "mysql://root@127.0.0.1:{}/".format(server.get_listen_port())
+    out = {}
+
+    def cb(t):
+        req, resp = t.get_req(), t.get_resp()
+        out[req.get_query()] = (t.get_state(), resp.get_error_code(), req.get_command(), req.get_seqid())
+
+    first = wf.create_mysql_task(url, 0, cb)
+    req = first.get_req()
+    assert (req.get_command(), req.get_seqid()) == (3, 0), "unset: COM_QUERY, sequence 0"
+    req.set_query("select 1")
+    second = wf.create_mysql_task(url, 0, cb)
+    second.get_req().set_query("select 2")
+    second.get_req().set_seqid(5)
+    assert second.get_req().get_seqid() == 5
+    with pytest.raises(OverflowError):
+        second.get_req().set_seqid(256)
+    s = wf.create_series_work(first, None)
+    s.push_back(second)
+    s.start()
+    try:
+        assert wf.wait_finish_timeout(WAIT)
+    finally:
+        server.stop()
+    assert seen == [(b"select 1", 3, 0)]
+    assert out[b"select 1"] == (0, 0, 3, 0)
+    state, code, command, seqid = out[b"select 2"]
+    assert (command, seqid) == (3, 5)
+    assert (state, code) == (wf.WFT_STATE_SUCCESS, 1156), "ER_NET_PACKETS_OUT_OF_ORDER"

@@ -72,7 +72,11 @@ impl Pki {
 fn issue(ca: &CertifiedIssuer<'static, KeyPair>, names: &[&str]) -> Leaf {
     let key = KeyPair::generate().expect("leaf key");
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let cert = CertificateParams::new(names).expect("leaf parameters").signed_by(&key, ca).expect("leaf certificate");
+    let mut params = CertificateParams::new(names).expect("leaf parameters");
+    // RFC 5280 asks for it, and strict verifiers (Python 3.13's default
+    // `ssl` context) refuse a leaf without it.
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, ca).expect("leaf certificate");
     Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem(), cert_der: cert.der().to_vec() }
 }
 

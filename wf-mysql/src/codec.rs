@@ -337,13 +337,13 @@ impl Encoder<&MySQLRequest> for ClientCodec {
         let reply = match &req.command {
             Command::Unset => return Err(Error::task(crate::code::QUERY_NOT_SET)),
             Command::Query(sql) => {
-                // A command starts a new sequence.
-                self.packets.set_seq(0);
+                // A command starts a new sequence (at 0 unless set).
+                self.packets.set_seq(req.seqid);
                 self.packets.encode_command(COM_QUERY, sql, dst)?;
                 Some(Reply::Text)
             }
             Command::Packet { payload, reply } => {
-                self.packets.set_seq(0);
+                self.packets.set_seq(req.seqid);
                 self.packets.encode(payload, dst)?;
                 Some(*reply)
             }

@@ -5,6 +5,9 @@ use bytes::Bytes;
 
 use crate::cell::MySQLCell;
 
+/// `COM_QUERY`: the command byte of a query.
+const COM_QUERY: u8 = 0x03;
+
 /// What a request carries on the wire.
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Command {
@@ -47,6 +50,8 @@ pub struct MySQLRequest {
     /// For a prepared-statement task: the statement and its parameters
     /// (prepared, executed and closed on one connection).
     pub(crate) prepared: Option<(Bytes, Vec<crate::MySQLCell>)>,
+    /// The sequence id of the command's first packet.
+    pub(crate) seqid: u8,
 }
 
 impl MySQLRequest {
@@ -69,12 +74,56 @@ impl MySQLRequest {
         matches!(self.command, Command::Unset)
     }
 
+    /// The command byte (Workflow's `get_command`): `COM_QUERY` (3) for a
+    /// query, and for a request with nothing set yet (Workflow's
+    /// default); the first byte of any other command a server receives
+    /// (`COM_QUIT` 1, `COM_PING` 14, `COM_STMT_EXECUTE` 23…); 0 for a
+    /// login packet, which carries none.
+    ///
+    /// ```
+    /// let mut req = wf_mysql::MySQLRequest::default();
+    /// assert_eq!(req.command(), 3);
+    /// req.set_query("SELECT 1");
+    /// assert_eq!(req.command(), 3);
+    /// ```
+    pub fn command(&self) -> u8 {
+        match &self.command {
+            Command::Unset | Command::Query(_) => COM_QUERY,
+            Command::Packet { payload, .. } => payload.first().copied().unwrap_or(0),
+            Command::Handshake(_) => 0,
+        }
+    }
+
+    /// The sequence id of the command's first packet (Workflow's
+    /// `get_seqid`): 0 unless [`set_seqid`](Self::set_seqid) changed it,
+    /// since every command starts a new sequence. A server's request
+    /// always says 0: a command that starts elsewhere is refused as out
+    /// of sequence.
+    pub fn seqid(&self) -> u8 {
+        self.seqid
+    }
+
+    /// Sets the sequence id the command's first packet is written with
+    /// (Workflow's `set_seqid`; the packets after it follow on). A MySQL
+    /// server expects 0 and refuses a command that starts elsewhere: this
+    /// is for peers that want another, and for tests.
+    ///
+    /// ```
+    /// let mut req = wf_mysql::MySQLRequest::default();
+    /// assert_eq!(req.seqid(), 0);
+    /// req.set_seqid(5);
+    /// assert_eq!(req.seqid(), 5);
+    /// ```
+    pub fn set_seqid(&mut self, seqid: u8) {
+        self.seqid = seqid;
+    }
+
     pub(crate) fn packet(payload: impl Into<Bytes>, reply: Reply) -> MySQLRequest {
-        MySQLRequest { command: Command::Packet { payload: payload.into(), reply }, prepared: None }
+        MySQLRequest { command: Command::Packet { payload: payload.into(), reply }, prepared: None, seqid: 0 }
     }
 
     pub(crate) fn handshake(payload: impl Into<Bytes>) -> MySQLRequest {
-        MySQLRequest { command: Command::Handshake(payload.into()), prepared: None }
+        MySQLRequest { command: Command::Handshake(payload.into()), prepared: None, seqid: 0 }
     }
 }
 
@@ -389,5 +438,42 @@ impl MySQLResponse {
             cells.resize(start + width, MySQLCell::Null);
         }
         self.outcomes.push(Outcome::Rows { fields, cells, done: Done::default() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use tokio_util::codec::Encoder;
+
+    use super::*;
+    use crate::codec::ClientCodec;
+
+    /// A client writes a command's first packet with the request's
+    /// sequence id: 0 by default, what `set_seqid` said otherwise.
+    #[test]
+    fn a_command_is_written_with_its_seqid() {
+        for (seqid, want) in [(None, 0), (Some(5), 5), (Some(255), 255)] {
+            let mut c = ClientCodec::new();
+            c.commands();
+            let mut req = MySQLRequest::default();
+            req.set_query("SELECT 1");
+            if let Some(s) = seqid {
+                req.set_seqid(s);
+            }
+            assert_eq!(req.seqid(), want);
+            let mut out = BytesMut::new();
+            c.encode(&req, &mut out).unwrap();
+            assert_eq!(&out[..5], &[9, 0, 0, want, COM_QUERY], "length 9, the seqid, COM_QUERY");
+            assert_eq!(&out[5..], b"SELECT 1");
+        }
+    }
+
+    #[test]
+    fn command_bytes() {
+        assert_eq!(MySQLRequest::default().command(), COM_QUERY);
+        assert_eq!(MySQLRequest::packet(&b"\x0e"[..], Reply::Text).command(), 14, "COM_PING");
+        assert_eq!(MySQLRequest::packet(Bytes::new(), Reply::Text).command(), 0, "empty: none");
+        assert_eq!(MySQLRequest::handshake(&b"\x03login"[..]).command(), 0, "a login packet has none");
     }
 }

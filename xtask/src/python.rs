@@ -4,14 +4,27 @@
 //! Interpreters are looked for as `python3.X` on the `PATH` and in pyenv's
 //! versions (`$PYENV_ROOT`, else `~/.pyenv`); each is checked by running
 //! it. Each gets a virtual environment under `target/pywf/`, where pip
-//! installs pytest (and, in the first, maturin) when missing.
+//! installs pytest (and, in the first, maturin) when missing. The TLS
+//! tests get a CA and a server certificate made by testkit's `pki`
+//! example (directory in `PYWF_TEST_TLS_DIR`). Each pytest run is bounded
+//! ([`PYTEST_TIMEOUT`]): a test that hangs fails the step, it does not
+//! hang CI.
 
 use std::collections::BTreeMap;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::{root, run, target_dir};
+
+/// The longest one interpreter's pytest run may take (the whole suite
+/// takes a minute or two).
+const PYTEST_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Past the timeout, how long pytest gets to stop on SIGINT (its report
+/// then shows where it was) before it and what it started are killed.
+const PYTEST_GRACE: Duration = Duration::from_secs(20);
 
 /// The CPython minor versions the wheel supports and the suite runs on.
 const MINORS: &[u32] = &[9, 10, 11, 12, 13];
@@ -141,12 +154,13 @@ pub(crate) fn test() -> Result<(), String> {
     );
     let builder = venv(first, base)?;
     let wheel = build_wheel(&builder, false)?;
+    let tls = test_certificates()?;
     let mut ran = Vec::new();
     for (&minor, base) in &found {
         let python = install(minor, base, &wheel)?;
-        run(
+        run_bounded(
             &format!("pytest pywf on Python 3.{minor}"),
-            Command::new(&python).current_dir(root().join("pywf")).args([
+            Command::new(&python).current_dir(root().join("pywf")).env("PYWF_TEST_TLS_DIR", &tls).args([
                 "-m",
                 "pytest",
                 "-q",
@@ -154,11 +168,117 @@ pub(crate) fn test() -> Result<(), String> {
                 "no:cacheprovider",
                 "tests",
             ]),
+            PYTEST_TIMEOUT,
+            PYTEST_GRACE,
         )?;
         ran.push(format!("3.{minor}"));
     }
     eprintln!("\n=== xtask: pywf suite passed on Python {}", ran.join(", "));
     Ok(())
+}
+
+/// A new CA and a server certificate it signed for `localhost` and
+/// `127.0.0.1` (testkit's `Pki`, through its `pki` example), as
+/// `ca.pem`, `cert.pem` and `key.pem` in `target/pywf/tls`; that directory.
+fn test_certificates() -> Result<PathBuf, String> {
+    let dir = target_dir().join("pywf").join("tls");
+    run(
+        "certificates for the pywf TLS tests (testkit's Pki)",
+        crate::cargo().args(["run", "-q", "--locked", "-p", "testkit", "--example", "pki", "--"]).arg(&dir),
+    )?;
+    Ok(dir)
+}
+
+/// Like [`run`], but the command gets at most `timeout`: then it is sent
+/// SIGINT and, if it is still running `grace` later, it and every process
+/// it started (as found then) are killed; the step fails saying so.
+fn run_bounded(step: &str, cmd: &mut Command, timeout: Duration, grace: Duration) -> Result<(), String> {
+    eprintln!("\n=== xtask: {step}");
+    let mut child = cmd.spawn().map_err(|e| format!("{step}: cannot run: {e}"))?;
+    let wait = |child: &mut std::process::Child, until: Instant| -> Result<Option<std::process::ExitStatus>, String> {
+        loop {
+            if let Some(status) = child.try_wait().map_err(|e| format!("{step}: {e}"))? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    if let Some(status) = wait(&mut child, Instant::now() + timeout)? {
+        return if status.success() { Ok(()) } else { Err(format!("{step} failed ({status})")) };
+    }
+    let pid = child.id();
+    // Found before the SIGINT: what the command started may outlive it.
+    let tree = descendants(pid);
+    eprintln!("\n=== xtask: {step}: still running after {} s: SIGINT", timeout.as_secs());
+    signal("-INT", &[(pid, start_time(pid))]);
+    let stopped = wait(&mut child, Instant::now() + grace)?.is_some();
+    if !stopped {
+        signal("-KILL", &[(pid, start_time(pid))]);
+    }
+    let mut rest = tree;
+    rest.extend(descendants(pid));
+    signal("-KILL", &rest);
+    let _ = child.wait();
+    Err(format!(
+        "{step}: no result within {} s: {}; the processes it started were killed (a test hangs: see the output above)",
+        timeout.as_secs(),
+        if stopped { "stopped by SIGINT" } else { "killed" }
+    ))
+}
+
+/// Every process below `pid` now, each with its start time (so that a
+/// number reused later is not taken for it), from `/proc`.
+fn descendants(pid: u32) -> Vec<(u32, Option<u64>)> {
+    let mut parent_of = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if let Some((ppid, start)) = stat(p) {
+                parent_of.push((p, ppid, start));
+            }
+        }
+    }
+    let mut found: Vec<(u32, Option<u64>)> = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, ppid, start) in &parent_of {
+            if ppid == parent && !found.iter().any(|&(f, _)| f == p) {
+                found.push((p, Some(start)));
+                frontier.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// The parent and start time (clock ticks since boot) of process `pid`,
+/// from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(u32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name, in parentheses, may hold spaces and parentheses: the
+    // fields are counted after the last `)` (state is field 3).
+    let fields: Vec<&str> = text.get(text.rfind(')')? + 1..)?.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    stat(pid).map(|(_, start)| start)
+}
+
+/// Sends `sig` (`-INT`, `-KILL`) to those of `procs` still running as the
+/// same process (same start time), with `kill(1)`.
+fn signal(sig: &str, procs: &[(u32, Option<u64>)]) {
+    let live: Vec<String> = procs
+        .iter()
+        .filter(|&&(p, start)| start.is_none() || start_time(p) == start)
+        .map(|(p, _)| p.to_string())
+        .collect();
+    if !live.is_empty() {
+        let _ = Command::new("kill").arg(sig).arg("--").args(&live).status();
+    }
 }
 
 /// A virtual environment for benchmarks, `target/pywf/<name>`, made with
@@ -216,4 +336,41 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             .arg(&hello)
             .args(args),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command past its time fails the step, and what it started is
+    /// killed with it (here a shell ignoring SIGINT and its `sleep`).
+    #[test]
+    fn a_hung_command_is_stopped_with_what_it_started() {
+        let dir = env::temp_dir().join(format!("xtask-bounded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("pid");
+        let script = format!("trap '' INT; sleep 600 & echo $! > {}; wait", pidfile.display());
+        let r = run_bounded(
+            "hung",
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_secs(2),
+            Duration::from_millis(500),
+        );
+        let e = r.unwrap_err();
+        assert!(e.contains("no result within") && e.contains("killed"), "{e}");
+        let sleeper: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // Killed: gone, or a zombie until its new parent reaps it.
+        let state = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).ok();
+        let alive = state.as_deref().and_then(|s| s.get(s.rfind(')')? + 2..)?.chars().next()).is_some_and(|c| c != 'Z');
+        assert!(!alive, "the grandchild still runs: {state:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_command_in_time_gives_its_status() {
+        let never = Duration::from_secs(600);
+        assert!(run_bounded("true", &mut Command::new("true"), never, never).is_ok());
+        let e = run_bounded("false", &mut Command::new("false"), never, never).unwrap_err();
+        assert!(e.starts_with("false failed"), "{e}");
+    }
 }

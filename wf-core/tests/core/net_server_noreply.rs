@@ -92,3 +92,46 @@ fn client_sees_a_closed_connection() {
     server.stop();
     assert_eq!(log.get(), vec![(b"drop".to_vec(), State::NoReply)]);
 }
+
+/// `ReplyHandle::noreply` from a later task of the series (Workflow allows
+/// `noreply()` anywhere in the series): the connection is closed without
+/// a reply, after the reply to the request before it; the server task
+/// finishes as `NoReply`; once the reply was sent the handle refuses.
+#[test]
+fn noreply_through_a_handle_from_a_later_task() {
+    let log: Log<(Vec<u8>, State, bool)> = Log::new();
+    let states = log.clone();
+    let server = Server::new(Tlv::default(), move |task| {
+        let req = task.req().clone();
+        *task.resp_mut() = req.clone();
+        let reply = task.reply_handle();
+        let late = reply.clone();
+        let drop_it = req.value().as_ref() == b"drop";
+        // Decided after `process` returned, by a timer's callback.
+        let decide = create_timer_task(Duration::from_millis(20), move |_| {
+            if drop_it {
+                assert!(reply.noreply(), "the reply was not sent yet");
+            }
+        });
+        wf_core::series_of(task).push_back(decide);
+        let states = states.clone();
+        let value = req.value().to_vec();
+        task.set_callback(move |t| states.push((value, t.state(), late.noreply())));
+    });
+    let addr = start_local(&server);
+    let mut s = connect(addr);
+    let mut wire = encode(1, b"kept");
+    wire.extend(encode(2, b"drop"));
+    s.write_all(&wire).unwrap();
+    assert_eq!(read_tlv(&mut s).unwrap(), Some(TlvMessage::new(1, "kept")));
+    assert_eq!(expect_closed(&mut s), Closed::Eof);
+    assert!(wait_until(WAIT, || log.len() == 2));
+    let mut seen = log.get();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![(b"drop".to_vec(), State::NoReply, false), (b"kept".to_vec(), State::Success, false)],
+        "the callbacks see the outcome; after it the handle refuses"
+    );
+    server.stop();
+}

@@ -150,3 +150,45 @@ fn stop_waits_for_tasks_pushed_after_the_reply() {
     server.stop();
     assert_eq!(after.get(), ["after"]);
 }
+
+/// `wait_finish_timeout`: false while a request is held in its series
+/// (nothing changes, the request goes on), true once it is answered; on a
+/// finished server, true at once even with no time to wait.
+#[test]
+fn wait_finish_timeout_says_whether_finished() {
+    let (release, held) = mpsc::channel::<()>();
+    let held = Arc::new(std::sync::Mutex::new(held));
+    let received = Arc::new(AtomicUsize::new(0));
+    let seen = received.clone();
+    let server = Server::new(Tlv::default(), move |task| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let req = task.req().clone();
+        *task.resp_mut() = req;
+        // Held on a compute thread until the test releases it.
+        let held = held.clone();
+        let hold = wf_core::create_go_task("net_server_stop", move || {
+            let _ = held.lock().unwrap().recv_timeout(WAIT);
+        });
+        series_of(task).push_back(hold);
+    });
+    let url = tlv_url(start_local(&server));
+    let (mut t, rx) = tlv_task(&url, 0);
+    t.req_mut().set_value("held");
+    t.start();
+    assert!(wait_until(WAIT, || received.load(Ordering::SeqCst) == 1));
+
+    server.shutdown();
+    assert!(!server.wait_finish_timeout(Duration::ZERO), "a request is in flight");
+    assert!(!server.wait_finish_timeout(Duration::from_millis(100)), "a request is in flight");
+    assert!(rx.try_recv().is_err(), "the held request was not answered yet");
+
+    release.send(()).unwrap();
+    assert!(server.wait_finish_timeout(WAIT), "finished once the request is answered");
+    let o = recv(&rx);
+    assert_eq!(o.state, State::Success, "{}", o.error);
+    assert_eq!(o.resp.value().as_ref(), b"held");
+    assert_eq!(server.conn_count(), 0);
+    assert!(server.wait_finish_timeout(Duration::ZERO), "finished: no wait needed");
+    // A timeout too long to be a deadline is no timeout.
+    assert!(server.wait_finish_timeout(Duration::MAX));
+}

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -194,6 +194,36 @@ impl<P: ServerProtocol> Server<P> {
     /// [`shutdown`](Server::shutdown), the listener and the UDP socket's
     /// receive loop too). Never call it from a callback.
     pub fn wait_finish(&self) {
+        self.wait_until(None);
+    }
+
+    /// [`wait_finish`](Server::wait_finish) for at most `timeout`: true
+    /// once the server is finished, false if it still is not when
+    /// `timeout` has passed (nothing changes then: call it again, in a
+    /// loop that does something else between calls, such as checking for
+    /// a signal). Never call it from a callback.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use wf_core::net::{Server, tlv::Tlv};
+    /// let server = Server::new(Tlv::default(), |_| {});
+    /// server.start(0)?;
+    /// server.shutdown();
+    /// while !server.wait_finish_timeout(Duration::from_millis(50)) {
+    ///     // e.g. see whether the user asked to give up
+    /// }
+    /// # Ok::<(), wf_core::Error>(())
+    /// ```
+    pub fn wait_finish_timeout(&self, timeout: Duration) -> bool {
+        // A timeout too far to represent is no timeout.
+        self.wait_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits until finished (true) or until `deadline` (false).
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        /// The longest sleep between two looks (a notification may race
+        /// with the check before the sleep).
+        const STEP: Duration = Duration::from_millis(50);
         let shared = &self.shared;
         let busy = || {
             shared.inflight.load(Ordering::Acquire) != 0
@@ -205,11 +235,22 @@ impl<P: ServerProtocol> Server<P> {
         // Registered before the first check: a change after it notifies.
         shared.waiters.fetch_add(1, Ordering::AcqRel);
         let mut g = lock(&shared.quiet);
-        while busy() {
-            g = crate::lock::wait_timeout(&shared.quiet_cv, g, Duration::from_millis(50)).0;
-        }
+        let finished = loop {
+            if !busy() {
+                break true;
+            }
+            let step = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(STEP),
+                    _ => break false,
+                },
+                None => STEP,
+            };
+            g = crate::lock::wait_timeout(&shared.quiet_cv, g, step).0;
+        };
         drop(g);
         shared.waiters.fetch_sub(1, Ordering::AcqRel);
+        finished
     }
 
     /// [`shutdown`](Server::shutdown), then [`wait_finish`](Server::wait_finish).

@@ -192,7 +192,9 @@ impl<P: ServerProtocol> ServerKind<P> {
 
 impl<P: ServerProtocol> Task<ServerKind<P>> {
     /// Closes the connection instead of replying; the task finishes as
-    /// `NoReply` and its callback still runs.
+    /// `NoReply` and its callback still runs. From a later task of the
+    /// series (once `process` returned), the same through a
+    /// [`ReplyHandle`]: [`ReplyHandle::noreply`].
     pub fn noreply(&mut self) {
         self.kind_mut().noreply = true;
         self.set_state(State::NoReply);
@@ -203,8 +205,12 @@ impl<P: ServerProtocol> TaskKind for ServerKind<P> {
     fn poll_run(&mut self, cx: &mut Context<'_>, run: &mut RunContext<'_>) -> Poll<()> {
         if !self.sent {
             self.sent = true;
-            if let Some(resp) = self.handle.as_ref().and_then(ReplyHandle::take) {
-                self.resp = resp;
+            if let Some(taken) = self.handle.as_ref().map(ReplyHandle::take) {
+                if let Some(resp) = taken.resp {
+                    self.resp = resp;
+                }
+                // `noreply` through a handle, from a later task.
+                self.noreply |= taken.noreply;
             }
             if self.noreply {
                 self.slot.no_reply();
