@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, UnixListener};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::net::{TcpSocket, UnixListener};
 use tokio::sync::Notify;
 
 use super::conn;
@@ -21,7 +23,10 @@ use crate::sync::lock;
 
 /// A listening socket.
 pub(super) enum Listener {
-    Tcp(TcpListener),
+    /// Watched for readiness only: an accepted socket is registered with
+    /// the reactor of the loop that serves it, not first with this one's
+    /// (which cost two `epoll_ctl` calls per connection).
+    Tcp(AsyncFd<std::net::TcpListener>),
     Unix(UnixListener),
 }
 
@@ -33,7 +38,7 @@ impl Listener {
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
-        Ok(Listener::Tcp(socket.listen(1024)?))
+        Ok(Listener::Tcp(watch(socket.listen(1024)?.into_std()?)?))
     }
 
     /// Listens on a Unix socket at `path`.
@@ -46,26 +51,44 @@ impl Listener {
     pub(super) fn from_std(listener: std::net::TcpListener) -> Result<Listener, Error> {
         listener.set_nonblocking(true)?;
         let _rt = runtime::handle().enter();
-        Ok(Listener::Tcp(TcpListener::from_std(listener)?))
+        Ok(Listener::Tcp(watch(listener)?))
     }
 
     /// The address it listens on (TCP only).
     pub(super) fn local_addr(&self) -> Option<SocketAddr> {
         match self {
-            Listener::Tcp(t) => t.local_addr().ok(),
+            Listener::Tcp(t) => t.get_ref().local_addr().ok(),
             Listener::Unix(_) => None,
         }
     }
 
-    async fn accept(&self) -> std::io::Result<(Plain, Option<SocketAddr>)> {
+    async fn accept(&self) -> std::io::Result<(StdStream, Option<SocketAddr>)> {
         match self {
-            Listener::Tcp(l) => l.accept().await.map(|(s, a)| {
-                let _ = s.set_nodelay(true);
-                (Plain::Tcp(s), Some(a))
-            }),
-            Listener::Unix(l) => l.accept().await.map(|(s, _)| (Plain::Unix(s), None)),
+            Listener::Tcp(l) => loop {
+                let mut ready = l.readable().await?;
+                if let Ok(accepted) = ready.try_io(|l| l.get_ref().accept()) {
+                    let (s, a) = accepted?;
+                    if s.set_nonblocking(true).is_err() {
+                        continue; // dropping it closes it
+                    }
+                    let _ = s.set_nodelay(true);
+                    return Ok((StdStream::Tcp(s), Some(a)));
+                }
+            },
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok((StdStream::Unix(s.into_std()?), None))
+            }
         }
     }
+}
+
+/// Watches a (non-blocking) listening socket for connections to accept,
+/// with the current runtime's reactor.
+fn watch(listener: std::net::TcpListener) -> std::io::Result<AsyncFd<std::net::TcpListener>> {
+    // SAFETY: the `AsyncFd` owns the listener, which owns its descriptor:
+    // it stays open, and the same, until the `AsyncFd` drops it.
+    Ok(unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }?)
 }
 
 /// Accepts connections until `stop` is notified, then closes the listener.
@@ -100,7 +123,7 @@ pub(super) async fn accept_loop<P: ServerProtocol>(
 fn admit<P: ServerProtocol>(
     shared: &Arc<Shared<P>>,
     process: &Arc<Process<P>>,
-    stream: Plain,
+    stream: StdStream,
     peer: Option<SocketAddr>,
 ) {
     if shared.stopping.load(Ordering::Acquire) {
@@ -120,30 +143,17 @@ fn admit<P: ServerProtocol>(
     }
     // With one event loop per poller, connections are spread over them,
     // each registered with its own loop's reactor.
-    if let Some(h) = runtime::next_loop() {
-        let std_stream = match stream {
-            Plain::Tcp(s) => s.into_std().map(StdStream::Tcp),
-            Plain::Unix(s) => s.into_std().map(StdStream::Unix),
-        };
-        let Ok(std_stream) = std_stream else {
-            lock(&shared.conns).remove(&id);
-            return;
-        };
-        let shared = shared.clone();
-        let process = process.clone();
-        drop(h.spawn(async move {
-            let stream = match std_stream {
-                StdStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(Plain::Tcp),
-                StdStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(Plain::Unix),
-            };
-            match stream {
-                Ok(stream) => conn::serve(shared, process, id, entry, stream, peer).await,
-                Err(_) => shared.conn_closed(id),
-            }
-        }));
-        return;
+    let (shared, process) = (shared.clone(), process.clone());
+    let serve = async move {
+        match stream.register() {
+            Ok(stream) => conn::serve(shared, process, id, entry, stream, peer).await,
+            Err(_) => shared.conn_closed(id),
+        }
+    };
+    match runtime::next_loop() {
+        Some(h) => drop(h.spawn(serve)),
+        None => runtime::spawn(serve),
     }
-    runtime::spawn(conn::serve(shared.clone(), process.clone(), id, entry, stream, peer));
 }
 
 /// The connection to close to admit a new one when the server is full:
@@ -172,4 +182,15 @@ fn victim(conns: &std::collections::HashMap<u64, Arc<ConnEntry>>) -> Option<u64>
 enum StdStream {
     Tcp(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
+}
+
+impl StdStream {
+    /// Registers the (non-blocking) socket with the reactor of the
+    /// runtime this runs on.
+    fn register(self) -> std::io::Result<Plain> {
+        match self {
+            StdStream::Tcp(s) => tokio::net::TcpStream::from_std(s).map(Plain::Tcp),
+            StdStream::Unix(s) => tokio::net::UnixStream::from_std(s).map(Plain::Unix),
+        }
+    }
 }
