@@ -75,6 +75,11 @@ impl<K: TaskKind> Core<K> {
         }
     }
 
+    /// Whether a Python callback or user data is set.
+    pub(crate) fn has_callback_or_data(&self) -> bool {
+        lock(&self.callback).is_some() || lock(&self.user_data).is_some()
+    }
+
     /// Runs the task's Python callback, if any, with the task and its
     /// series lent; then drops the user data (with the GIL held).
     fn finish(self: &Arc<Self>, t: &mut Task<K>) {

@@ -20,15 +20,19 @@ pub(crate) fn process_request<P: ServerProtocol>(
     wrap: Wrap<ServerKind<P>>,
 ) {
     let core = Core::new(name, wrap, None);
-    // The post-reply callback (pyworkflow installs one too): it runs the
-    // callback `process` may set, and releases the user data.
-    t.set_callback(core.rust_callback());
     let series = wf::try_series_of(t).map(NonNull::from);
     crate::attach::attach(|py| core.call_lent(py, t, series, process));
     // Python kept the task or its reply (tutorial 05, 09): the reply moves
     // into a handle that later callbacks fill until it is sent.
-    if Arc::strong_count(&core) > 2 {
+    let kept = Arc::strong_count(&core) > 1;
+    if kept {
         *lock(&core.extra) = Some(Box::new(t.reply_handle()));
+    }
+    // The post-reply callback (pyworkflow's runs the callback `process`
+    // may set, and releases the user data): needed only when `process`
+    // set one of them, or kept the task to set them later.
+    if kept || core.has_callback_or_data() {
+        t.set_callback(core.rust_callback());
     }
 }
 
