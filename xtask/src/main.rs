@@ -76,10 +76,12 @@ tasks:
                   std's sort_unstable on 10 million u64, CPUs 0-1;
                   `algo N ROUNDS` to change the size or rounds), python
                   (pywf vs pyworkflow 0.0.10 vs aiohttp on CPython 3.9,
-                  each in a venv under target/pywf/: tutorial 04's echo
+                  each in a venv under target/pywf/, and the same
+                  programs in Rust on wf as the floor: tutorial 04's echo
                   server under wrk -t1 -c100, and 20,000 GETs with a
-                  Python callback, 64 in flight; needs taskset and wrk;
-                  `python --seconds S --requests N` to change the run)
+                  callback, 64 in flight; medians of 3 rounds; needs
+                  taskset and wrk; `python --seconds S --requests N
+                  --rounds R` to change the run)
   leakcheck       wf's dismiss tests (wf/tests/memory_dismiss.rs) and
                   a short in-process server load (wf/examples/
                   memory_load.rs: an HttpServer and a RedisServer, 2000

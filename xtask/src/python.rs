@@ -294,14 +294,28 @@ fn bench_venv(name: &str, base: &Path) -> Result<PathBuf, String> {
 
 /// `cargo xtask bench python`: pywf (a release wheel) vs pyworkflow 0.0.10
 /// (PyPI's cp39 wheel, in an environment of its own: both import as
-/// `pywf`) vs aiohttp, all on CPython 3.9 (pyworkflow's newest); see
-/// benches/python/bench.py.
+/// `pywf`) vs aiohttp, all on CPython 3.9 (pyworkflow's newest), with the
+/// same programs in Rust on wf as the floor; see benches/python/bench.py.
 pub(crate) fn bench(args: &[String]) -> Result<(), String> {
     let found = interpreters();
     let base = found.get(&9).ok_or("Python 3.9 is needed (pyworkflow 0.0.10 ships wheels up to cp39 only)")?;
     run(
-        "build wf's hello-world server (release)",
-        crate::cargo().args(["build", "--release", "--locked", "-p", "examples", "--bin", "helloworld"]),
+        "build wf's hello-world and echo servers and the Rust client loop (release)",
+        crate::cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "examples",
+            "--bin",
+            "helloworld",
+            "--bin",
+            "http_echo_server",
+            "-p",
+            "benches",
+            "--bin",
+            "client_loop_wf",
+        ]),
     )?;
     let wf = bench_venv("bench-pywf", base)?;
     ensure_module(&wf, "aiohttp", "aiohttp")?;
@@ -321,7 +335,8 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             Command::new(&pyworkflow).args(["-m", "pip", "install", "-q", "pywf==0.0.10"]),
         )?;
     }
-    let hello = target_dir().join("release").join("helloworld");
+    let release = target_dir().join("release");
+    let hello = release.join("helloworld");
     run(
         "bench python",
         Command::new(&wf)
@@ -334,6 +349,10 @@ pub(crate) fn bench(args: &[String]) -> Result<(), String> {
             .arg(&wf)
             .arg("--hello")
             .arg(&hello)
+            .arg("--echo-rust")
+            .arg(release.join("http_echo_server"))
+            .arg("--client-rust")
+            .arg(release.join("client_loop_wf"))
             .args(args),
     )
 }
