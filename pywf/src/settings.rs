@@ -21,16 +21,18 @@ fn pywf_defaults() -> GlobalSettings {
     }
 }
 
+/// Whether wf's settings were chosen: by `WORKFLOW_library_init` or, on
+/// the first task, server or wait, pyworkflow's defaults. The first to
+/// run decides; the `Once` keeps the later calls at one atomic load
+/// (building a `Settings` asks the system for the CPU count, cgroup files
+/// included, each time).
+static CHOSEN: Once = Once::new();
+
 /// Starts wf with pyworkflow's defaults unless `WORKFLOW_library_init`
-/// (or an earlier call) already chose its settings.
-///
-/// Every factory calls it: the first call decides. The `Once` keeps the
-/// later calls at one atomic load (building a `Settings` asks the system
-/// for the CPU count, cgroup files included, each time).
+/// (or an earlier call) already chose its settings. Every factory calls it.
 pub(crate) fn ensure_init() {
-    static DEFAULTS: Once = Once::new();
-    DEFAULTS.call_once(|| {
-        // Changes nothing when WORKFLOW_library_init came first.
+    CHOSEN.call_once(|| {
+        // Changes nothing when wf was started some other way.
         let _ = wf::init(pywf_defaults().to_wf());
     });
 }
@@ -172,7 +174,9 @@ impl GlobalSettings {
 #[pyfunction]
 #[pyo3(name = "WORKFLOW_library_init")]
 pub(crate) fn workflow_library_init(py: Python<'_>, settings: &GlobalSettings) -> PyResult<()> {
-    if wf::init(settings.to_wf()).is_err() {
+    let mut applied = false;
+    CHOSEN.call_once(|| applied = wf::init(settings.to_wf()).is_ok());
+    if !applied {
         let warn = py.import("warnings")?;
         warn.call_method1(
             "warn",
@@ -185,11 +189,12 @@ pub(crate) fn workflow_library_init(py: Python<'_>, settings: &GlobalSettings) -
     Ok(())
 }
 
-/// A copy of the settings in force.
+/// A copy of the settings in force, or of pyworkflow's defaults before
+/// wf starts (asking does not start it: the copy can be changed and given
+/// to `WORKFLOW_library_init`).
 #[pyfunction]
 pub(crate) fn get_global_settings() -> GlobalSettings {
-    ensure_init();
-    GlobalSettings::from_wf(wf::settings())
+    if CHOSEN.is_completed() { GlobalSettings::from_wf(wf::settings()) } else { pywf_defaults() }
 }
 
 /// A server's parameters; timeouts in milliseconds, -1 for none.

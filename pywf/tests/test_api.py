@@ -237,6 +237,34 @@ def test_settings_defaults():
     assert (p.max_connections, p.keep_alive_timeout) == (2000, 60000)
 
 
+def test_settings_read_then_changed_before_start():
+    # pyworkflow's pattern: read the settings, change them, then init.
+    # Reading must not start wf with the defaults.
+    code = textwrap.dedent("""
+        import threading, warnings, pywf as wf
+        warnings.simplefilter("error")
+        s = wf.get_global_settings()
+        assert (s.compute_threads, s.handler_threads) == (4, 4)
+        s.compute_threads, s.handler_threads = 2, 1
+        wf.WORKFLOW_library_init(s)
+        now = wf.get_global_settings()
+        assert (now.compute_threads, now.handler_threads) == (2, 1), (now.compute_threads, now.handler_threads)
+        names = set()
+        wg = wf.WaitGroup(1)
+        def cb(t):
+            names.add(threading.current_thread().name)
+            wg.done()
+        wf.create_timer_task(0, cb).start()
+        assert wg.wait_timeout(60)
+        try:
+            wf.WORKFLOW_library_init(wf.get_global_settings())
+        except RuntimeWarning:
+            print("ok", flush=True)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
+    assert p.stdout.strip() == "ok", p.stderr
+
+
 def test_redis_value_model():
     v = wf.RedisValue()
     v.set_array(3)
