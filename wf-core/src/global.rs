@@ -32,7 +32,9 @@
 //! Per-thread state, by design not shared: the series a callback runs in
 //! (`series::CURRENT`, for `series_of`), each thread's cache of parsed
 //! URLs (`Uri::parse_cached`), each thread's spare buffers for server
-//! connections waiting idle (`net::spare`, at most 64 pairs), and
+//! connections waiting idle (`net::spare`, at most 64 pairs), on
+//! poller threads the handler pool's end-of-turn waker and mailbox (and
+//! on handler threads the running job's poller; `handlers`), and
 //! wf-http's per-second `Date` header.
 //! Other crates' registries: wf-timer's named timers (for
 //! `cancel_by_name`), wf-fileio's settings and IO backend, wf-mysql's fixed

@@ -220,6 +220,7 @@ thread_local! {
 
 /// Wakes `w`, a task of the pollers: from a job started on a poller, by
 /// way of that poller's [`Mailbox`]; elsewhere at once.
+#[cfg_attr(not(feature = "net"), allow(dead_code))] // server replies use it
 #[inline]
 pub(crate) fn wake_home(w: Waker) {
     match JOB_HOME.get() {
@@ -243,6 +244,7 @@ struct Posted {
 
 impl Mailbox {
     /// Posts `w`; the first one since the poller took them wakes it.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     fn post(&self, w: Waker) {
         let drain = {
             let mut m = lock(&self.inner);
