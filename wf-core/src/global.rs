@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | [`settings`] | the [`Settings`](crate::Settings), set once by `init` or defaulted on first use | `runtime` |
 //! | [`pollers`] | the tokio runtime(s) the poller threads run | `runtime` |
-//! | [`handlers`] | the handler threads' runtime, if `handler_threads` asks for one | `runtime` |
+//! | [`handlers`] | the handler threads' pool, if `handler_threads` asks for one | `runtime`, `handlers` |
 //! | [`live_series`] | series started and not finished, and the condvar `wait_finish` sleeps on | `runtime` |
 //! | [`executor`] | the compute pool: its threads and named queues (executors a program creates are its own) | `compute` |
 //! | [`task_error_texts`] | names of task error codes registered by protocol crates | `error` |
@@ -32,7 +32,9 @@
 //! Per-thread state, by design not shared: the series a callback runs in
 //! (`series::CURRENT`, for `series_of`), each thread's cache of parsed
 //! URLs (`Uri::parse_cached`), each thread's spare buffers for server
-//! connections waiting idle (`net::spare`, at most 64 pairs), and
+//! connections waiting idle (`net::spare`, at most 64 pairs), on
+//! poller threads the handler pool's end-of-turn waker and mailbox (and
+//! on handler threads the running job's poller; `handlers`), and
 //! wf-http's per-second `Date` header.
 //! Other crates' registries: wf-timer's named timers (for
 //! `cancel_by_name`), wf-fileio's settings and IO backend, wf-mysql's fixed
@@ -57,10 +59,10 @@ pub(crate) fn pollers() -> &'static OnceLock<Pollers> {
     &POLLERS
 }
 
-/// The handler threads' runtime (`None` with `handler_threads` 0),
-/// started on first use.
-pub(crate) fn handlers() -> &'static OnceLock<Option<tokio::runtime::Runtime>> {
-    static HANDLERS: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+/// The handler threads' pool (`None` with `handler_threads` 0), started
+/// on first use.
+pub(crate) fn handlers() -> &'static OnceLock<Option<&'static crate::handlers::Pool>> {
+    static HANDLERS: OnceLock<Option<&'static crate::handlers::Pool>> = OnceLock::new();
     &HANDLERS
 }
 

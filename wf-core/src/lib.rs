@@ -50,6 +50,7 @@ mod control;
 mod error;
 mod global;
 mod graph;
+mod handlers;
 pub mod lock;
 #[cfg(feature = "net")]
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::handlers::Pool;
 use crate::lock::{lock, wait, wait_timeout};
 
 /// Global settings, applied once by [`init`] before wf is first used
@@ -291,22 +292,24 @@ fn spread<F: Future<Output = ()> + Send + 'static>(f: F) {
     }
 }
 
-/// The handler threads' runtime, when `handler_threads` is not 0: a tokio
-/// runtime without IO or timer drivers of its own (what its futures
-/// create registers with the pollers', see [`OnPollers`]).
-fn handlers() -> Option<&'static tokio::runtime::Runtime> {
-    crate::global::handlers()
-        .get_or_init(|| {
-            let n = settings().handler_threads;
-            (n > 0).then(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(n)
-                    .thread_name("wf-handler")
-                    .build()
-                    .expect("wf: cannot start the handler threads")
-            })
+/// The handler threads, when `handler_threads` is not 0: wf's own pool
+/// (see [`crate::handlers`]); what their futures create (sockets, timers,
+/// spawned tasks) registers with the pollers, see [`OnPollers`].
+fn handlers() -> Option<&'static Pool> {
+    *crate::global::handlers().get_or_init(|| {
+        let n = settings().handler_threads;
+        (n > 0).then(|| {
+            let pool = Pool::start(n);
+            // Each loop wakes the handler threads once a turn (with a
+            // work-stealing runtime, each hand-over wakes at once).
+            if let Pollers::Loops { handles, .. } = pollers() {
+                for h in handles {
+                    drop(h.spawn(crate::handlers::on_poller(pool)));
+                }
+            }
+            pool
         })
-        .as_ref()
+    })
 }
 
 /// True when series run on handler threads (`handler_threads` > 0).
@@ -322,7 +325,7 @@ pub(crate) fn spawn_series<F: Future<Output = ()> + Send + Unpin + 'static>(f: F
         None => spread(f),
         Some(h) => {
             let pollers = next_loop().unwrap_or_else(handle);
-            drop(h.spawn(OnPollers { pollers, f }));
+            h.spawn(OnPollers { pollers, f });
         }
     }
 }

@@ -118,7 +118,9 @@ impl<P: ServerProtocol> ReplySlot<P> {
         let w = st.conn_waker.take();
         drop(st);
         if let Some(w) = w {
-            w.wake();
+            // From a handler thread, through the connection's poller's
+            // mailbox: one wake-up of the poller for many replies.
+            crate::handlers::wake_home(w);
         }
         true
     }
