@@ -6,8 +6,15 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-/// pyworkflow's own defaults: 4 poller, handler, compute and DNS threads.
-/// Handler threads keep Python callbacks off the IO threads.
+/// pyworkflow's defaults (4 handler, compute and DNS threads), except the
+/// poller threads: one per CPU the process may use, as wf's own default,
+/// where pyworkflow has 4. Handler threads keep Python callbacks off the
+/// IO threads.
+///
+/// Each poller thread is an event loop; more loops than CPUs only add
+/// wake-ups. Pinned to one CPU (BENCHMARKS.md, issue 16), 4 pollers made
+/// the client benchmark 1.45x slower and the echo server 1.25x costlier
+/// per request than one.
 fn pywf_defaults() -> GlobalSettings {
     GlobalSettings {
         endpoint_params: EndpointParams::default(),
@@ -15,7 +22,7 @@ fn pywf_defaults() -> GlobalSettings {
         dns_ttl_default: 43200,
         dns_ttl_min: 180,
         dns_threads: 4,
-        poller_threads: 4,
+        poller_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         handler_threads: 4,
         compute_threads: 4,
     }
@@ -120,7 +127,8 @@ pub(crate) struct GlobalSettings {
     pub dns_ttl_min: u64,
     /// Blocking-lookup threads (4).
     pub dns_threads: usize,
-    /// IO threads (4).
+    /// IO threads, each its own event loop (one per CPU the process may
+    /// use; pyworkflow: 4).
     pub poller_threads: usize,
     /// Threads running callbacks and server `process` (4).
     pub handler_threads: usize,

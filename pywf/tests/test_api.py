@@ -231,7 +231,9 @@ def test_wait_finish_timeout_false_while_running():
 
 def test_settings_defaults():
     s = wf.get_global_settings()
-    assert (s.poller_threads, s.handler_threads, s.compute_threads) == (4, 4, 4)
+    assert (s.handler_threads, s.compute_threads, s.dns_threads) == (4, 4, 4)
+    # One poller (event loop) per CPU this process may use (pyworkflow: 4).
+    assert 1 <= s.poller_threads <= len(os.sched_getaffinity(0))
     assert s.endpoint_params.max_connections == 200
     p = wf.ServerParams()
     assert (p.max_connections, p.keep_alive_timeout) == (2000, 60000)
