@@ -655,6 +655,26 @@ mod tests {
 
     use super::*;
 
+    /// A client writes a command's first packet with the request's
+    /// sequence id: 0 by default, what `set_seqid` said otherwise.
+    #[test]
+    fn a_command_is_written_with_its_seqid() {
+        for (seqid, want) in [(None, 0), (Some(5), 5), (Some(255), 255)] {
+            let mut c = ClientCodec::new();
+            c.commands();
+            let mut req = MySQLRequest::default();
+            req.set_query("SELECT 1");
+            if let Some(s) = seqid {
+                req.set_seqid(s);
+            }
+            assert_eq!(req.seqid(), want);
+            let mut out = BytesMut::new();
+            c.encode(&req, &mut out).unwrap();
+            assert_eq!(&out[..5], &[9, 0, 0, want, COM_QUERY], "length 9, the seqid, COM_QUERY");
+            assert_eq!(&out[5..], b"SELECT 1");
+        }
+    }
+
     /// `payloads` framed with sequence ids from 1 (a command's reply).
     fn wire(payloads: &[&[u8]]) -> BytesMut {
         let mut f = Framer::new(MAX_PACKET);

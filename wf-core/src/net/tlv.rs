@@ -269,6 +269,20 @@ mod tests {
         v
     }
 
+    /// What a reply tells of its size before it is encoded is its size
+    /// encoded (UDP servers refuse an oversized reply on it).
+    #[test]
+    fn min_reply_len_is_the_encoded_length() {
+        use tokio_util::codec::Encoder;
+        for len in [0, 1, 100, 65_499] {
+            let mut m = TlvMessage::default();
+            m.set_value(vec![7; len]);
+            let mut out = bytes::BytesMut::new();
+            TlvCodec::default().encode(&m, &mut out).unwrap();
+            assert_eq!(Tlv::default().min_reply_len(&m), out.len());
+        }
+    }
+
     /// A header declaring 4 GiB reserves nothing: refused at once over the
     /// limit, and without a limit the buffer stays as small as what came.
     #[test]

@@ -331,24 +331,63 @@ async fn send(out: &[u8], socket: &UdpSocket, peer: SocketAddr, limit: Option<Du
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::net::tlv::{Tlv, TlvCodec, TlvMessage};
+    use bytes::BufMut;
+    use tokio_util::codec::{Decoder, Encoder};
 
-    fn reply(len: usize) -> TlvMessage {
-        let mut m = TlvMessage::default();
-        m.set_value(vec![7; len]);
-        m
+    use super::*;
+    use crate::net::protocol::Protocol;
+    use crate::net::server::ServerParams;
+
+    /// A protocol whose reply is its bytes, told in advance (as TLV does
+    /// with its header and value).
+    #[derive(Clone)]
+    struct Raw;
+
+    impl Protocol for Raw {
+        type Request = Vec<u8>;
+        type Response = Vec<u8>;
+        fn schemes(&self) -> &'static [&'static str] {
+            &["raw"]
+        }
     }
 
-    /// TLV tells its reply's size: one too big for a datagram is refused
-    /// before a byte of it is copied; one that fits exactly goes.
+    struct RawCodec;
+
+    impl Decoder for RawCodec {
+        type Item = Vec<u8>;
+        type Error = Error;
+        fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Vec<u8>>, Error> {
+            Ok((!src.is_empty()).then(|| src.split().to_vec()))
+        }
+    }
+
+    impl Encoder<&Vec<u8>> for RawCodec {
+        type Error = Error;
+        fn encode(&mut self, item: &Vec<u8>, dst: &mut BytesMut) -> Result<(), Error> {
+            dst.put_slice(item);
+            Ok(())
+        }
+    }
+
+    impl ServerProtocol for Raw {
+        type ServerCodec = RawCodec;
+        fn server_codec(&self, _: &ServerParams) -> RawCodec {
+            RawCodec
+        }
+        fn min_reply_len(&self, resp: &Vec<u8>) -> usize {
+            resp.len()
+        }
+    }
+
+    /// A reply known too big for a datagram is refused before a byte of
+    /// it is copied; one that fits exactly goes.
     #[test]
     fn an_oversized_reply_is_refused_unencoded() {
         let mut out = BytesMut::new();
-        let e = encode(&Tlv::default(), &mut TlvCodec::default(), &reply(MAX_DATAGRAM - 7), &mut out).unwrap_err();
+        let e = encode(&Raw, &mut RawCodec, &vec![7; MAX_DATAGRAM + 1], &mut out).unwrap_err();
         assert_eq!(e.code(), libc::EMSGSIZE);
         assert!(out.is_empty(), "not encoded");
-        encode(&Tlv::default(), &mut TlvCodec::default(), &reply(MAX_DATAGRAM - 8), &mut out).unwrap();
+        encode(&Raw, &mut RawCodec, &vec![7; MAX_DATAGRAM], &mut out).unwrap();
         assert_eq!(out.len(), MAX_DATAGRAM);
     }
 
@@ -357,10 +396,10 @@ mod tests {
     #[test]
     fn a_reply_after_too_many_pushed_bytes_is_refused_unencoded() {
         let mut out = BytesMut::from(&vec![1; MAX_DATAGRAM - 8][..]);
-        let e = encode(&Tlv::default(), &mut TlvCodec::default(), &reply(1), &mut out).unwrap_err();
+        let e = encode(&Raw, &mut RawCodec, &vec![7; 9], &mut out).unwrap_err();
         assert_eq!(e.code(), libc::EMSGSIZE);
         assert_eq!(out.len(), MAX_DATAGRAM - 8, "nothing added");
-        encode(&Tlv::default(), &mut TlvCodec::default(), &reply(0), &mut out).unwrap();
+        encode(&Raw, &mut RawCodec, &vec![7; 8], &mut out).unwrap();
         assert_eq!(out.len(), MAX_DATAGRAM);
     }
 }
