@@ -13,8 +13,8 @@ use pyo3::prelude::*;
 ///
 /// Each poller thread is an event loop; more loops than CPUs only add
 /// wake-ups. Pinned to one CPU (BENCHMARKS.md, issue 16), 4 pollers made
-/// the client benchmark 1.45x slower and the echo server 1.25x costlier
-/// per request than one.
+/// the client benchmark take 1.1-1.25x as long and the echo server cost
+/// 1.2-1.3x the CPU per request that one did.
 fn pywf_defaults() -> GlobalSettings {
     GlobalSettings {
         endpoint_params: EndpointParams::default(),
