@@ -23,6 +23,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def read_to_eof(sock):
+    """Everything `sock` receives until the peer closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def example(name):
     return os.path.join(EXAMPLES, name)
 

@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 import pywf as wf
-from conftest import WAIT
+from conftest import WAIT, read_to_eof
 
 
 def test_https_server_with_cert_and_key(tls_files):
@@ -23,12 +23,7 @@ def test_https_server_with_cert_and_key(tls_files):
         with socket.create_connection(("127.0.0.1", server.get_listen_port()), timeout=WAIT) as raw:
             with ctx.wrap_socket(raw, server_hostname="localhost") as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_to_eof(s)
         assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"secure")
     finally:
         server.stop()

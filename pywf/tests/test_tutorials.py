@@ -5,7 +5,7 @@ import os
 import re
 import socket
 
-from conftest import Server, free_port, run_example
+from conftest import Server, free_port, read_to_eof, run_example
 
 
 def closed_port():
@@ -116,12 +116,7 @@ def test_tutorial04_echo_and_close_after_ten(echo_server):
 def test_tutorial04_http10_gets_close(echo_server):
     with socket.create_connection(("127.0.0.1", echo_server.port), timeout=30) as s:
         s.sendall(b"GET /old HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_eof(s)
     head = data.split(b"\r\n\r\n", 1)[0].lower()
     assert b"connection: close" in head
     assert b"<p>GET /old HTTP/1.0</p>" in data
