@@ -33,7 +33,10 @@ tasks:
                     CPython 3.9-3.13 found (python3.X on the PATH, pyenv
                     versions; at least one needed), each in a venv under
                     target/pywf/ where pip installs pytest and maturin
-                    when missing; prints which ran
+                    when missing; the TLS tests get a test CA made by
+                    testkit's `pki` example (PYWF_TEST_TLS_DIR); each
+                    interpreter's run is stopped after 15 minutes (SIGINT,
+                    then its process tree is killed); prints which ran
                   * cargo doc --workspace --no-deps, rustdoc warnings
                     denied (RUSTDOCFLAGS=-D warnings)
                   * the `wf` facade with no feature, each feature alone
