@@ -378,10 +378,22 @@ mod tests {
         let e = r.unwrap_err();
         assert!(e.contains("no result within") && e.contains("killed"), "{e}");
         let sleeper: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        // Killed: gone, or a zombie until its new parent reaps it.
-        let state = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).ok();
-        let alive = state.as_deref().and_then(|s| s.get(s.rfind(')')? + 2..)?.chars().next()).is_some_and(|c| c != 'Z');
-        assert!(!alive, "the grandchild still runs: {state:?}");
+        // Killed: gone, or a zombie until its new parent reaps it. A
+        // process sent SIGKILL still shows as running until the kernel
+        // schedules it to die, so give it a moment (a `sleep 600` left
+        // alive fails here after 10 s).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut state;
+        loop {
+            state = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).ok();
+            let alive =
+                state.as_deref().and_then(|s| s.get(s.rfind(')')? + 2..)?.chars().next()).is_some_and(|c| c != 'Z');
+            if !alive || std::time::Instant::now() >= deadline {
+                assert!(!alive, "the grandchild still runs: {state:?}");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
