@@ -110,16 +110,6 @@ mod text;
 
 use pyo3::prelude::*;
 
-/// The extension's own allocator (Python's objects keep Python's).
-/// A request through a pywf server makes a dozen Rust allocations (the
-/// task, its body chunks and header fields, the handler thread's task);
-/// with glibc's malloc they cost about 9 % of the echo tutorial's
-/// instructions per request, with mimalloc about a third of that. Its
-/// thread-local state uses the dynamic TLS model, as a library loaded by
-/// `dlopen` must.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The text of a state and error code, as Workflow gives it.
 #[pyfunction]
 fn get_error_string(state: i32, error: i32) -> String {
