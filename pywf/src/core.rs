@@ -121,6 +121,22 @@ impl<K: TaskKind> Core<K> {
     }
 }
 
+/// A task factory's whole job: starts wf if nothing did, makes the task
+/// `make` builds around the core's Rust callback, and returns its Python
+/// object (the task is held until it is started).
+pub(crate) fn create<K: TaskKind>(
+    py: Python<'_>,
+    name: &'static str,
+    wrap: Wrap<K>,
+    callback: Option<Py<PyAny>>,
+    make: impl FnOnce(&Arc<Core<K>>) -> Task<K>,
+) -> PyResult<Py<PyAny>> {
+    crate::settings::ensure_init();
+    let core = Core::new(name, wrap, callback);
+    core.own(make(&core));
+    wrap(py, core)
+}
+
 /// What every task class shares, whatever its kind (the `SubTask` methods).
 pub(crate) trait AnyCore: Send + Sync {
     /// Takes the task out to start it or to put it into a series.

@@ -7,8 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use wf::fileio::{FileIo, FileSync, FileVio};
 
-use crate::core::{Core, SubTask, new_task};
-use crate::settings::ensure_init;
+use crate::core::{Core, SubTask, create, new_task};
 
 /// Declares a file task class over a `Core<$kind>` and its wrap
 /// function, with the getters every file task has (`get_retval`,
@@ -99,10 +98,7 @@ pub(crate) fn create_pread_task(
     offset: u64,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("FileIOTask", wrap_io, callback);
-    core.own(wf::fileio::create_pread_task(fd, count, offset, core.rust_callback()));
-    wrap_io(py, core)
+    create(py, "FileIOTask", wrap_io, callback, |c| wf::fileio::create_pread_task(fd, count, offset, c.rust_callback()))
 }
 
 /// Writes `min(count, len(data))` bytes of `data` to `fd` at `offset`.
@@ -115,11 +111,10 @@ pub(crate) fn create_pwrite_task(
     offset: u64,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("FileIOTask", wrap_io, callback);
     let n = count.min(data.len());
-    core.own(wf::fileio::create_pwrite_task(fd, data[..n].to_vec(), offset, core.rust_callback()));
-    wrap_io(py, core)
+    create(py, "FileIOTask", wrap_io, callback, |c| {
+        wf::fileio::create_pwrite_task(fd, data[..n].to_vec(), offset, c.rust_callback())
+    })
 }
 
 /// Writes the buffers of `data_list` to `fd` at `offset`.
@@ -131,26 +126,19 @@ pub(crate) fn create_pwritev_task(
     offset: u64,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("FileVIOTask", wrap_vio, callback);
-    core.own(wf::fileio::create_pwritev_task(fd, data_list, offset, core.rust_callback()));
-    wrap_vio(py, core)
+    create(py, "FileVIOTask", wrap_vio, callback, |c| {
+        wf::fileio::create_pwritev_task(fd, data_list, offset, c.rust_callback())
+    })
 }
 
 /// fsync(fd).
 #[pyfunction]
 pub(crate) fn create_fsync_task(py: Python<'_>, fd: i32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("FileSyncTask", wrap_sync, callback);
-    core.own(wf::fileio::create_fsync_task(fd, core.rust_callback()));
-    wrap_sync(py, core)
+    create(py, "FileSyncTask", wrap_sync, callback, |c| wf::fileio::create_fsync_task(fd, c.rust_callback()))
 }
 
 /// fdatasync(fd).
 #[pyfunction]
 pub(crate) fn create_fdsync_task(py: Python<'_>, fd: i32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("FileSyncTask", wrap_sync, callback);
-    core.own(wf::fileio::create_fdatasync_task(fd, core.rust_callback()));
-    wrap_sync(py, core)
+    create(py, "FileSyncTask", wrap_sync, callback, |c| wf::fileio::create_fdatasync_task(fd, c.rust_callback()))
 }

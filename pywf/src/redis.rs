@@ -9,9 +9,8 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use wf::net::{ReplyHandle, ServerKind};
 use wf::redis::{Redis, RedisClient, RedisRequest as WfRequest, RedisResponse as WfResponse, RedisValue as V};
 
-use crate::core::{Core, SubTask, WFBase, lock, new_task};
+use crate::core::{Core, SubTask, WFBase, create, lock, new_task};
 use crate::server::body_bytes;
-use crate::settings::ensure_init;
 
 crate::net::net_task! {
     core: RedisCore, task: RedisTask, task_doc: "A Redis task: a client command, or one a `RedisServer` answers.",
@@ -102,10 +101,7 @@ pub(crate) fn create_redis_task(
     retry_max: u32,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("RedisTask", wrap_client, callback);
-    core.own(wf::redis::create_redis_task(url, retry_max, core.rust_callback()));
-    wrap_client(py, core)
+    create(py, "RedisTask", wrap_client, callback, |c| wf::redis::create_redis_task(url, retry_max, c.rust_callback()))
 }
 
 /// A Redis value that owns its data (safe to keep). `v[i]` reaches an

@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use wf::timer::Timer;
 use wf::{Counter, CounterHandle, Dynamic, Empty, Go};
 
-use crate::core::{Core, SubTask, lock, new_task};
+use crate::core::{Core, SubTask, create, lock, new_task};
 use crate::error::report;
 use crate::flow::wait_interruptible;
 use crate::settings::ensure_init;
@@ -57,10 +57,9 @@ simple_task!(
 /// A timer of `microseconds`.
 #[pyfunction]
 pub(crate) fn create_timer_task(py: Python<'_>, microseconds: u64, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("TimerTask", wrap_timer, callback);
-    core.own(wf::timer::create_timer_task(Duration::from_micros(microseconds), core.rust_callback()));
-    wrap_timer(py, core)
+    create(py, "TimerTask", wrap_timer, callback, |c| {
+        wf::timer::create_timer_task(Duration::from_micros(microseconds), c.rust_callback())
+    })
 }
 
 /// `create_counter_task(target, callback)` or `(name, target, callback)`.
@@ -136,10 +135,7 @@ pub(crate) fn create_go_task(
 /// A task that does nothing.
 #[pyfunction]
 pub(crate) fn create_empty_task(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    ensure_init();
-    let core = Core::new("EmptyTask", wrap_empty, None);
-    core.own(wf::create_empty_task().with_callback(core.rust_callback()));
-    wrap_empty(py, core)
+    create(py, "EmptyTask", wrap_empty, None, |c| wf::create_empty_task().with_callback(c.rust_callback()))
 }
 
 /// A task that calls `creater(dynamic_task)` when it starts and runs the
